@@ -1,0 +1,207 @@
+"""Issuance of holder certificates (R-CERT-1..4).
+
+The pipeline per request: check the request (key, dates, eligibility), reserve a serial
+in its own committed transaction, sign, then record the certificate (the issuance
+record) and an audit event in one transaction. Because the serial is reserved before
+signing, a process killed at any point never reuses a serial, and a certificate never
+exists in the store without its issuance record. Retrying a request with the same
+``request_id`` returns the certificate already issued (idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from myna.authority.platform import LoadedAuthority, Platform
+from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible
+from myna.numbering.codes import check_municipality_code, check_resident_code
+from myna.pki import profiles, serials, validity
+from myna.pki.basic4 import Basic4
+from myna.pki.holder_keys import key_fingerprint, parse_public_key
+from myna.pki.kinds import AuthorityKind, CertKind
+from myna.pki.signer import sign_certificate
+from myna.store import models as m
+from myna.store.journal import audit
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class IssuanceRequest:
+    """What a municipality (card kinds) or J-LIS itself (mobile kinds) asks to certify."""
+
+    request_id: str  # client-chosen idempotency key
+    kind: CertKind
+    public_key: bytes | str  # SubjectPublicKeyInfo, PEM or DER
+    resident_code: str
+    date_of_birth: dt.date
+    basic4: Basic4 | None = None  # required for signature kinds, forbidden for user-auth
+    municipality_code: str | None = None
+    allow_minor_signature: bool = False  # R-CERT-2: "by default" none under 15
+
+    def digest(self) -> str:
+        """Fingerprint of the request's content, to tell a retry from a different request."""
+        key = self.public_key.encode() if isinstance(self.public_key, str) else self.public_key
+        body = {
+            "kind": self.kind.value,
+            "key": hashlib.sha256(key.strip()).hexdigest(),
+            "resident_code": self.resident_code,
+            "dob": self.date_of_birth.isoformat(),
+            "basic4": None if self.basic4 is None else json.dumps(self.basic4.__dict__, default=str, sort_keys=True, ensure_ascii=False),
+            "municipality": self.municipality_code,
+            "minor": self.allow_minor_signature,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Issued:
+    serial: int
+    kind: CertKind
+    certificate: x509.Certificate
+    created: bool  # False when an earlier identical request is returned
+
+    @property
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    request: IssuanceRequest
+    digest: str
+    key: object
+    fingerprint: str
+
+
+def check_request(req: IssuanceRequest, now: dt.datetime) -> _Checked:
+    """All checks that need no database. Raises a specific MynaError on bad input."""
+    if not isinstance(req.request_id, str) or not _REQUEST_ID.match(req.request_id):
+        raise InvalidInput("request_id must be 1-200 characters of letters, digits and ._:@/+-")
+    if req.request_id.startswith("ceremony:"):
+        raise InvalidInput("request_id prefix 'ceremony:' is reserved")
+    if not isinstance(req.kind, CertKind):
+        raise InvalidInput(f"unknown certificate kind {req.kind!r}")
+    check_resident_code(req.resident_code)
+    if req.municipality_code is not None:
+        check_municipality_code(req.municipality_code)
+    if req.kind.is_signature:
+        if req.basic4 is None:
+            raise InvalidInput(f"a {req.kind.value} certificate needs the basic 4 information")
+        if req.basic4.date_of_birth != req.date_of_birth:
+            raise InvalidInput("date_of_birth differs from the basic 4 information")
+    elif req.basic4 is not None:
+        raise InvalidInput(f"a {req.kind.value} certificate carries no personal data: omit basic4 (R-CERT-1)")
+    validity.check_birth(req.date_of_birth, now)
+    if req.kind.is_signature and not req.allow_minor_signature and not validity.may_hold_signature_certificate(req.date_of_birth, now):
+        raise NotEligible(f"no signature certificate for a holder under {validity.SIGNATURE_MIN_AGE} (R-CERT-2)")
+    key = parse_public_key(req.public_key)
+    return _Checked(req, req.digest(), key, key_fingerprint(key))
+
+
+class IssuanceService:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def issue(self, req: IssuanceRequest, actor: str) -> Issued:
+        return self.issue_many([req], actor)[0]
+
+    def issue_many(self, reqs: Sequence[IssuanceRequest], actor: str) -> list[Issued]:
+        """Issue a batch. All requests are checked before anything is reserved or signed;
+        one bad request fails the whole call with its error and changes nothing."""
+        now = self.platform.clock.now()
+        checked = [check_request(r, now) for r in reqs]
+        ids = [c.request.request_id for c in checked]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("the batch repeats a request_id")
+        results: dict[str, Issued] = {}
+
+        with self.platform.db.session() as s:
+            existing = self._existing(s, ids)
+            for c in checked:
+                row = existing.get(c.request.request_id)
+                if row is not None:
+                    if row.request_digest != c.digest:
+                        raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
+                    results[c.request.request_id] = _issued(row, created=False)
+            todo = [c for c in checked if c.request.request_id not in results]
+            fingerprints = [c.fingerprint for c in todo]
+            if len(set(fingerprints)) != len(fingerprints):
+                raise Conflict("the batch certifies the same public key twice")
+            taken = set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints))))
+            if taken:
+                raise Conflict("public key is already certified; a new certificate needs a new key pair")
+        if not todo:
+            return [results[i] for i in ids]
+
+        authorities = {c.request.kind: self.platform.authority(AuthorityKind(c.request.kind.value)) for c in todo}
+        plan = [(c, serials.new_serial()) for c in todo]
+        # 1. Reserve serials, committed before any signature exists.
+        with self.platform.db.session() as s:
+            s.add_all(
+                m.SerialReservation(serial=serials.to_store(n), authority_id=authorities[c.request.kind].id, request_id=c.request.request_id, reserved_at=now)
+                for c, n in plan
+            )
+        # 2. Sign. 3. Record certificate and audit event together.
+        rows = [self._sign(c, n, authorities[c.request.kind], now) for c, n in plan]
+        try:
+            with self.platform.db.session() as s:
+                s.add_all(rows)
+                s.flush()
+                for row in rows:
+                    audit(s, now, actor, "certificate.issued", row.serial, kind=row.kind, request_id=row.request_id)
+        except IntegrityError:
+            # A concurrent retry of the same request won the race: answer with its result.
+            with self.platform.db.session() as s:
+                existing = self._existing(s, ids)
+            missing = [i for i in ids if i not in existing and i not in results]
+            if missing:
+                raise Conflict("a concurrent request certified the same key or request id; retry") from None
+            return [results.get(i) or _issued(existing[i], created=False) for i in ids]
+        for row in rows:
+            results[row.request_id] = _issued(row, created=True)
+        return [results[i] for i in ids]
+
+    @staticmethod
+    def _existing(s, ids: Iterable[str]) -> dict[str, m.Certificate]:
+        return {row.request_id: row for row in s.scalars(select(m.Certificate).where(m.Certificate.request_id.in_(list(ids))))}
+
+    def _sign(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime) -> m.Certificate:
+        req = c.request
+        if not ca.active:
+            raise Forbidden(f"the {ca.slug} CA is not active")
+        not_after = min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
+        subject_id = profiles.new_subject_id()
+        builder = profiles.holder_builder(req.kind, ca.cert, c.key, subject_id, serial, now, not_after, self.platform.urls, ca.slug, req.basic4)
+        cert = sign_certificate(builder, ca.key)
+        retention = dt.timedelta(days=self.platform.settings.retention_days)
+        return m.Certificate(
+            serial=serials.to_store(serial),
+            authority_id=ca.id,
+            kind=req.kind.value,
+            subject_id=subject_id,
+            request_id=req.request_id,
+            request_digest=c.digest,
+            resident_code=req.resident_code,
+            municipality_code=req.municipality_code,
+            key_fingerprint=c.fingerprint,
+            not_before=now,
+            not_after=not_after,
+            issued_at=now,
+            retain_until=now + retention,
+            der=cert.public_bytes(serialization.Encoding.DER),
+        )
+
+
+def _issued(row: m.Certificate, created: bool) -> Issued:
+    return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), created)

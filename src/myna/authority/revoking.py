@@ -1,0 +1,168 @@
+"""Revocation records (失効情報, SPEC §4).
+
+A revocation takes effect at the moment it is recorded: ``revoked_at`` is the clock's
+now inside the recording transaction. Expiry (R-REV-7) is never recorded. Each record
+carries its CRL entry already DER-encoded, so CRLs are built by concatenation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from myna.authority.platform import Platform
+from myna.errors import AlreadyRevoked, Conflict, Forbidden, InvalidInput, NotFound
+from myna.pki import serials
+from myna.pki.crl_der import encode_entry
+from myna.pki.kinds import AuthorityKind, CertKind
+from myna.pki.revocation import RevocationReason
+from myna.store import models as m
+from myna.store.journal import audit, enqueue
+
+NOTE_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Revoked:
+    serial: int
+    reason: RevocationReason
+    revoked_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CompromiseResult:
+    authority: str
+    revoked: int
+    revoked_at: dt.datetime
+
+
+def status_of(row: m.Certificate, revocation: m.Revocation | None, now: dt.datetime) -> str:
+    """``revoked`` if recorded, else ``expired`` past notAfter (derived, R-REV-7), else ``valid``."""
+    if revocation is not None:
+        return "revoked"
+    return "expired" if now > row.not_after else "valid"
+
+
+class RevocationService:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def revoke(
+        self,
+        serial: int,
+        reason: RevocationReason,
+        actor: str,
+        note: str | None = None,
+        municipality_code: str | None = None,
+    ) -> Revoked:
+        """Record the revocation of one holder certificate.
+
+        ``municipality_code`` restricts the action to certificates issued through that
+        municipality (the municipality role); ``None`` means J-LIS itself.
+        """
+        if not isinstance(reason, RevocationReason):
+            raise InvalidInput(f"unknown revocation reason {reason!r}")
+        if note is not None and len(note) > NOTE_MAX:
+            raise InvalidInput(f"note is longer than {NOTE_MAX} characters")
+        if reason is RevocationReason.KEY_COMPROMISE:
+            raise InvalidInput("key compromise revokes a whole CA: use the CA compromise procedure (R-REV-5)")
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row = s.get(m.Certificate, serials.to_store(serial))
+            if row is None or row.kind == "ca":
+                raise NotFound(f"no holder certificate with serial {serials.to_display(serial)}")
+            if municipality_code is not None and row.municipality_code != municipality_code:
+                # Same answer as for an unknown serial: a municipality learns nothing about others' certificates.
+                raise NotFound(f"no holder certificate with serial {serials.to_display(serial)}")
+            existing = s.scalar(select(m.Revocation).where(m.Revocation.serial == row.serial))
+            if existing is not None:
+                raise AlreadyRevoked(
+                    f"certificate {serials.to_display(serial)} was already revoked at {existing.revoked_at.isoformat()} ({existing.reason})"
+                )
+            if now > row.not_after:
+                raise Conflict(f"certificate {serials.to_display(serial)} expired at {row.not_after.isoformat()}; expiry needs no revocation (R-REV-7)")
+            if not reason.allowed_for(CertKind(row.kind).is_mobile):
+                raise InvalidInput(f"reason {reason.value} ({reason.rule}) applies only to mobile certificates")
+            self._record(s, row, reason, now, actor, note)
+        return Revoked(serial, reason, now)
+
+    def _record(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None) -> None:
+        serial = int(row.serial, 16)
+        s.add(
+            m.Revocation(
+                serial=row.serial,
+                authority_id=row.authority_id,
+                reason=reason.value,
+                revoked_at=now,
+                recorded_by=actor,
+                note=note,
+                crl_entry=encode_entry(serial, now, reason.x509_reason),
+            )
+        )
+        audit(s, now, actor, "certificate.revoked", row.serial, reason=reason.value, rule=reason.rule, note=note)
+        if reason.notifies_holder:
+            # R-REV-4: the holder is told promptly; delivery is the outbox consumer's job.
+            enqueue(
+                s,
+                now,
+                "holder-notice",
+                {
+                    "type": "revocation-record-error",
+                    "serial": serials.to_display(serial),
+                    "kind": row.kind,
+                    "resident_code": row.resident_code,
+                    "revoked_at": now.isoformat(),
+                },
+            )
+
+    def compromise_authority(self, kind: AuthorityKind | str, actor: str, note: str | None = None) -> CompromiseResult:
+        """R-REV-5: the key of the active ``kind`` CA leaked, was lost or damaged.
+
+        Every unrevoked, unexpired certificate it signed is revoked, the CA is retired
+        (its own certificate revoked in the root's CRL), and a public notice is written.
+        A new generation is created by the next key ceremony (``myna init``).
+        """
+        ca = self.platform.authority(kind)
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            authority = s.get(m.Authority, ca.id)
+            if authority is None or not authority.active:
+                raise Forbidden(f"the {ca.slug} CA is not active")
+            revoked_serials = set(s.scalars(select(m.Revocation.serial).where(m.Revocation.authority_id == ca.id)))
+            victims = [
+                row
+                for row in s.scalars(select(m.Certificate).where(m.Certificate.authority_id == ca.id, m.Certificate.not_after >= now))
+                if row.serial not in revoked_serials
+            ]
+            for row in victims:
+                self._record(s, row, RevocationReason.KEY_COMPROMISE, now, actor, note)
+            authority.active = False
+            authority.compromised_at = now
+            if ca.kind is AuthorityKind.ROOT:
+                # Every issuing CA under a compromised root stops issuing too.
+                s.execute(update(m.Authority).where(m.Authority.parent_id == ca.id).values(active=False))
+            else:
+                ca_row = s.get(m.Certificate, serials.to_store(ca.cert.serial_number))
+                already = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == ca_row.serial)) if ca_row else None
+                if ca_row is not None and already is None:
+                    self._record(s, ca_row, RevocationReason.KEY_COMPROMISE, now, actor, note)
+            enqueue(
+                s,
+                now,
+                "public-notice",
+                {
+                    "type": "issuer-key-compromise",
+                    "rule": "R-REV-5",
+                    "authority": ca.slug,
+                    "subject": ca.cert.subject.rfc4514_string(),
+                    "revoked_certificates": len(victims),
+                    "effective": now.isoformat(),
+                    "note": note,
+                },
+            )
+            audit(s, now, actor, "authority.compromised", ca.slug, revoked=len(victims), note=note)
+        self.platform.forget_authorities()
+        return CompromiseResult(ca.slug, len(victims), now)
+

@@ -1,0 +1,74 @@
+"""API credentials and roles.
+
+Roles: ``operator`` (J-LIS staff: everything), ``municipality`` (one municipality:
+issue card certificates for its residents and revoke what it issued), ``auditor``
+(read only). Tokens are random; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from myna.authority.platform import Platform
+from myna.errors import InvalidInput, Unauthorised
+from myna.numbering.codes import check_municipality_code
+from myna.store import models as m
+from myna.store.journal import audit
+
+
+class Role(str, enum.Enum):
+    OPERATOR = "operator"
+    MUNICIPALITY = "municipality"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: int
+    role: Role
+    label: str
+    municipality_code: str | None
+
+    @property
+    def actor(self) -> str:
+        where = f"@{self.municipality_code}" if self.municipality_code else ""
+        return f"{self.role.value}{where}:{self.label}"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def create(self, role: Role, label: str, municipality_code: str | None = None, actor: str = "cli") -> str:
+        if role is Role.MUNICIPALITY:
+            if municipality_code is None:
+                raise InvalidInput("a municipality token needs --municipality CODE")
+            check_municipality_code(municipality_code)
+        elif municipality_code is not None:
+            raise InvalidInput(f"a {role.value} token has no municipality")
+        if not label or len(label) > 200:
+            raise InvalidInput("label must be 1-200 characters")
+        token = "myna_" + secrets.token_urlsafe(32)
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            s.add(m.ApiToken(token_sha256=_hash(token), role=role.value, municipality_code=municipality_code, label=label, created_at=now, disabled=False))
+            audit(s, now, actor, "token.created", label, role=role.value, municipality=municipality_code)
+        return token
+
+    def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthorised("missing bearer token: send 'Authorization: Bearer <token>'")
+        with self.platform.db.session() as s:
+            row = s.scalar(select(m.ApiToken).where(m.ApiToken.token_sha256 == _hash(token)))
+        if row is None or row.disabled:
+            raise Unauthorised("unknown or disabled token")
+        return Principal(row.id, Role(row.role), row.label, row.municipality_code)

@@ -1,0 +1,349 @@
+"""The ``myna`` command. Thin: parses arguments, calls myna.authority, prints results.
+
+Errors for bad input print one clear line on stderr and exit with status 2 (usage or
+input) or 1 (refused); they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from cryptography.hazmat.primitives.serialization import Encoding
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from myna import logs
+from myna.errors import MynaError
+from myna.pki import serials
+from myna.pki.keys import KeyAlgorithm
+from myna.pki.kinds import AuthorityKind, CertKind
+from myna.pki.revocation import RevocationReason
+from myna.settings import Settings
+
+app = typer.Typer(help="myna: the Individual Number Card platform (JPKI CAs, revocation, CRLs).", no_args_is_help=True, pretty_exceptions_enable=False)
+cert_app = typer.Typer(help="Holder certificates: list, show, issue.", no_args_is_help=True)
+ca_app = typer.Typer(help="The certification authorities.", no_args_is_help=True)
+crl_app = typer.Typer(help="Certificate revocation lists.", no_args_is_help=True)
+token_app = typer.Typer(help="API credentials.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+app.add_typer(ca_app, name="ca")
+app.add_typer(crl_app, name="crl")
+app.add_typer(token_app, name="token")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _platform():
+    from myna.authority.platform import Platform
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    return Platform.open(settings)
+
+
+def _fail(exc: MynaError) -> None:
+    err.print(f"[bold red]error[/]: {exc.message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except MynaError as exc:
+        _fail(exc)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+
+
+def _serial(text: str) -> int:
+    try:
+        return serials.parse(text)
+    except MynaError as exc:
+        raise typer.BadParameter(exc.message) from None
+
+
+ReasonChoice = Enum("ReasonChoice", {r.name: r.value for r in RevocationReason if r is not RevocationReason.KEY_COMPROMISE} | {"KEY_COMPROMISE": "key-compromise"}, type=str)
+KindChoice = Enum("KindChoice", {k.name: k.value for k in CertKind}, type=str)
+AuthorityChoice = Enum("AuthorityChoice", {k.name: k.value for k in AuthorityKind}, type=str)
+
+
+@app.command()
+def init(
+    operator: str = typer.Option(os.environ.get("USER", "operator"), help="Who performs the key ceremony (recorded)."),
+    backend: Optional[str] = typer.Option(None, help="Key backend: file or pkcs11 (default MYNA_KEY_BACKEND or file)."),
+    algorithm: KeyAlgorithm = typer.Option(KeyAlgorithm.RSA_2048, help="CA key algorithm."),
+) -> None:
+    """Key ceremony: create the root CA and the four issuing CAs that are missing (idempotent),
+    then publish their first CRLs."""
+    from myna.authority.ceremony import run_ceremony
+    from myna.authority.crls import CrlService
+
+    p = _platform()
+    with _progress() as bar:
+        task = bar.add_task("key ceremony", total=len(AuthorityKind))
+        steps = _run(lambda: run_ceremony(p, operator, backend, algorithm, progress=lambda _k: bar.advance(task)))
+        bar.update(task, completed=len(AuthorityKind))
+    if not steps:
+        out.print("All authorities exist; nothing to do.")
+        return
+    for ca, delta in CrlService(p).due():
+        CrlService(p).publish_for(ca, delta=delta, actor=f"init:{operator}")
+    table = Table("CA", "generation", "key", "SHA-256 fingerprint")
+    for st in steps:
+        table.add_row(st.kind, str(st.generation), f"{st.key_backend}:{st.key_ref}", st.sha256[:32] + "…")
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    schedule: bool = typer.Option(True, help="Run the CRL schedule beside the server."),
+) -> None:
+    """Serve the web interface, the API and the distribution points."""
+    import uvicorn
+
+    from myna.web.app import create_app
+
+    p = _platform()
+    uvicorn.run(create_app(p, schedule=schedule), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(residents: int = typer.Option(20, min=1, max=100_000, help="How many synthetic residents.")) -> None:
+    """Synthetic residents with a card signature and a card user-auth certificate each (idempotent)."""
+    from myna import demo as demo_mod
+    from myna.authority.ceremony import run_ceremony
+
+    p = _platform()
+    _run(lambda: run_ceremony(p, "demo"))
+    with _progress() as bar:
+        task = bar.add_task("issuing demo certificates", total=residents * 2)
+        result = _run(lambda: demo_mod.run(p, residents, progress=lambda: bar.advance(task)))
+    out.print(f"{result['created']} certificates issued, {result['existing']} already there. API tokens: {result['tokens_file']}")
+
+
+@cert_app.command("list")
+def cert_list(
+    as_json: bool = typer.Option(False, "--json", help="One JSON array of objects."),
+    kind: Optional[KindChoice] = typer.Option(None, help="Only this kind."),
+    status: Optional[str] = typer.Option(None, help="valid, revoked or expired."),
+    limit: int = typer.Option(0, help="At most this many (0: all)."),
+) -> None:
+    """List holder certificates."""
+    from myna.authority.records import MAX_PAGE, Records
+
+    records = Records(_platform())
+    items, cursor = [], None
+    while True:
+        page_size = MAX_PAGE if not limit else min(MAX_PAGE, limit - len(items))
+        page, cursor = _run(lambda: records.list(kind=kind.value if kind else None, status=status, after=cursor, limit=page_size))
+        items.extend(page)
+        if cursor is None or (limit and len(items) >= limit):
+            break
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_json() for r in items], ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table("serial", "kind", "status", "not after", "municipality")
+    for r in items:
+        table.add_row(serials.to_display(r.serial), r.kind, r.status, r.not_after.date().isoformat(), r.municipality_code or "")
+    out.print(table)
+
+
+@cert_app.command("get")
+def cert_get(
+    serial: str = typer.Argument(..., help="Serial number in hex."),
+    pem: bool = typer.Option(False, "--pem", help="Print the certificate as PEM."),
+) -> None:
+    """Show one certificate (JSON by default, PEM with --pem)."""
+    from myna.authority.records import Records
+
+    rec = _run(lambda: Records(_platform()).get(_serial(serial)))
+    if pem:
+        sys.stdout.write(rec.certificate.public_bytes(Encoding.PEM).decode())
+    else:
+        sys.stdout.write(json.dumps(rec.to_json(), ensure_ascii=False, indent=1) + "\n")
+
+
+@cert_app.command("issue")
+def cert_issue(
+    kind: KindChoice = typer.Option(..., help="Certificate kind."),
+    public_key: Path = typer.Option(..., exists=True, dir_okay=False, readable=True, help="SubjectPublicKeyInfo, PEM or DER."),
+    resident_code: str = typer.Option(..., help="11-digit resident-record code."),
+    date_of_birth: dt.datetime = typer.Option(..., formats=["%Y-%m-%d"], help="YYYY-MM-DD."),
+    name: Optional[str] = typer.Option(None, help="Signature kinds: the holder's name."),
+    sex: Optional[str] = typer.Option(None, help="Signature kinds: 1 male, 2 female, 3 not known."),
+    address: Optional[str] = typer.Option(None, help="Signature kinds: the holder's address."),
+    municipality: Optional[str] = typer.Option(None, help="6-digit local-government code."),
+    request_id: Optional[str] = typer.Option(None, help="Idempotency key (default: derived from the key)."),
+    pem: bool = typer.Option(False, "--pem", help="Print the issued certificate as PEM."),
+) -> None:
+    """Issue one holder certificate (the CLI equivalent of POST /api/v1/certificates)."""
+    import hashlib
+
+    from myna.authority.issuance import IssuanceRequest, IssuanceService
+    from myna.pki.basic4 import Basic4, Sex
+
+    data = public_key.read_bytes()
+    ck = CertKind(kind.value)
+    dob = date_of_birth.date()
+
+    def go():
+        basic4 = None
+        if ck.is_signature:
+            if not (name and sex and address):
+                raise typer.BadParameter("signature kinds need --name, --sex and --address")
+            if sex not in {s.value for s in Sex}:
+                raise typer.BadParameter("--sex must be 1, 2 or 3")
+            basic4 = Basic4(name, dob, Sex(sex), address)
+        req = IssuanceRequest(
+            request_id=request_id or f"cli:{ck.value}:{hashlib.sha256(data).hexdigest()[:32]}",
+            kind=ck,
+            public_key=data,
+            resident_code=resident_code,
+            date_of_birth=dob,
+            basic4=basic4,
+            municipality_code=municipality,
+        )
+        return IssuanceService(_platform()).issue(req, actor=f"cli:{os.environ.get('USER', 'operator')}")
+
+    issued = _run(go)
+    if pem:
+        sys.stdout.write(issued.pem)
+    else:
+        out.print(f"{'issued' if issued.created else 'already issued'}: {serials.to_display(issued.serial)} ({ck.value})")
+
+
+@app.command()
+def revoke(
+    serial: str = typer.Argument(..., help="Serial number in hex."),
+    reason: ReasonChoice = typer.Option(..., help="request (R-REV-1), resident-change (R-REV-2/3), record-error (R-REV-4), key-compromise (R-REV-5: revokes the whole issuing CA), linked-card-revoked (R-REV-6)."),
+    note: Optional[str] = typer.Option(None, help="Free text kept with the record."),
+    yes: bool = typer.Option(False, "--yes", help="With key-compromise: confirm revoking every certificate of the CA."),
+) -> None:
+    """Record a revocation. It takes effect at once."""
+    from myna.authority.records import Records
+    from myna.authority.revoking import RevocationService
+
+    p = _platform()
+    actor = f"cli:{os.environ.get('USER', 'operator')}"
+    number = _serial(serial)
+    rr = RevocationReason(reason.value)
+    if rr is RevocationReason.KEY_COMPROMISE:
+        rec = _run(lambda: Records(p).get(number))
+        ca_kind = rec.kind if rec.kind != "ca" else None
+        if ca_kind is None:
+            err.print("error: for a CA certificate use `myna ca compromise KIND`")
+            raise typer.Exit(1)
+        if not yes:
+            err.print(f"error: key-compromise revokes every certificate of the {ca_kind} CA (R-REV-5); repeat with --yes")
+            raise typer.Exit(1)
+        done = _run(lambda: RevocationService(p).compromise_authority(ca_kind, actor, note))
+        out.print(f"{done.authority} CA retired; {done.revoked} certificates revoked; public notice written. Run `myna init` for the next generation.")
+        return
+    done = _run(lambda: RevocationService(p).revoke(number, rr, actor, note))
+    out.print(f"revoked {serials.to_display(done.serial)} at {done.revoked_at.isoformat()} ({rr.value}, {rr.rule})")
+
+
+@ca_app.command("list")
+def ca_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The CA hierarchy, all generations."""
+    from myna.web.routers.authorities import authorities_out
+
+    rows = _run(lambda: authorities_out(_platform()))
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump() for r in rows], indent=1) + "\n")
+        return
+    table = Table("CA", "subject", "state", "key", "not after")
+    for r in rows:
+        table.add_row(r.slug, r.subject, "active" if r.active else ("compromised" if r.compromised_at else "retired"), r.key_backend, r.not_after[:10])
+    out.print(table)
+
+
+@ca_app.command("get")
+def ca_get(
+    kind: AuthorityChoice = typer.Argument(..., help="root, card-sign, card-auth, mobile-sign or mobile-auth."),
+    pem: bool = typer.Option(True, "--pem/--der", help="PEM (default) or raw DER on stdout."),
+    chain: bool = typer.Option(False, "--chain", help="The CA certificate followed by its issuers up to the root."),
+) -> None:
+    """Print the active CA certificate of a kind."""
+    p = _platform()
+    ca = _run(lambda: p.authority(kind.value))
+    certs = [ca.cert]
+    if chain and ca.kind is not AuthorityKind.ROOT:
+        certs.append(_run(lambda: p.authority(AuthorityKind.ROOT)).cert)
+    if pem:
+        sys.stdout.write("".join(c.public_bytes(Encoding.PEM).decode() for c in certs))
+    else:
+        sys.stdout.buffer.write(b"".join(c.public_bytes(Encoding.DER) for c in certs))
+
+
+@ca_app.command("compromise")
+def ca_compromise(
+    kind: AuthorityChoice = typer.Argument(...),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: revokes every certificate the CA signed."),
+    note: Optional[str] = typer.Option(None),
+) -> None:
+    """R-REV-5: the CA key leaked, was lost or damaged. Revokes everything it signed."""
+    from myna.authority.revoking import RevocationService
+
+    if not yes:
+        err.print("error: this revokes every certificate the CA signed; repeat with --yes")
+        raise typer.Exit(1)
+    done = _run(lambda: RevocationService(_platform()).compromise_authority(kind.value, f"cli:{os.environ.get('USER', 'operator')}", note))
+    out.print(f"{done.authority} CA retired; {done.revoked} certificates revoked; public notice written. Run `myna init` for the next generation.")
+
+
+@crl_app.command("publish")
+def crl_publish(
+    kind: Optional[AuthorityChoice] = typer.Option(None, help="One CA (default: every CA)."),
+    delta: bool = typer.Option(False, "--delta", help="A delta CRL instead of a full one."),
+) -> None:
+    """Build, sign and publish CRLs now."""
+    from myna.authority.crls import CrlService
+
+    service = CrlService(_platform())
+    done = _run(lambda: [service.publish(kind.value, delta=delta, actor="cli")] if kind else service.publish_all(delta=delta, actor="cli"))
+    table = Table("CA", "number", "type", "entries", "next update")
+    for d in done:
+        table.add_row(d.authority, str(d.number), "delta" if d.is_delta else "full", str(d.entries), d.next_update.isoformat())
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    role: str = typer.Option(..., help="operator, municipality or auditor."),
+    label: str = typer.Option(..., help="Whose token this is."),
+    municipality: Optional[str] = typer.Option(None, help="For role municipality: its 6-digit code."),
+) -> None:
+    """Create an API token (printed once; only its hash is stored)."""
+    from myna.authority.tokens import Role, Tokens
+
+    try:
+        r = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"role must be one of {', '.join(x.value for x in Role)}") from None
+    sys.stdout.write(_run(lambda: Tokens(_platform()).create(r, label, municipality)) + "\n")
+
+
+@app.command()
+def notices() -> None:
+    """Public notices (e.g. issuer key compromise, R-REV-5)."""
+    from myna.authority.records import Records
+
+    sys.stdout.write(json.dumps(Records(_platform()).notices(), ensure_ascii=False, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    app()

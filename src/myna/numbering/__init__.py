@@ -1,0 +1,1 @@
+"""Individual Numbers, resident-record codes and local-government codes (SPEC §2)."""

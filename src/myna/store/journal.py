@@ -1,0 +1,23 @@
+"""The audit log and the outbox, written inside the caller's transaction so a change and
+its record commit or vanish together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy.orm import Session
+
+from myna.store import models as m
+
+
+def _json(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def audit(s: Session, at: dt.datetime, actor: str, action: str, subject: str, **detail: object) -> None:
+    s.add(m.AuditEvent(at=at, actor=actor, action=action, subject=subject, detail=_json(detail)))
+
+
+def enqueue(s: Session, at: dt.datetime, topic: str, payload: dict) -> None:
+    s.add(m.OutboxMessage(topic=topic, payload=_json(payload), created_at=at))

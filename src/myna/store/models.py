@@ -1,0 +1,186 @@
+"""Tables of the store. Only ``myna.store`` imports SQLAlchemy (DESIGN: the storage authority).
+
+Serial numbers are kept as 40-character zero-padded lowercase hex, so that text order is
+numeric order on every database and 159-bit serials fit without a NUMERIC type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite (which has no time zones) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# BigInteger primary keys autoincrement on PostgreSQL; on SQLite only INTEGER does.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Authority(Base):
+    """A CA: the root or one of the four issuing CAs, one row per key generation."""
+
+    __tablename__ = "authorities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    cert_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_backend: Mapped[str] = mapped_column(String(16))
+    key_ref: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    compromised_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("kind", "generation"),)
+
+
+class Ceremony(Base):
+    """The record of a key ceremony (鍵生成式): who, when, and what was created."""
+
+    __tablename__ = "ceremonies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    performed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    performed_by: Mapped[str] = mapped_column(String(200))
+    transcript: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class SerialReservation(Base):
+    """Written and committed before a certificate is signed, so a serial is never reused
+    even if the process dies between signing and recording."""
+
+    __tablename__ = "serials"
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    request_id: Mapped[str] = mapped_column(String(200), index=True)
+    reserved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Certificate(Base):
+    """The issuance record (発行記録, R-CERT-3): the signed certificate and the holder's resident code."""
+
+    __tablename__ = "certificates"
+    serial: Mapped[str] = mapped_column(ForeignKey("serials.serial"), primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    subject_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    resident_code: Mapped[str | None] = mapped_column(String(11), nullable=True, index=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
+    key_fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    retain_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Revocation(Base):
+    """A revocation record (失効情報), effective from ``revoked_at``, the moment it was recorded.
+
+    ``seq`` orders revocations per store; a delta CRL holds those after its base's ``seq``.
+    ``crl_entry`` caches the DER of the CRL entry so a CRL build is concatenation.
+    """
+
+    __tablename__ = "revocations"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"), unique=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    crl_entry: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (Index("ix_revocations_authority_seq", "authority_id", "seq"),)
+
+
+class Crl(Base):
+    """A published CRL or delta CRL (失効情報ファイル, R-REV-9). Numbers are monotonic per CA."""
+
+    __tablename__ = "crls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    number: Mapped[int] = mapped_column(BigInteger)
+    is_delta: Mapped[bool] = mapped_column(Boolean)
+    base_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    covers_seq: Mapped[int] = mapped_column(BigInteger)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (UniqueConstraint("authority_id", "number"),)
+
+
+class OutboxMessage(Base):
+    """Messages for the rest of the system to deliver: holder notices (R-REV-4),
+    public notices (R-REV-5). Written in the same transaction as the change they report."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AuditEvent(Base):
+    """Append-only log of every state change, with who made it."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class ApiToken(Base):
+    """A bearer credential for the HTTP API. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)

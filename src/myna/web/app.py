@@ -1,0 +1,96 @@
+"""The FastAPI application: one router per actor, the public distribution points, a
+status page, and the CRL schedule running beside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+
+from myna import __version__, logs
+from myna.authority.crls import CrlService
+from myna.authority.platform import Platform
+from myna.store import models as m
+from myna.web import errors
+from myna.web.deps import platform
+from myna.web.routers import authorities, certificates
+
+log = logs.get("myna.web")
+SCHEDULE_TICK_S = 30
+
+
+async def crl_schedule(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
+    """Publish full CRLs (daily by default) and delta CRLs whenever they are due (R-REV-9)."""
+    service = CrlService(p)
+    while True:
+        try:
+            for ca, delta in await asyncio.to_thread(service.due):
+                done = await asyncio.to_thread(service.publish_for, ca, delta, "schedule")
+                log.info("crl published", authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries)
+        except Exception:  # keep the schedule alive; the error is logged for operators
+            log.exception("crl schedule failed")
+        await asyncio.sleep(tick)
+
+
+def create_app(p: Platform, schedule: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        task = asyncio.create_task(crl_schedule(p)) if schedule else None
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="myna",
+        version=__version__,
+        description="The Individual Number Card platform: JPKI certification authorities, revocation and CRLs.",
+        lifespan=lifespan,
+    )
+    app.state.platform = p
+    errors.install(app)
+    app.include_router(certificates.router)
+    app.include_router(authorities.api)
+    app.include_router(authorities.public)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(pl: Platform = Depends(platform)) -> dict:
+        with pl.db.session() as s:
+            s.execute(select(1))
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(pl: Platform = Depends(platform)) -> str:
+        return _home(pl)
+
+    return app
+
+
+def _home(p: Platform) -> str:
+    with p.db.session() as s:
+        counts = dict(s.execute(select(m.Certificate.kind, func.count()).group_by(m.Certificate.kind)).all())
+        revoked = dict(
+            s.execute(select(m.Certificate.kind, func.count()).join(m.Revocation, m.Revocation.serial == m.Certificate.serial).group_by(m.Certificate.kind)).all()
+        )
+    rows = "".join(
+        f"<tr><td>{html.escape(a.slug)}</td><td>{html.escape(a.subject)}</td><td>{'active' if a.active else 'retired'}</td>"
+        f"<td>{counts.get(a.kind, 0) if a.kind != 'root' else counts.get('ca', 0)}</td>"
+        f"<td>{revoked.get(a.kind, 0) if a.kind != 'root' else revoked.get('ca', 0)}</td>"
+        f"<td><a href='/ca/{html.escape(a.slug)}.crt'>certificate</a> · <a href='/crl/{html.escape(a.slug)}.crl'>CRL</a> · "
+        f"<a href='/crl/{html.escape(a.slug)}-delta.crl'>delta</a></td></tr>"
+        for a in authorities.authorities_out(p)
+    )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>myna</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style></head><body>
+<h1>myna <small>公的個人認証サービス</small></h1>
+<p>JPKI certification authorities of this platform. API: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).
+Public notices: <a href="/notices">/notices</a>.</p>
+<table><thead><tr><th>CA</th><th>subject</th><th>state</th><th>issued</th><th>revoked</th><th>distribution</th></tr></thead>
+<tbody>{rows or '<tr><td colspan=6>No CA yet: run <code>myna init</code>.</td></tr>'}</tbody></table>
+</body></html>"""

@@ -1,0 +1,37 @@
+"""Maps typed errors to HTTP answers. A 500 means a bug, and is logged as one."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from myna import logs
+from myna.errors import MynaError
+
+log = logs.get("myna.web")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(MynaError)
+    async def _myna_error(_request: Request, exc: MynaError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            status_code=exc.status,
+            content={"error": exc.code, "message": exc.message, **({"details": exc.details} if exc.details else {})},
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "invalid")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
+        return JSONResponse(status_code=422, content={"error": "invalid-input", "message": summary, "details": {"fields": problems}})
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse(status_code=500, content={"error": "internal", "message": "internal error; this is a bug"})

@@ -1,0 +1,133 @@
+"""CA certificates, CRL publication and key compromise (operators), plus the public
+distribution points that certificates name: /ca/{slug}.crt, /crl/{slug}.crl,
+/crl/{slug}-delta.crl and /notices."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from myna.authority.crls import CrlService
+from myna.authority.platform import Platform
+from myna.authority.records import Records
+from myna.authority.revoking import RevocationService
+from myna.authority.tokens import Principal, Role
+from myna.errors import InvalidInput, NotFound
+from myna.pki import serials
+from myna.pki.kinds import AuthorityKind
+from myna.web.deps import platform, require
+
+api = APIRouter(prefix="/api/v1", tags=["authorities"])
+public = APIRouter(tags=["distribution"])
+
+
+class AuthorityOut(BaseModel):
+    slug: str
+    kind: str
+    generation: int
+    subject: str
+    serial: str
+    not_before: str
+    not_after: str
+    active: bool
+    compromised_at: str | None
+    key_backend: str
+    certificate_url: str
+    crl_url: str
+
+
+class CrlOut(BaseModel):
+    authority: str
+    number: int
+    delta: bool
+    entries: int
+    this_update: str
+    next_update: str
+
+
+class CompromiseIn(BaseModel):
+    confirm: str = Field(description="Must repeat the CA slug, to guard against accidents")
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class CompromiseOut(BaseModel):
+    authority: str
+    revoked: int
+    revoked_at: str
+
+
+def authorities_out(p: Platform) -> list[AuthorityOut]:
+    out = []
+    for row in p.authority_rows():
+        ca = p.authority_by_id(row.id)
+        out.append(
+            AuthorityOut(
+                slug=ca.slug,
+                kind=row.kind,
+                generation=row.generation,
+                subject=row.name,
+                serial=serials.to_display(ca.cert.serial_number),
+                not_before=ca.cert.not_valid_before_utc.isoformat(),
+                not_after=ca.cert.not_valid_after_utc.isoformat(),
+                active=row.active,
+                compromised_at=row.compromised_at.isoformat() if row.compromised_at else None,
+                key_backend=row.key_backend,
+                certificate_url=p.urls.ca_cert(ca.slug),
+                crl_url=p.urls.crl(ca.slug),
+            )
+        )
+    return out
+
+
+@api.get("/authorities", response_model=list[AuthorityOut], summary="The CA hierarchy, every generation")
+def list_authorities(p: Platform = Depends(platform)) -> list[AuthorityOut]:
+    return authorities_out(p)
+
+
+@api.post("/authorities/{kind}/crl", response_model=CrlOut, status_code=201, summary="Publish a CRL now")
+def publish_crl(kind: AuthorityKind, delta: bool = False, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> CrlOut:
+    done = CrlService(p).publish(kind, delta=delta, actor=who.actor)
+    return CrlOut(authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries, this_update=done.this_update.isoformat(), next_update=done.next_update.isoformat())
+
+
+@api.post("/authorities/{kind}/compromise", response_model=CompromiseOut, status_code=201, summary="R-REV-5: the CA key leaked")
+def compromise(kind: AuthorityKind, body: CompromiseIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> CompromiseOut:
+    slug = p.authority(kind).slug
+    if body.confirm != slug:
+        raise InvalidInput(f"confirm must be {slug!r}")
+    done = RevocationService(p).compromise_authority(kind, who.actor, body.note)
+    return CompromiseOut(authority=done.authority, revoked=done.revoked, revoked_at=done.revoked_at.isoformat())
+
+
+@public.get("/ca/{name}", summary="A CA certificate (DER), as named by caIssuers", response_class=Response)
+def ca_certificate(name: str, p: Platform = Depends(platform)) -> Response:
+    slug = _strip(name, ".crt")
+    return Response(p.authority_by_slug(slug).cert.public_bytes(Encoding.DER), media_type="application/pkix-cert")
+
+
+@public.get("/crl/{name}", summary="The latest CRL or delta CRL (DER), as named by the certificates", response_class=Response)
+def crl(name: str, p: Platform = Depends(platform)) -> Response:
+    slug = _strip(name, ".crl")
+    delta = slug.endswith("-delta")
+    if delta:
+        slug = slug.removesuffix("-delta")
+    row = CrlService(p).latest(slug, delta=delta)
+    headers = {
+        "Cache-Control": "public, max-age=60",
+        "Last-Modified": row.this_update.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Expires": row.next_update.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+    return Response(row.der, media_type="application/pkix-crl", headers=headers)
+
+
+@public.get("/notices", summary="Public notices, e.g. issuer key compromise (R-REV-5)")
+def notices(p: Platform = Depends(platform)) -> list[dict]:
+    return Records(p).notices("public-notice")
+
+
+def _strip(name: str, suffix: str) -> str:
+    if not name.endswith(suffix):
+        raise NotFound(f"{name!r} is not a {suffix} resource")
+    return name.removesuffix(suffix)
+

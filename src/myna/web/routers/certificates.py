@@ -1,0 +1,151 @@
+"""/api/v1: issuance, revocation and records for municipalities and J-LIS operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
+from myna.authority.platform import Platform
+from myna.authority.records import MAX_PAGE, Records
+from myna.authority.revoking import RevocationService
+from myna.authority.tokens import Principal, Role
+from myna.errors import Forbidden
+from myna.pki import serials
+from myna.pki.basic4 import Basic4, Sex
+from myna.pki.kinds import CertKind
+from myna.pki.revocation import RevocationReason
+from myna.web.deps import platform, require
+
+router = APIRouter(prefix="/api/v1", tags=["certificates"])
+
+ANY_ROLE = (Role.OPERATOR, Role.MUNICIPALITY, Role.AUDITOR)
+
+
+class Basic4In(BaseModel):
+    name: str = Field(max_length=256, examples=["山田 花子"])
+    name_alt: str | None = Field(default=None, max_length=256)
+    date_of_birth: dt.date
+    sex: Literal["1", "2", "3"] = Field(description="1 male, 2 female, 3 not known")
+    address: str = Field(max_length=256, examples=["東京都千代田区千代田1-1"])
+    address_alt: str | None = Field(default=None, max_length=256)
+
+    def domain(self) -> Basic4:
+        return Basic4(self.name, self.date_of_birth, Sex(self.sex), self.address, self.name_alt, self.address_alt)
+
+
+class IssueIn(BaseModel):
+    request_id: str = Field(max_length=200, description="Your idempotency key: a retry with the same id returns the same certificate")
+    kind: CertKind
+    public_key_pem: str = Field(max_length=20_000, description="SubjectPublicKeyInfo in PEM (RSA-2048 or EC P-256)")
+    resident_code: str = Field(description="11-digit resident-record code (住民票コード)")
+    date_of_birth: dt.date
+    basic4: Basic4In | None = Field(default=None, description="Required for signature kinds, forbidden for user-auth kinds")
+    municipality_code: str | None = Field(default=None, description="6-digit local-government code; a municipality token fills in its own")
+    allow_minor_signature: bool = False
+
+
+class CertificateOut(BaseModel):
+    serial: str
+    kind: str
+    status: str
+    subject_id: str
+    not_before: str
+    not_after: str
+    issued_at: str
+    municipality_code: str | None
+    revoked_at: str | None
+    revocation_reason: str | None
+    pem: str | None = None
+    created: bool | None = None
+
+
+class CertificatePage(BaseModel):
+    items: list[CertificateOut]
+    next: str | None = Field(description="Pass as ?after= for the next page; null on the last page")
+
+
+class RevokeIn(BaseModel):
+    reason: RevocationReason
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class RevokedOut(BaseModel):
+    serial: str
+    reason: str
+    rule: str
+    revoked_at: str
+
+
+def _issued_out(p: Platform, issued: Issued) -> CertificateOut:
+    rec = Records(p).get(issued.serial)
+    return CertificateOut(**rec.to_json(), pem=issued.pem, created=issued.created)
+
+
+@router.post("/certificates", response_model=CertificateOut, status_code=201, summary="Issue a holder certificate")
+def issue(
+    body: IssueIn,
+    response: Response,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
+) -> CertificateOut:
+    municipality = body.municipality_code
+    if who.role is Role.MUNICIPALITY:
+        if body.kind.is_mobile:
+            raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
+        if municipality is not None and municipality != who.municipality_code:
+            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {municipality}")
+        municipality = who.municipality_code
+    req = IssuanceRequest(
+        request_id=body.request_id,
+        kind=body.kind,
+        public_key=body.public_key_pem,
+        resident_code=body.resident_code,
+        date_of_birth=body.date_of_birth,
+        basic4=body.basic4.domain() if body.basic4 else None,
+        municipality_code=municipality,
+        allow_minor_signature=body.allow_minor_signature,
+    )
+    issued = IssuanceService(p).issue(req, who.actor)
+    if not issued.created:
+        response.status_code = 200
+    return _issued_out(p, issued)
+
+
+def _scope(who: Principal) -> str | None:
+    """A municipality sees only what was issued through it."""
+    return who.municipality_code if who.role is Role.MUNICIPALITY else None
+
+
+@router.get("/certificates", response_model=CertificatePage, summary="List certificates, a page at a time")
+def list_certificates(
+    kind: CertKind | None = None,
+    status: Literal["valid", "revoked", "expired"] | None = None,
+    after: str | None = Query(default=None, description="cursor: the `next` of the previous page"),
+    limit: int = Query(default=100, ge=1, le=MAX_PAGE),
+    p: Platform = Depends(platform),
+    who: Principal = Depends(require(*ANY_ROLE)),
+) -> CertificatePage:
+    page, cursor = Records(p).list(kind=kind.value if kind else None, status=status, municipality_code=_scope(who), after=after, limit=limit)
+    return CertificatePage(items=[CertificateOut(**r.to_json()) for r in page], next=cursor)
+
+
+@router.get("/certificates/{serial}", response_model=CertificateOut, summary="One certificate with its status")
+def get_certificate(serial: str, p: Platform = Depends(platform), who: Principal = Depends(require(*ANY_ROLE))) -> CertificateOut:
+    rec = Records(p).get(serials.parse(serial), municipality_code=_scope(who))
+    return CertificateOut(**rec.to_json(), pem=rec.certificate.public_bytes(Encoding.PEM).decode())
+
+
+@router.post("/certificates/{serial}/revocation", response_model=RevokedOut, status_code=201, summary="Revoke a certificate")
+def revoke(
+    serial: str,
+    body: RevokeIn,
+    p: Platform = Depends(platform),
+    who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
+) -> RevokedOut:
+    done = RevocationService(p).revoke(serials.parse(serial), body.reason, who.actor, body.note, municipality_code=_scope(who))
+    return RevokedOut(serial=serials.to_display(done.serial), reason=done.reason.value, rule=done.reason.rule, revoked_at=done.revoked_at.isoformat())
