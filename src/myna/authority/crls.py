@@ -86,7 +86,10 @@ class CrlService:
                 next_update=now + dt.timedelta(seconds=interval),
                 crl_number=last_number + 1,
                 authority_key_identifier=ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
-                distribution_point_url=urls.crl(ca.slug),
+                # The root certificate names no CRL distribution point (it is the trust
+                # anchor); a named IDP would put it out of the root CRL's scope, which
+                # OpenSSL rejects under -crl_check_all.
+                distribution_point_url=None if ca.kind is AuthorityKind.ROOT else urls.crl(ca.slug),
                 only_contains_user_certs=ca.kind is not AuthorityKind.ROOT,
                 only_contains_ca_certs=ca.kind is AuthorityKind.ROOT,
                 delta_base_crl_number=base.number if delta else None,

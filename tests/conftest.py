@@ -1,0 +1,113 @@
+"""Shared fixtures.
+
+The store under test is SQLite in a temporary data home, or PostgreSQL when
+MYNA_TEST_DATABASE_URL names a server (``postgresql+psycopg://user@host:port/postgres``):
+then every test gets a database of its own, created and dropped around it.
+
+RSA key generation dominates test time, so CA keys come from a per-session pool
+(:class:`PooledFileBackend`); the keys are still real RSA-2048 keys in real files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import create_engine, text
+
+from myna.authority.ceremony import run_ceremony
+from myna.authority.platform import Platform
+from myna.clock import FixedClock
+from myna.pki.keys import KeyAlgorithm
+from myna.pki.keystore_file import FileKeyBackend
+from myna.settings import Settings
+
+T0 = dt.datetime(2026, 4, 1, 3, 0, 0, tzinfo=dt.timezone.utc)
+
+_RSA_POOL: list[rsa.RSAPrivateKey] = []
+
+
+def pooled_rsa(i: int) -> rsa.RSAPrivateKey:
+    while len(_RSA_POOL) <= i:
+        _RSA_POOL.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _RSA_POOL[i]
+
+
+class PooledFileBackend(FileKeyBackend):
+    """A file backend whose new keys come from a session-wide pool of RSA keys."""
+
+    def __init__(self, directory: Path):
+        super().__init__(directory)
+        self._next = 0
+
+    def generate(self, label: str, algorithm: KeyAlgorithm):
+        if algorithm is not KeyAlgorithm.RSA_2048:
+            return super().generate(label, algorithm)
+        key = pooled_rsa(self._next)
+        self._next += 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ref = f"{label}-pool{self._next}.pem"
+        path = self.directory / ref
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.chmod(0o600)
+        return self.load(ref)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path):
+    admin_url = os.environ.get("MYNA_TEST_DATABASE_URL")
+    if not admin_url:
+        yield f"sqlite:///{tmp_path / 'myna.db'}"
+        return
+    name = f"myna_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = admin_url.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def bare_platform(settings: Settings, clock: FixedClock):
+    """A platform with an empty store and no CA yet."""
+    p = Platform.open(settings, clock)
+    p._backends["file"] = PooledFileBackend(settings.keys_dir)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def platform(bare_platform: Platform) -> Platform:
+    """A platform after the key ceremony: root and four issuing CAs."""
+    run_ceremony(bare_platform, "test-operator")
+    return bare_platform
+
+
+def ec_public_pem() -> bytes:
+    """A fresh holder key, cheap to make: for tests that issue many certificates."""
+    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def rsa_keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key, key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
