@@ -111,3 +111,41 @@ def ec_public_pem() -> bytes:
 def rsa_keypair() -> tuple[rsa.RSAPrivateKey, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key, key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def adult_basic4(**over):
+    from myna.pki.basic4 import Basic4, Sex
+
+    fields = dict(name="山田 花子", date_of_birth=dt.date(1990, 6, 15), sex=Sex.FEMALE, address="東京都千代田区千代田1-1")
+    fields.update(over)
+    return Basic4(**fields)
+
+
+def issue_request(kind="card-sign", request_id=None, public_key=None, **over):
+    """An IssuanceRequest with sensible defaults; ``over`` replaces any field."""
+    from myna.authority.issuance import IssuanceRequest
+    from myna.pki.kinds import CertKind
+
+    kind = CertKind(kind)
+    b4 = adult_basic4() if kind.is_signature else None
+    fields = dict(
+        request_id=f"req-{uuid.uuid4().hex}" if request_id is None else request_id,
+        kind=kind,
+        public_key=public_key or ec_public_pem(),
+        resident_code="12345678901",
+        date_of_birth=dt.date(1990, 6, 15),
+        basic4=b4,
+        municipality_code="131016",
+    )
+    fields.update(over)
+    return IssuanceRequest(**fields)
+
+
+def table_counts(platform) -> dict[str, int]:
+    """Row counts of every table: to show that a refused request changed nothing."""
+    from sqlalchemy import func, select
+
+    from myna.store.models import Base
+
+    with platform.db.session() as s:
+        return {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
