@@ -225,6 +225,23 @@ def cert_issue(
         out.print(f"{'issued' if issued.created else 'already issued'}: {serials.to_display(issued.serial)} ({ck.value})")
 
 
+@cert_app.command("issue-batch")
+def cert_issue_batch(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="JSON Lines: one issuance request per line."),
+    chunk: int = typer.Option(100, "--chunk", min=1, max=10_000, help="Requests per transaction."),
+) -> None:
+    """Issue holder certificates from a JSON Lines file. Every line is checked first (all bad
+    lines are reported, nothing is issued); re-running a file finishes it (idempotent)."""
+    from myna.authority.batch import issue_requests, load_requests
+
+    p = _platform()
+    requests = _run(lambda: load_requests(file, p.clock.now(), p))
+    with _progress() as bar:
+        task = bar.add_task("issuing certificates", total=len(requests))
+        result = _run(lambda: issue_requests(p, requests, f"cli:{os.environ.get('USER', 'operator')}", chunk=chunk, progress=lambda n: bar.advance(task, n)))
+    out.print(f"{result.created} issued, {result.existing} already issued")
+
+
 @app.command()
 def revoke(
     serial: str = typer.Argument(..., help="Serial number in hex."),

@@ -1,0 +1,190 @@
+"""OpenSSL (a verifier nobody here wrote) against a live myna server.
+
+Everything is fetched the way a relying party would: the CRL URL from the
+certificate's CRL distribution point, the root CRL URL from the issuing CA
+certificate's CRLDP, the delta CRL URL from the full CRL's freshestCRL, the issuing
+CA certificate from the leaf's caIssuers. Only the root (the trust anchor) comes out
+of band, from ``myna ca get root``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from interop_support import Live, crl_dp_url, freshest_crl_url, write_pem
+
+pytestmark = pytest.mark.interop
+
+ALL_CAS = ["root", "card-sign", "card-auth", "mobile-sign", "mobile-auth"]
+
+
+def openssl(bin_: str, *args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([bin_, *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
+def out(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+
+
+def ca_issuers_url(cert: x509.Certificate) -> str:
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    urls = [d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS]
+    assert len(urls) == 1, urls
+    return urls[0]
+
+
+def fetch_crl(live: Live, url: str) -> x509.CertificateRevocationList:
+    """Download a CRL (DER, as served) and parse it."""
+    return x509.load_der_x509_crl(live.get(url))
+
+
+def listed(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
+    return crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+
+
+def chain_from_server(live: Live, leaf: x509.Certificate) -> tuple[x509.Certificate, x509.Certificate]:
+    """(issuing CA from the leaf's caIssuers URL, root from the CLI)."""
+    issuing = x509.load_der_x509_certificate(live.get(ca_issuers_url(leaf)))
+    assert issuing.subject == leaf.issuer
+    root = live.ca_cert("root")
+    assert issuing.issuer == root.subject
+    return issuing, root
+
+
+@pytest.mark.parametrize("kind", ["card-sign", "card-auth"])
+def test_openssl_crl_check_all_rejects_revoked_accepts_valid_R_REV_1_R_REV_9_R_REV_10(live: Live, openssl_bin: str, kind: str):
+    """R-REV-1 revocation via the CLI takes effect in the next full CRL (R-REV-9),
+    published per kind and handed out as a file over HTTP (R-REV-10): `openssl verify
+    -crl_check_all` with the CRLs fetched from the URLs in the certificates accepts a
+    valid certificate and rejects the revoked one ("certificate revoked"). The root's
+    CRL (for the issuing CA certificate) is checked too."""
+    records = live.certs(kind=kind)
+    assert len(records) == 3 and all(r["status"] == "valid" for r in records)
+    revoked_serial, valid_serial = records[0]["serial"], records[1]["serial"]
+    live.run("revoke", revoked_serial, "--reason", "request")
+    live.run("crl", "publish")
+
+    revoked, valid = live.cert(revoked_serial), live.cert(valid_serial)
+    issuing, root = chain_from_server(live, valid)
+
+    leaf_crl_url = crl_dp_url(valid)
+    assert crl_dp_url(revoked) == leaf_crl_url
+    leaf_crl = fetch_crl(live, leaf_crl_url)
+    root_crl = fetch_crl(live, crl_dp_url(issuing))
+    assert leaf_crl.issuer == issuing.subject and root_crl.issuer == root.subject
+    assert listed(leaf_crl, revoked) and not listed(leaf_crl, valid)
+    assert not listed(root_crl, issuing)
+
+    d = live.tmp
+    root_pem = write_pem(d / "root.pem", root)
+    issuing_pem = write_pem(d / "issuing.pem", issuing)
+    crls_pem = write_pem(d / "crls.pem", leaf_crl, root_crl)
+    verify = [openssl_bin, "verify", "-crl_check_all", "-CAfile", root_pem, "-untrusted", issuing_pem, "-CRLfile", crls_pem]
+
+    ok = openssl(*verify, write_pem(d / "valid.pem", valid))
+    assert ok.returncode == 0 and ": OK" in ok.stdout, out(ok)
+
+    bad = openssl(*verify, write_pem(d / "revoked.pem", revoked))
+    assert bad.returncode != 0, out(bad)
+    assert "certificate revoked" in bad.stdout + bad.stderr, out(bad)
+
+    # Without the root's CRL, -crl_check_all cannot finish: shows the root CRL is really used.
+    no_root_crl = openssl(*verify[:-1], write_pem(d / "leaf-crl-only.pem", leaf_crl), d / "valid.pem")
+    assert no_root_crl.returncode != 0 and "unable to get certificate CRL" in no_root_crl.stdout + no_root_crl.stderr, out(no_root_crl)
+
+
+def test_openssl_delta_crl_rejects_certificate_revoked_after_full_crl_R_REV_9(live: Live, openssl_bin: str):
+    """R-REV-9 delta CRLs: a certificate revoked after the full CRL is absent from it,
+    is listed in the next delta (published with `myna crl publish --delta`, fetched from
+    the full CRL's freshestCRL URL), and `openssl verify -crl_check -use_deltas` rejects
+    it with full + delta, while the full CRL alone still accepts it."""
+    records = live.certs(kind="card-sign")
+    first, second, untouched = (r["serial"] for r in records)
+    live.run("revoke", first, "--reason", "request")
+    live.run("crl", "publish", "--kind", "card-sign")
+    live.run("revoke", second, "--reason", "resident-change")
+    live.run("crl", "publish", "--kind", "card-sign", "--delta")
+
+    c_first, c_second, c_valid = (live.cert(s) for s in (first, second, untouched))
+    issuing, root = chain_from_server(live, c_second)
+
+    full = fetch_crl(live, crl_dp_url(c_second))
+    delta_url = freshest_crl_url(full)
+    delta = fetch_crl(live, delta_url)
+
+    # The delta really is a delta of this full CRL (RFC 5280 5.2.4).
+    full_number = full.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    delta_number = delta.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    base_number = delta.extensions.get_extension_for_class(x509.DeltaCRLIndicator).value.crl_number
+    assert base_number == full_number < delta_number
+    assert listed(full, c_first) and not listed(full, c_second)
+    assert listed(delta, c_second) and not listed(delta, c_first)
+
+    d = live.tmp
+    root_pem = write_pem(d / "root.pem", root)
+    issuing_pem = write_pem(d / "issuing.pem", issuing)
+    full_only = write_pem(d / "full.pem", full)
+    full_and_delta = write_pem(d / "full+delta.pem", full, delta)
+    second_pem = write_pem(d / "second.pem", c_second)
+    verify = [openssl_bin, "verify", "-crl_check", "-use_deltas", "-CAfile", root_pem, "-untrusted", issuing_pem]
+
+    without_delta = openssl(*verify, "-CRLfile", full_only, second_pem)
+    assert without_delta.returncode == 0 and ": OK" in without_delta.stdout, out(without_delta)
+
+    with_delta = openssl(*verify, "-CRLfile", full_and_delta, second_pem)
+    assert with_delta.returncode != 0 and "certificate revoked" in with_delta.stdout + with_delta.stderr, out(with_delta)
+
+    # Full + delta: the certificate revoked before the full CRL stays revoked, an untouched one stays valid.
+    still_revoked = openssl(*verify, "-CRLfile", full_and_delta, write_pem(d / "first.pem", c_first))
+    assert still_revoked.returncode != 0 and "certificate revoked" in still_revoked.stdout + still_revoked.stderr, out(still_revoked)
+    still_valid = openssl(*verify, "-CRLfile", full_and_delta, write_pem(d / "untouched.pem", c_valid))
+    assert still_valid.returncode == 0 and ": OK" in still_valid.stdout, out(still_valid)
+
+
+def test_openssl_parses_and_verifies_every_served_crl_and_delta_R_REV_9(live: Live, openssl_bin: str):
+    """R-REV-9 "searchable by computer": every full and delta CRL the server serves, for
+    all five CAs, is parsed by `openssl crl -inform DER -text` and its signature verifies
+    under the CA certificate served at the certificate URL ("verify OK"). CRLs carry
+    entries: one revocation before the full CRLs, one after (so it is in the delta)."""
+    sign, auth = live.certs(kind="card-sign"), live.certs(kind="card-auth")
+    live.run("revoke", sign[0]["serial"], "--reason", "request")
+    live.run("revoke", auth[0]["serial"], "--reason", "record-error")
+    live.run("crl", "publish")
+    live.run("revoke", sign[1]["serial"], "--reason", "resident-change")
+    live.run("crl", "publish", "--delta")
+
+    import json
+
+    authorities = {a["slug"]: a for a in json.loads(live.get("/api/v1/authorities"))}
+    assert sorted(authorities) == sorted(ALL_CAS)
+    d = live.tmp
+    checked = []
+    for slug in ALL_CAS:
+        ca = x509.load_der_x509_certificate(live.get(authorities[slug]["certificate_url"]))
+        ca_pem = write_pem(d / f"{slug}.ca.pem", ca)
+        full_der = live.get(authorities[slug]["crl_url"])
+        full = x509.load_der_x509_crl(full_der)
+        for label, der in (("full", full_der), ("delta", live.get(freshest_crl_url(full)))):
+            path = d / f"{slug}.{label}.crl"
+            path.write_bytes(der)
+            text = openssl(openssl_bin, "crl", "-inform", "DER", "-in", path, "-noout", "-text")
+            assert text.returncode == 0 and "Certificate Revocation List" in text.stdout, f"{slug} {label}: {out(text)}"
+            assert ca.subject.rfc4514_string().split(",")[0].removeprefix("CN=") in text.stdout
+            if label == "delta":
+                assert "Delta CRL Indicator" in text.stdout, f"{slug}: {text.stdout}"
+            else:
+                assert "Freshest CRL" in text.stdout, f"{slug}: {text.stdout}"
+            verified = openssl(openssl_bin, "crl", "-inform", "DER", "-in", path, "-noout", "-CAfile", ca_pem, "-verify")
+            assert verified.returncode == 0 and "verify OK" in verified.stdout + verified.stderr, f"{slug} {label}: {out(verified)}"
+            checked.append((slug, label))
+
+    assert len(checked) == 10
+    # The entries survived the trip: full CRLs list the first revocations, the card-sign delta the later one.
+    assert "Revoked Certificates:" in openssl(openssl_bin, "crl", "-inform", "DER", "-in", d / "card-sign.full.crl", "-noout", "-text").stdout
+    assert "Revoked Certificates:" in openssl(openssl_bin, "crl", "-inform", "DER", "-in", d / "card-sign.delta.crl", "-noout", "-text").stdout
+    assert "Revoked Certificates:" in openssl(openssl_bin, "crl", "-inform", "DER", "-in", d / "card-auth.full.crl", "-noout", "-text").stdout
