@@ -232,10 +232,16 @@ def cert_issue_batch(
 ) -> None:
     """Issue holder certificates from a JSON Lines file. Every line is checked first (all bad
     lines are reported, nothing is issued); re-running a file finishes it (idempotent)."""
+    from rich.markup import escape
+
     from myna.authority.batch import issue_requests, load_requests
 
     p = _platform()
-    requests = _run(lambda: load_requests(file, p.clock.now(), p))
+    try:
+        requests = load_requests(file, p.clock.now(), p)
+    except MynaError as exc:  # one line per bad input line: no markup, no wrapping
+        err.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
     with _progress() as bar:
         task = bar.add_task("issuing certificates", total=len(requests))
         result = _run(lambda: issue_requests(p, requests, f"cli:{os.environ.get('USER', 'operator')}", chunk=chunk, progress=lambda n: bar.advance(task, n)))

@@ -4,8 +4,8 @@ import dataclasses
 import datetime as dt
 
 from cryptography import x509
+from myna_testing import issue_request
 
-from conftest import issue_request
 from myna.authority.crls import CrlService
 from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService

@@ -1,15 +1,14 @@
 """Issuance (R-CERT-1..4): profiles, validity, serials, idempotency, bad input."""
 
+import dataclasses
 import datetime as dt
 
-import dataclasses
-
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from myna_testing import T0, issue_request, rsa_keypair, table_counts
 
-from conftest import T0, issue_request, rsa_keypair, table_counts
 from myna.authority.issuance import IssuanceService
 from myna.authority.records import Records
 from myna.clock import JST
@@ -52,7 +51,7 @@ def test_r_cert_1_user_auth_certificate_carries_no_personal_data(platform):
 
 
 def test_user_auth_request_with_basic4_is_refused(platform):
-    from conftest import adult_basic4
+    from myna_testing import adult_basic4
 
     with pytest.raises(InvalidInput, match="no personal data"):
         IssuanceService(platform).issue(issue_request("card-auth", basic4=adult_basic4()), "t")
@@ -78,7 +77,7 @@ def test_r_cert_2_validity_runs_to_fifth_birthday_after_issuance(platform):
 
 
 def test_r_cert_2_no_signature_certificate_for_a_14_year_old_unless_asked(platform):
-    from conftest import adult_basic4
+    from myna_testing import adult_basic4
 
     dob = dt.date(2012, 1, 1)
     req = issue_request("card-sign", date_of_birth=dob, basic4=adult_basic4(date_of_birth=dob))

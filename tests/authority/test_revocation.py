@@ -5,9 +5,9 @@ import json
 
 import pytest
 from cryptography import x509
+from myna_testing import issue_request, table_counts
 from sqlalchemy import select
 
-from conftest import issue_request, table_counts
 from myna.authority.ceremony import run_ceremony
 from myna.authority.crls import CrlService
 from myna.authority.issuance import IssuanceService

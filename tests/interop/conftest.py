@@ -7,8 +7,7 @@ on a free port and waits for /healthz. MYNA_PUBLIC_URL is the server's own addre
 the URLs written into certificates and CRLs (CRL distribution points, freshestCRL,
 caIssuers) really resolve, and the external tools fetch from them.
 
-Also here: small helpers shared by the interop modules (HTTP download, reading the
-distribution-point URLs out of certificates and CRLs with ``cryptography``).
+Helpers shared by the test modules live in ``interop_support.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from interop_support import Live, free_port
 
 SERVER_START_TIMEOUT_S = 30

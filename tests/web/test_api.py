@@ -5,8 +5,8 @@ import uuid
 import pytest
 from cryptography import x509
 from fastapi.testclient import TestClient
+from myna_testing import ec_public_pem, table_counts
 
-from conftest import ec_public_pem, table_counts
 from myna.authority.tokens import Role, Tokens
 from myna.web.app import create_app
 

@@ -121,7 +121,7 @@ def parse_lines(
             continue
         total += 1
         try:
-            req = _request_from_json(text)
+            req = _request_from_json(text.rstrip())
             c = check_request(req, now)
         except _Bad as exc:
             bad.append(BadLine(number, str(exc)))

@@ -13,8 +13,8 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from myna.pki.basic4 import Basic4
-from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.keys import PublicKey
+from myna.pki.kinds import AuthorityKind, CertKind
 
 ORGANISATION = "myna JPKI"
 ROOT_YEARS = 20

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the test suite.
+#
+#   eval "$(bash scripts/start-postgres.sh)"          # start; sets MYNA_PG_DIR and
+#                                                      # MYNA_TEST_DATABASE_URL
+#   bash scripts/start-postgres.sh stop "$MYNA_PG_DIR" # stop it and delete its files
+#
+# `start` initialises a new cluster in a fresh directory under /tmp, listens on
+# 127.0.0.1 only (TCP, on a free port) and on a unix socket inside that directory,
+# with trust authentication for the superuser `postgres`. The tests' fixture creates and
+# drops one database per test, hence the superuser. Progress goes to stderr; stdout
+# carries only the `export` lines meant for eval.
+#
+# Nothing is installed here: scripts/test.sh installs the Debian `postgresql` package.
+# The server binaries are found in /usr/lib/postgresql/<newest version>/bin (Debian
+# keeps them off PATH), or $MYNA_PG_BIN, or pg_config/PATH elsewhere.
+set -euo pipefail
+
+log() { printf '==> [postgres] %s\n' "$*" >&2; }
+die() { printf '==> [postgres] error: %s\n' "$*" >&2; exit 1; }
+
+# Marker file so `stop` only ever deletes a directory this script created.
+MARKER=".myna-throwaway-postgres"
+
+find_bindir() {
+    local d
+    if [ -n "${MYNA_PG_BIN:-}" ]; then
+        printf '%s\n' "$MYNA_PG_BIN"; return 0
+    fi
+    # Newest installed major version (sort -V: 9.6 < 15 < 16).
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+    if [ -n "$d" ] && [ -x "$d/initdb" ]; then
+        printf '%s\n' "$d"; return 0
+    fi
+    if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+        pg_config --bindir; return 0
+    fi
+    if command -v initdb >/dev/null 2>&1; then
+        dirname "$(command -v initdb)"; return 0
+    fi
+    return 1
+}
+
+free_port() {
+    # Ask the kernel for a free port; if no Python is at hand, pick a random high port
+    # (start retries with another one if it is taken).
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+        || echo $((20000 + RANDOM % 40000))
+}
+
+# PostgreSQL refuses to run as root. As root we run it as an unprivileged system user:
+# `postgres` (created by the Debian package), or our own if that does not exist.
+RUN_AS=""
+setup_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    if id postgres >/dev/null 2>&1; then
+        RUN_AS=postgres
+    else
+        RUN_AS=myna-pg
+        id "$RUN_AS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS" \
+            || die "cannot create system user $RUN_AS to run PostgreSQL as (it refuses to run as root)"
+    fi
+}
+
+as_pg() {
+    if [ -z "$RUN_AS" ]; then
+        "$@"
+    elif command -v runuser >/dev/null 2>&1; then
+        runuser -u "$RUN_AS" -- "$@"
+    else
+        su -s /bin/sh "$RUN_AS" -c "$(printf '%q ' "$@")"
+    fi
+}
+
+start() {
+    local bindir dir port attempt
+    bindir="$(find_bindir)" || die "PostgreSQL server binaries not found (Debian: apt-get install postgresql; or set MYNA_PG_BIN)"
+    setup_user
+
+    dir="$(mktemp -d /tmp/myna-pg.XXXXXX)"
+    touch "$dir/$MARKER"
+    [ -z "$RUN_AS" ] || chown -R "$RUN_AS": "$dir"
+    # Run the tools from a directory the server user can read (the repo may not be).
+    cd "$dir"
+
+    log "initdb ($("$bindir/postgres" --version | sed 's/^postgres (PostgreSQL) /PostgreSQL /')) in $dir/data${RUN_AS:+ as user $RUN_AS}"
+    # --no-sync/--no-locale: a test cluster; speed and identical behaviour everywhere matter,
+    # durability does not. -U postgres: the superuser the tests connect as.
+    if ! as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync \
+        >"$dir/initdb.log" 2>&1; then
+        cat "$dir/initdb.log" >&2
+        rm -rf "$dir"
+        die "initdb failed"
+    fi
+
+    # 127.0.0.1 only (never reachable from outside), socket in our own directory (no clash
+    # with a system cluster in /var/run/postgresql). fsync and friends off: throwaway
+    # data, and the suite creates hundreds of databases. max_connections: 2 xdist workers,
+    # each test with its own engine and pool, plus interop servers in subprocesses.
+    # log_statement=ddl: the log shows every CREATE/DROP DATABASE, which scripts/test.sh
+    # counts to prove the suite really ran against this server.
+    cat >>"$dir/data/postgresql.conf" <<EOF
+
+# --- added by scripts/start-postgres.sh (throwaway test cluster) ---
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_statement = 'ddl'
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+
+    # A "free" port can be taken between asking and binding; retry with another.
+    for attempt in 1 2 3 4 5; do
+        port="$(free_port)"
+        if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
+            break
+        fi
+        port=""
+        if ! grep -qi 'could not bind\|address already in use' "$dir/server.log" 2>/dev/null; then
+            break
+        fi
+        log "port taken, retrying ($attempt)"
+    done
+    if [ -z "$port" ]; then
+        tail -n 30 "$dir/server.log" >&2 2>/dev/null || true
+        rm -rf "$dir"
+        die "the server did not start (log above)"
+    fi
+
+    # Prove that what the tests will do works: TCP to 127.0.0.1, trust auth, superuser.
+    if ! as_pg "$bindir/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        'select rolsuper from pg_roles where rolname = current_user' | grep -qx t; then
+        stop "$dir" || true
+        die "cannot connect to the new server as superuser postgres on 127.0.0.1:$port"
+    fi
+
+    log "running on 127.0.0.1:$port (socket dir $dir, log $dir/server.log)"
+    printf "export MYNA_PG_DIR=%q\n" "$dir"
+    printf "export MYNA_TEST_DATABASE_URL=%q\n" "postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
+}
+
+stop() {
+    local dir="${1:-}" bindir
+    [ -n "$dir" ] || die "usage: $0 stop DIR"
+    [ -f "$dir/$MARKER" ] || die "$dir was not made by $0; not touching it"
+    setup_user
+    cd "$dir"
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        bindir="$(find_bindir)" || die "PostgreSQL binaries not found; the server in $dir is still running"
+        # fast: disconnect clients and stop; immediate if that does not finish in time.
+        # Keep the directory if it will not stop: deleting it under a live server would
+        # only hide a leaked process.
+        as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 \
+            || as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1 \
+            || die "could not stop the server in $dir (pid $(head -n 1 "$dir/data/postmaster.pid"))"
+    fi
+    cd /
+    rm -rf "$dir"
+    log "stopped and removed $dir"
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop "${2:-}" ;;
+    *) die "usage: $0 [start | stop DIR]" ;;
+esac

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Set up everything and run the whole test suite. The one test command of the README,
+# and exactly what CI runs (via .ci/run).
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh -k crl -x       # extra arguments go to pytest, in every step
+#   MYNA_TEST_SKIP_POSTGRES=1 bash scripts/test.sh   # SQLite only (quick local run)
+#
+# Steps, each bounded by `timeout`, all run even when one fails:
+#   1. fast suite (-m "not slow", 2 xdist workers) on SQLite
+#   2. fast suite on a real PostgreSQL server started here (scripts/start-postgres.sh)
+#   3. slow tests (-m slow) on SQLite
+#   4. slow tests on PostgreSQL
+# A summary follows; the exit status is non-zero if any step failed.
+#
+# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW (seconds per step);
+# MYNA_TEST_DATABASE_URL already set = use that PostgreSQL server instead of starting one.
+
+# No `set -e`: a failing step must not stop the others; every status is checked by hand.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
+
+# Generous bounds: they exist so a hung test (a server that never answers, a deadlock)
+# fails the run instead of blocking CI forever, not to police speed.
+TIMEOUT_FAST="${MYNA_TEST_TIMEOUT_FAST:-1200}"
+TIMEOUT_SLOW="${MYNA_TEST_TIMEOUT_SLOW:-1800}"
+
+RUN_START=$SECONDS
+LOGDIR="$(mktemp -d /tmp/myna-test.XXXXXX)"
+PG_DIR=""   # set once we started our own server: stop it on exit
+PG_URL=""
+CHILD=""    # the running `timeout pytest ...`, for forwarding Ctrl-C / TERM
+INTERRUPTED=""
+
+cleanup() {
+    # Runs on every exit (normal, failure, Ctrl-C, TERM): never leave a server behind.
+    if [ -n "$PG_DIR" ]; then
+        bash scripts/start-postgres.sh stop "$PG_DIR" || true
+        PG_DIR=""
+    fi
+    rm -rf "$LOGDIR"
+}
+trap cleanup EXIT
+# `timeout` puts pytest in its own process group, so a terminal's Ctrl-C would not reach
+# it; forward the signal (timeout relays it to the whole group), then stop.
+on_signal() {
+    INTERRUPTED="$1"
+    if [ -n "$CHILD" ]; then kill -"$1" "$CHILD" 2>/dev/null || true; fi
+}
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
+
+# --- setup ------------------------------------------------------------------------
+myna_ensure_system_packages
+if ! myna_ensure_venv; then
+    myna_warn "setup failed (see above): no tests were run"
+    echo "myna tests: FAILED (setup)"
+    exit 1
+fi
+
+# The tests configure the platform themselves; a developer's own settings for a local
+# instance (e.g. MYNA_DATABASE_URL pointing at a real store) must not leak into them.
+unset MYNA_HOME MYNA_DATABASE_URL MYNA_PUBLIC_URL MYNA_KEY_BACKEND MYNA_PKCS11_MODULE MYNA_PKCS11_TOKEN MYNA_PKCS11_PIN
+# Someone else's PostgreSQL server, if given; otherwise we start our own in step 2.
+EXTERNAL_PG_URL="${MYNA_TEST_DATABASE_URL:-}"
+unset MYNA_TEST_DATABASE_URL
+export PYTHONUNBUFFERED=1
+
+# Colours only on a terminal (the log is a file, so pytest would not guess it).
+COLOR_ARGS=()
+[ -t 1 ] && COLOR_ARGS=(--color=yes)
+
+# --- running one step -------------------------------------------------------------
+STEP_NAMES=() STEP_STATUS=() STEP_SECS=() STEP_NOTES=() FAILED_TESTS=()
+
+record() { # name status seconds note
+    STEP_NAMES+=("$1") STEP_STATUS+=("$2") STEP_SECS+=("$3") STEP_NOTES+=("$4")
+}
+
+strip_ansi() { sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g'; }
+
+# pytest's closing line, e.g. "212 passed, 3 skipped in 71.20s (0:01:11)".
+pytest_summary() {
+    strip_ansi <"$1" | grep -E '(passed|failed|errors?|skipped|deselected|xfailed|xpassed|no tests ran).* in [0-9.]+s' \
+        | tail -n 1 | sed -E 's/^=+ //; s/ =+$//'
+}
+
+count_created_dbs() {
+    local n
+    n="$(grep -c 'statement: CREATE DATABASE' "$PG_DIR/server.log" 2>/dev/null)"
+    echo "${n:-0}"
+}
+
+# run_step NAME SECONDS NO_TESTS_OK DB [pytest args...]
+#   NO_TESTS_OK=yes: pytest's exit 5 ("no tests collected") counts as a pass.
+#   DB: sqlite or postgres (then MYNA_TEST_DATABASE_URL=$PG_URL for this step only).
+run_step() {
+    local name="$1" secs="$2" no_tests_ok="$3" db="$4"
+    shift 4
+    local log="$LOGDIR/step${#STEP_NAMES[@]}.log" start=$SECONDS rc tail_pid status note dbs_before=0 dbs
+    local env_args=(-u MYNA_TEST_DATABASE_URL)
+    [ "$db" = postgres ] && env_args=(MYNA_TEST_DATABASE_URL="$PG_URL")
+    [ "$db" = postgres ] && [ -n "$PG_DIR" ] && dbs_before="$(count_created_dbs)"
+
+    echo
+    myna_log "step: $name: python -m pytest $* (timeout ${secs}s)"
+    # pytest runs in the background writing to a log, shown live with `tail -f`: that
+    # keeps its PID (for signals) and its output (for the summary) without a pipeline.
+    : >"$log"
+    env "${env_args[@]}" timeout --kill-after=30 "$secs" python -m pytest "${COLOR_ARGS[@]}" "$@" >"$log" 2>&1 &
+    CHILD=$!
+    tail -n +1 -f --pid="$CHILD" "$log" &
+    tail_pid=$!
+    wait "$CHILD"; rc=$?
+    # `wait` returns early when a trapped signal arrives; wait for pytest to finish.
+    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
+    CHILD=""
+    wait "$tail_pid" 2>/dev/null
+
+    note="$(pytest_summary "$log")"
+    case "$rc" in
+        0) status=PASS ;;
+        5) if [ "$no_tests_ok" = yes ]; then status=PASS note="no tests to run${note:+ ($note)}"
+           else status=FAIL note="no tests collected${note:+ ($note)}"; fi ;;
+        124|137) status=FAIL note="timed out after ${secs}s${note:+; last: $note}" ;;
+        *) status=FAIL note="${note:-pytest exited with status $rc}" ;;
+    esac
+
+    # Prove the PostgreSQL step used PostgreSQL: the fixture creates a database per test,
+    # and the server logs every CREATE DATABASE (log_statement=ddl).
+    if [ "$db" = postgres ] && [ -n "$PG_DIR" ]; then
+        dbs=$(( $(count_created_dbs) - dbs_before ))
+        note="$note [$dbs test databases created on the server]"
+        if [ "$dbs" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$no_tests_ok" != yes ]; then
+            if [ "$EXTRA_ARGS" -eq 0 ]; then
+                status=FAIL note="$note: the suite did not use PostgreSQL"
+            else
+                myna_warn "$name: no test created a database on the PostgreSQL server"
+            fi
+        fi
+    fi
+
+    # Keep the failing test ids for the closing summary.
+    local line
+    while IFS= read -r line; do FAILED_TESTS+=("$name: $line"); done \
+        < <(strip_ansi <"$log" | grep -E '^(FAILED|ERROR) ' | head -n 30)
+
+    record "$name" "$status" $((SECONDS - start)) "$note"
+    [ -z "$INTERRUPTED" ] || exit 130
+}
+
+EXTRA_ARGS=$#
+FAST=(-m "not slow" -n 2 -q)
+# Slow tests (crash/timing tests, long interop runs) run one at a time.
+SLOW=(-m slow -q)
+
+# --- the steps ----------------------------------------------------------------------
+run_step "fast / SQLite" "$TIMEOUT_FAST" no sqlite "${FAST[@]}" "$@"
+
+PG_READY=""
+if [ "${MYNA_TEST_SKIP_POSTGRES:-}" = 1 ]; then
+    myna_log "MYNA_TEST_SKIP_POSTGRES=1: skipping the PostgreSQL steps"
+    PG_SKIP_NOTE="skipped: MYNA_TEST_SKIP_POSTGRES=1"
+elif [ -n "$EXTERNAL_PG_URL" ]; then
+    myna_log "using the PostgreSQL server given in MYNA_TEST_DATABASE_URL"
+    PG_URL="$EXTERNAL_PG_URL" PG_READY=1
+else
+    echo
+    if pg_env="$(bash scripts/start-postgres.sh)"; then
+        # Only our own two variables, printed %q-quoted by start-postgres.sh.
+        eval "$pg_env"
+        PG_DIR="$MYNA_PG_DIR" PG_URL="$MYNA_TEST_DATABASE_URL" PG_READY=1
+        unset MYNA_PG_DIR MYNA_TEST_DATABASE_URL
+    else
+        PG_START_ERROR="the PostgreSQL server did not start (see above)"
+    fi
+fi
+
+pg_step() { # name seconds no_tests_ok args...
+    if [ -n "$PG_READY" ]; then
+        run_step "$1" "$2" "$3" postgres "${@:4}"
+    elif [ -n "${PG_SKIP_NOTE:-}" ]; then
+        record "$1" SKIP 0 "$PG_SKIP_NOTE"
+    else
+        record "$1" FAIL 0 "$PG_START_ERROR"
+    fi
+}
+
+pg_step "fast / PostgreSQL" "$TIMEOUT_FAST" no "${FAST[@]}" "$@"
+run_step "slow / SQLite" "$TIMEOUT_SLOW" yes sqlite "${SLOW[@]}" "$@"
+pg_step "slow / PostgreSQL" "$TIMEOUT_SLOW" yes "${SLOW[@]}" "$@"
+
+# --- summary (the closing lines: CI reads them) -------------------------------------
+echo
+echo "==================================== myna test summary ===================================="
+if [ "${#FAILED_TESTS[@]}" -gt 0 ]; then
+    printf '%s\n' "${FAILED_TESTS[@]}"
+    echo "-------------------------------------------------------------------------------------------"
+fi
+failed=0
+for i in "${!STEP_NAMES[@]}"; do
+    printf '%-4s  %-18s %5ss  %s\n' "${STEP_STATUS[$i]}" "${STEP_NAMES[$i]}" "${STEP_SECS[$i]}" "${STEP_NOTES[$i]}"
+    [ "${STEP_STATUS[$i]}" = FAIL ] && failed=$((failed + 1))
+done
+if [ "$failed" -eq 0 ]; then
+    echo "myna tests: PASSED (${#STEP_NAMES[@]} steps, $((SECONDS - RUN_START))s in all)"
+    exit 0
+fi
+echo "myna tests: FAILED ($failed of ${#STEP_NAMES[@]} steps, $((SECONDS - RUN_START))s in all)"
+exit 1
