@@ -139,7 +139,7 @@ myna_ensure_venv() {
         myna_log "pip install -e '.[$MYNA_EXTRAS]' (pyproject.toml changed or first run; takes a while)"
         # PIP_NO_INPUT: CI has no stdin; never wait for a prompt.
         PIP_NO_INPUT=1 "$MYNA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-            -e "$MYNA_ROOT[$MYNA_EXTRAS]" || return 1
+            -e "${MYNA_ROOT}[${MYNA_EXTRAS}]" || return 1
         printf '%s\n' "$want" >"$stamp"
     fi
 

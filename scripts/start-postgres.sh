@@ -4,6 +4,11 @@
 #   eval "$(bash scripts/start-postgres.sh)"          # start; sets MYNA_PG_DIR and
 #                                                      # MYNA_TEST_DATABASE_URL
 #   bash scripts/start-postgres.sh stop "$MYNA_PG_DIR" # stop it and delete its files
+#   bash scripts/start-postgres.sh start --owner PID   # also stop it once PID is gone
+#
+# --owner is the safety net for the caller's exit trap: a trap cannot run when the
+# caller is SIGKILLed (a CI or tool timeout), and a leaked server would live on. A small
+# detached watchdog stops the server when PID exits without having stopped it.
 #
 # `start` initialises a new cluster in a fresh directory under /tmp, listens on
 # 127.0.0.1 only (TCP, on a free port) and on a unix socket inside that directory,
@@ -28,6 +33,7 @@ find_bindir() {
         printf '%s\n' "$MYNA_PG_BIN"; return 0
     fi
     # Newest installed major version (sort -V: 9.6 < 15 < 16).
+    # shellcheck disable=SC2012 # Debian version directories are plain numbers
     d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
     if [ -n "$d" ] && [ -x "$d/initdb" ]; then
         printf '%s\n' "$d"; return 0
@@ -73,7 +79,11 @@ as_pg() {
 }
 
 start() {
-    local bindir dir port attempt
+    local bindir dir port attempt owner=""
+    if [ "${1:-}" = --owner ]; then
+        owner="${2:-}"
+        [[ "$owner" =~ ^[0-9]+$ ]] || die "--owner needs a process id"
+    fi
     bindir="$(find_bindir)" || die "PostgreSQL server binaries not found (Debian: apt-get install postgresql; or set MYNA_PG_BIN)"
     setup_user
 
@@ -137,6 +147,11 @@ EOF
         die "cannot connect to the new server as superuser postgres on 127.0.0.1:$port"
     fi
 
+    if [ -n "$owner" ]; then
+        # Detached (own session, no inherited terminal or pipes) so that it neither dies
+        # with the caller's process group nor keeps the caller's output open.
+        setsid bash "$SELF" watch "$dir" "$owner" </dev/null >/dev/null 2>&1 &
+    fi
     log "running on 127.0.0.1:$port (socket dir $dir, log $dir/server.log)"
     printf "export MYNA_PG_DIR=%q\n" "$dir"
     printf "export MYNA_TEST_DATABASE_URL=%q\n" "postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
@@ -162,8 +177,21 @@ stop() {
     log "stopped and removed $dir"
 }
 
+# The watchdog: wait while the owner lives and the server is still ours to stop.
+watch() {
+    local dir="$1" owner="$2"
+    while [ -f "$dir/$MARKER" ] && kill -0 "$owner" 2>/dev/null; do
+        sleep 2
+    done
+    if [ -f "$dir/$MARKER" ]; then
+        stop "$dir"
+    fi
+}
+
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 case "${1:-start}" in
-    start) start ;;
+    start) start "${@:2}" ;;
     stop) stop "${2:-}" ;;
-    *) die "usage: $0 [start | stop DIR]" ;;
+    watch) watch "$2" "$3" ;;
+    *) die "usage: $0 [start [--owner PID] | stop DIR]" ;;
 esac

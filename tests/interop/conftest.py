@@ -57,7 +57,11 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def live(tmp_path: Path, database_url: str):
     """A real ``myna serve`` subprocess over a store prepared by ``myna init`` and
-    ``myna demo --residents 3`` (3 card-sign + 3 card-auth certificates)."""
+    ``myna demo --residents 3`` (3 card-sign + 3 card-auth certificates).
+
+    Function-scoped because its store is the per-test ``database_url``; each use costs
+    three CLI runs and a server start (a few seconds), so tests that need it do several
+    checks each. The server is terminated at teardown (killed if it does not stop)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     home = tmp_path / "myna-home"

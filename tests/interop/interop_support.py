@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 CLI_TIMEOUT_S = 120
 
@@ -98,6 +99,14 @@ def crl_dp_url(cert: x509.Certificate) -> str:
     dps = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     urls = [n.value for dp in dps for n in (dp.full_name or []) if isinstance(n, x509.UniformResourceIdentifier)]
     assert len(urls) == 1, f"expected one CRLDP URI, got {urls}"
+    return urls[0]
+
+
+def ca_issuers_url(cert: x509.Certificate) -> str:
+    """The (single) caIssuers URL of the certificate's authorityInfoAccess: its issuer's certificate."""
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    urls = [d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS]
+    assert len(urls) == 1, f"expected one caIssuers URI, got {urls}"
     return urls[0]
 
 

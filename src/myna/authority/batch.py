@@ -47,7 +47,7 @@ from myna.store import models as m
 
 DEFAULT_CHUNK = 100
 MAX_CHUNK = 10_000
-MAX_REPORTED = 20  # bad lines shown in the error message; all are in ``details``
+MAX_REPORTED = 20  # bad lines shown in the error message; all are in its ``details``
 _QUERY_CHUNK = 500  # ids per IN (...) list in the pre-issuance store checks
 
 _FIELDS = {"request_id", "kind", "public_key_pem", "resident_code", "date_of_birth", "municipality_code", "basic4"}
@@ -69,7 +69,7 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
-class BadLine:
+class _BadLine:
     line: int  # 1-based line number in the file
     message: str
 
@@ -88,8 +88,8 @@ def load_requests(path: str | Path, now: dt.datetime, platform: Platform | None 
     the future). With ``platform``, requests are also checked against the store:
     a ``request_id`` already used for a different request, or a public key already
     certified under another ``request_id``. Raises one :class:`InvalidInput` listing
-    every bad line (at most :data:`MAX_REPORTED` in the message; all of them as
-    ``details["lines"]``, a list of :class:`BadLine`).
+    every bad line (at most :data:`MAX_REPORTED` in the message; all of them in
+    ``details["lines"]`` as ``{"line": n, "message": text}``).
     """
     path = Path(path)
     try:
@@ -106,7 +106,7 @@ def parse_lines(
     requests: list[IssuanceRequest] = []
     line_of: list[int] = []  # line number of requests[i]
     checked = []
-    bad: list[BadLine] = []
+    bad: list[_BadLine] = []
     seen_ids: dict[str, int] = {}
     seen_keys: dict[str, int] = {}
     total = 0  # non-blank lines
@@ -115,7 +115,7 @@ def parse_lines(
             text = _decode(raw, first=number == 1)
         except _Bad as exc:
             total += 1
-            bad.append(BadLine(number, str(exc)))
+            bad.append(_BadLine(number, str(exc)))
             continue
         if not text.strip():
             continue
@@ -124,17 +124,17 @@ def parse_lines(
             req = _request_from_json(text.rstrip())
             c = check_request(req, now)
         except _Bad as exc:
-            bad.append(BadLine(number, str(exc)))
+            bad.append(_BadLine(number, str(exc)))
             continue
         except MynaError as exc:
-            bad.append(BadLine(number, exc.message))
+            bad.append(_BadLine(number, exc.message))
             continue
         if req.request_id in seen_ids:
-            bad.append(BadLine(number, f"request_id {req.request_id!r} repeats line {seen_ids[req.request_id]}"))
+            bad.append(_BadLine(number, f"request_id {req.request_id!r} repeats line {seen_ids[req.request_id]}"))
             continue
         seen_ids[req.request_id] = number
         if c.fingerprint in seen_keys:
-            bad.append(BadLine(number, f"public key already on line {seen_keys[c.fingerprint]}: each certificate needs its own key pair"))
+            bad.append(_BadLine(number, f"public key already on line {seen_keys[c.fingerprint]}: each certificate needs its own key pair"))
             continue
         seen_keys[c.fingerprint] = number
         requests.append(req)
@@ -145,7 +145,8 @@ def parse_lines(
         bad.extend(_check_against_store(platform, checked, line_of))
     if bad:
         bad.sort(key=lambda b: b.line)
-        raise InvalidInput(_report(source, bad, total=total), lines=bad)
+        # details stay JSON-serialisable: the HTTP layer returns them as they are.
+        raise InvalidInput(_report(source, bad, total=total), lines=[{"line": b.line, "message": b.message} for b in bad])
     if not requests:
         raise InvalidInput(f"{source}: no issuance requests (the file is empty)")
     return requests
@@ -247,11 +248,11 @@ def _json_type(value: object) -> str:
     )
 
 
-def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequence[int]) -> list[BadLine]:
+def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequence[int]) -> list[_BadLine]:
     """Problems only the store can tell, found before anything is issued. Issuance
     checks them again under its own transaction; this just makes the batch all-or-nothing
     for every problem known in advance."""
-    bad: list[BadLine] = []
+    bad: list[_BadLine] = []
     with platform.db.session() as s:
         for start in range(0, len(checked), _QUERY_CHUNK):
             part = checked[start : start + _QUERY_CHUNK]
@@ -262,18 +263,18 @@ def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequenc
             ):
                 c, n = by_id[request_id]
                 if digest != c.digest:
-                    bad.append(BadLine(n, f"request_id {request_id!r} was already used for a different request"))
+                    bad.append(_BadLine(n, f"request_id {request_id!r} was already used for a different request"))
             by_key = {c.fingerprint: (c, n) for c, n in zip(part, lines)}
             for fingerprint, request_id in s.execute(
                 select(m.Certificate.key_fingerprint, m.Certificate.request_id).where(m.Certificate.key_fingerprint.in_(list(by_key)))
             ):
                 c, n = by_key[fingerprint]
                 if request_id != c.request.request_id:
-                    bad.append(BadLine(n, f"public key is already certified (request_id {request_id!r}); a new certificate needs a new key pair"))
+                    bad.append(_BadLine(n, f"public key is already certified (request_id {request_id!r}); a new certificate needs a new key pair"))
     return bad
 
 
-def _report(source: str, bad: Sequence[BadLine], total: int) -> str:
+def _report(source: str, bad: Sequence[_BadLine], total: int) -> str:
     shown = [f"  line {b.line}: {b.message}" for b in bad[:MAX_REPORTED]]
     if len(bad) > MAX_REPORTED:
         shown.append(f"  ... and {len(bad) - MAX_REPORTED} more bad lines")

@@ -23,7 +23,7 @@ from myna.pki.keys import KeyAlgorithm
 from myna.pki.kinds import AuthorityKind
 from myna.pki.signer import sign_certificate
 from myna.store import models as m
-from myna.store.journal import audit
+from myna.store.journal import audit, status_event
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ def run_ceremony(
                     der=cert.public_bytes(serialization.Encoding.DER),
                 )
             )
+            status_event(s, serials.to_store(serial), root_row.id, "issued", now, cert.not_valid_after_utc)
 
         transcript = json.dumps([step.__dict__ for step in steps], ensure_ascii=False)
         s.add(m.Ceremony(purpose="init" if len(steps) == len(AuthorityKind) else "rekey", performed_at=now, performed_by=operator, transcript=transcript))

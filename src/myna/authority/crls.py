@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from sqlalchemy import func, select
 
-from myna.authority.platform import LoadedAuthority, Platform, authority_slug
+from myna.authority.platform import LoadedAuthority, Platform
 from myna.errors import NotFound
 from myna.pki.crl_der import CrlParams, build_crl
 from myna.pki.kinds import AuthorityKind
@@ -57,6 +57,14 @@ class CrlService:
         return out
 
     def publish_for(self, ca: LoadedAuthority, delta: bool = False, actor: str = "system") -> Published:
+        """Publish a delta CRL, or a full CRL followed at once by a delta on top of it, so the
+        delta a relying party finds always matches the newest full CRL."""
+        published = self._publish_one(ca, delta, actor)
+        if not published.is_delta:
+            self._publish_one(ca, True, actor)
+        return published
+
+    def _publish_one(self, ca: LoadedAuthority, delta: bool, actor: str) -> Published:
         settings = self.platform.settings
         urls = self.platform.urls
         now = self.platform.clock.now()
@@ -123,7 +131,8 @@ class CrlService:
         return row
 
     def due(self) -> list[tuple[LoadedAuthority, bool]]:
-        """Which CAs need a new full CRL (none yet, or 90% of its life gone) or delta CRL."""
+        """Which CAs need a new full CRL (none yet, or 90% of its life gone) or, failing
+        that, a new delta CRL. A full CRL brings its own delta (see publish_for)."""
         now = self.platform.clock.now()
         todo = []
         for row in self.platform.authority_rows():
@@ -131,12 +140,14 @@ class CrlService:
             if ca.cert.not_valid_after_utc < now:
                 continue
             for delta in (False, True):
-                try:
-                    last = self.latest(authority_slug(row.kind, row.generation), delta=delta)
-                except NotFound:
+                if self._stale(ca.slug, delta, now):
                     todo.append((ca, delta))
-                    continue
-                life = last.next_update - last.this_update
-                if now >= last.this_update + life * 0.9:
-                    todo.append((ca, delta))
+                    break
         return todo
+
+    def _stale(self, slug: str, delta: bool, now: dt.datetime) -> bool:
+        try:
+            last = self.latest(slug, delta=delta)
+        except NotFound:
+            return True
+        return now >= last.this_update + (last.next_update - last.this_update) * 0.9

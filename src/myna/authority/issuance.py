@@ -31,7 +31,7 @@ from myna.pki.holder_keys import key_fingerprint, parse_public_key
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.signer import sign_certificate
 from myna.store import models as m
-from myna.store.journal import audit
+from myna.store.journal import audit, status_event
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
 
@@ -160,6 +160,7 @@ class IssuanceService:
                 s.flush()
                 for row in rows:
                     audit(s, now, actor, "certificate.issued", row.serial, kind=row.kind, request_id=row.request_id)
+                    status_event(s, row.serial, row.authority_id, "issued", now, row.not_after)
         except IntegrityError:
             # A concurrent retry of the same request won the race: answer with its result.
             with self.platform.db.session() as s:

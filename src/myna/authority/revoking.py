@@ -19,7 +19,7 @@ from myna.pki.crl_der import encode_entry
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
-from myna.store.journal import audit, enqueue
+from myna.store.journal import audit, enqueue, status_event
 
 NOTE_MAX = 1000
 
@@ -102,6 +102,7 @@ class RevocationService:
             )
         )
         audit(s, now, actor, "certificate.revoked", row.serial, reason=reason.value, rule=reason.rule, note=note)
+        status_event(s, row.serial, row.authority_id, "revoked", now, row.not_after, reason.value)
         if reason.notifies_holder:
             # R-REV-4: the holder is told promptly; delivery is the outbox consumer's job.
             enqueue(

@@ -110,6 +110,7 @@ def issuing_ca_builder(
         .add_extension(_aki(root), critical=False)
         .add_extension(x509.CertificatePolicies([x509.PolicyInformation(cert_kind.policy_oid, None)]), critical=False)
         .add_extension(_crl_dp(urls.crl(root_slug)), critical=False)
+        .add_extension(_freshest(urls.delta_crl(root_slug)), critical=False)
         .add_extension(
             x509.AuthorityInformationAccess(
                 [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.ca_cert(root_slug)))]
@@ -165,6 +166,9 @@ def holder_builder(
         .add_extension(_aki(issuer), critical=False)
         .add_extension(_ski(public_key), critical=False)
         .add_extension(_crl_dp(urls.crl(issuer_slug)), critical=False)
+        # RFC 5280 4.2.1.15: relying parties (pyhanko-certvalidator among them) look for
+        # delta CRLs here, not in the full CRL.
+        .add_extension(_freshest(urls.delta_crl(issuer_slug)), critical=False)
         .add_extension(
             x509.AuthorityInformationAccess(
                 [
@@ -203,3 +207,7 @@ def _crl_dp(url: str) -> x509.CRLDistributionPoints:
     return x509.CRLDistributionPoints(
         [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
     )
+
+
+def _freshest(url: str) -> x509.FreshestCRL:
+    return x509.FreshestCRL([x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)])

@@ -21,3 +21,16 @@ def audit(s: Session, at: dt.datetime, actor: str, action: str, subject: str, **
 
 def enqueue(s: Session, at: dt.datetime, topic: str, payload: dict) -> None:
     s.add(m.OutboxMessage(topic=topic, payload=_json(payload), created_at=at))
+
+
+def status_event(
+    s: Session,
+    serial: str,
+    authority_id: int,
+    event: str,
+    at: dt.datetime,
+    not_after: dt.datetime,
+    reason: str | None = None,
+) -> None:
+    """Append to the status feed that validity centres replicate (same transaction)."""
+    s.add(m.StatusEvent(serial=serial, authority_id=authority_id, event=event, at=at, not_after=not_after, reason=reason))

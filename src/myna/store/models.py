@@ -184,3 +184,21 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StatusEvent(Base):
+    """The status change feed (outbox) that validity centres replicate: one row per
+    issuance and per revocation, written in the same transaction as the change.
+
+    Centres pull it in ``seq`` order. On PostgreSQL a ``seq`` can become visible after a
+    higher one (transactions commit out of order), so readers track gaps (see
+    myna.validation.replica)."""
+
+    __tablename__ = "status_feed"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(40), index=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
+    event: Mapped[str] = mapped_column(String(8))  # "issued" or "revoked"
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
