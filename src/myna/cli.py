@@ -114,10 +114,11 @@ def serve(
     """Serve the web interface, the API and the distribution points."""
     import uvicorn
 
-    from myna.web.app import create_app
+    from myna.validation.runtime import platform_app
 
     p = _platform()
-    uvicorn.run(create_app(p, schedule=schedule), host=host, port=port, log_level="info")
+    app_ = _run(lambda: platform_app(p, schedule=schedule))
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

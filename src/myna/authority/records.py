@@ -99,7 +99,7 @@ class Records:
         include_ca: bool = False,
     ) -> tuple[list[CertificateRecord], str | None]:
         """One page ordered by serial; pass the returned cursor as ``after`` for the next."""
-        if kind is not None and kind not in {k.value for k in CertKind} | {"ca"}:
+        if kind is not None and kind not in {k.value for k in CertKind} | {"ca", "responder"}:
             raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(k.value for k in CertKind)}")
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
@@ -110,7 +110,8 @@ class Records:
         if kind is not None:
             q = q.where(m.Certificate.kind == kind)
         elif not include_ca:
-            q = q.where(m.Certificate.kind != "ca")
+            # CA and OCSP responder certificates are issuance records too, but not holders'.
+            q = q.where(m.Certificate.kind.in_([k.value for k in CertKind]))
         if municipality_code is not None:
             q = q.where(m.Certificate.municipality_code == municipality_code)
         if resident_code is not None:

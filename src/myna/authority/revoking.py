@@ -71,7 +71,7 @@ class RevocationService:
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(m.Certificate, serials.to_store(serial))
-            if row is None or row.kind == "ca":
+            if row is None or row.kind not in {k.value for k in CertKind}:
                 raise NotFound(f"no holder certificate with serial {serials.to_display(serial)}")
             if municipality_code is not None and row.municipality_code != municipality_code:
                 # Same answer as for an unknown serial: a municipality learns nothing about others' certificates.

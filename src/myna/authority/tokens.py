@@ -2,7 +2,9 @@
 
 Roles: ``operator`` (J-LIS staff: everything), ``municipality`` (one municipality:
 issue card certificates for its residents and revoke what it issued), ``auditor``
-(read only). Tokens are random; only their SHA-256 is stored.
+(read only), ``centre`` (a validity centre replicating status), and the verifier roles
+that the access-controlled OCSP mode admits. Tokens are random; only their SHA-256 is
+stored.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class Role(str, enum.Enum):
     OPERATOR = "operator"
     MUNICIPALITY = "municipality"
     AUDITOR = "auditor"
+    CENTRE = "centre"  # a validity centre pulling the status feed
+    VERIFIER_SIGN = "verifier-sign"  # 署名検証者: signature-certificate status (R-VER-1)
+    VERIFIER_AUTH = "verifier-auth"  # 利用者証明検証者: user-auth status
+    VERIFIER_BOTH = "verifier-both"  # registered as both
 
 
 @dataclass(frozen=True)

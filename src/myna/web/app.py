@@ -17,7 +17,7 @@ from myna.authority.platform import Platform
 from myna.store import models as m
 from myna.web import errors
 from myna.web.deps import platform
-from myna.web.routers import authorities, certificates
+from myna.web.routers import authorities, certificates, feed
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
@@ -36,11 +36,17 @@ async def crl_schedule(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
         await asyncio.sleep(tick)
 
 
-def create_app(p: Platform, schedule: bool = True) -> FastAPI:
+def create_app(p: Platform, schedule: bool = True, background: list | None = None) -> FastAPI:
+    """``background``: callables told "startup" and "shutdown" (e.g. a centre's sync loop)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         task = asyncio.create_task(crl_schedule(p)) if schedule else None
+        for hook in background or []:
+            hook("startup")
         yield
+        for hook in background or []:
+            hook("shutdown")
         if task:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -57,6 +63,7 @@ def create_app(p: Platform, schedule: bool = True) -> FastAPI:
     app.include_router(certificates.router)
     app.include_router(authorities.api)
     app.include_router(authorities.public)
+    app.include_router(feed.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(pl: Platform = Depends(platform)) -> dict:

@@ -1,0 +1,189 @@
+"""OCSP (RFC 6960, with the RFC 5019 lightweight profile): parsing requests and building
+responses. Pure: no store, no web.
+
+Responses are signed by a delegated responder (RFC 6960 §4.2.2.2): a certificate the CA
+issues to each validity centre, with id-kp-OCSPSigning and id-pkix-ocsp-nocheck, and an
+EC P-256 key (choice) so that signing a response costs tens of microseconds rather than
+an RSA signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from asn1crypto import keys
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+MAX_REQUEST_BYTES = 8 * 1024  # RFC 5019 requests are a few hundred bytes
+MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
+RESPONDER_DAYS = 365
+_HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+
+
+class CertStatus(str, enum.Enum):
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+class OcspRefusal(Exception):
+    """A request answered with an unsuccessful OCSPResponse status."""
+
+    def __init__(self, status: ocsp.OCSPResponseStatus, why: str):
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
+@dataclass(frozen=True)
+class OcspQuery:
+    hash_name: str
+    issuer_name_hash: bytes
+    issuer_key_hash: bytes
+    serial: int
+    nonce: bytes | None
+
+
+def parse_request(der: bytes) -> OcspQuery:
+    """Parse a DER OCSPRequest. Raises OcspRefusal(MALFORMED_REQUEST) for anything that is
+    not exactly one well-formed request, and UNAUTHORIZED for a CertID hash we do not use."""
+    if not der:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, "empty request")
+    if len(der) > MAX_REQUEST_BYTES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"request larger than {MAX_REQUEST_BYTES} bytes")
+    try:
+        req = ocsp.load_der_ocsp_request(der)
+        serial = req.serial_number
+        name_hash, key_hash = req.issuer_name_hash, req.issuer_key_hash
+        extensions = req.extensions
+    except (ValueError, NotImplementedError) as exc:
+        # cryptography refuses requests with more than one CertID (NotImplementedError);
+        # RFC 5019 §2.1.1 asks clients for one, and we answer others as malformed.
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"not a single OCSP request: {exc}") from None
+    try:
+        hash_name = req.hash_algorithm.name
+    except UnsupportedAlgorithm:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.UNAUTHORIZED, "CertID hash algorithm not supported") from None
+    if hash_name not in _HASHES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.UNAUTHORIZED, f"CertID hash algorithm {hash_name} not supported")
+    nonce = None
+    try:
+        nonce = extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        pass
+    if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_BYTES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"nonce must be 1-{MAX_NONCE_BYTES} bytes (RFC 8954)")
+    return OcspQuery(hash_name, name_hash, key_hash, serial, nonce)
+
+
+def issuer_hashes(issuer: x509.Certificate, hash_name: str) -> tuple[bytes, bytes]:
+    """issuerNameHash and issuerKeyHash of a CA for one hash algorithm (RFC 6960 §4.1.1)."""
+    algorithm = _HASHES[hash_name]
+    name = hashes.Hash(algorithm)
+    name.update(issuer.subject.public_bytes())
+    key = hashes.Hash(algorithm)
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key.update(_subject_public_key_bits(spki))
+    return name.finalize(), key.finalize()
+
+
+def _subject_public_key_bits(spki: bytes) -> bytes:
+    # issuerKeyHash covers the BIT STRING contents of subjectPublicKey, not the whole SPKI.
+    return keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+
+
+@dataclass
+class Responder:
+    """One delegated responder: answers for ``issuer`` with ``cert`` and ``key``."""
+
+    slug: str
+    issuer: x509.Certificate
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    def __post_init__(self) -> None:
+        self._hashes = {name: issuer_hashes(self.issuer, name) for name in _HASHES}
+
+    def answers_for(self, q: OcspQuery) -> bool:
+        return self._hashes[q.hash_name] == (q.issuer_name_hash, q.issuer_key_hash)
+
+    def respond(
+        self,
+        q: OcspQuery,
+        status: CertStatus,
+        this_update: dt.datetime,
+        next_update: dt.datetime,
+        revoked_at: dt.datetime | None = None,
+        reason: x509.ReasonFlags | None = None,
+        with_nonce: bool = True,
+    ) -> bytes:
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response_by_hash(
+                issuer_name_hash=q.issuer_name_hash,
+                issuer_key_hash=q.issuer_key_hash,
+                serial_number=q.serial,
+                algorithm=_HASHES[q.hash_name],
+                cert_status=ocsp.OCSPCertStatus[status.name],
+                this_update=this_update,
+                next_update=next_update,
+                revocation_time=revoked_at if status is CertStatus.REVOKED else None,
+                revocation_reason=reason if status is CertStatus.REVOKED else None,
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, self.cert)
+            .certificates([self.cert])
+        )
+        if with_nonce and q.nonce is not None:
+            builder = builder.add_extension(x509.OCSPNonce(q.nonce), critical=False)
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+_UNSUCCESSFUL: dict[ocsp.OCSPResponseStatus, bytes] = {}
+
+
+def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
+    """The DER of an unsuccessful OCSPResponse (no body, nothing signed)."""
+    if status not in _UNSUCCESSFUL:
+        _UNSUCCESSFUL[status] = ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
+    return _UNSUCCESSFUL[status]
+
+
+def responder_builder(
+    issuer: x509.Certificate, public_key, centre: str, slug: str, serial: int, now: dt.datetime
+) -> x509.CertificateBuilder:
+    """A delegated OCSP responder certificate for one centre and one CA (RFC 6960 §4.2.2.2)."""
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    not_after = min(now + dt.timedelta(days=RESPONDER_DAYS), issuer.not_valid_after_utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "myna JPKI"),
+                    x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"validity centre {centre}"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, f"myna OCSP responder {slug} {centre}"),
+                ]
+            )
+        )
+        .issuer_name(issuer.subject)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    )

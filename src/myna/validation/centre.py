@@ -1,0 +1,230 @@
+"""One validity centre: its replica of certificate status, its responders, and the
+answers it gives (OCSP, RFC 6960 / RFC 5019).
+
+Hot path: a request without a nonce for a known serial is answered from a cache of
+pre-signed responses: no signature at all. A nonce, a cold serial or a response past
+half its life costs one EC P-256 signature (tens of microseconds), never an RSA one.
+
+Freshness guarantee (the stated bound, ``max_lag``): ``synced_at`` is the time at which
+the last *completed* sync started, and every revocation committed before that moment is
+in the replica. A centre answers "good" only while ``now - synced_at <= max_lag``; past
+that it answers tryLater (clients fail over to the other centre), except that it still
+answers "revoked" for what it knows to be revoked. Hence: no certificate is answered
+"good" by a centre more than ``max_lag`` after its revocation was recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp as x509_ocsp
+
+from myna import logs
+from myna.clock import Clock, SystemClock
+from myna.pki import serials
+from myna.pki.ocsp import CertStatus, OcspQuery, OcspRefusal, Responder, parse_request, unsuccessful
+from myna.pki.revocation import RevocationReason
+from myna.store.replica import FeedEvent, Replica
+from myna.validation.provision import load_bundle
+
+log = logs.get("myna.validation")
+
+# Which verifier roles may ask about which CAs (R-VER-1): signature verifiers get
+# signature-certificate status, user-authentication verifiers user-auth status.
+ENTITLED = {
+    "verifier-sign": {"card-sign", "mobile-sign"},
+    "verifier-auth": {"card-auth", "mobile-auth"},
+    "verifier-both": {"card-sign", "mobile-sign", "card-auth", "mobile-auth"},
+}
+
+
+class FeedSource(Protocol):
+    def fetch(self, after: int, limit: int, also: list[int]) -> tuple[list[FeedEvent], int]: ...
+
+    def credentials(self) -> dict[str, str]: ...
+
+    def crl(self, slug: str, delta: bool) -> bytes | None: ...
+
+
+@dataclass
+class CentreConfig:
+    name: str
+    max_lag_s: float = 5.0  # the stated bound
+    response_validity_s: int = 4 * 3600  # nextUpdate - thisUpdate of a response
+    open_access: bool = True  # False: only registered verifiers (R-VER-1)
+    gap_timeout_s: float = 30.0  # a feed seq missing this long was rolled back
+
+
+@dataclass
+class _Cached:
+    der: bytes
+    this_update: dt.datetime
+    status: CertStatus
+
+
+@dataclass
+class SyncStats:
+    applied: int = 0
+    revoked_visible: list[tuple[str, float]] = field(default_factory=list)  # (serial, seconds from record to visible)
+
+
+def _base_slug(slug: str) -> str:
+    """The CA kind of a slug: "card-sign-g2" -> "card-sign"."""
+    return re.sub(r"-g\d+$", "", slug)
+
+
+class Centre:
+    def __init__(self, config: CentreConfig, replica: Replica, responders: list[Responder], clock: Clock | None = None):
+        self.config = config
+        self.replica = replica
+        self.responders = responders
+        self.clock = clock or SystemClock()
+        # serial -> (CA slug, CertID hash) -> pre-signed response without nonce
+        self._cache: dict[int, dict[tuple[str, str], _Cached]] = {}
+        self._lock = threading.Lock()
+        self._credentials: dict[str, str] = {}
+        self._gaps: dict[int, float] = {}
+        self._crls: dict[tuple[str, bool], bytes] = {}
+        self.synced_at: dt.datetime | None = None
+        self.last_seq = replica.last_seq()
+        self.on_revoked: Callable[[FeedEvent, dt.datetime], None] | None = None
+
+    @classmethod
+    def from_bundle(cls, directory: Path, config: CentreConfig, replica_path: Path | None = None, clock: Clock | None = None) -> "Centre":
+        name, files = load_bundle(directory)
+        responders = [
+            Responder(
+                slug=f.slug,
+                issuer=x509.load_pem_x509_certificate(f.issuer.read_bytes()),
+                cert=x509.load_pem_x509_certificate(f.cert.read_bytes()),
+                key=serialization.load_pem_private_key(f.key.read_bytes(), password=None),
+            )
+            for f in files
+        ]
+        return cls(config, Replica(replica_path or directory / "status.db"), responders, clock)
+
+    # -- answering ---------------------------------------------------------------
+
+    def lag(self) -> float | None:
+        if self.synced_at is None:
+            return None
+        return (self.clock.now() - self.synced_at).total_seconds()
+
+    def fresh(self) -> bool:
+        lag = self.lag()
+        return lag is not None and lag <= self.config.max_lag_s
+
+    def authorised(self, token: str | None, slug: str) -> bool:
+        if self.config.open_access or _base_slug(slug) == "root":
+            return True
+        if not token:
+            return False
+        role = self._credentials.get(hashlib.sha256(token.encode()).hexdigest())
+        return role is not None and _base_slug(slug) in ENTITLED.get(role, set())
+
+    def answer(self, der: bytes, token: str | None = None, slug_hint: str | None = None) -> bytes:
+        """The DER OCSPResponse for a DER OCSPRequest. Never raises for bad input."""
+        try:
+            q = parse_request(der)
+        except OcspRefusal as refusal:
+            return unsuccessful(refusal.status)
+        responder = self._responder_for(q)
+        if responder is None or (slug_hint is not None and _base_slug(slug_hint) != _base_slug(responder.slug)):
+            return unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)  # not a CA we answer for here
+        if not self.authorised(token, responder.slug):
+            return unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
+        now = self.clock.now()
+        key = (responder.slug, q.hash_name)
+        cached = self._cache.get(q.serial, {}).get(key)
+        if cached is not None and q.nonce is None and now - cached.this_update < dt.timedelta(seconds=self.config.response_validity_s / 2):
+            if cached.status is CertStatus.REVOKED or self.fresh():
+                return cached.der
+            return unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
+        return self._sign(responder, q, key, now)
+
+    def _responder_for(self, q: OcspQuery) -> Responder | None:
+        for r in self.responders:
+            if r.answers_for(q):
+                return r
+        return None
+
+    def _sign(self, responder: Responder, q: OcspQuery, key, now: dt.datetime) -> bytes:
+        with self._lock:  # a revocation applied meanwhile must not be overwritten by a stale "good"
+            row = self.replica.lookup(serials.to_store(q.serial)) if 0 < q.serial < 2**160 else None
+            if row is not None and row.authority != responder.slug:
+                row = None
+            if row is not None and row.revoked_at is not None:
+                status = CertStatus.REVOKED
+            elif not self.fresh():
+                return unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
+            else:
+                status = CertStatus.GOOD if row is not None else CertStatus.UNKNOWN
+            reason = RevocationReason(row.reason).x509_reason if status is CertStatus.REVOKED and row.reason else None
+            this_update = now
+            next_update = now + dt.timedelta(seconds=self.config.response_validity_s)
+            der = responder.respond(q, status, this_update, next_update, row.revoked_at if row else None, reason)
+            if q.nonce is None and status is not CertStatus.UNKNOWN:
+                self._cache.setdefault(q.serial, {})[key] = _Cached(der, this_update, status)
+            return der
+
+    # -- syncing -----------------------------------------------------------------
+
+    def sync_once(self, source: FeedSource, limit: int = 5000) -> SyncStats:
+        """Pull the feed to its head and apply it. Raises on any failure (synced_at stays)."""
+        started = self.clock.now()
+        stats = SyncStats()
+        while True:
+            also = sorted(self._gaps)
+            events, head = source.fetch(self.last_seq, limit, also)
+            new_last = self._track_gaps(events)
+            with self._lock:
+                self.replica.apply(events, new_last)
+                for e in events:
+                    if e.event == "revoked":
+                        self._forget(e.serial)
+                        stats.revoked_visible.append((e.serial, (self.clock.now() - e.at).total_seconds()))
+                        if self.on_revoked:
+                            self.on_revoked(e, self.clock.now())
+            self.last_seq = new_last
+            stats.applied += len(events)
+            if len(events) < limit or new_last >= head:
+                break
+        self._credentials = source.credentials()
+        self.synced_at = started
+        return stats
+
+    def _forget(self, serial_hex: str) -> None:
+        self._cache.pop(int(serial_hex, 16), None)
+
+    def _track_gaps(self, events: list[FeedEvent]) -> int:
+        now = time.monotonic()
+        last = self.last_seq
+        for e in sorted(events, key=lambda e: e.seq):
+            self._gaps.pop(e.seq, None)
+            if e.seq > last:
+                for missing in range(last + 1, e.seq):
+                    self._gaps.setdefault(missing, now)
+                last = e.seq
+        for seq, first in list(self._gaps.items()):
+            if now - first > self.config.gap_timeout_s:
+                del self._gaps[seq]  # rolled back: that seq will never commit
+        return last
+
+    def refresh_crls(self, source: FeedSource) -> None:
+        for r in self.responders:
+            for delta in (False, True):
+                data = source.crl(r.slug, delta)
+                if data is not None:
+                    self._crls[(r.slug, delta)] = data
+
+    def crl(self, slug: str, delta: bool) -> bytes | None:
+        return self._crls.get((slug, delta))

@@ -1,0 +1,67 @@
+"""Where a centre gets its status data: straight from the platform store (a centre run
+inside ``myna serve``), or over HTTP from the platform's feed API (a centre at another
+site, ``myna validity serve --source URL``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+
+from myna.authority.crls import CrlService
+from myna.authority.feed import read_feed, verifier_credentials
+from myna.authority.platform import Platform
+from myna.errors import NotFound
+from myna.store.replica import FeedEvent
+
+
+class DbFeed:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def fetch(self, after: int, limit: int, also: list[int]) -> tuple[list[FeedEvent], int]:
+        return read_feed(self.platform, after, limit, also)
+
+    def credentials(self) -> dict[str, str]:
+        return verifier_credentials(self.platform)
+
+    def crl(self, slug: str, delta: bool) -> bytes | None:
+        try:
+            return CrlService(self.platform).latest(slug, delta=delta).der
+        except NotFound:
+            return None
+
+
+class HttpFeed:
+    """Pulls /api/v1/feed/* with a ``centre`` token. Raises httpx errors on failure: the
+    caller keeps its old ``synced_at``, so its lag grows and the bound takes over."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0):
+        self.client = httpx.Client(base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+    def fetch(self, after: int, limit: int, also: list[int]) -> tuple[list[FeedEvent], int]:
+        params = {"after": after, "limit": limit}
+        if also:
+            params["also"] = ",".join(str(a) for a in also[:1000])
+        r = self.client.get("/api/v1/feed/status", params=params)
+        r.raise_for_status()
+        body = r.json()
+        events = [
+            FeedEvent(
+                e["seq"], e["serial"], e["authority"], e["event"], dt.datetime.fromisoformat(e["at"]), dt.datetime.fromisoformat(e["not_after"]), e["reason"]
+            )
+            for e in body["events"]
+        ]
+        return events, body["head"]
+
+    def credentials(self) -> dict[str, str]:
+        r = self.client.get("/api/v1/feed/verifiers")
+        r.raise_for_status()
+        return r.json()
+
+    def crl(self, slug: str, delta: bool) -> bytes | None:
+        r = self.client.get(f"/crl/{slug}{'-delta' if delta else ''}.crl")
+        return r.content if r.status_code == 200 else None
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,192 @@
+"""The centre's HTTP front: OCSP over GET and POST (RFC 6960 Appendix A, RFC 5019 §5),
+CRL distribution, and a health endpoint.
+
+A bare ASGI application rather than FastAPI routes: this is the hot path of the
+platform (hundreds of millions of checks a year), every request is one of three fixed
+shapes, and skipping the framework's routing, validation and response models roughly
+triples the requests a core can answer. The management API stays in FastAPI.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+from urllib.parse import unquote
+
+from cryptography.x509 import ocsp as x509_ocsp
+
+from myna import logs
+from myna.pki.ocsp import MAX_REQUEST_BYTES, unsuccessful
+from myna.validation.centre import Centre, FeedSource
+
+log = logs.get("myna.validation")
+
+OCSP_RESPONSE = [(b"content-type", b"application/ocsp-response")]
+MALFORMED = unsuccessful(x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+INTERNAL = unsuccessful(x509_ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+
+
+async def _send(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The request body, or None once it grows past ``limit`` (the rest is not read)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _bearer(scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text[:7].lower() == "bearer ":
+                return text[7:].strip()
+    return None
+
+
+class ValidityApp:
+    """ASGI app for one centre. ``fallback`` (another ASGI app) gets every other path."""
+
+    def __init__(self, centre: Centre, fallback=None, lifespan_hooks=None):
+        self.centre = centre
+        self.fallback = fallback
+        self.lifespan_hooks = lifespan_hooks or []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            if self.fallback is not None:
+                return await self.fallback(scope, receive, send)
+            return await self._lifespan(receive, send)
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path == "/ocsp" or path.startswith("/ocsp/"):
+            return await self._ocsp(scope, receive, send, path)
+        if self.fallback is not None:
+            return await self.fallback(scope, receive, send)
+        if path.startswith("/crl/") and path.endswith(".crl"):
+            return await self._crl(send, path)
+        if path == "/healthz":
+            return await self._health(send)
+        await _send(send, 404, b'{"error":"not-found"}', [(b"content-type", b"application/json")])
+
+    async def _lifespan(self, receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for hook in self.lifespan_hooks:
+                    hook("startup")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.lifespan_hooks:
+                    hook("shutdown")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _ocsp(self, scope, receive, send, path: str):
+        rest = path[len("/ocsp"):].lstrip("/")
+        slug, _, encoded = rest.partition("/")
+        method = scope["method"]
+        if method == "POST":
+            body = await _read_body(receive, MAX_REQUEST_BYTES)
+            der = body if body is not None else b""
+            if body is None:
+                return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
+        elif method == "GET":
+            # RFC 6960 A.1: GET {url}/{url-encoding of base-64 encoding of the DER request}.
+            # The raw path keeps '%2F' apart from '/', which base64 may contain.
+            raw = scope.get("raw_path") or path.encode()
+            raw_rest = raw.decode("latin-1").split("/", 3)[3] if raw.count(b"/") >= 3 else ""
+            encoded = unquote(raw_rest) if raw_rest else encoded
+            if not encoded or len(encoded) > MAX_REQUEST_BYTES * 2:
+                return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
+            try:
+                der = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False)
+            except (binascii.Error, ValueError):
+                return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
+        else:
+            return await _send(send, 405, b"", [(b"allow", b"GET, POST")])
+        try:
+            response = self.centre.answer(der, _bearer(scope), slug or None)
+        except Exception:  # never a 500 page to an OCSP client: internalError is the protocol's answer
+            log.exception("ocsp answer failed")
+            response = INTERNAL
+        await _send(send, 200, response, OCSP_RESPONSE)
+
+    async def _crl(self, send, path: str):
+        name = path[len("/crl/"):-len(".crl")]
+        delta = name.endswith("-delta")
+        data = self.centre.crl(name.removesuffix("-delta"), delta)
+        if data is None:
+            return await _send(send, 404, b'{"error":"not-found"}', [(b"content-type", b"application/json")])
+        await _send(send, 200, data, [(b"content-type", b"application/pkix-crl")])
+
+    async def _health(self, send):
+        lag = self.centre.lag()
+        body = {
+            "centre": self.centre.config.name,
+            "fresh": self.centre.fresh(),
+            "lag_seconds": lag,
+            "max_lag_seconds": self.centre.config.max_lag_s,
+            "last_seq": self.centre.last_seq,
+        }
+        await _send(send, 200 if self.centre.fresh() else 503, json.dumps(body).encode(), [(b"content-type", b"application/json")])
+
+
+class SyncLoop:
+    """Keeps a centre's replica current: pulls the feed every ``interval`` seconds and the
+    CRLs every ``crl_interval`` seconds, in a background thread."""
+
+    def __init__(self, centre: Centre, source: FeedSource, interval: float = 0.2, crl_interval: float = 30.0):
+        self.centre = centre
+        self.source = source
+        self.interval = interval
+        self.crl_interval = crl_interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "SyncLoop":
+        self._thread = threading.Thread(target=self._run, name=f"sync-{self.centre.config.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def hook(self, phase: str) -> None:
+        self.start() if phase == "startup" else self.stop()
+
+    def _run(self) -> None:
+        last_crl = 0.0
+        failing = False
+        while not self._stop.is_set():
+            try:
+                self.centre.sync_once(self.source)
+                if time.monotonic() - last_crl > self.crl_interval:
+                    self.centre.refresh_crls(self.source)
+                    last_crl = time.monotonic()
+                if failing:
+                    log.info("feed reachable again", centre=self.centre.config.name)
+                failing = False
+            except Exception as exc:  # keep trying; the lag bound protects answers meanwhile
+                if not failing:
+                    log.warning("feed sync failed", centre=self.centre.config.name, error=str(exc))
+                failing = True
+            self._stop.wait(self.interval)

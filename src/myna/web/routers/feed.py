@@ -1,0 +1,55 @@
+"""/api/v1/feed: what validity centres at other sites replicate (role ``centre``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from myna.authority.feed import MAX_FEED_PAGE, read_feed, verifier_credentials
+from myna.authority.platform import Platform
+from myna.authority.tokens import Principal, Role
+from myna.errors import InvalidInput
+from myna.web.deps import platform, require
+
+router = APIRouter(prefix="/api/v1/feed", tags=["validity centres"])
+
+
+class EventOut(BaseModel):
+    seq: int
+    serial: str
+    authority: str
+    event: str
+    at: str
+    not_after: str
+    reason: str | None
+
+
+class FeedPage(BaseModel):
+    events: list[EventOut]
+    head: int
+
+
+@router.get("/status", response_model=FeedPage, summary="Status changes after a position, in feed order")
+def status_feed(
+    after: int = Query(ge=0),
+    limit: int = Query(default=5000, ge=1, le=MAX_FEED_PAGE),
+    also: str | None = Query(default=None, description="Comma-separated seqs still awaited (gaps)"),
+    p: Platform = Depends(platform),
+    _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
+) -> FeedPage:
+    wanted: list[int] = []
+    if also:
+        try:
+            wanted = [int(x) for x in also.split(",") if x]
+        except ValueError:
+            raise InvalidInput("also must be comma-separated integers") from None
+    events, head = read_feed(p, after, limit, wanted)
+    return FeedPage(
+        events=[EventOut(seq=e.seq, serial=e.serial, authority=e.authority, event=e.event, at=e.at.isoformat(), not_after=e.not_after.isoformat(), reason=e.reason) for e in events],
+        head=head,
+    )
+
+
+@router.get("/verifiers", response_model=dict[str, str], summary="Verifier credential hashes and roles (R-VER-1)")
+def verifiers(p: Platform = Depends(platform), _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR))) -> dict[str, str]:
+    return verifier_credentials(p)
