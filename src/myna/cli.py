@@ -37,6 +37,8 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(ca_app, name="ca")
 app.add_typer(crl_app, name="crl")
 app.add_typer(token_app, name="token")
+validity_app = typer.Typer(help="Validity centres: OCSP responders and CRL distribution.", no_args_is_help=True)
+app.add_typer(validity_app, name="validity")
 
 out = Console()
 err = Console(stderr=True)
@@ -359,6 +361,61 @@ def token_create(
     except ValueError:
         raise typer.BadParameter(f"role must be one of {', '.join(x.value for x in Role)}") from None
     sys.stdout.write(_run(lambda: Tokens(_platform()).create(r, label, municipality)) + "\n")
+
+
+@validity_app.command("provision")
+def validity_provision(
+    centre: str = typer.Option("primary", help="Centre name (a-z, 0-9, -)."),
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Bundle directory (default MYNA_HOME/centres/NAME)."),
+) -> None:
+    """Issue this centre's delegated OCSP responder certificates (idempotent) and write its bundle."""
+    from myna.validation.provision import provision
+
+    p = _platform()
+    where = _run(lambda: provision(p, centre, directory, actor=f"cli:{os.environ.get('USER', 'operator')}"))
+    out.print(f"centre {centre}: bundle in {where}")
+
+
+@validity_app.command("serve")
+def validity_serve(
+    centre: str = typer.Option("primary", help="Centre name; its bundle and replica live in MYNA_HOME/centres/NAME."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8001, help="Port to listen on."),
+    source: Optional[str] = typer.Option(None, help="Platform base URL to replicate from over HTTP (default: the local store)."),
+    token: Optional[str] = typer.Option(None, envvar="MYNA_CENTRE_TOKEN", help="A `centre` token for --source."),
+    access: str = typer.Option("open", help="open (test environments) or verifiers (registered verifiers only, R-VER-1)."),
+    max_lag: float = typer.Option(5.0, help="Seconds without a completed sync after which 'good' is no longer answered."),
+    interval: float = typer.Option(0.2, help="Seconds between feed polls."),
+) -> None:
+    """Run one validity centre on its own: OCSP at /ocsp/{ca}, CRLs at /crl/{ca}.crl, /healthz."""
+    import uvicorn
+
+    from myna.validation.centre import Centre, CentreConfig
+    from myna.validation.feeds import DbFeed, HttpFeed
+    from myna.validation.http import SyncLoop, ValidityApp
+    from myna.validation.provision import bundle_dir, check_centre_name, provision
+
+    if access not in ("open", "verifiers"):
+        raise typer.BadParameter("--access must be open or verifiers")
+    _run(lambda: check_centre_name(centre))
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    config = CentreConfig(name=centre, max_lag_s=max_lag, open_access=access == "open")
+    if source:
+        if not token:
+            raise typer.BadParameter("--source needs --token (or MYNA_CENTRE_TOKEN): create one with `myna token create --role centre`")
+        directory = settings.home / "centres" / centre
+        if not (directory / "bundle.json").exists():
+            err.print(f"error: no bundle in {directory}: run `myna validity provision --centre {centre} --dir {directory}` where the CAs are")
+            raise typer.Exit(1)
+        feed = HttpFeed(source, token)
+    else:
+        p = _platform()
+        directory = _run(lambda: provision(p, centre, bundle_dir(p, centre), actor=f"centre:{centre}"))
+        feed = DbFeed(p)
+    c = Centre.from_bundle(directory, config)
+    loop = SyncLoop(c, feed, interval=interval)
+    uvicorn.run(ValidityApp(c, lifespan_hooks=[loop.hook]), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -19,7 +19,7 @@ def local_centre(platform: Platform, config: CentreConfig, directory: Path | Non
     return centre, SyncLoop(centre, DbFeed(platform))
 
 
-def platform_app(platform: Platform, schedule: bool = True, centre_name: str = "primary"):
+def platform_app(platform: Platform, schedule: bool = True, centre_name: str = "platform"):
     """``myna serve``: the FastAPI app with the in-process centre answering /ocsp."""
     from myna.web.app import create_app
 
