@@ -114,6 +114,9 @@ class Responder:
     def answers_for(self, q: OcspQuery) -> bool:
         return self._hashes[q.hash_name] == (q.issuer_name_hash, q.issuer_key_hash)
 
+    def hashes(self, hash_name: str) -> tuple[bytes, bytes]:
+        return self._hashes[hash_name]
+
     def respond(
         self,
         q: OcspQuery,

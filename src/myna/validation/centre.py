@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -62,6 +63,7 @@ class CentreConfig:
     response_validity_s: int = 4 * 3600  # nextUpdate - thisUpdate of a response
     open_access: bool = True  # False: only registered verifiers (R-VER-1)
     gap_timeout_s: float = 30.0  # a feed seq missing this long was rolled back
+    cache_entries: int = 500_000  # pre-signed responses kept in memory (about 1 KB each)
 
 
 @dataclass
@@ -96,7 +98,6 @@ class Centre:
         self._crls: dict[tuple[str, bool], bytes] = {}
         self.synced_at: dt.datetime | None = None
         self.last_seq = replica.last_seq()
-        self.on_revoked: Callable[[FeedEvent, dt.datetime], None] | None = None
 
     @classmethod
     def from_bundle(cls, directory: Path, config: CentreConfig, replica_path: Path | None = None, clock: Clock | None = None) -> "Centre":
@@ -173,8 +174,24 @@ class Centre:
             next_update = now + dt.timedelta(seconds=self.config.response_validity_s)
             der = responder.respond(q, status, this_update, next_update, row.revoked_at if row else None, reason)
             if q.nonce is None and status is not CertStatus.UNKNOWN:
-                self._cache.setdefault(q.serial, {})[key] = _Cached(der, this_update, status)
+                self._remember(q.serial, key, _Cached(der, this_update, status))
             return der
+
+    def _remember(self, serial: int, key: tuple[str, str], entry: _Cached) -> None:
+        if serial not in self._cache and len(self._cache) >= self.config.cache_entries:
+            # Evict the oldest tenth (dicts keep insertion order); they are re-signed on demand.
+            for old in list(itertools.islice(self._cache, max(1, self.config.cache_entries // 10))):
+                del self._cache[old]
+        self._cache.setdefault(serial, {})[key] = entry
+
+    def presign(self, serial_hex: str, slug: str) -> None:
+        """Sign the usual (SHA-1 CertID, no nonce) response for a serial ahead of demand."""
+        responder = next((r for r in self.responders if r.slug == slug), None)
+        if responder is None:
+            return
+        name_hash, key_hash = responder.hashes("sha1")
+        q = OcspQuery("sha1", name_hash, key_hash, int(serial_hex, 16), None)
+        self._sign(responder, q, (responder.slug, "sha1"), self.clock.now())
 
     # -- syncing -----------------------------------------------------------------
 
@@ -192,9 +209,11 @@ class Centre:
                     if e.event == "revoked":
                         self._forget(e.serial)
                         stats.revoked_visible.append((e.serial, (self.clock.now() - e.at).total_seconds()))
-                        if self.on_revoked:
-                            self.on_revoked(e, self.clock.now())
             self.last_seq = new_last
+            # The revoked answer is ready before anyone asks: no signature when they do.
+            for e in events:
+                if e.event == "revoked":
+                    self.presign(e.serial, e.authority)
             stats.applied += len(events)
             if len(events) < limit or new_last >= head:
                 break
