@@ -22,6 +22,9 @@ from myna.store import models as m
 from myna.store.journal import audit, enqueue, status_event
 
 NOTE_MAX = 1000
+# R-REV-6: a card certificate's revocation (for any reason but expiry) revokes the holder's
+# mobile certificate of the same purpose. The law has no card-sign -> mobile-auth cascade.
+_LINKED_MOBILE = {CertKind.CARD_SIGN.value: CertKind.MOBILE_SIGN, CertKind.CARD_AUTH.value: CertKind.MOBILE_AUTH}
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,31 @@ class RevocationService:
             self._record(s, row, reason, now, actor, note)
         return Revoked(serial, reason, now)
 
-    def _record(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None) -> None:
+    def revoke_for_resident(
+        self, s, resident_code: str, kinds: set[CertKind], reason: RevocationReason, now: dt.datetime, actor: str, note: str | None = None
+    ) -> list[m.Certificate]:
+        """Inside the caller's transaction: revoke the holder's unexpired, unrevoked
+        certificates of ``kinds`` (with the R-REV-6 cascade). Returns what was revoked."""
+        rows = list(
+            s.scalars(
+                select(m.Certificate)
+                .outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
+                .where(
+                    m.Certificate.resident_code == resident_code,
+                    m.Certificate.kind.in_([k.value for k in kinds]),
+                    m.Certificate.not_after >= now,
+                    m.Revocation.seq.is_(None),
+                )
+            )
+        )
+        done = []
+        for row in rows:
+            done += self._record(s, row, reason, now, actor, note)
+        return done
+
+    def _record(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None) -> list[m.Certificate]:
+        """Record one revocation and, for a card certificate, the R-REV-6 cascade to the
+        holder's mobile certificate of the same purpose. Returns every row revoked."""
         serial = int(row.serial, 16)
         s.add(
             m.Revocation(
@@ -117,6 +144,12 @@ class RevocationService:
                     "revoked_at": now.isoformat(),
                 },
             )
+        done = [row]
+        linked = _LINKED_MOBILE.get(row.kind)
+        if linked is not None and row.resident_code is not None:
+            s.flush()
+            done += self.revoke_for_resident(s, row.resident_code, {linked}, RevocationReason.LINKED_CARD_REVOKED, now, actor, f"card certificate {serials.to_display(serial)} revoked ({reason.rule})")
+        return done
 
     def compromise_authority(self, kind: AuthorityKind | str, actor: str, note: str | None = None) -> CompromiseResult:
         """R-REV-5: the key of the active ``kind`` CA leaked, was lost or damaged.

@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -202,3 +203,77 @@ class StatusEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Municipality(Base):
+    """A registered municipality (市区町村), by local-government code."""
+
+    __tablename__ = "municipalities"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ResidentRecord(Base):
+    """J-LIS's stored identity information (機構保存本人確認情報, R-RES-1): the current state.
+    The history is the resident's rows in ``resident_events``."""
+
+    __tablename__ = "residents"
+    resident_code: Mapped[str] = mapped_column(String(11), primary_key=True)
+    number: Mapped[str] = mapped_column(String(12), unique=True)
+    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    name_alt: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    address: Mapped[str] = mapped_column(String(256))
+    address_alt: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    planned_move_out: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
+    ua_lapsed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_effective: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ResidentEvent(Base):
+    """A change event as reported, applied exactly once (unique per municipality and event id)."""
+
+    __tablename__ = "resident_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    event_id: Mapped[str] = mapped_column(String(200))
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    payload: Mapped[str] = mapped_column(Text)  # JSON of the event as received
+    digest: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(Text)  # JSON: revocations made, number issued
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (UniqueConstraint("municipality_code", "event_id"),)
+
+
+class IssuedNumber(Base):
+    """Every Individual Number ever issued (R-NUM-1): never reused, retired after a leak."""
+
+    __tablename__ = "numbers"
+    number: Mapped[str] = mapped_column(String(12), primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    retired_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class NumberNotice(Base):
+    """The notification of a number to the municipality (個人番号とすべき番号の通知), fetched by it."""
+
+    __tablename__ = "number_notices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(6), index=True)
+    resident_code: Mapped[str] = mapped_column(String(11))
+    number: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(32))  # "new" or "reissue"
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
