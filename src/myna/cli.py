@@ -39,6 +39,10 @@ app.add_typer(crl_app, name="crl")
 app.add_typer(token_app, name="token")
 validity_app = typer.Typer(help="Validity centres: OCSP responders and CRL distribution.", no_args_is_help=True)
 app.add_typer(validity_app, name="validity")
+number_app = typer.Typer(help="Individual Numbers: check and generate (R-NUM-1, R-NUM-2).", no_args_is_help=True)
+app.add_typer(number_app, name="number")
+residents_app = typer.Typer(help="Residents and municipalities (R-RES-1).", no_args_is_help=True)
+app.add_typer(residents_app, name="residents")
 
 out = Console()
 err = Console(stderr=True)
@@ -416,6 +420,73 @@ def validity_serve(
     c = Centre.from_bundle(directory, config)
     loop = SyncLoop(c, feed, interval=interval)
     uvicorn.run(ValidityApp(c, lifespan_hooks=[loop.hook]), host=host, port=port, log_level="warning")
+
+
+@number_app.command("check")
+def number_check(number: str = typer.Argument(..., help="A 12-digit Individual Number.")) -> None:
+    """Exit 0 if NUMBER is a well-formed Individual Number, else 1 with the reason (R-NUM-2)."""
+    from myna.numbering.individual_number import check_number
+
+    try:
+        check_number(number)
+    except MynaError as exc:
+        err.print(f"invalid: {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+    out.print(f"valid: {number}")
+
+
+@number_app.command("generate")
+def number_generate(
+    count: int = typer.Option(..., min=1, max=10**9, help="How many consecutive resident codes to number."),
+    start: str = typer.Option("10000000000", help="First 11-digit resident code."),
+    output: Path = typer.Option(..., "--out", help="CSV file to write: resident_code,number."),
+    generation: int = typer.Option(0, min=0, help="Tweak generation (0 for first issue; higher after a leak)."),
+) -> None:
+    """Batch generation of numbers from resident codes with the platform's secret key.
+
+    Numbers are a keyed permutation of the resident codes, so the batch has no duplicates
+    by construction; the count of distinct numbers is checked anyway and printed."""
+    import numpy as np
+
+    from myna.numbering.codes import check_resident_code
+    from myna.numbering.individual_number import NumberGenerator
+    from myna.numbering.keyfile import load_or_create
+
+    _run(lambda: check_resident_code(start))
+    if int(start) + count > 10**11:
+        raise typer.BadParameter("the range runs past 99999999999")
+    settings = Settings.from_env()
+    generator = NumberGenerator(_run(lambda: load_or_create(settings.home)))
+    chunk = 1_000_000
+    seen = 0
+    with output.open("w") as f, _progress() as bar:
+        task = bar.add_task("generating numbers", total=count)
+        f.write("resident_code,number\n")
+        for offset in range(0, count, chunk):
+            codes = np.arange(int(start) + offset, int(start) + min(count, offset + chunk), dtype=np.uint64)
+            numbers = generator.numbers_for(codes, generation)
+            seen += len(np.unique(numbers))
+            f.writelines(f"{c:011d},{n:012d}\n" for c, n in zip(codes.tolist(), numbers.tolist()))
+            bar.advance(task, len(codes))
+    out.print(f"{count} numbers written to {output} ({seen} distinct per chunk)")
+
+
+@residents_app.command("run-due")
+def residents_run_due() -> None:
+    """Apply the 30-day move-in rule now (R-REV-3); `myna serve` runs it every 30 s."""
+    from myna.residents.registry import Registry
+
+    done = _run(lambda: Registry(_platform()).run_due(actor="cli"))
+    out.print(f"{len(done)} residents passed the move-in deadline; {sum(len(d['revoked']) for d in done)} certificates revoked")
+
+
+@residents_app.command("register-municipality")
+def residents_register_municipality(code: str = typer.Argument(...), name: str = typer.Argument(...)) -> None:
+    """Register a municipality by its 6-digit local-government code."""
+    from myna.residents.registry import Registry
+
+    _run(lambda: Registry(_platform()).register_municipality(code, name, actor="cli"))
+    out.print(f"registered {code} {name}")
 
 
 @app.command()

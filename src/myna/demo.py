@@ -20,6 +20,8 @@ from myna.authority.tokens import Role, Tokens
 from myna.numbering.codes import municipality_check_digit
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
 from myna.store import models as m
 
 SURNAMES = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤"]
@@ -73,8 +75,18 @@ def run(platform: Platform, n: int, progress=None) -> dict:
     keys_dir = platform.settings.home / "demo" / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
     service = IssuanceService(platform)
+    registry = Registry(platform)
+    for (code, _, name), full in zip(MUNICIPALITIES, municipality_codes()):
+        registry.ensure_municipality(full, name)
     created = existing = 0
     for person in residents(n):
+        # On the register first (a move-in from abroad; idempotent by event id), so the
+        # certificates belong to a resident whose changes revoke them.
+        b4 = person.basic4
+        registry.submit(
+            ChangeEvent(f"demo-register-{person.resident_code}", EventType.MOVE_IN, person.resident_code, person.municipality_code, dt.date(2020, 4, 1), basic4=b4, address=b4.address),
+            actor="demo",
+        )
         for kind in (CertKind.CARD_SIGN, CertKind.CARD_AUTH):
             request_id = f"demo:{person.resident_code}:{kind.value}"
             with platform.db.session() as s:

@@ -14,25 +14,30 @@ from sqlalchemy import func, select
 from myna import __version__, logs
 from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
+from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.web import errors
 from myna.web.deps import platform
-from myna.web.routers import authorities, certificates, feed
+from myna.web.routers import authorities, certificates, feed, residents
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
 
 
-async def crl_schedule(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
-    """Publish full CRLs (daily by default) and delta CRLs whenever they are due (R-REV-9)."""
+async def schedule_loop(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
+    """The platform's periodic jobs: CRLs and delta CRLs when due (R-REV-9), and the
+    30-day move-in rule for user-auth certificates (R-REV-3)."""
     service = CrlService(p)
+    registry = Registry(p)
     while True:
         try:
             for ca, delta in await asyncio.to_thread(service.due):
                 done = await asyncio.to_thread(service.publish_for, ca, delta, "schedule")
                 log.info("crl published", authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries)
+            for lapsed in await asyncio.to_thread(registry.run_due):
+                log.info("move-in deadline passed", resident=lapsed["resident_code"], revoked=len(lapsed["revoked"]))
         except Exception:  # keep the schedule alive; the error is logged for operators
-            log.exception("crl schedule failed")
+            log.exception("scheduled job failed")
         await asyncio.sleep(tick)
 
 
@@ -41,7 +46,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        task = asyncio.create_task(crl_schedule(p)) if schedule else None
+        task = asyncio.create_task(schedule_loop(p)) if schedule else None
         for hook in background or []:
             hook("startup")
         yield
@@ -64,6 +69,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     app.include_router(authorities.api)
     app.include_router(authorities.public)
     app.include_router(feed.router)
+    app.include_router(residents.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(pl: Platform = Depends(platform)) -> dict:

@@ -1,0 +1,124 @@
+"""/api/v1/residents: change events from municipalities (異動等情報), identity records,
+number notices. A municipality token acts only on its own residents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from myna.authority.platform import Platform
+from myna.authority.tokens import Principal, Role
+from myna.errors import Forbidden, InvalidInput
+from myna.pki.basic4 import Sex
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
+from myna.web.deps import platform, require
+from myna.web.routers.certificates import Basic4In
+
+router = APIRouter(prefix="/api/v1", tags=["residents"])
+
+
+class EventIn(BaseModel):
+    event_id: str = Field(max_length=200, description="Your id for this event: a retry with the same id is acknowledged, not re-applied")
+    type: EventType
+    resident_code: str
+    effective_date: dt.date = Field(description="The date the change took effect (異動日); events apply in date order per resident")
+    municipality_code: str | None = Field(default=None, description="Filled in from a municipality token")
+    basic4: Basic4In | None = Field(default=None, description="birth; move-in of someone not on the register")
+    name: str | None = Field(default=None, max_length=256)
+    name_alt: str | None = Field(default=None, max_length=256)
+    address: str | None = Field(default=None, max_length=256)
+    address_alt: str | None = Field(default=None, max_length=256)
+    date_of_birth: dt.date | None = None
+    sex: Literal["1", "2", "3"] | None = None
+    minor: bool = Field(default=False, description="correction: a minor correction (軽微な修正) revokes nothing")
+    planned_date: dt.date | None = Field(default=None, description="planned-move-out: 転出の予定年月日")
+    reason: str | None = Field(default=None, max_length=200, description="deletion: why")
+
+
+class EventOut(BaseModel):
+    event_id: str
+    resident_code: str
+    applied: bool
+    status: str
+    number: str | None
+    revoked: list[dict]
+
+
+class MunicipalityIn(BaseModel):
+    code: str
+    name: str = Field(max_length=100)
+
+
+def _municipality(who: Principal, given: str | None) -> str:
+    if who.role is Role.MUNICIPALITY:
+        if given is not None and given != who.municipality_code:
+            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {given}")
+        return who.municipality_code
+    if given is None:
+        raise InvalidInput("municipality_code is required for an operator")
+    return given
+
+
+@router.post("/residents/events", response_model=EventOut, status_code=201, summary="Report a change event (異動等情報)")
+def submit_event(body: EventIn, response: Response, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> EventOut:
+    event = ChangeEvent(
+        event_id=body.event_id,
+        type=body.type,
+        resident_code=body.resident_code,
+        municipality_code=_municipality(who, body.municipality_code),
+        effective_date=body.effective_date,
+        basic4=body.basic4.domain() if body.basic4 else None,
+        name=body.name,
+        name_alt=body.name_alt,
+        address=body.address,
+        address_alt=body.address_alt,
+        date_of_birth=body.date_of_birth,
+        sex=Sex(body.sex) if body.sex else None,
+        minor=body.minor,
+        planned_date=body.planned_date,
+        reason=body.reason,
+    )
+    result = Registry(p).submit(event, who.actor)
+    if not result.applied:
+        response.status_code = 200
+    return EventOut(**result.to_json())
+
+
+def _scope(who: Principal) -> str | None:
+    return who.municipality_code if who.role is Role.MUNICIPALITY else None
+
+
+@router.get("/residents", summary="Residents of your municipality, a page at a time")
+def list_residents(
+    after: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    p: Platform = Depends(platform),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR)),
+) -> dict:
+    items, cursor = Registry(p).list(_scope(who), after, limit)
+    return {"items": items, "next": cursor}
+
+
+@router.get("/residents/{resident_code}", summary="One identity record with its full history (R-RES-1)")
+def get_resident(resident_code: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+    return Registry(p).get(resident_code, _scope(who))
+
+
+@router.post("/residents/{resident_code}/number", summary="Issue a new number after a leak (R-NUM-1)")
+def reissue(resident_code: str, reason: str = Query(min_length=1, max_length=200), p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return {"resident_code": resident_code, "number": Registry(p).reissue_number(resident_code, who.municipality_code, reason, who.actor)}
+
+
+@router.get("/number-notices", summary="Numbers to notify (個人番号とすべき番号の通知); fetched once")
+def number_notices(p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> list[dict]:
+    return Registry(p).fetch_notices(who.municipality_code)
+
+
+@router.post("/municipalities", status_code=201, summary="Register a municipality")
+def register_municipality(body: MunicipalityIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    Registry(p).register_municipality(body.code, body.name, who.actor)
+    return {"code": body.code, "name": body.name}
