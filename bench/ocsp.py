@@ -1,0 +1,994 @@
+#!/usr/bin/env python
+"""Benchmark: OCSP responders on one population, one load generator, one run:
+myna's validity centre (``myna validity serve``, and the centre inside ``myna serve``)
+against ``openssl ocsp`` (index file) and ``cfssl ocspserve`` (pre-signed responses);
+plus the revocation-to-visible latency at two centres.
+
+    python bench/ocsp.py                   # 1,000,000 certificates, 10 % revoked (~25 min)
+    python bench/ocsp.py --quick           # 20,000 certificates, short runs (~5 min)
+    python bench/ocsp.py --write           # also write docs/benchmarks-ocsp.md
+
+Needs ``openssl`` (3.x, for ``ocsp -multi``), ``wrk`` and ``cfssl`` (Debian packages
+openssl, wrk, golang-cfssl) on the PATH, and myna installed.
+
+Method (the report repeats it with the numbers):
+
+1. A real platform in a temporary MYNA_HOME: ``myna init`` (RSA-2048 CAs), a ``centre``
+   token and an ``operator`` token, ``myna validity provision`` for centres tokyo and
+   osaka (their delegated EC P-256 responders).
+2. The population: N random 159-bit serials under card-auth, every tenth revoked, written
+   straight into the platform's status feed (``status_feed``: N "issued" events, then
+   N/10 "revoked" events). No certificate is signed for them: a responder never sees a
+   certificate, only the CertID, and signing N RSA-2048 certificates would take most of
+   the run. The centres build their replicas the normal way, by pulling that feed.
+3. The same N entries as an ``openssl ca`` index.txt (V and R lines, same revocation times
+   and reasons) for ``openssl ocsp``, and as N pre-signed responses (base64 DER, one a
+   line, as ``cfssl ocspdump`` writes them) for ``cfssl ocspserve``. The cfssl responses
+   are built by myna's own ``Responder.respond`` (same DER layout as myna's: EC P-256
+   delegated responder, its certificate included, responderID by key hash, SHA-1 CertID,
+   4 h validity). openssl gets its own delegated responder certificates from the same
+   card-auth CA, one EC P-256 and one RSA-2048, and ``-resp_key_id``.
+4. Requests: RFC 5019 style (one SHA-1 CertID, no nonce), DER, POSTed. A working set of
+   W serials (10 % revoked) drawn from the population; and, for myna's cold path, C more
+   serials never asked before.
+5. Servers, one at a time on 127.0.0.1 (each started, checked, loaded, stopped):
+   ``myna serve`` (the platform; its in-process centre syncs from the store) and
+   ``myna validity serve --source`` for tokyo and osaka (sync over HTTP from the
+   platform, --interval 0.2). Initial sync time = process start to the first "good"
+   answer for the newest serial of the feed (a centre answers tryLater until its first
+   complete sync). Then ``openssl ocsp -index`` (EC and RSA responder; one process and
+   ``-multi 2``) and ``cfssl ocspserve`` (after it has loaded the N responses).
+6. For every server: a sample of answers is parsed and checked (status, serial, signature
+   by the responder certificate, responder certificate issued by the CA); then wrk with
+   bench/ocsp_wrk.lua: for myna first a cold run (every request a serial not asked before:
+   a replica lookup and an EC signature each), then a warm-up, then peak (closed loop,
+   ``-t2 -c64``), then half of that server's own peak at a fixed rate (same wrk, requests
+   paced by the script's delay(); see ocsp_wrk.lua for why its latencies are open-loop
+   ones when ``late`` is 0).
+7. Revocation-to-visible, on the same platform with tokyo and osaka running: R real
+   certificates issued through ``IssuanceService``, each asked of both centres once (so
+   that a "good" answer sits in their caches), then revoked through the API
+   (``POST /api/v1/certificates/{serial}/revocation``) at random moments, while a poller
+   asks both centres about each revoked serial every 10 ms until the answer is
+   "revoked". Latency = from the moment the revocation request was sent (an upper bound:
+   it includes the API call) to the first "revoked" answer.
+
+The load generator runs on the same 2 cores as the server it measures: every number is
+"server + wrk on one small machine", and the CPU each used is reported beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform as pyplatform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks-ocsp.md"
+LUA = ROOT / "bench" / "ocsp_wrk.lua"
+UTC = dt.timezone.utc
+SLUG = "card-auth"
+REASONS = ["request", "resident-change", "record-error"]  # myna reasons, cycled over revoked entries
+VALIDITY = dt.timedelta(hours=4)  # nextUpdate - thisUpdate, as myna's CentreConfig.response_validity_s
+
+
+@dataclass
+class Plan:
+    n: int = 1_000_000  # population
+    revoked_every: int = 10  # every tenth revoked: 10 %
+    work: int = 20_000  # working set of the load
+    cold: int = 100_000  # serials for myna's cold run
+    threads: int = 2
+    conns: int = 64
+    warm_s: int = 5
+    cold_s: int = 10
+    peak_s: int = 20
+    half_s: int = 20
+    sample: int = 400  # answers checked per server
+    revocations: int = 200
+    revocation_gap_s: float = 0.25  # mean gap between revocations (uniform 0..2x)
+    poll_s: float = 0.01
+    workers: bool = True  # what-if: two centre processes on one port
+
+
+def quick_plan() -> Plan:
+    return Plan(n=20_000, work=2_000, cold=20_000, warm_s=2, cold_s=4, peak_s=5, half_s=5, sample=100, revocations=40, revocation_gap_s=0.15)
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, str]:
+    try:
+        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1).strip()
+    except (OSError, AttributeError):
+        cpu = pyplatform.processor() or "unknown"
+    import cryptography
+    import uvicorn
+
+    def out(cmd: list[str]) -> str:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (r.stdout + r.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "n/a"
+
+    cfssl = out(["cfssl", "version"])
+    wrk = out(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "n/a"
+    cfssl_deb = out(["dpkg-query", "-W", "-f", "${Version}", "golang-cfssl"])
+    mods = []
+    for name in ("uvloop", "httptools"):
+        try:
+            mods.append(f"{name} {__import__(name).__version__}")
+        except ImportError:
+            mods.append(f"{name} absent")
+    return {
+        "arch": pyplatform.machine(),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "date": dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "kernel": pyplatform.release(),
+        "python": pyplatform.python_version(),
+        "cryptography": cryptography.__version__,
+        "uvicorn": f"uvicorn {uvicorn.__version__} ({', '.join(mods)})",
+        "openssl": out(["openssl", "version"]),
+        "cfssl": " ".join(cfssl.split()) + (f" (Debian golang-cfssl {cfssl_deb})" if cfssl_deb and "no packages" not in cfssl_deb else ""),
+        "wrk": wrk,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+                pids.append(int(entry))
+    return pids
+
+
+class Proc:
+    """A server this benchmark started, in its own process group (stopped by that id)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, logdir: Path, cwd: Path | None = None):
+        self.name, self.cmd = name, cmd
+        self.logfile = logdir / f"{name}.log"
+        self.started = time.perf_counter()
+        self.popen = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=open(self.logfile, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of every live process of its group."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in group_pids(self.popen.pid):
+            try:
+                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(f[11]) + int(f[12])) / tick  # utime, stime
+        return total
+
+    def rss_mb(self) -> float:
+        total = 0
+        for pid in group_pids(self.popen.pid):
+            try:
+                m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+            except OSError:
+                continue
+            total += int(m.group(1)) if m else 0
+        return total / 1024
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        for pid in group_pids(self.popen.pid):  # -multi children
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def wait_port(port: int, proc: Proc, timeout: float) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{proc.name} did not listen on {port} within {timeout} s:\n{proc.log_tail()}")
+
+
+def fmt_ms(us: float) -> str:
+    ms = us / 1000
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
+def fmt_s(s: float) -> str:
+    return f"{s:.2f} s" if s < 10 else f"{s:.1f} s" if s < 100 else f"{s:.0f} s"
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
+
+
+# -- the population ---------------------------------------------------------------------
+
+
+@dataclass
+class Population:
+    serials: list[int]
+    revoked_every: int
+    base: dt.datetime  # issued_at of entry 0
+    not_after: dt.datetime
+
+    def revoked(self, i: int) -> bool:
+        return i % self.revoked_every == 0
+
+    def issued_at(self, i: int) -> dt.datetime:
+        return self.base + dt.timedelta(seconds=i * 20)
+
+    def revoked_at(self, i: int) -> dt.datetime:
+        return self.issued_at(i) + dt.timedelta(days=30)
+
+    def reason(self, i: int) -> str:
+        return REASONS[(i // self.revoked_every) % len(REASONS)]
+
+
+def make_population(n: int, revoked_every: int, seed: int = 20260601) -> Population:
+    from myna.pki import serials as serials_mod  # noqa: F401  (same width rules: 159 random bits)
+
+    rng = random.Random(seed)
+    seen: set[int] = set()
+    out: list[int] = []
+    while len(out) < n:
+        s = rng.getrandbits(159)
+        if s and s not in seen:
+            seen.add(s)
+            out.append(s)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    # issued over the past ~8 months at most (20 s apart), all valid for years to come
+    base = now - dt.timedelta(seconds=20 * n) - dt.timedelta(days=31)
+    return Population(out, revoked_every, base, now + dt.timedelta(days=4 * 365))
+
+
+def fill_feed(p, pop: Population, authority_id: int) -> None:
+    """N "issued" events, then one "revoked" event per revoked entry, as IssuanceService
+    and RevocationService would have appended them (Core executemany, 50,000 a batch)."""
+    from sqlalchemy import insert
+
+    from myna.pki import serials
+    from myna.store import models as m
+
+    def batches(rows, size=50_000):
+        chunk = []
+        for r in rows:
+            chunk.append(r)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    issued = ({"serial": serials.to_store(s), "authority_id": authority_id, "event": "issued", "at": pop.issued_at(i), "not_after": pop.not_after, "reason": None}
+              for i, s in enumerate(pop.serials))
+    revoked = ({"serial": serials.to_store(s), "authority_id": authority_id, "event": "revoked", "at": pop.revoked_at(i), "not_after": pop.not_after, "reason": pop.reason(i)}
+               for i, s in enumerate(pop.serials) if pop.revoked(i))
+    for rows in (issued, revoked):
+        for chunk in batches(rows):
+            with p.db.session() as s:
+                s.execute(insert(m.StatusEvent), chunk)
+
+
+def feed_head(p) -> int:
+    from sqlalchemy import func, select
+
+    from myna.store import models as m
+
+    with p.db.session() as s:
+        return s.scalar(select(func.max(m.StatusEvent.seq))) or 0
+
+
+# -- the other responders' material ------------------------------------------------------
+
+
+def make_responder(ca, name: str, algorithm: str, workdir: Path) -> tuple[Path, Path]:
+    """A delegated OCSP responder certificate from the card-auth CA (myna's own profile)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from myna.pki import ocsp, serials
+    from myna.pki.signer import sign_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1()) if algorithm == "ec" else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = sign_certificate(ocsp.responder_builder(ca.cert, key.public_key(), name, ca.slug, serials.new_serial(), dt.datetime.now(UTC)), ca.key)
+    cert_path, key_path = workdir / f"{name}.pem", workdir / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def write_index(pop: Population, path: Path) -> None:
+    """``openssl ca`` database: V/R, expiry, revocation time[,reason], serial (as BN_bn2hex
+    prints it: upper case, whole bytes; ``openssl ocsp`` looks serials up as text), file, DN."""
+    from myna.pki import serials
+    from myna.pki.revocation import RevocationReason
+
+    names = {r: "".join(w.capitalize() if k else w for k, w in enumerate(RevocationReason(r).x509_reason.name.split("_"))) for r in REASONS}
+    exp = pop.not_after.strftime("%y%m%d%H%M%SZ")
+    with open(path, "w", newline="\n") as f:
+        for i, s in enumerate(pop.serials):
+            h = serials.to_display(s)
+            if pop.revoked(i):
+                f.write(f"R\t{exp}\t{pop.revoked_at(i).strftime('%y%m%d%H%M%SZ')},{names[pop.reason(i)]}\t{h}\tunknown\t/CN=s{h}\n")
+            else:
+                f.write(f"V\t{exp}\t\t{h}\tunknown\t/CN=s{h}\n")
+    Path(f"{path}.attr").write_text("unique_subject = no\n")
+
+
+_CFSSL_JOB: dict = {}
+
+
+def _cfssl_part(args: tuple[int, int, str]) -> int:
+    """Child process: pre-sign responses for entries [start, stop) into one part file."""
+    start, stop, out = args
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from myna.pki.ocsp import CertStatus, OcspQuery, Responder
+    from myna.pki.revocation import RevocationReason
+
+    job = _CFSSL_JOB
+    pop: Population = job["pop"]
+    r = Responder(
+        slug=SLUG,
+        issuer=x509.load_pem_x509_certificate(job["issuer"]),
+        cert=x509.load_pem_x509_certificate(job["cert"]),
+        key=serialization.load_pem_private_key(job["key"], password=None),
+    )
+    nh, kh = r._hashes["sha1"]
+    this_update = job["this_update"]
+    next_update = this_update + VALIDITY
+    with open(out, "w") as f:
+        for i in range(start, stop):
+            q = OcspQuery("sha1", nh, kh, pop.serials[i], None)
+            if pop.revoked(i):
+                der = r.respond(q, CertStatus.REVOKED, this_update, next_update, pop.revoked_at(i), RevocationReason(pop.reason(i)).x509_reason)
+            else:
+                der = r.respond(q, CertStatus.GOOD, this_update, next_update)
+            f.write(base64.b64encode(der).decode() + "\n")
+    return stop - start
+
+
+def write_cfssl_responses(pop: Population, issuer_pem: bytes, cert: Path, key: Path, path: Path, procs: int = 2) -> None:
+    _CFSSL_JOB.update(pop=pop, issuer=issuer_pem, cert=cert.read_bytes(), key=key.read_bytes(), this_update=dt.datetime.now(UTC).replace(microsecond=0))
+    n = len(pop.serials)
+    step = 50_000
+    parts = [(a, min(n, a + step), f"{path}.part{a:09d}") for a in range(0, n, step)]
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        pool.map(_cfssl_part, parts)
+    with open(path, "wb") as out:
+        for _, _, part in parts:
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out)
+            os.unlink(part)
+
+
+@dataclass
+class RequestSet:
+    path: Path
+    serials: list[int]
+    expected: list[str]  # "good" / "revoked"
+    ders: list[bytes]
+
+
+def ocsp_request(name_hash: bytes, key_hash: bytes, serial: int) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp as x509_ocsp
+
+    return x509_ocsp.OCSPRequestBuilder().add_certificate_by_hash(name_hash, key_hash, serial, hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+
+
+def make_request_sets(pop: Population, issuer, plan: Plan, workdir: Path, seed: int = 7) -> tuple[RequestSet, RequestSet]:
+    """A working set (10 % revoked) and a disjoint cold set (same mix), as hex lines."""
+    from myna.pki.ocsp import issuer_hashes
+
+    nh, kh = issuer_hashes(issuer, "sha1")
+    rng = random.Random(seed)
+    n = len(pop.serials)
+    revoked = [i for i in range(n) if pop.revoked(i)]
+    good = [i for i in range(n) if not pop.revoked(i)]
+    sets = []
+    for name, size in (("work", plan.work), ("cold", plan.cold)):
+        k_rev = size // plan.revoked_every
+        chosen = rng.sample(revoked, k_rev) + rng.sample(good, size - k_rev)
+        taken = set(chosen)
+        revoked = [i for i in revoked if i not in taken]
+        good = [i for i in good if i not in taken]
+        rng.shuffle(chosen)
+        ders = [ocsp_request(nh, kh, pop.serials[i]) for i in chosen]
+        path = workdir / f"requests-{name}.hex"
+        path.write_text("".join(d.hex() + "\n" for d in ders))
+        sets.append(RequestSet(path, [pop.serials[i] for i in chosen], ["revoked" if pop.revoked(i) else "good" for i in chosen], ders))
+    return sets[0], sets[1]
+
+
+# -- checking answers ---------------------------------------------------------------------
+
+
+def check_answers(url: str, rs: RequestSet, k: int, issuer, expected_responder=None) -> dict:
+    """POST k requests of the set; parse and check every answer."""
+    import httpx
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509 import ocsp as x509_ocsp
+
+    ok, problems, sizes = 0, [], []
+    responder_cn = None
+    with httpx.Client(timeout=10) as c:
+        for i in range(min(k, len(rs.ders))):
+            r = c.post(url, content=rs.ders[i], headers={"Content-Type": "application/ocsp-request"})
+            try:
+                resp = x509_ocsp.load_der_ocsp_response(r.content)
+                if resp.response_status is not x509_ocsp.OCSPResponseStatus.SUCCESSFUL:
+                    raise ValueError(f"status {resp.response_status.name}")
+                if resp.serial_number != rs.serials[i]:
+                    raise ValueError("serial differs")
+                got = resp.certificate_status.name.lower()
+                if got != rs.expected[i]:
+                    raise ValueError(f"{got}, expected {rs.expected[i]}")
+                signer = resp.certificates[0]
+                signer.verify_directly_issued_by(issuer)
+                pub = signer.public_key()
+                if isinstance(pub, ec.EllipticCurvePublicKey):
+                    pub.verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(resp.signature_hash_algorithm))
+                elif isinstance(pub, rsa.RSAPublicKey):
+                    pub.verify(resp.signature, resp.tbs_response_bytes, padding.PKCS1v15(), resp.signature_hash_algorithm)
+                if resp.next_update is None:
+                    raise ValueError("no nextUpdate")
+                responder_cn = signer.subject.rfc4514_string()
+                ok += 1
+                sizes.append(len(r.content))
+            except Exception as exc:  # noqa: BLE001 - reported
+                problems.append(f"{rs.serials[i]:x}: {exc}")
+    return {"checked": min(k, len(rs.ders)), "ok": ok, "problems": problems[:5], "size": statistics.mean(sizes) if sizes else 0, "responder": responder_cn}
+
+
+def ocsp_status(content: bytes) -> str:
+    from cryptography.x509 import ocsp as x509_ocsp
+
+    resp = x509_ocsp.load_der_ocsp_response(content)
+    if resp.response_status is not x509_ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return resp.response_status.name.lower()
+    return resp.certificate_status.name.lower()
+
+
+# -- wrk ------------------------------------------------------------------------------------
+
+
+def wrk(url: str, rs: RequestSet, mode: str, seconds: int, plan: Plan, rate: float | None = None, server: Proc | None = None) -> dict:
+    cmd = ["wrk", f"-t{plan.threads}", f"-c{plan.conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url, "--", str(rs.path), mode, str(plan.threads)]
+    env = dict(os.environ)
+    if rate:
+        env["OCSPBENCH_RATE"] = f"{rate:.0f}"
+    cpu0 = server.cpu_s() if server else 0.0
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = re.search(r"^OCSPBENCH (\{.*\})$", res.stdout, re.M)
+    if not m:
+        raise RuntimeError(f"wrk failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    out = json.loads(m.group(1))
+    secs = out["duration_us"] / 1e6
+    out["rps"] = out["requests"] / secs
+    out["errors"] = sum(out[k] for k in ("connect", "read", "write", "status", "timeout"))
+    out["mean_bytes"] = out["bytes"] / max(1, out["requests"])
+    out["server_cpu"] = ((server.cpu_s() - cpu0) / secs) if server else None  # cores
+    out["wrk_cpu"] = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / secs
+    out["rate"] = rate
+    out["mode"] = mode
+    out["seconds"] = seconds
+    out["cmd"] = ("OCSPBENCH_RATE=%.0f " % rate if rate else "") + " ".join(cmd)
+    return out
+
+
+@dataclass
+class ServerResult:
+    name: str
+    what: str
+    command: str
+    check: dict
+    runs: dict = field(default_factory=dict)  # "cold", "warm-up", "peak", "half"
+    notes: list[str] = field(default_factory=list)
+    start_s: float | None = None
+    rss_mb: float | None = None
+
+
+def load_server(name: str, what: str, command: str, url: str, proc: Proc, work: RequestSet, plan: Plan, issuer, cold: RequestSet | None = None) -> ServerResult:
+    log(f"{name}: checking {plan.sample} answers")
+    res = ServerResult(name, what, command, check_answers(url, work, plan.sample, issuer))
+    if res.check["ok"] != res.check["checked"]:
+        log(f"{name}: answer problems: {res.check['problems']}")
+    if cold is not None:
+        log(f"{name}: cold run {plan.cold_s} s (serials never asked before)")
+        res.runs["cold"] = wrk(url, cold, "seq", plan.cold_s, plan, server=proc)
+        if res.runs["cold"]["requests"] > len(cold.ders):
+            res.notes.append(f"the cold run asked {res.runs['cold']['requests']:,} times for {len(cold.ders):,} serials: the part past the first pass was warm")
+    log(f"{name}: warm-up {plan.warm_s} s")
+    res.runs["warm-up"] = wrk(url, work, "random", plan.warm_s, plan, server=proc)
+    log(f"{name}: peak {plan.peak_s} s")
+    res.runs["peak"] = wrk(url, work, "random", plan.peak_s, plan, server=proc)
+    half = res.runs["peak"]["rps"] / 2
+    log(f"{name}: peak {res.runs['peak']['rps']:,.0f} req/s; half rate {half:,.0f} req/s for {plan.half_s} s")
+    res.runs["half"] = wrk(url, work, "random", plan.half_s, plan, rate=half, server=proc)
+    res.rss_mb = proc.rss_mb()
+    r = res.runs["half"]
+    log(f"{name}: at {half:,.0f} req/s: p50 {fmt_ms(r['p50_us'])} p99 {fmt_ms(r['p99_us'])} late {r['late']} errors {r['errors']}")
+    return res
+
+
+# -- myna processes ----------------------------------------------------------------------
+
+
+def wait_good(url: str, der: bytes, proc: Proc, timeout: float) -> float:
+    """Seconds until ``url`` answers "good" for ``der`` (tryLater until a centre's first complete sync)."""
+    import httpx
+
+    t0 = time.perf_counter()
+    with httpx.Client(timeout=30) as c:
+        while time.perf_counter() - t0 < timeout:
+            if not proc.alive():
+                raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+            try:
+                r = c.post(url, content=der, headers={"Content-Type": "application/ocsp-request"})
+                if r.status_code == 200 and ocsp_status(r.content) == "good":
+                    return time.perf_counter() - proc.started
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+    raise RuntimeError(f"{proc.name}: no 'good' answer within {timeout} s:\n{proc.log_tail()}")
+
+
+def issue_real(p, count: int) -> list[int]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from myna.authority.issuance import IssuanceRequest, IssuanceService
+    from myna.pki.kinds import CertKind
+
+    reqs = []
+    for i in range(count):
+        pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        reqs.append(IssuanceRequest(request_id=f"ocsp-bench-{i:05d}", kind=CertKind.CARD_AUTH, public_key=pub, resident_code=f"{20**7 + i:011d}",
+                                    date_of_birth=dt.date(1980, 5, 17), municipality_code="131016"))
+    return [x.serial for x in IssuanceService(p).issue_many(reqs, "bench")]
+
+
+async def revocation_to_visible(platform_url: str, op_token: str, centres: dict[str, str], serials_: list[int], issuer, plan: Plan) -> dict:
+    """Revoke each serial through the API at random moments; poll every centre until it says revoked."""
+    import httpx
+
+    from myna.pki import serials
+    from myna.pki.ocsp import issuer_hashes
+
+    nh, kh = issuer_hashes(issuer, "sha1")
+    ders = {s: ocsp_request(nh, kh, s) for s in serials_}
+    headers = {"Content-Type": "application/ocsp-request"}
+    rng = random.Random(99)
+    out: dict[str, list[float]] = {c: [] for c in centres}
+    api_s: list[float] = []
+    polls = {c: 0 for c in centres}
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        # every serial answered "good" by every centre first: the good answer is cached
+        for s in serials_:
+            for centre, url in centres.items():
+                while True:
+                    r = await client.post(url, content=ders[s], headers=headers)
+                    if ocsp_status(r.content) == "good":
+                        break
+                    await asyncio.sleep(0.05)
+
+        async def watch(centre: str, url: str, s: int, t0: float) -> None:
+            deadline = t0 + 30
+            while time.perf_counter() < deadline:
+                r = await client.post(url, content=ders[s], headers=headers)
+                polls[centre] += 1
+                if ocsp_status(r.content) == "revoked":
+                    out[centre].append(time.perf_counter() - t0)
+                    return
+                await asyncio.sleep(plan.poll_s)
+            out[centre].append(float("inf"))
+
+        tasks = []
+        for s in serials_:
+            await asyncio.sleep(rng.uniform(0, 2 * plan.revocation_gap_s))
+            t0 = time.perf_counter()
+            r = await client.post(f"{platform_url}/api/v1/certificates/{serials.to_display(s)}/revocation", json={"reason": "request"},
+                                  headers={"Authorization": f"Bearer {op_token}"})
+            api_s.append(time.perf_counter() - t0)
+            if r.status_code != 201:
+                raise RuntimeError(f"revocation failed: {r.status_code} {r.text}")
+            tasks += [asyncio.create_task(watch(c, u, s, t0)) for c, u in centres.items()]
+        await asyncio.gather(*tasks)
+    return {"latencies": out, "api_s": api_s, "polls": polls}
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def run(plan: Plan, workdir: Path) -> dict:
+    from cryptography.hazmat.primitives import serialization
+
+    from myna.authority.platform import Platform
+    from myna.pki.ocsp import issuer_hashes
+    from myna.settings import Settings
+
+    report: dict = {"plan": plan, "machine": machine(), "steps": {}, "servers": [], "notes": []}
+    steps = report["steps"]
+    logdir = workdir / "logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    home = workdir / "home"
+    platform_port = free_port()
+    platform_url = f"http://127.0.0.1:{platform_port}"
+    env = dict(os.environ, MYNA_HOME=str(home), MYNA_PUBLIC_URL=platform_url)
+    env.pop("MYNA_DATABASE_URL", None)
+    myna = [sys.executable, "-m", "myna.cli"]
+
+    def cli(*args: str) -> str:
+        r = subprocess.run([*myna, *args], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"myna {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
+        return r.stdout
+
+    # 1. platform
+    t0 = time.perf_counter()
+    cli("init", "--operator", "bench")
+    centre_token = cli("token", "create", "--role", "centre", "--label", "ocsp-bench centres").strip()
+    op_token = cli("token", "create", "--role", "operator", "--label", "ocsp-bench revoker").strip()
+    for c in ("tokyo", "osaka"):
+        cli("validity", "provision", "--centre", c)
+    steps["platform: myna init, tokens, validity provision tokyo + osaka"] = time.perf_counter() - t0
+    p = Platform.open(Settings.from_env(home))
+    ca = p.authority(SLUG)
+    issuer = ca.cert
+    issuer_pem = issuer.public_bytes(serialization.Encoding.PEM)
+    (workdir / "ca.pem").write_bytes(issuer_pem)
+
+    # 2. population
+    log(f"population: {plan.n:,} serials, 1 in {plan.revoked_every} revoked")
+    t0 = time.perf_counter()
+    pop = make_population(plan.n, plan.revoked_every)
+    steps["population: serials (Python)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fill_feed(p, pop, ca.id)
+    steps[f"population: {plan.n + plan.n // plan.revoked_every:,} events into status_feed (SQLAlchemy Core)"] = time.perf_counter() - t0
+    head = feed_head(p)
+    report["head"] = head
+
+    # 3. the others' material, and the requests
+    t0 = time.perf_counter()
+    responders = {alg: make_responder(ca, f"openssl-{alg}", alg, workdir) for alg in ("ec", "rsa")}
+    cfssl_cert, cfssl_key = make_responder(ca, "cfssl-ec", "ec", workdir)
+    write_index(pop, workdir / "index.txt")
+    steps["openssl: index.txt + responder certificates"] = time.perf_counter() - t0
+    log("cfssl: pre-signing responses")
+    t0 = time.perf_counter()
+    write_cfssl_responses(pop, issuer_pem, cfssl_cert, cfssl_key, workdir / "responses.txt")
+    steps[f"cfssl: {plan.n:,} pre-signed responses (myna Responder.respond, 2 processes)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    work, cold = make_request_sets(pop, issuer, plan, workdir)
+    steps["requests: working set + cold set (DER, hex)"] = time.perf_counter() - t0
+    report["sizes"] = {
+        "index.txt": (workdir / "index.txt").stat().st_size,
+        "responses.txt": (workdir / "responses.txt").stat().st_size,
+    }
+    nh, kh = issuer_hashes(issuer, "sha1")
+    newest = ocsp_request(nh, kh, pop.serials[-1])  # last "issued" event: good when synced
+    if pop.revoked(len(pop.serials) - 1):
+        newest = ocsp_request(nh, kh, pop.serials[-2])
+    del pop
+
+    procs: list[Proc] = []
+
+    def start(name: str, cmd: list[str], **kw) -> Proc:
+        pr = Proc(name, cmd, env, logdir, **kw)
+        procs.append(pr)
+        return pr
+
+    try:
+        # 4. myna: the platform with its in-process centre, then tokyo and osaka over HTTP
+        log("myna serve: starting; its in-process centre syncs from the store")
+        plat = start("myna-serve", [*myna, "serve", "--port", str(platform_port)])
+        wait_port(platform_port, plat, 120)
+        inproc_url = f"{platform_url}/ocsp/{SLUG}"
+        steps["sync: myna serve's in-process centre (DbFeed), process start to synced"] = wait_good(inproc_url, newest, plat, 3600)
+        centre_urls = {}
+        centre_procs = {}
+        for c in ("tokyo", "osaka"):
+            port = free_port()
+            log(f"{c}: myna validity serve --source {platform_url}")
+            pr = start(c, [*myna, "validity", "serve", "--centre", c, "--port", str(port), "--source", platform_url, "--token", centre_token, "--interval", "0.2"])
+            centre_urls[c] = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
+            centre_procs[c] = pr
+            wait_port(port, pr, 120)
+            cpu0 = pr.cpu_s()
+            steps[f"sync: {c} (myna validity serve --source, HttpFeed), process start to synced"] = wait_good(centre_urls[c], newest, pr, 3600)
+            report.setdefault("sync_cpu", {})[c] = pr.cpu_s() - cpu0
+            report.setdefault("replica_mb", {})[c] = (home / "centres" / c / "status.db").stat().st_size / 2**20
+        report["platform_sync_cpu"] = plat.cpu_s()
+
+        # 5. revocation-to-visible at both centres
+        log(f"revocation-to-visible: issuing {plan.revocations} certificates")
+        real = issue_real(p, plan.revocations)
+        log("revocation-to-visible: revoking through the API, polling tokyo and osaka")
+        t0 = time.perf_counter()
+        report["visible"] = asyncio.run(revocation_to_visible(platform_url, op_token, centre_urls, real, issuer, plan))
+        steps["revocation-to-visible run"] = time.perf_counter() - t0
+
+        # 6. load: tokyo alone (osaka stopped; the platform stays up: tokyo pulls its feed)
+        centre_procs["osaka"].stop()
+        tokyo = centre_procs["tokyo"]
+        cmd_tokyo = f"myna validity serve --centre tokyo --port PORT --source {platform_url.replace(str(platform_port), 'PLATFORM_PORT')} --token TOKEN --interval 0.2"
+        report["servers"].append(load_server("myna validity serve", "myna, own process, synced over HTTP; 1 process", cmd_tokyo, centre_urls["tokyo"], tokyo, work, plan, issuer, cold))
+        tokyo.stop()
+        report["servers"].append(load_server("myna serve (in-process centre)", "myna platform process, centre fed from the store; 1 process", "myna serve --port PORT", inproc_url, plat, work, plan, issuer, cold))
+        if plan.workers:
+            port = free_port()
+            wenv = dict(env, OCSPBENCH_CENTRE="tokyo", OCSPBENCH_SOURCE=platform_url, OCSPBENCH_TOKEN=centre_token)
+            wcmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "ocsp_app:make", "--workers", "2",
+                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
+            log("what-if: two centre processes (uvicorn --workers 2) on tokyo's replica")
+            pr = Proc("myna-2-workers", wcmd, wenv, logdir)
+            procs.append(pr)
+            wait_port(port, pr, 120)
+            url = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
+            wait_good(url, newest, pr, 300)
+            report["servers"].append(load_server("myna, 2 worker processes (what-if)", "what-if, not a product command: uvicorn --workers 2, each worker its own Centre + SyncLoop on tokyo's replica",
+                                                 "uvicorn --factory --app-dir bench ocsp_app:make --workers 2 --port PORT", url, pr, work, plan, issuer, cold))
+            pr.stop()
+        plat.stop()
+
+        # 7. openssl ocsp
+        for alg in ("ec", "rsa"):
+            cert, key = responders[alg]
+            for multi in (None, 2):
+                port = free_port()
+                cmd = ["openssl", "ocsp", "-index", str(workdir / "index.txt"), "-port", str(port), "-rsigner", str(cert), "-rkey", str(key),
+                       "-CA", str(workdir / "ca.pem"), "-ndays", "1", "-resp_key_id", "-ignore_err"] + (["-multi", str(multi)] if multi else [])
+                name = f"openssl ocsp, {'EC P-256' if alg == 'ec' else 'RSA-2048'} responder" + (f", -multi {multi}" if multi else "")
+                log(f"{name}: starting (loads index.txt)")
+                pr = start(f"openssl-{alg}-{multi or 1}", cmd, cwd=workdir)
+                started = wait_port(port, pr, 600)
+                res = load_server(name, "openssl ocsp -index (signs every response)", " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
+                                  f"http://127.0.0.1:{port}/", pr, work, plan, issuer)
+                res.start_s = started
+                report["servers"].append(res)
+                pr.stop()
+
+        # 8. cfssl ocspserve
+        port = free_port()
+        cmd = ["cfssl", "ocspserve", "-port", str(port), "-responses", str(workdir / "responses.txt")]
+        log("cfssl ocspserve: starting (loads responses.txt)")
+        pr = start("cfssl", cmd, cwd=workdir)
+        started = wait_port(port, pr, 1800)
+        res = load_server("cfssl ocspserve", "cfssl ocspserve -responses (pre-signed, in memory)", " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
+                          f"http://127.0.0.1:{port}/", pr, work, plan, issuer)
+        res.start_s = started
+        m = re.search(r"Read (\d+) OCSP responses", pr.log_tail(200))
+        res.notes.append(f"cfssl log: {m.group(0)}" if m else "cfssl did not log how many responses it read")
+        report["servers"].append(res)
+        pr.stop()
+    finally:
+        for pr in procs:
+            pr.stop()
+        p.close()
+    return report
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def markdown(report: dict, command: str) -> str:
+    plan: Plan = report["plan"]
+    mc = report["machine"]
+    servers: list[ServerResult] = report["servers"]
+    myna = servers[0]
+    peak = {s.name: s.runs["peak"]["rps"] for s in servers}
+    L = []
+    L.append("# OCSP responder benchmark: myna vs openssl ocsp vs cfssl ocspserve\n")
+    L.append("Generated by `bench/ocsp.py` (its docstring has the method; the wrk script is `bench/ocsp_wrk.lua`).\n")
+    L.append(f"Command: `{command}`\n")
+    L.append(f"- machine: {mc['arch']}, nproc {mc['nproc']}, {mc['cpu']}, kernel {mc['kernel']}; {mc['date']}")
+    L.append(f"- {mc['openssl']}; {mc['cfssl']}; {mc['wrk']}")
+    L.append(f"- Python {mc['python']}, cryptography {mc['cryptography']}, {mc['uvicorn']}")
+    L.append(f"- population: {plan.n:,} certificates under card-auth, {plan.n // plan.revoked_every:,} revoked (1 in {plan.revoked_every}); "
+             f"working set {plan.work:,} serials ({plan.work // plan.revoked_every:,} revoked), cold set {plan.cold:,} other serials")
+    L.append(f"- load: wrk `-t{plan.threads} -c{plan.conns}`, POST of a DER OCSPRequest (one SHA-1 CertID, no nonce) picked at random from the working set; "
+             f"peak = closed loop for {plan.peak_s} s after a {plan.warm_s} s warm-up; half = a fixed rate of half that server's own peak for {plan.half_s} s")
+    L.append("- wrk runs on the same 2 cores as the server: \"server CPU\" and \"wrk CPU\" are cores used during the run (2.0 = the whole machine)\n")
+    L.append("## Throughput and latency\n")
+    L.append("| server | req/s at peak | p50 / p99 at peak | fixed rate (half peak) | p50 / p99 / p99.9 at that rate | late sends | errors | server CPU / wrk CPU (peak) | response bytes | answers checked |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for s in servers:
+        pk, hf = s.runs["peak"], s.runs["half"]
+        L.append(f"| {s.name} | {pk['rps']:,.0f} | {fmt_ms(pk['p50_us'])} / {fmt_ms(pk['p99_us'])} | {hf['rps']:,.0f} req/s "
+                 f"| {fmt_ms(hf['p50_us'])} / {fmt_ms(hf['p99_us'])} / {fmt_ms(hf['p999_us'])} | {hf['late']:,} (worst {hf['late_max_ms']:.0f} ms) "
+                 f"| {pk['errors'] + hf['errors']:,} | {pk['server_cpu']:.2f} / {pk['wrk_cpu']:.2f} | {pk['mean_bytes'] - 0:.0f} | {s.check['ok']}/{s.check['checked']} |")
+    L.append("")
+    L.append("\"response bytes\" is wrk's bytes read per response, HTTP headers included. \"late sends\": requests of the fixed-rate run "
+             "that could not leave on schedule because every connection of their wrk thread was still waiting (0: open-loop latencies).\n")
+    colds = [s for s in servers if "cold" in s.runs]
+    if colds:
+        L.append("myna cold path (every request a serial not asked before: replica lookup + EC P-256 signature, then cached):\n")
+        L.append("| server | req/s | p50 / p99 | server CPU |")
+        L.append("|---|---|---|---|")
+        for s in colds:
+            c = s.runs["cold"]
+            L.append(f"| {s.name} | {c['rps']:,.0f} | {fmt_ms(c['p50_us'])} / {fmt_ms(c['p99_us'])} | {c['server_cpu']:.2f} |")
+        L.append("")
+    # targets
+    L.append("## Targets\n")
+    o_single = [s for s in servers if s.name.startswith("openssl")]
+    cf = [s for s in servers if s.name.startswith("cfssl")]
+    my = myna.runs["peak"]["rps"]
+    rows = []
+    for o in o_single:
+        ratio = my / o.runs["peak"]["rps"]
+        rows.append((f"≥ 10× {o.name}", f"{ratio:.1f}×", ratio >= 10))
+    for c in cf:
+        rows.append((f"≥ {c.name} throughput", f"{my:,.0f} vs {c.runs['peak']['rps']:,.0f} req/s ({my / c.runs['peak']['rps']:.2f}×)", my >= c.runs["peak"]["rps"]))
+    hf = myna.runs["half"]
+    rows.append((f"p99 < 10 ms at half of peak ({hf['rps']:,.0f} req/s)", fmt_ms(hf["p99_us"]), hf["p99_us"] < 10_000))
+    vis = report.get("visible")
+    if vis:
+        for c, lat in vis["latencies"].items():
+            rows.append((f"revocation-to-visible p99 ≤ 1 s at {c}", fmt_s(pct(lat, 99)), pct(lat, 99) <= 1.0))
+    L.append(f"Measured on `{myna.name}` (the product's standalone centre):\n")
+    L.append("| target | measured | met |")
+    L.append("|---|---|---|")
+    for t, m, ok in rows:
+        L.append(f"| {t} | {m} | {'yes' if ok else '**no**'} |")
+    L.append("")
+    # sync
+    L.append("## Replication\n")
+    L.append(f"Feed head after the population: seq {report['head']:,}.\n")
+    L.append("| step | time |")
+    L.append("|---|---|")
+    for k, v in report["steps"].items():
+        if k.startswith("sync"):
+            L.append(f"| {k} | {fmt_s(v)} |")
+    L.append("")
+    if report.get("sync_cpu"):
+        L.append("CPU used by each centre process for its initial sync: " + ", ".join(f"{c} {fmt_s(v)}" for c, v in report["sync_cpu"].items())
+                 + f"; replica size: " + ", ".join(f"{c} {v:.0f} MiB" for c, v in report["replica_mb"].items()) + ".\n")
+    if vis:
+        L.append(f"## Revocation-to-visible\n")
+        L.append(f"{plan.revocations} real card-auth certificates, revoked through the API one at a time at random moments (gaps uniform 0–{2 * plan.revocation_gap_s:g} s); "
+                 f"both centres polled every {plan.poll_s * 1000:.0f} ms per revoked serial. Time from sending the revocation request to the first \"revoked\" answer "
+                 f"(the API call itself: p50 {fmt_s(statistics.median(vis['api_s']))}, max {fmt_s(max(vis['api_s']))}).\n")
+        L.append("| centre | p50 | p99 | max | answers seen |")
+        L.append("|---|---|---|---|---|")
+        for c, lat in vis["latencies"].items():
+            L.append(f"| {c} | {fmt_s(pct(lat, 50))} | {fmt_s(pct(lat, 99))} | {fmt_s(max(lat))} | {sum(1 for x in lat if x != float('inf'))}/{len(lat)} |")
+        L.append("")
+    # commands and details
+    L.append("## Servers and commands\n")
+    for s in servers:
+        L.append(f"- **{s.name}** — {s.what}. `{s.command}`" + (f"; listening {fmt_s(s.start_s)} after start" if s.start_s is not None else "")
+                 + (f"; RSS {s.rss_mb:.0f} MiB at the end" if s.rss_mb else ""))
+        for n in s.notes:
+            L.append(f"  - {n}")
+        if s.check["problems"]:
+            L.append(f"  - answer problems: {s.check['problems']}")
+    L.append("")
+    L.append("wrk commands (URL and paths vary):\n")
+    L.append("```")
+    for key in ("cold", "peak", "half"):
+        if key in myna.runs:
+            L.append(myna.runs[key]["cmd"].replace(str(LUA), "bench/ocsp_wrk.lua"))
+    L.append("```\n")
+    L.append("## Set-up timings\n")
+    for k, v in report["steps"].items():
+        if not k.startswith("sync"):
+            L.append(f"- {k}: {fmt_s(v)}")
+    L.append(f"- files: index.txt {report['sizes']['index.txt'] / 2**20:.0f} MiB, responses.txt {report['sizes']['responses.txt'] / 2**20:.0f} MiB")
+    for n in report["notes"]:
+        L.append(f"- {n}")
+    L.append("")
+    return "\n".join(L)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="20,000 certificates, short runs")
+    ap.add_argument("-n", "--certificates", type=int, help="population size (default 1,000,000)")
+    ap.add_argument("--no-workers", action="store_true", help="skip the two-process what-if")
+    ap.add_argument("--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})")
+    ap.add_argument("--json", type=Path, help="also dump the raw results as JSON")
+    ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = ap.parse_args()
+    for tool in ("openssl", "wrk", "cfssl"):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found (apt-get install openssl wrk golang-cfssl)", file=sys.stderr)
+            return 2
+    plan = quick_plan() if args.quick else Plan()
+    if args.certificates:
+        plan.n = args.certificates
+    plan.workers = not args.no_workers
+    workdir = Path(tempfile.mkdtemp(prefix="ocsp-bench-"))
+    log(f"working in {workdir}")
+    t0 = time.perf_counter()
+    try:
+        report = run(plan, workdir)
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["notes"].append(f"whole run: {fmt_s(time.perf_counter() - t0)}")
+    command = "python bench/ocsp.py " + " ".join(sys.argv[1:])
+    md = markdown(report, command)
+    print(md)
+    if args.json:
+        args.json.write_text(json.dumps(report, default=lambda o: o.__dict__ if hasattr(o, "__dict__") else str(o), indent=1))
+    if args.write:
+        Path(args.write).write_text(md, encoding="utf-8")
+        log(f"wrote {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
