@@ -116,7 +116,9 @@ def _issue(p: Platform, kind: CertKind, n: int) -> x509.Certificate:
         request_id=f"pkilint:{kind.value}:{n}",
         kind=kind,
         public_key=_rsa_spki(),
-        resident_code=f"{12345678900 + n:011d}",
+        # One holder per certificate: a shared holder would see the R-REV-6 cascade
+        # revoke their mobile certificate along with the card one.
+        resident_code=f"{12345678900 + 10 * list(CertKind).index(kind) + n:011d}",
         date_of_birth=born,
         basic4=Basic4("山田 太郎", born, Sex.MALE, "東京都千代田区千代田1-1") if kind.is_signature else None,
         municipality_code="131016",

@@ -6,6 +6,7 @@ Pure functions from inputs to ``cryptography`` builders; the signer signs them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -139,7 +140,6 @@ def holder_builder(
         raise ValueError("a signature certificate needs the basic 4 information")
     if not kind.is_signature and basic4 is not None:
         raise ValueError("a user-authentication certificate carries no personal data")
-    usage_sign = kind.is_signature
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.COMMON_NAME, subject_id)]))
@@ -148,10 +148,25 @@ def holder_builder(
         .serial_number(serial)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(
+    )
+    for extension, critical in _issuer_extensions(kind, issuer, urls.base, issuer_slug):
+        builder = builder.add_extension(extension, critical=critical)
+    builder = builder.add_extension(_ski(public_key), critical=False)
+    if basic4 is not None:
+        builder = builder.add_extension(basic4.to_san(), critical=False)
+    return builder
+
+
+@functools.lru_cache(maxsize=64)
+def _issuer_extensions(kind: CertKind, issuer: x509.Certificate, base_url: str, issuer_slug: str) -> tuple:
+    """The extensions that depend only on the kind and the issuing CA, built once per CA
+    generation rather than per certificate."""
+    urls = Urls(base_url)
+    return (
+        (
             x509.KeyUsage(
                 digital_signature=True,
-                content_commitment=usage_sign,  # nonRepudiation: signatures, not logins
+                content_commitment=kind.is_signature,  # nonRepudiation: signatures, not logins
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
@@ -160,28 +175,24 @@ def holder_builder(
                 encipher_only=False,
                 decipher_only=False,
             ),
-            critical=True,
-        )
-        .add_extension(x509.CertificatePolicies([x509.PolicyInformation(kind.policy_oid, None)]), critical=False)
-        .add_extension(_aki(issuer), critical=False)
-        .add_extension(_ski(public_key), critical=False)
-        .add_extension(_crl_dp(urls.crl(issuer_slug)), critical=False)
+            True,
+        ),
+        (x509.CertificatePolicies([x509.PolicyInformation(kind.policy_oid, None)]), False),
+        (_aki(issuer), False),
+        (_crl_dp(urls.crl(issuer_slug)), False),
         # RFC 5280 4.2.1.15: relying parties (pyhanko-certvalidator among them) look for
         # delta CRLs here, not in the full CRL.
-        .add_extension(_freshest(urls.delta_crl(issuer_slug)), critical=False)
-        .add_extension(
+        (_freshest(urls.delta_crl(issuer_slug)), False),
+        (
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp(issuer_slug))),
                     x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.ca_cert(issuer_slug))),
                 ]
             ),
-            critical=False,
-        )
+            False,
+        ),
     )
-    if basic4 is not None:
-        builder = builder.add_extension(basic4.to_san(), critical=False)
-    return builder
 
 
 def _ca_key_usage() -> x509.KeyUsage:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from myna.store import models as m
@@ -34,3 +35,18 @@ def status_event(
 ) -> None:
     """Append to the status feed that validity centres replicate (same transaction)."""
     s.add(m.StatusEvent(serial=serial, authority_id=authority_id, event=event, at=at, not_after=not_after, reason=reason))
+
+
+def audit_many(s: Session, events: list[tuple[dt.datetime, str, str, str, dict]]) -> None:
+    """Many audit events in one executemany: (at, actor, action, subject, detail)."""
+    if events:
+        s.execute(insert(m.AuditEvent), [{"at": at, "actor": a, "action": act, "subject": sub, "detail": _json(d)} for at, a, act, sub, d in events])
+
+
+def status_events(s: Session, events: list[tuple[str, int, str, dt.datetime, dt.datetime, str | None]]) -> None:
+    """Many status-feed entries in one executemany: (serial, authority_id, event, at, not_after, reason)."""
+    if events:
+        s.execute(
+            insert(m.StatusEvent),
+            [{"serial": se, "authority_id": a, "event": e, "at": at, "not_after": na, "reason": r} for se, a, e, at, na, r in events],
+        )
