@@ -137,6 +137,14 @@ class _Login:
 
 
 _logins: dict[tuple[str, bytes], _Login] = {}
+_module_locks: dict[str, threading.Lock] = {}
+
+
+def _module_lock(module_path: str) -> threading.Lock:
+    with _logins_lock:
+        return _module_locks.setdefault(os.path.realpath(module_path), threading.Lock())
+
+
 _logins_lock = threading.Lock()  # also guards pkcs11.lib(), whose cache is not thread-safe
 
 
@@ -210,8 +218,8 @@ class Pkcs11KeyBackend:
 
     One session per instance, opened lazily and serialized by a lock because a
     PKCS#11 session must not be used by two threads at once. Signing throughput is
-    therefore one operation at a time per instance; use several instances for
-    parallelism. Call :meth:`close` when done (the login is dropped when the last
+    therefore one operation at a time per module in a process (see ``_module_lock``);
+    parallelise across processes. Call :meth:`close` when done (the login is dropped when the last
     backend on that token in the process closes).
     """
 
@@ -223,7 +231,10 @@ class Pkcs11KeyBackend:
         self.module_path = module_path
         self.token_label = token_label
         self._pin = user_pin
-        self._lock = threading.Lock()
+        # One lock per module, not per instance: python-pkcs11 initialises the module with
+        # C_Initialize(NULL), which promises the library no concurrent calls, and two
+        # instances signing from two threads were seen to crash SoftHSM2.
+        self._lock = _module_lock(module_path)
         self._session: Any = None
         self._login: _Login | None = None
         self._private: dict[bytes, Any] = {}  # CKA_ID -> private key object, current session
