@@ -61,7 +61,14 @@ def asn1_request_der(hash_name: str, name_hash: bytes, key_hash: bytes, serials:
     to build (an MD5 CertID, two CertIDs, a negative serial)."""
     tbs = {
         "request_list": [
-            {"req_cert": {"hash_algorithm": {"algorithm": hash_name}, "issuer_name_hash": name_hash, "issuer_key_hash": key_hash, "serial_number": s}}
+            {
+                "req_cert": {
+                    "hash_algorithm": {"algorithm": hash_name},
+                    "issuer_name_hash": name_hash,
+                    "issuer_key_hash": key_hash,
+                    "serial_number": s,
+                }
+            }
             for s in serials
         ]
     }
@@ -75,7 +82,7 @@ def parse(der: bytes) -> ocsp.OCSPResponse:
 
 
 def outcome(der: bytes) -> str:
-    """"good" / "revoked" / "unknown" for a successful response, else the unsuccessful
+    """ "good" / "revoked" / "unknown" for a successful response, else the unsuccessful
     status name in lower case ("trylater", "unauthorized", "malformedrequest", ...)."""
     resp = parse(der)
     if resp.response_status is not OCSP_STATUS.SUCCESSFUL:

@@ -16,14 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
+from myna.authority.issuance import record_service_certificate
 from myna.authority.platform import Platform, authority_slug
 from myna.pki import profiles, serials
-from myna.pki.holder_keys import key_fingerprint
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.kinds import AuthorityKind
 from myna.pki.signer import sign_certificate
 from myna.store import models as m
-from myna.store.journal import audit, status_event
+from myna.store.journal import audit
 
 
 @dataclass(frozen=True)
@@ -108,25 +108,7 @@ def run_ceremony(
             cert = sign_certificate(builder, root_key)
             row = record(kind, gen, cert, key, root_row.id)
             # The root's issuance record of this CA certificate, so the root's CRL can revoke it.
-            s.add(m.SerialReservation(serial=serials.to_store(serial), authority_id=root_row.id, request_id=f"ceremony:{kind.value}:g{gen}", reserved_at=now))
-            s.flush()
-            s.add(
-                m.Certificate(
-                    serial=serials.to_store(serial),
-                    authority_id=root_row.id,
-                    kind="ca",
-                    subject_id=name.rfc4514_string()[:64],
-                    request_id=f"ceremony:{kind.value}:g{gen}",
-                    request_digest=fingerprint(cert),
-                    key_fingerprint=key_fingerprint(key.public_key()),
-                    not_before=cert.not_valid_before_utc,
-                    not_after=cert.not_valid_after_utc,
-                    issued_at=now,
-                    retain_until=cert.not_valid_after_utc,
-                    der=cert.public_bytes(serialization.Encoding.DER),
-                )
-            )
-            status_event(s, serials.to_store(serial), root_row.id, "issued", now, cert.not_valid_after_utc)
+            record_service_certificate(s, cert, root_row.id, "ca", name.rfc4514_string(), f"ceremony:{kind.value}:g{gen}", now)
 
         transcript = json.dumps([step.__dict__ for step in steps], ensure_ascii=False)
         s.add(m.Ceremony(purpose="init" if len(steps) == len(AuthorityKind) else "rekey", performed_at=now, performed_by=operator, transcript=transcript))

@@ -223,3 +223,33 @@ def _map(fn, items: list) -> list:
 
 def _issued(row: m.Certificate, created: bool) -> Issued:
     return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), created)
+
+
+def record_service_certificate(s, cert: x509.Certificate, authority_id: int, kind: str, subject_id: str, request_id: str, now: dt.datetime) -> str:
+    """The issuance record of a certificate the platform issues to itself (a CA certificate
+    from the root, an OCSP responder certificate): serial reservation, record and
+    status-feed entry, in the caller's transaction. Returns the stored serial."""
+    serial = serials.to_store(cert.serial_number)
+    fingerprint = key_fingerprint(cert.public_key())
+    s.execute(insert(m.SerialReservation), [{"serial": serial, "authority_id": authority_id, "request_id": request_id, "reserved_at": now}])
+    s.execute(
+        insert(m.Certificate),
+        [
+            {
+                "serial": serial,
+                "authority_id": authority_id,
+                "kind": kind,
+                "subject_id": subject_id[:64],
+                "request_id": request_id,
+                "request_digest": fingerprint,
+                "key_fingerprint": fingerprint,
+                "not_before": cert.not_valid_before_utc,
+                "not_after": cert.not_valid_after_utc,
+                "issued_at": now,
+                "retain_until": cert.not_valid_after_utc,
+                "der": cert.public_bytes(serialization.Encoding.DER),
+            }
+        ],
+    )
+    status_events(s, [(serial, authority_id, "issued", now, cert.not_valid_after_utc, None)])
+    return serial

@@ -73,6 +73,9 @@ def parse_request(der: bytes) -> OcspQuery:
         raise OcspRefusal(ocsp.OCSPResponseStatus.UNAUTHORIZED, "CertID hash algorithm not supported") from None
     if hash_name not in _HASHES:
         raise OcspRefusal(ocsp.OCSPResponseStatus.UNAUTHORIZED, f"CertID hash algorithm {hash_name} not supported")
+    if serial < 0:
+        # CertificateSerialNumber is a positive INTEGER (RFC 5280 §4.1.2.2).
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, "negative serial number")
     nonce = None
     try:
         nonce = extensions.get_extension_for_class(x509.OCSPNonce).value.nonce

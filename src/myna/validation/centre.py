@@ -115,10 +115,15 @@ class Centre:
 
     # -- answering ---------------------------------------------------------------
 
+    def _precise_now(self) -> dt.datetime:
+        # The lag bound is in fractions of a second: not the whole-second time signed into responses.
+        precise = getattr(self.clock, "precise_now", None)
+        return precise() if precise is not None else self.clock.now()
+
     def lag(self) -> float | None:
         if self.synced_at is None:
             return None
-        return (self.clock.now() - self.synced_at).total_seconds()
+        return (self._precise_now() - self.synced_at).total_seconds()
 
     def fresh(self) -> bool:
         lag = self.lag()
@@ -197,19 +202,21 @@ class Centre:
 
     def sync_once(self, source: FeedSource, limit: int = 5000) -> SyncStats:
         """Pull the feed to its head and apply it. Raises on any failure (synced_at stays)."""
-        started = self.clock.now()
+        started = self._precise_now()
         stats = SyncStats()
         while True:
             also = sorted(self._gaps)
             events, head = source.fetch(self.last_seq, limit, also)
-            new_last = self._track_gaps(events)
+            new_last, gaps = self._track_gaps(events)
             with self._lock:
                 self.replica.apply(events, new_last)
+                # Only once the replica holds the events does the centre move on: a failed
+                # apply leaves the position and the awaited gaps as they were.
+                self.last_seq, self._gaps = new_last, gaps
                 for e in events:
                     if e.event == "revoked":
                         self._forget(e.serial)
-                        stats.revoked_visible.append((e.serial, (self.clock.now() - e.at).total_seconds()))
-            self.last_seq = new_last
+                        stats.revoked_visible.append((e.serial, (self._precise_now() - e.at).total_seconds()))
             # The revoked answer is ready before anyone asks: no signature when they do.
             for e in events:
                 if e.event == "revoked":
@@ -224,19 +231,19 @@ class Centre:
     def _forget(self, serial_hex: str) -> None:
         self._cache.pop(int(serial_hex, 16), None)
 
-    def _track_gaps(self, events: list[FeedEvent]) -> int:
+    def _track_gaps(self, events: list[FeedEvent]) -> tuple[int, dict[int, float]]:
+        """The new feed position and the seqs still awaited, without changing either."""
         now = time.monotonic()
         last = self.last_seq
+        gaps = dict(self._gaps)
         for e in sorted(events, key=lambda e: e.seq):
-            self._gaps.pop(e.seq, None)
+            gaps.pop(e.seq, None)
             if e.seq > last:
                 for missing in range(last + 1, e.seq):
-                    self._gaps.setdefault(missing, now)
+                    gaps.setdefault(missing, now)
                 last = e.seq
-        for seq, first in list(self._gaps.items()):
-            if now - first > self.config.gap_timeout_s:
-                del self._gaps[seq]  # rolled back: that seq will never commit
-        return last
+        # A seq missing longer than the timeout was rolled back: it will never commit.
+        return last, {seq: first for seq, first in gaps.items() if now - first <= self.config.gap_timeout_s}
 
     def refresh_crls(self, source: FeedSource) -> None:
         for r in self.responders:

@@ -19,13 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from myna.authority.issuance import record_service_certificate
 from myna.authority.platform import Platform
 from myna.errors import InvalidInput
 from myna.pki import ocsp, serials
-from myna.pki.holder_keys import key_fingerprint
 from myna.pki.signer import sign_certificate
-from myna.store import models as m
-from myna.store.journal import audit, status_event
+from myna.store.journal import audit
 
 CENTRE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -100,24 +99,6 @@ def _new_responder(platform: Platform, ca, centre: str, directory: Path, now: dt
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     request_id = f"responder:{centre}:{ca.slug}:{stamp}"
     with platform.db.session() as s:
-        s.add(m.SerialReservation(serial=serials.to_store(serial), authority_id=ca.id, request_id=request_id, reserved_at=now))
-        s.flush()
-        s.add(
-            m.Certificate(
-                serial=serials.to_store(serial),
-                authority_id=ca.id,
-                kind="responder",
-                subject_id=f"{centre}:{ca.slug}",
-                request_id=request_id,
-                request_digest=key_fingerprint(key.public_key()),
-                key_fingerprint=key_fingerprint(key.public_key()),
-                not_before=cert.not_valid_before_utc,
-                not_after=cert.not_valid_after_utc,
-                issued_at=now,
-                retain_until=cert.not_valid_after_utc,
-                der=cert.public_bytes(serialization.Encoding.DER),
-            )
-        )
-        status_event(s, serials.to_store(serial), ca.id, "issued", now, cert.not_valid_after_utc)
-        audit(s, now, actor, "responder.provisioned", serials.to_store(serial), centre=centre, authority=ca.slug)
+        stored = record_service_certificate(s, cert, ca.id, "responder", f"{centre}:{ca.slug}", request_id, now)
+        audit(s, now, actor, "responder.provisioned", stored, centre=centre, authority=ca.slug)
     return {"slug": ca.slug, **names}
