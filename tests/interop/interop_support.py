@@ -122,3 +122,80 @@ def write_pem(path: Path, *objs) -> Path:
     """Write certificates and/or CRLs (cryptography objects) as one PEM file."""
     path.write_bytes(b"".join(o.public_bytes(Encoding.PEM) for o in objs))
     return path
+
+
+# --------------------------------------------------------------------------- OCSP (validity centres)
+
+
+def ocsp_url(cert: x509.Certificate) -> str:
+    """The (single) OCSP URL of the certificate's authorityInfoAccess: where a relying
+    party asks about it (R-REV-10)."""
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    urls = [d.access_location.value for d in aia if d.access_method == AuthorityInformationAccessOID.OCSP]
+    assert len(urls) == 1, f"expected one OCSP URI, got {urls}"
+    return urls[0]
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, nonce: bytes | None = None) -> bytes:
+    """A DER OCSPRequest (SHA-1 CertID) built by cryptography, with an optional nonce."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.build().public_bytes(Encoding.DER)
+
+
+def ocsp_post(url: str, der: bytes, timeout: float = 5, token: str | None = None) -> bytes:
+    """POST a DER OCSPRequest (RFC 6960 A.1.1); returns the DER response body (HTTP 200 required)."""
+    headers = {"Content-Type": "application/ocsp-request"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=der, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            assert r.headers.get("Content-Type") == "application/ocsp-response", r.headers.get("Content-Type")
+            return r.read()
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"POST {url} -> {e.code}: {e.read()[:500]!r}") from None
+
+
+def ocsp_status(der_response: bytes) -> str:
+    """ "good" / "revoked" / "unknown", or the unsuccessful status in lower case ("trylater", ...)."""
+    from cryptography.x509 import ocsp
+
+    resp = ocsp.load_der_ocsp_response(der_response)
+    if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return resp.response_status.name.replace("_", "").lower()
+    return resp.certificate_status.name.lower()
+
+
+def wait_for_ocsp_status(url: str, cert: x509.Certificate, issuer: x509.Certificate, want: str, timeout: float = 15) -> float:
+    """Poll ``url`` about ``cert`` until it answers ``want``; returns the seconds waited.
+    (A centre sees a revocation after its next feed sync, a fraction of a second.)"""
+    import time
+
+    start = time.monotonic()
+    got = None
+    while time.monotonic() - start < timeout:
+        got = ocsp_status(ocsp_post(url, ocsp_request(cert, issuer)))
+        if got == want:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still answers {got!r}, not {want!r}, after {timeout}s")
+
+
+def api_post(live: Live, path: str, body: dict, timeout: float = 10) -> dict:
+    """POST JSON to /api/v1/<path> as the demo operator; returns the decoded JSON (2xx required)."""
+    req = urllib.request.Request(
+        live.url(f"/api/v1/{path.lstrip('/')}"),
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {live.operator_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"POST {path} -> {e.code}: {e.read()[:500]!r}") from None

@@ -15,7 +15,7 @@ from myna.validation.provision import bundle_dir, provision
 def local_centre(platform: Platform, config: CentreConfig, directory: Path | None = None) -> tuple[Centre, SyncLoop]:
     """Provision (idempotently) and open a centre that syncs from this platform's store."""
     directory = provision(platform, config.name, directory, actor=f"centre:{config.name}")
-    centre = Centre.from_bundle(directory, config)
+    centre = Centre.from_bundle(directory, config, clock=platform.clock)
     return centre, SyncLoop(centre, DbFeed(platform))
 
 
