@@ -81,5 +81,8 @@ class NumberGenerator:
 
     def numbers_for(self, resident_codes: np.ndarray, generation: int = 0) -> np.ndarray:
         """12-digit numbers (as uint64) for many 11-digit codes (as uint64)."""
-        body = self._cipher(generation).encrypt(np.asarray(resident_codes, dtype=np.uint64), 11)
+        codes = np.asarray(resident_codes)
+        if codes.size and (codes.min() < 0 or codes.max() >= 10**11):
+            raise InvalidInput("resident codes are 11-digit numbers: 0 <= code < 10^11")
+        body = self._cipher(generation).encrypt(codes.astype(np.uint64), 11)
         return body * np.uint64(10) + check_digits_batch(body)

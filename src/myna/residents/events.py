@@ -129,9 +129,14 @@ def apply(state: Resident | None, event: ChangeEvent) -> Outcome:
         if prev.municipality_code == event.municipality_code and prev.status is Status.MOVING_OUT:
             raise InvalidTransition("a move inside the municipality is an address change")
         b4 = dataclasses.replace(prev.basic4, address=address, address_alt=event.address_alt)
-        nxt = dataclasses.replace(prev, municipality_code=event.municipality_code, basic4=b4, status=Status.ACTIVE, planned_move_out=None, last_effective=event.effective_date)
-        # The address changed (R-REV-2). A completed move does not touch the user-auth certificate.
-        return Outcome(nxt, (Revoke.SIGNATURE,))
+        late = not prev.ua_lapsed and move_in_deadline_passed(prev, event.effective_date)
+        # A new episode: a user-auth certificate issued after this move is watched afresh.
+        nxt = dataclasses.replace(
+            prev, municipality_code=event.municipality_code, basic4=b4, status=Status.ACTIVE, planned_move_out=None, ua_lapsed=False, last_effective=event.effective_date
+        )
+        # The address changed (R-REV-2). A move completed in time does not touch the user-auth
+        # certificate; one completed after the 30 days does, if the schedule has not yet (R-REV-3).
+        return Outcome(nxt, (Revoke.SIGNATURE, Revoke.USER_AUTH) if late else (Revoke.SIGNATURE,))
 
     if t is EventType.PLANNED_MOVE_OUT:
         prev = _require(state, {Status.ACTIVE}, event)

@@ -131,6 +131,8 @@ class Registry:
         check_municipality_code(event.municipality_code)
         digest = event_digest(event)
         now = self.platform.clock.now()
+        if event.effective_date > now.astimezone(JST).date():
+            raise InvalidInput(f"effective_date {event.effective_date.isoformat()} is in the future: report a change once it has happened")
         try:
             with self.platform.db.session() as s:
                 dup = s.scalar(
@@ -189,8 +191,13 @@ class Registry:
     @staticmethod
     def _authorise(state: Resident | None, event: ChangeEvent) -> None:
         """A municipality acts only on its own residents; the destination of a move may
-        complete it with a move-in."""
-        if state is None or state.municipality_code == event.municipality_code:
+        complete it with a move-in. An unknown resident and another municipality's get
+        the same answer, so nothing is learnt about which resident codes exist elsewhere."""
+        if state is None:
+            if event.type in (EventType.BIRTH, EventType.MOVE_IN):
+                return
+            raise NotFound(f"no resident {event.resident_code} in municipality {event.municipality_code}")
+        if state.municipality_code == event.municipality_code:
             return
         if event.type is EventType.MOVE_IN and state.status in (Status.MOVING_OUT, Status.MOVED_OUT):
             return
