@@ -17,10 +17,12 @@ from typing import Optional
 import typer
 from cryptography.hazmat.primitives.serialization import Encoding
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from myna import logs
+from myna.cli_card import card_app
 from myna.errors import MynaError
 from myna.pki import serials
 from myna.pki.keys import KeyAlgorithm
@@ -43,8 +45,9 @@ number_app = typer.Typer(help="Individual Numbers: check and generate (R-NUM-1, 
 app.add_typer(number_app, name="number")
 residents_app = typer.Typer(help="Residents and municipalities (R-RES-1).", no_args_is_help=True)
 app.add_typer(residents_app, name="residents")
+app.add_typer(card_app, name="card")
 
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
@@ -57,7 +60,8 @@ def _platform():
 
 
 def _fail(exc: MynaError) -> None:
-    err.print(f"[bold red]error[/]: {exc.message}", highlight=False)
+    # The message may quote user input: escape it so "[b]" in a name is printed, not styled.
+    err.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 
