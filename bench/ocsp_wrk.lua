@@ -2,15 +2,15 @@
 --
 --   [OCSPBENCH_RATE=R] wrk -t2 -c64 -d20s -s bench/ocsp_wrk.lua URL -- FILE MODE THREADS
 --
--- FILE     one hex-encoded DER OCSPRequest per line (decoded once, at start).
--- MODE     random: every request picks a line at random (a working set, asked again and again);
---          seq: thread i of n sends lines i, i+n, i+2n, ... (every request a serial not asked
---          before, until the file wraps; `requests` > lines says it wrapped).
+-- FILE     DER OCSPRequests, each preceded by its length (2 bytes, big-endian), read at start.
+-- MODE     random: every request picks one at random (a working set, asked again and again);
+--          seq: thread i of n sends requests i, i+n, i+2n, ... (every request a serial not
+--          asked before, until the file wraps; `requests` > the file's count says it wrapped).
 -- THREADS  the -t value (the stride of seq mode).
--- OCSPBENCH_RATE (environment, optional): requests/s over all threads. (An environment
---          variable, not an argument: wrk decides whether a script paces its requests by
---          whether it defines delay(), before init() sees any argument.) Each thread sends on its own fixed
---          schedule (one slot every THREADS/RATE seconds). A connection that is free
+-- OCSPBENCH_RATE (environment, optional): requests/s over all threads. An environment
+--          variable because delay() is defined only when pacing: wrk puts every request of
+--          a script that defines delay() through a timer. Each thread sends on its own
+--          fixed schedule (one slot every THREADS/RATE seconds). A connection that is free
 --          takes the next slot and waits for it (wrk's delay()); a slot that finds every
 --          connection of its thread busy is sent late, as soon as one is free, and counted
 --          in `late` (with the worst lateness): with late = 0 no send waited for a
@@ -29,6 +29,15 @@ local function now_ms()
   return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
 end
 
+-- wrk's own resolve() opens and closes a TCP connection to the server before the run,
+-- without sending anything. `openssl ocsp` (3.0 to at least 3.2, one process or one
+-- -multi child) then spins on that closed connection and never answers again (OpenSSL
+-- issues #23934, #31129). Resolve without that probe: the run's own connections are
+-- the check.
+function wrk.resolve(host, service)
+  wrk.addrs = wrk.lookup(host, service)
+end
+
 local threads = {}
 local nthreads_setup = 0
 
@@ -41,20 +50,20 @@ end
 local bodies, n, mode, pos, stride, interval, next_t
 late, late_max_ms = 0, 0
 
-local function unhex(h)
-  return (h:gsub("..", function(cc) return string.char(tonumber(cc, 16)) end))
-end
-
 function init(args)
   local file, nthreads, rate = args[1], tonumber(args[3] or "1"), tonumber(os.getenv("OCSPBENCH_RATE") or "0")
   mode = args[2] or "random"
   bodies = {}
   local headers = { ["Content-Type"] = "application/ocsp-request" }
-  for line in io.lines(file) do
-    if #line > 0 then
-      -- pre-formatted: request() only picks one
-      table.insert(bodies, wrk.format("POST", nil, headers, unhex(line)))
-    end
+  local f = assert(io.open(file, "rb"))
+  local data = f:read("*a")
+  f:close()
+  local i = 1
+  while i < #data do
+    local len = data:byte(i) * 256 + data:byte(i + 1)
+    -- pre-formatted: request() only picks one
+    table.insert(bodies, wrk.format("POST", nil, headers, data:sub(i + 2, i + 1 + len)))
+    i = i + 2 + len
   end
   n = #bodies
   stride = nthreads

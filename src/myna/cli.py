@@ -1,7 +1,7 @@
 """The ``myna`` command. Thin: parses arguments, calls myna.authority, prints results.
 
-Errors for bad input print one clear line on stderr and exit with status 2 (usage or
-input) or 1 (refused); they never print a traceback.
+Errors print one clear line on stderr and never a traceback: status 2 for a malformed
+command line (the argument parser's), 1 for input the platform refuses.
 """
 
 from __future__ import annotations
@@ -461,7 +461,7 @@ def number_generate(
         raise typer.BadParameter("the range runs past 99999999999")
     settings = Settings.from_env()
     generator = NumberGenerator(_run(lambda: load_or_create(settings.home)))
-    chunk = 1_000_000
+    chunk = 100_000  # NumPy works faster on chunks that stay in cache
     seen = 0
     with output.open("w") as f, _progress() as bar:
         task = bar.add_task("generating numbers", total=count)

@@ -143,6 +143,19 @@ class IssuanceService:
             taken = set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints))))
             if taken:
                 raise Conflict("public key is already certified; a new certificate needs a new key pair")
+            # R-CERT-4: only for a person on the resident register. Holders the register
+            # does not know (records kept elsewhere, tests) are not refused; those it knows
+            # to be deleted or moved out are.
+            gone = set(
+                s.scalars(
+                    select(m.ResidentRecord.resident_code).where(
+                        m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo}),
+                        m.ResidentRecord.status.in_(["moved-out", "deleted"]),
+                    )
+                )
+            )
+            if gone:
+                raise NotEligible(f"resident {sorted(gone)[0]} is not on the resident register (R-CERT-4)")
         if not todo:
             return [results[i] for i in ids]
 

@@ -183,8 +183,8 @@ def apply(state: Resident | None, event: ChangeEvent) -> Outcome:
         if t is EventType.DELETION and not event.reason:
             raise InvalidInput("a deletion event needs a reason")
         nxt = dataclasses.replace(prev, status=Status.DELETED, last_effective=event.effective_date)
-        revoke = (Revoke.SIGNATURE,) if prev.ua_lapsed else (Revoke.SIGNATURE, Revoke.USER_AUTH)
-        return Outcome(nxt, revoke)
+        # Both kinds, always: certificates already revoked (e.g. by the 30-day rule) are skipped.
+        return Outcome(nxt, (Revoke.SIGNATURE, Revoke.USER_AUTH))
 
     raise InvalidInput(f"unknown event type {t!r}")
 

@@ -22,6 +22,7 @@ from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, 
 from myna.numbering.codes import check_municipality_code, check_resident_code
 from myna.numbering.individual_number import NumberGenerator
 from myna.numbering.keyfile import load_or_create
+from myna.pki import serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
@@ -209,7 +210,7 @@ class Registry:
         service = RevocationService(self.platform)
         for r in revoke:
             for row in service.revoke_for_resident(s, resident_code, {_KINDS[r]}, RevocationReason.RESIDENT_CHANGE, now, actor, f"{r.value}: {note}"):
-                done.append({"serial": format(int(row.serial, 16), "X"), "kind": row.kind, "rule": r.value if row.kind.startswith("card") else "R-REV-6"})
+                done.append({"serial": serials.to_display(int(row.serial, 16)), "kind": row.kind, "rule": r.value if row.kind.startswith("card") else "R-REV-6"})
         return done
 
     def _issue_number(self, s, resident_code: str, municipality_code: str, now: dt.datetime, reason: str, start_generation: int = 0) -> str:

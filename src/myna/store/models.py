@@ -277,3 +277,5 @@ class NumberNotice(Base):
     reason: Mapped[str] = mapped_column(String(32))  # "new" or "reissue"
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+from myna.store import models_cards  # noqa: E402,F401

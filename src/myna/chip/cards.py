@@ -1,0 +1,477 @@
+"""Cards in the store: producing a card, opening it to serve it, its PIN counters, and
+the counter flow that unblocks or resets a PIN.
+
+The Python API the card-management side builds on:
+
+* :func:`create_card` / :meth:`CardService.create_card`: a card for a resident on the
+  register. The chip makes its two key pairs; the certificates are issued through
+  :class:`~myna.authority.issuance.IssuanceService` with the chip's public keys and
+  written into the card. Idempotent per ``card_id``; a run killed half-way is finished
+  by running it again with the same ``card_id`` (R-CARD-3).
+* :meth:`CardService.open_card`: the :class:`~myna.chip.engine.Card` for a stored
+  card, its PIN counters in the store (:class:`StorePins`).
+* :meth:`CardService.reset_pin` / :meth:`CardService.set_pins`: the counter flow
+  (PIN unblock and re-setting, and the PINs chosen at handover), each an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from myna.authority.issuance import IssuanceRequest, IssuanceService
+from myna.authority.platform import Platform
+from myna.chip.engine import Card
+from myna.chip.image import CardImage, FaceData, ImageKey, KeyGen, KeyRef
+from myna.chip.pins import Attempt, Outcome, PinHasher, PinRef
+from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
+from myna.numbering.codes import check_resident_code
+from myna.pki import serials, validity
+from myna.pki.basic4 import Basic4, Sex
+from myna.pki.kinds import CertKind
+from myna.store import models as m
+from myna.store.journal import audit
+from myna.store.models_cards import CardPin, CardRecord
+
+CARD_ID = re.compile(r"^[0-9A-F]{16}$")
+MANUFACTURING, ACTIVE = "manufacturing", "active"
+_ON_REGISTER = {"active", "moving-out"}  # residents.events.Status values still on the register
+
+
+def new_card_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def demo_card_id(resident_code: str) -> str:
+    """Demo cards get a card id derived from the resident, so `myna demo` is idempotent."""
+    return hashlib.sha256(f"myna demo card:{resident_code}".encode()).hexdigest()[:16].upper()
+
+
+@dataclass(frozen=True)
+class CardPins:
+    """The PINs a holder sets (R-CARD-6). ``face`` defaults to the auth PIN (residents
+    commonly set the 4-digit PINs alike); ``sign`` is ignored for a card without a
+    signature certificate."""
+
+    auth: str
+    sign: str | None = None
+    face: str | None = None
+
+    def items(self) -> dict[PinRef, bytes]:
+        out = {PinRef.AUTH: PinRef.AUTH.check(self.auth), PinRef.FACE: PinRef.FACE.check(self.face or self.auth)}
+        if self.sign is not None:
+            out[PinRef.SIGN] = PinRef.SIGN.check(self.sign)
+        return out
+
+
+DEMO_PINS = CardPins(auth="1234", sign="ABC123", face="1234")
+
+
+@dataclass(frozen=True)
+class PinState:
+    tries_left: int
+    max_tries: int
+
+    @property
+    def blocked(self) -> bool:
+        return self.tries_left <= 0
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    card_id: str
+    resident_code: str
+    municipality_code: str | None
+    holder: str | None  # the name on the register, if the resident is there
+    status: str
+    demo: bool
+    auth_serial: int | None
+    sign_serial: int | None
+    pins: dict[str, PinState]
+    created_at: dt.datetime
+    demo_pins: dict[str, str] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        out = {
+            "card_id": self.card_id,
+            "holder": self.holder,
+            "resident_code": self.resident_code,
+            "municipality_code": self.municipality_code,
+            "status": self.status,
+            "demo": self.demo,
+            "certificates": {
+                "auth": serials.to_display(self.auth_serial) if self.auth_serial is not None else None,
+                "sign": serials.to_display(self.sign_serial) if self.sign_serial is not None else None,
+            },
+            "pins": {k: {"tries_left": v.tries_left, "max_tries": v.max_tries, "blocked": v.blocked} for k, v in self.pins.items()},
+            "created_at": self.created_at.isoformat(),
+        }
+        if self.demo and self.demo_pins:
+            out["demo_pins"] = self.demo_pins
+        return out
+
+
+def _in_pin_order(pins: dict[str, str]) -> dict[str, str]:
+    return {ref.value: pins[ref.value] for ref in PinRef if ref.value in pins}
+
+
+class StorePins:
+    """The PIN counters of one card, in the store.
+
+    Every attempt is counted in a transaction that commits before the card answers: a
+    wrong PIN is one conditional ``UPDATE … SET tries_left = tries_left - 1 WHERE
+    tries_left > 0``, so concurrent attempts each count and a counter never goes below
+    zero; a right one restores the maximum only if a try is still left. If the store
+    cannot be written, the engine answers 6F 00 — nothing that would tell a right PIN
+    from a wrong one without the try being recorded."""
+
+    def __init__(self, platform: Platform, card_id: str, hasher: PinHasher):
+        self.platform = platform
+        self.card_id = card_id
+        self.hasher = hasher
+
+    def _row(self, s, ref: PinRef) -> CardPin | None:
+        return s.get(CardPin, (self.card_id, ref.value))
+
+    def tries_left(self, ref: PinRef) -> int:
+        with self.platform.db.session() as s:
+            return s.scalar(select(CardPin.tries_left).where(CardPin.card_id == self.card_id, CardPin.pin == ref.value)) or 0
+
+    def attempt(self, ref: PinRef, candidate: bytes) -> Attempt:
+        key = (CardPin.card_id == self.card_id, CardPin.pin == ref.value)
+        for _ in range(5):  # again only if the PIN was reset at the counter meanwhile
+            with self.platform.db.session() as s:
+                verifier = s.scalar(select(CardPin.verifier).where(*key, CardPin.tries_left > 0))
+            if verifier is None:
+                return Attempt(Outcome.BLOCKED, 0)
+            right = self.hasher.matches(verifier, candidate)
+            now = self.platform.clock.now()
+            # The write transaction starts with its UPDATE (SQLite then waits for a
+            # concurrent writer instead of failing), and counts only against the
+            # verifier just compared, with a try still left.
+            where = (*key, CardPin.tries_left > 0, CardPin.verifier == verifier)
+            with self.platform.db.session() as s:
+                if right:
+                    if s.execute(update(CardPin).where(*where).values(tries_left=CardPin.max_tries)).rowcount:
+                        return Attempt(Outcome.OK, ref.max_tries)
+                elif s.execute(update(CardPin).where(*where).values(tries_left=CardPin.tries_left - 1)).rowcount:
+                    left = s.scalar(select(CardPin.tries_left).where(*key))
+                    if left == 0:
+                        s.execute(update(CardPin).where(*key).values(blocked_at=now))
+                        audit(s, now, f"card:{self.card_id}", "card.pin.blocked", self.card_id, pin=ref.value)
+                    return Attempt(Outcome.WRONG, left)
+        return Attempt(Outcome.BLOCKED, 0)
+
+    def change(self, ref: PinRef, new_pin: bytes) -> None:
+        """CHANGE REFERENCE DATA by the holder (the PIN was verified in this session)."""
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row = self._row(s, ref)
+            if row is None:
+                raise NotFound(f"card {self.card_id} has no {ref.title}")
+            row.verifier = self.hasher.make(ref.check(new_pin))
+            row.tries_left, row.blocked_at, row.changed_at = row.max_tries, None, now
+            audit(s, now, f"card:{self.card_id}", "card.pin.changed", self.card_id, pin=ref.value, by="holder")
+
+
+class CardService:
+    def __init__(self, platform: Platform, image_key: ImageKey | None = None, keygen: KeyGen | None = None):
+        self.platform = platform
+        self._image_key = image_key
+        self.keygen = keygen
+
+    @property
+    def image_key(self) -> ImageKey:
+        if self._image_key is None:
+            self._image_key = ImageKey.load_or_create(self.platform.settings.home)
+        return self._image_key
+
+    @property
+    def hasher(self) -> PinHasher:
+        return PinHasher(self.image_key.pepper)
+
+    # -- production ----------------------------------------------------------------
+
+    def create_card(
+        self,
+        resident_code: str,
+        pins: CardPins | None,
+        actor: str,
+        card_id: str | None = None,
+        demo: bool = False,
+        request_prefix: str | None = None,
+    ) -> CardInfo:
+        """Produce a card for a resident on the register (R-CARD-3, R-CERT-4): the chip
+        generates both key pairs, J-LIS certifies the public keys (a signature
+        certificate only from 15, R-CERT-2), the certificates are written in.
+
+        ``pins`` are the holder's PINs; ``None`` leaves the PINs unset (every PIN then
+        answers as blocked) until :meth:`set_pins` at handover. Certificates are
+        requested as ``{request_prefix}{kind}`` (default ``card:{card_id}:``)."""
+        check_resident_code(resident_code)
+        card_id = card_id or new_card_id()
+        if not CARD_ID.match(card_id):
+            raise InvalidInput("card_id must be 16 characters of 0-9 and A-F")
+        checked_pins = pins.items() if pins is not None else {}
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            resident = s.get(m.ResidentRecord, resident_code)
+            if resident is None or resident.status not in _ON_REGISTER:
+                raise NotEligible(f"resident {resident_code} is not on the resident register: no card (R-CERT-4)")
+            basic4 = Basic4(
+                resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt
+            )
+            municipality = resident.municipality_code
+            row = s.get(CardRecord, card_id)
+            if row is not None and row.resident_code != resident_code:
+                raise Conflict(f"card {card_id} belongs to another resident")
+            if row is None:
+                face = FaceData(resident.number, resident.name, resident.address, resident.date_of_birth, resident.sex)
+                image = CardImage.manufacture(card_id, face, self.keygen)
+                s.add(
+                    CardRecord(
+                        card_id=card_id,
+                        resident_code=resident_code,
+                        municipality_code=municipality,
+                        status=MANUFACTURING,
+                        demo=demo,
+                        demo_pins=json.dumps({r.value: p.decode() for r, p in checked_pins.items()}) if demo else None,
+                        image=image.seal(self.image_key),
+                        image_key_id=self.image_key.key_id,
+                        created_at=now,
+                        created_by=actor,
+                        updated_at=now,
+                    )
+                )
+                s.flush()
+                audit(s, now, actor, "card.manufactured", card_id, resident_code=resident_code)
+            elif row.status != MANUFACTURING:
+                return self._info(s, row)
+            else:  # a production run killed half-way: the same chip, the same keys
+                image = CardImage.unseal(self.image_key, card_id, row.image)
+
+        prefix = request_prefix if request_prefix is not None else f"card:{card_id}:"
+        wants_sign = validity.may_hold_signature_certificate(basic4.date_of_birth, now)
+        kinds = [(CertKind.CARD_AUTH, KeyRef.AUTH)] + ([(CertKind.CARD_SIGN, KeyRef.SIGN)] if wants_sign else [])
+        requests = [
+            IssuanceRequest(
+                request_id=f"{prefix}{kind.value}",
+                kind=kind,
+                public_key=image.public_key_pem(key),
+                resident_code=resident_code,
+                date_of_birth=basic4.date_of_birth,
+                basic4=basic4 if kind.is_signature else None,
+                municipality_code=municipality,
+            )
+            for kind, key in kinds
+        ]
+        issued = {i.kind: i for i in IssuanceService(self.platform).issue_many(requests, actor)}
+
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row = s.get(CardRecord, card_id)
+            if row.status != MANUFACTURING:  # a concurrent run finished it
+                return self._info(s, row)
+            row.auth_serial = serials.to_store(issued[CertKind.CARD_AUTH].serial)
+            row.sign_serial = serials.to_store(issued[CertKind.CARD_SIGN].serial) if CertKind.CARD_SIGN in issued else None
+            row.status, row.updated_at = ACTIVE, now
+            for ref, pin in checked_pins.items():
+                if ref is PinRef.SIGN and row.sign_serial is None:
+                    continue
+                s.merge(
+                    CardPin(
+                        card_id=card_id,
+                        pin=ref.value,
+                        verifier=self.hasher.make(pin),
+                        tries_left=ref.max_tries,
+                        max_tries=ref.max_tries,
+                        changed_at=now,
+                    )
+                )
+            audit(
+                s, now, actor, "card.issued", card_id,
+                auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=sorted(r.value for r in checked_pins),
+            )  # fmt: skip
+            s.flush()
+            return self._info(s, row)
+
+    # -- reading -------------------------------------------------------------------
+
+    def resolve(self, card_id: str) -> str:
+        """A card id, or a unique prefix of at least 4 characters (case-insensitive)."""
+        text = (card_id or "").strip().upper()
+        if not re.fullmatch(r"[0-9A-F]{4,16}", text):
+            raise InvalidInput("a card id is 16 characters of 0-9 and A-F (a unique prefix of 4 or more will do)")
+        with self.platform.db.session() as s:
+            if len(text) == 16:
+                if s.get(CardRecord, text) is None:
+                    raise NotFound(f"no card {text}")
+                return text
+            found = list(s.scalars(select(CardRecord.card_id).where(CardRecord.card_id.startswith(text, autoescape=True)).limit(2)))
+        if not found:
+            raise NotFound(f"no card starts with {text}")
+        if len(found) > 1:
+            raise InvalidInput(f"more than one card starts with {text}: give more of the card id")
+        return found[0]
+
+    def get(self, card_id: str) -> CardInfo:
+        cid = self.resolve(card_id)
+        with self.platform.db.session() as s:
+            return self._info(s, s.get(CardRecord, cid))
+
+    def list(self, resident_code: str | None = None, demo: bool | None = None) -> list[CardInfo]:
+        with self.platform.db.session() as s:
+            q = select(CardRecord).order_by(CardRecord.created_at, CardRecord.card_id)
+            if resident_code is not None:
+                q = q.where(CardRecord.resident_code == resident_code)
+            if demo is not None:
+                q = q.where(CardRecord.demo.is_(demo))
+            rows = list(s.scalars(q))
+            pins: dict[str, dict[str, PinState]] = {}
+            for p in s.scalars(select(CardPin).where(CardPin.card_id.in_([r.card_id for r in rows]))) if rows else []:
+                pins.setdefault(p.card_id, {})[p.pin] = PinState(p.tries_left, p.max_tries)
+            names = (
+                dict(
+                    s.execute(
+                        select(m.ResidentRecord.resident_code, m.ResidentRecord.name).where(
+                            m.ResidentRecord.resident_code.in_({r.resident_code for r in rows})
+                        )
+                    ).all()
+                )
+                if rows
+                else {}
+            )
+            return [self._info(s, r, pins.get(r.card_id, {}), names.get(r.resident_code)) for r in rows]
+
+    def _info(self, s, row: CardRecord, pins: dict[str, PinState] | None = None, holder: str | None = None) -> CardInfo:
+        if pins is None:
+            pins = {p.pin: PinState(p.tries_left, p.max_tries) for p in s.scalars(select(CardPin).where(CardPin.card_id == row.card_id))}
+            resident = s.get(m.ResidentRecord, row.resident_code)
+            holder = resident.name if resident else None
+        ordered = {ref.value: pins[ref.value] for ref in PinRef if ref.value in pins}
+        return CardInfo(
+            card_id=row.card_id,
+            resident_code=row.resident_code,
+            municipality_code=row.municipality_code,
+            holder=holder,
+            status=row.status,
+            demo=row.demo,
+            auth_serial=int(row.auth_serial, 16) if row.auth_serial else None,
+            sign_serial=int(row.sign_serial, 16) if row.sign_serial else None,
+            pins=ordered,
+            created_at=row.created_at,
+            demo_pins=_in_pin_order(json.loads(row.demo_pins)) if row.demo and row.demo_pins else None,
+        )
+
+    # -- serving -------------------------------------------------------------------
+
+    def load_image(self, card_id: str) -> CardImage:
+        """The card image with its certificates written in (for the engine)."""
+        cid = self.resolve(card_id)
+        with self.platform.db.session() as s:
+            row = s.get(CardRecord, cid)
+            if row.status == MANUFACTURING:
+                raise Conflict(f"card {cid} is still being manufactured: run its production again to finish it")
+            certs: dict[str, bytes | None] = {}
+            for name, serial in (("auth", row.auth_serial), ("sign", row.sign_serial)):
+                cert = s.get(m.Certificate, serial) if serial else None
+                ca = s.get(m.Authority, cert.authority_id) if cert else None
+                certs[f"{name}_cert"] = cert.der if cert else None
+                certs[f"{name}_ca_cert"] = ca.cert_der if ca else None
+            blob = row.image
+        return CardImage.unseal(self.image_key, cid, blob).with_certificates(**certs)
+
+    def open_card(self, card_id: str, trace=None) -> Card:
+        """The chip of a stored card, ready for a reader; PIN counters live in the store."""
+        image = self.load_image(card_id)
+        return Card(image, StorePins(self.platform, image.card_id, self.hasher), trace=trace)
+
+    # -- the counter flow ------------------------------------------------------------
+
+    def _pin_row(self, s, card_id: str, ref: PinRef, municipality_code: str | None) -> tuple[CardRecord, CardPin | None]:
+        row = s.get(CardRecord, card_id)
+        if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
+            raise NotFound(f"no card {card_id}")
+        if row.status == MANUFACTURING:
+            raise Conflict(f"card {card_id} is still being manufactured")
+        if ref is PinRef.SIGN and row.sign_serial is None:
+            raise InvalidInput(f"card {card_id} has no signature certificate, so no signature PIN")
+        return row, s.get(CardPin, (card_id, ref.value))
+
+    def reset_pin(
+        self, card_id: str, which: PinRef | str, new_pin: str | None, actor: str, municipality_code: str | None = None
+    ) -> CardInfo:
+        """At the counter, after the holder's identity was confirmed: unblock a PIN and
+        restore its counter; with ``new_pin``, also set the PIN the holder chose
+        (初期化・再設定). ``municipality_code`` limits a municipality to its own cards."""
+        ref = PinRef(which)
+        checked = ref.check(new_pin) if new_pin is not None else None
+        cid = self.resolve(card_id)
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row, pin = self._pin_row(s, cid, ref, municipality_code)
+            was_blocked = pin is None or pin.tries_left <= 0
+            if checked is None:
+                if pin is None:
+                    raise InvalidInput(f"card {cid} has no {ref.title} yet: give the new PIN")
+                pin.tries_left, pin.blocked_at = pin.max_tries, None
+                audit(s, now, actor, "card.pin.unblocked", cid, pin=ref.value, was_blocked=was_blocked)
+            else:
+                s.merge(
+                    CardPin(
+                        card_id=cid,
+                        pin=ref.value,
+                        verifier=self.hasher.make(checked),
+                        tries_left=ref.max_tries,
+                        max_tries=ref.max_tries,
+                        changed_at=now,
+                        blocked_at=None,
+                    )
+                )
+                audit(s, now, actor, "card.pin.reset", cid, pin=ref.value, was_blocked=was_blocked)
+            if row.demo and checked is not None:
+                demo_pins = json.loads(row.demo_pins or "{}")
+                demo_pins[ref.value] = checked.decode()
+                row.demo_pins = json.dumps(demo_pins)
+            row.updated_at = now
+            s.flush()
+            return self._info(s, row)
+
+    def set_pins(self, card_id: str, pins: CardPins, actor: str, municipality_code: str | None = None) -> CardInfo:
+        """The PINs the holder sets at handover (R-CARD-6), all in one transaction."""
+        items = pins.items()
+        cid = self.resolve(card_id)
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row, _ = self._pin_row(s, cid, PinRef.AUTH, municipality_code)
+            done = []
+            for ref, pin in items.items():
+                if ref is PinRef.SIGN and row.sign_serial is None:
+                    continue  # no signature certificate (under 15): no signature PIN
+                s.merge(
+                    CardPin(
+                        card_id=cid,
+                        pin=ref.value,
+                        verifier=self.hasher.make(pin),
+                        tries_left=ref.max_tries,
+                        max_tries=ref.max_tries,
+                        changed_at=now,
+                        blocked_at=None,
+                    )
+                )
+                done.append(ref.value)
+            row.updated_at = now
+            audit(s, now, actor, "card.pins.set", cid, pins=sorted(done))
+            s.flush()
+            return self._info(s, row)
+
+
+def create_card(platform: Platform, resident_code: str, pins: CardPins | None = None, actor: str = "card-production", **kw) -> CardInfo:
+    """Produce a card for a resident on the register; see :meth:`CardService.create_card`."""
+    return CardService(platform, keygen=kw.pop("keygen", None)).create_card(resident_code, pins, actor, **kw)

@@ -1,0 +1,329 @@
+"""``myna card``: virtual My Number Cards — list them, put them into a PC/SC reader
+(vpcd), and use them the way a resident's software does. See docs/card.md."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from myna import logs
+from myna.errors import MynaError
+from myna.pki import serials
+from myna.settings import Settings
+
+card_app = typer.Typer(help="Virtual My Number Cards: list, insert into a PC/SC reader, sign, reset PINs.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+
+class Which(str, Enum):
+    auth = "auth"
+    sign = "sign"
+    face = "face"
+
+
+def _platform():
+    from myna.authority.platform import Platform
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    return Platform.open(settings)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except MynaError as exc:
+        err.print(f"[bold red]error[/]: {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER', 'operator')}"
+
+
+ReaderOpt = typer.Option(
+    None,
+    "--reader",
+    "-r",
+    help="PC/SC reader: its index in the reader list or part of its name (default: the first with a My Number Card).",
+)
+
+
+# -- the cards in the store ----------------------------------------------------------
+
+
+@card_app.command("list")
+def card_list(
+    as_json: bool = typer.Option(False, "--json", help="One JSON array of objects."),
+    resident: Optional[str] = typer.Option(None, help="Only this resident's cards (11-digit resident code)."),
+) -> None:
+    """Cards: id, holder, status, PIN counters (and, for demo cards only, their PINs)."""
+    from myna.chip.cards import CardService
+    from myna.chip.readers import inserted
+
+    p = _platform()
+    cards = _run(lambda: CardService(p).list(resident_code=resident))
+    where = {i.card_id: i.reader for i in inserted(p.settings.home)}
+    if as_json:
+        rows = [c.to_json() | {"reader": where.get(c.card_id)} for c in cards]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(
+        Column("card id", no_wrap=True, min_width=16),
+        "holder",
+        "status",
+        Column("PIN tries auth/sign/face", no_wrap=True),
+        "reader",
+        Column("demo PINs auth/sign/face", no_wrap=True),
+    )
+    for c in cards:
+        tries = "/".join(str(c.pins[k].tries_left) if k in c.pins else "-" for k in ("auth", "sign", "face"))
+        demo = "/".join((c.demo_pins or {}).get(k, "-") for k in ("auth", "sign", "face")) if c.demo else ""
+        table.add_row(c.card_id, c.holder or "", c.status, tries, "" if c.card_id not in where else str(where[c.card_id]), demo)
+    out.print(table)
+
+
+@card_app.command("show")
+def card_show(card_id: str = typer.Argument(..., help="Card id (or a unique prefix).")) -> None:
+    """One card as JSON."""
+    from myna.chip.cards import CardService
+
+    info = _run(lambda: CardService(_platform()).get(card_id))
+    sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
+
+
+@card_app.command("create")
+def card_create(
+    resident_code: str = typer.Argument(..., help="11-digit resident code of a resident on the register."),
+    auth_pin: Optional[str] = typer.Option(None, help="User-authentication PIN (4 digits)."),
+    sign_pin: Optional[str] = typer.Option(None, help="Signature PIN (6-16 of A-Z, 0-9)."),
+    face_pin: Optional[str] = typer.Option(None, help="Card-face input-support PIN (4 digits; default: the auth PIN)."),
+) -> None:
+    """Produce a card for a resident: keys made on the card, both certificates issued.
+    Without PINs, the card's PINs stay unset until `myna card reset-pin`."""
+    from myna.chip.cards import CardPins, CardService
+
+    pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
+    info = _run(lambda: CardService(_platform()).create_card(resident_code, pins, _actor()))
+    sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
+
+
+@card_app.command("reset-pin")
+def card_reset_pin(
+    card_id: str = typer.Argument(..., help="Card id (or a unique prefix)."),
+    which: Which = typer.Option(..., "--which", help="auth, sign or face."),
+    new_pin: Optional[str] = typer.Option(None, "--new-pin", help="The PIN the holder chose (omit with --unblock-only)."),
+    unblock_only: bool = typer.Option(False, "--unblock-only", help="Restore the counter and keep the PIN."),
+    municipality: Optional[str] = typer.Option(None, help="Act as this municipality (6-digit code): only its own cards."),
+) -> None:
+    """Counter flow, after the holder's identity was confirmed: unblock a PIN and set a
+    new one (recorded in the audit log)."""
+    from myna.chip.cards import CardService
+
+    if unblock_only == (new_pin is not None):
+        raise typer.BadParameter("give exactly one of --new-pin and --unblock-only")
+    info = _run(lambda: CardService(_platform()).reset_pin(card_id, which.value, new_pin, _actor(), municipality))
+    state = info.pins[which.value]
+    out.print(f"card {info.card_id}: {which.value} PIN {'reset' if new_pin else 'unblocked'}; {state.tries_left} tries")
+
+
+# -- the PC/SC bridge ------------------------------------------------------------------
+
+
+@card_app.command("insert")
+def card_insert(
+    card_id: str = typer.Argument(..., help="Card id (or a unique prefix)."),
+    reader: int = typer.Option(0, "--reader", min=0, max=63, help="vpcd reader slot: 0 is the base port (35963 on Debian), 1 the next, …"),
+    host: str = typer.Option("127.0.0.1", help="Where pcscd's vpcd driver listens."),
+    port: Optional[int] = typer.Option(
+        None, help="vpcd port (default: base port + reader; base from MYNA_VPCD_PORT or /etc/reader.conf.d)."
+    ),
+    wait: float = typer.Option(10.0, help="Seconds to keep trying to reach the reader."),
+    detach: bool = typer.Option(False, "--detach", help="Run in the background; return once the card is in."),
+    trace: bool = typer.Option(False, "--trace", help="Print every APDU (PINs hidden) on stderr."),
+) -> None:
+    """Put a card into a virtual reader of pcscd (vsmartcard-vpcd) and serve it until
+    `myna card remove` or SIGTERM."""
+    from myna.chip import readers
+
+    settings = Settings.from_env()
+    if detach:
+        extra = ["--host", host, "--wait", str(wait)] + (["--port", str(port)] if port else []) + (["--trace"] if trace else [])
+        rec = _run(lambda: readers.insert_detached(settings.home, card_id, reader, extra, timeout=wait + 20))
+        out.print(
+            f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); `myna card remove --reader {rec.reader}` takes it out"
+        )
+        return
+    p = _platform()
+
+    def show(command: bytes, response: bytes) -> None:
+        sys.stderr.write(f"> {command.hex(' ')}\n< {response.hex(' ')}\n")
+        sys.stderr.flush()
+
+    def ready(cid: str, slot: int, used_port: int) -> None:
+        err.print(f"card {cid} inserted in reader {slot} (vpcd {host}:{used_port}); serving until `myna card remove --reader {slot}`")
+
+    n = _run(lambda: readers.serve_inserted(p, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
+    err.print(f"card removed from reader {reader} after {n} commands")
+
+
+@card_app.command("remove")
+def card_remove(
+    reader: int = typer.Option(0, "--reader", min=0, max=63, help="vpcd reader slot."),
+    all_readers: bool = typer.Option(False, "--all", help="Every reader."),
+) -> None:
+    """Take a card out of a virtual reader (stops its `myna card insert`)."""
+    from myna.chip import readers
+
+    home = Settings.from_env().home
+    slots = [i.reader for i in readers.inserted(home)] if all_readers else [reader]
+    for slot in slots:
+        rec = _run(lambda slot=slot: readers.remove(home, slot))
+        out.print(f"card {rec.card_id} removed from reader {rec.reader}")
+
+
+# -- the resident's side, over PC/SC -----------------------------------------------------
+
+
+def _client(reader: Optional[str]):
+    from myna.chip.client import JpkiClient
+    from myna.chip.pcsc import connect
+
+    conn = _run(lambda: connect(reader))
+    return conn, JpkiClient(conn.transmit)
+
+
+def _pin(value: Optional[str], prompt: str) -> str:
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"give the {prompt} with its option (no terminal to ask on)")
+    return typer.prompt(prompt, hide_input=True)
+
+
+@card_app.command("read-certs")
+def card_read_certs(
+    reader: Optional[str] = ReaderOpt,
+    sign_pin: Optional[str] = typer.Option(
+        None, "--sign-pin", envvar="MYNA_CARD_SIGN_PIN", help="Also read the signature certificate (needs the signature PIN)."
+    ),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", help="Write auth.pem, auth-ca.pem, sign-ca.pem (and sign.pem) here instead of printing."
+    ),
+) -> None:
+    """Read the certificates from the card in a reader (PEM)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from myna.chip.pins import PinRef
+
+    conn, client = _client(reader)
+    with conn:
+        names = ["auth", "auth-ca", "sign-ca"]
+        if sign_pin:
+            _run(lambda: client.verify(PinRef.SIGN, sign_pin))
+            names.insert(2, "sign")
+        certs = {n: _run(lambda n=n: client.read_certificate(n)) for n in names}
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for n, c in certs.items():
+            (out_dir / f"{n}.pem").write_bytes(c.public_bytes(Encoding.PEM))
+        out.print(f"{', '.join(f'{n}.pem' for n in certs)} written to {out_dir}")
+        return
+    for n, c in certs.items():
+        sys.stdout.write(f"# {n}: {c.subject.rfc4514_string()} (serial {serials.to_display(c.serial_number)})\n")
+        sys.stdout.write(c.public_bytes(Encoding.PEM).decode())
+
+
+@card_app.command("sign")
+def card_sign(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The file to sign."),
+    out_file: Path = typer.Option(..., "--out", help="Where to write the detached CMS signature (DER, .p7s)."),
+    reader: Optional[str] = ReaderOpt,
+    pin: Optional[str] = typer.Option(None, "--pin", envvar="MYNA_CARD_SIGN_PIN", help="The signature PIN (asked for when omitted)."),
+) -> None:
+    """Sign a file with the signature key on the card: a detached CMS/PKCS#7 SignedData
+    (verify: openssl cms -verify -binary -inform DER -in FILE.p7s -content FILE -CAfile CHAIN)."""
+    from myna.chip.cms import detached_signature
+    from myna.chip.image import KeyRef
+    from myna.chip.pins import PinRef
+
+    content = file.read_bytes()
+    the_pin = _pin(pin, "signature PIN")
+    conn, client = _client(reader)
+    with conn:
+        _run(lambda: client.verify(PinRef.SIGN, the_pin))
+        signer = _run(lambda: client.read_certificate("sign"))
+        ca = _run(lambda: client.read_certificate("sign-ca"))
+        der = _run(
+            lambda: detached_signature(content, signer, [ca], lambda di: client.sign(KeyRef.SIGN, di), dt.datetime.now(dt.timezone.utc))
+        )
+    out_file.write_bytes(der)
+    out.print(f"signed {file} ({len(content)} bytes) with certificate {serials.to_display(signer.serial_number)}: {out_file}")
+
+
+@card_app.command("login-challenge")
+def card_login_challenge(
+    reader: Optional[str] = ReaderOpt,
+    pin: Optional[str] = typer.Option(
+        None, "--pin", envvar="MYNA_CARD_AUTH_PIN", help="The user-authentication PIN (asked for when omitted)."
+    ),
+    challenge: Optional[str] = typer.Option(None, help="The verifier's challenge in hex (default: 32 random bytes)."),
+) -> None:
+    """Answer a login challenge with the auth key (SHA256 with RSA, PKCS#1 v1.5) and
+    check the answer against the auth certificate and its CA, as a verifier would."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from myna.chip.image import KeyRef
+    from myna.chip.pins import PinRef
+
+    try:
+        nonce = bytes.fromhex(challenge) if challenge else secrets.token_bytes(32)
+    except ValueError:
+        raise typer.BadParameter("--challenge must be hexadecimal") from None
+    if not 1 <= len(nonce) <= 1024:
+        raise typer.BadParameter("--challenge must be 1 to 1024 bytes")
+    the_pin = _pin(pin, "user-authentication PIN")
+    conn, client = _client(reader)
+    with conn:
+        cert = _run(lambda: client.read_certificate("auth"))
+        ca = _run(lambda: client.read_certificate("auth-ca"))
+        _run(lambda: client.verify(PinRef.AUTH, the_pin))
+        signature = _run(lambda: client.sign_sha256(KeyRef.AUTH, nonce))
+    checks = {}
+    try:
+        cert.public_key().verify(signature, nonce, padding.PKCS1v15(), hashes.SHA256())
+        checks["signature"] = True
+    except InvalidSignature:
+        checks["signature"] = False
+    try:
+        cert.verify_directly_issued_by(ca)
+        checks["issued_by_card_auth_ca"] = True
+    except (ValueError, TypeError, InvalidSignature):
+        checks["issued_by_card_auth_ca"] = False
+    result = {
+        "challenge": nonce.hex(),
+        "signature": base64.b64encode(signature).decode(),
+        "certificate_serial": serials.to_display(cert.serial_number),
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "verified": all(checks.values()),
+        "checks": checks,
+    }
+    sys.stdout.write(json.dumps(result, indent=1) + "\n")
+    if not result["verified"]:
+        raise typer.Exit(1)
