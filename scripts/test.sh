@@ -215,9 +215,22 @@ for i in "${!STEP_NAMES[@]}"; do
     printf '%-4s  %-18s %5ss  %s\n' "${STEP_STATUS[$i]}" "${STEP_NAMES[$i]}" "${STEP_SECS[$i]}" "${STEP_NOTES[$i]}"
     [ "${STEP_STATUS[$i]}" = FAIL ] && failed=$((failed + 1))
 done
+# One closing line in the plain "N passed, N failed" form, summed over the steps, so that
+# whoever reads only the last line (CI does) sees the whole run.
+total_passed=0
+total_failed=0
+for note in "${STEP_NOTES[@]}"; do
+    n=$(grep -oE '[0-9]+ passed' <<<"$note" | grep -oE '[0-9]+' | head -n 1)
+    total_passed=$((total_passed + ${n:-0}))
+    for n in $(grep -oE '[0-9]+ (failed|errors?)' <<<"$note" | grep -oE '^[0-9]+'); do
+        total_failed=$((total_failed + n))
+    done
+done
 if [ "$failed" -eq 0 ]; then
     echo "myna tests: PASSED (${#STEP_NAMES[@]} steps, $((SECONDS - RUN_START))s in all)"
+    echo "total: $total_passed passed, $total_failed failed"
     exit 0
 fi
 echo "myna tests: FAILED ($failed of ${#STEP_NAMES[@]} steps, $((SECONDS - RUN_START))s in all)"
+echo "total: $total_passed passed, $total_failed failed"
 exit 1
