@@ -790,7 +790,7 @@ def run(plan: Plan, workdir: Path) -> dict:
     steps[f"cfssl: {plan.n:,} pre-signed responses (myna Responder.respond, 2 processes)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     work, cold = make_request_sets(pop, issuer, plan, workdir)
-    steps["requests: working set + cold set (DER, hex)"] = time.perf_counter() - t0
+    steps["requests: working set + cold set (DER)"] = time.perf_counter() - t0
     report["sizes"] = {
         "index.txt": (workdir / "index.txt").stat().st_size,
         "responses.txt": (workdir / "responses.txt").stat().st_size,
