@@ -209,6 +209,7 @@ def open_platform(home: Path, url: str, hsm: Hsm | None) -> Platform:
         pkcs11_module=hsm.module if hsm else None,
         pkcs11_token=hsm.label if hsm else "myna-ca",
         pkcs11_pin=hsm.pin if hsm else None,
+        signing_processes=int(os.environ.get("MYNA_SIGNING_PROCESSES", "0")),
     )
     p = Platform.open(settings)
     run_ceremony(p, "bench")
@@ -470,7 +471,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
     def count_flush(session, _context, _instances) -> None:
         flushed[0] += len(session.new)
 
-    real_sign = issuance_mod.sign_certificate
+    real_sign = issuance_mod.sign_certificates
 
     def traced_sign(*a, **kw):
         threads.add(threading.get_ident())
@@ -489,16 +490,16 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
 
             p.authority = counted  # type: ignore[method-assign]
             event.listen(Session, "before_flush", count_flush)
-            issuance_mod.sign_certificate = traced_sign
+            issuance_mod.sign_certificates = traced_sign
             try:
                 IssuanceService(p).issue_many(reqs, "bench")
             finally:
-                issuance_mod.sign_certificate = real_sign
+                issuance_mod.sign_certificates = real_sign
                 event.remove(Session, "before_flush", count_flush)
                 del p.authority
             now = p.clock.now()
             extra = requests_for(holder_keys(2), "inspect-sign")[1]
-            signed = IssuanceService(p)._sign(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now)
+            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now)[0]
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -38,6 +38,9 @@ class Settings:
     full_crl_interval_s: int = 24 * 3600  # R-REV-9: daily in practice
     delta_crl_interval_s: int = 15 * 60
     log_format: str = "console"  # or "json"
+    # Worker processes for signing big issuance batches with a file-backend key (0: sign
+    # in the calling thread). cryptography holds the GIL while signing.
+    signing_processes: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -57,6 +60,7 @@ class Settings:
             full_crl_interval_s=_env_int("MYNA_CRL_INTERVAL", 24 * 3600),
             delta_crl_interval_s=_env_int("MYNA_DELTA_CRL_INTERVAL", 15 * 60),
             log_format=os.environ.get("MYNA_LOG_FORMAT", "console"),
+            signing_processes=_env_int("MYNA_SIGNING_PROCESSES", 0),
         )
 
     @property

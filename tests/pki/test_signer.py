@@ -1,0 +1,45 @@
+"""The signer: certificates signed through a throwaway-key draft (PKCS#11 path) and in
+worker processes (MYNA_SIGNING_PROCESSES) are exactly what direct signing would give."""
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509.oid import NameOID
+
+from myna.pki.keys import KeyAlgorithm
+from myna.pki.keystore_file import FileKeyBackend
+from myna.pki.signer import PARALLEL_FROM, sign_certificates, tbs_of
+
+
+def _builders(n: int, public_key) -> list[x509.CertificateBuilder]:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer test")])
+    start = dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc)
+    return [
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(1000 + i)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=30))
+        for i in range(n)
+    ]
+
+
+def test_draft_tbs_has_the_real_signature_algorithm_and_is_what_gets_signed(tmp_path):
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    builder = _builders(1, key.public_key())[0]
+    direct = builder.sign(key._cryptography_key(), hashes.SHA256())
+    assert tbs_of(builder) == direct.tbs_certificate_bytes  # signing is deterministic for RSA PKCS#1 v1.5
+
+
+def test_signing_in_worker_processes_gives_valid_certificates_in_order(tmp_path):
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    builders = _builders(PARALLEL_FROM + 9, key.public_key())
+    certs = sign_certificates(builders, key, processes=2)
+    assert [c.serial_number for c in certs] == [1000 + i for i in range(len(builders))]
+    for cert in certs:
+        key.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())
+    assert certs == sign_certificates(builders, key, processes=0)  # identical bytes either way
