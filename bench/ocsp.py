@@ -694,7 +694,7 @@ async def revocation_to_visible(platform_url: str, op_token: str, centres: dict[
     async with httpx.AsyncClient(timeout=10, limits=limits) as client:
         # every serial answered "good" by every centre first: the good answer is cached
         for s in serials_:
-            for centre, url in centres.items():
+            for url in centres.values():
                 while True:
                     r = await client.post(url, content=ders[s], headers=headers)
                     if ocsp_status(r.content) == "good":
@@ -732,6 +732,7 @@ async def revocation_to_visible(platform_url: str, op_token: str, centres: dict[
 def run(plan: Plan, workdir: Path) -> dict:
     from cryptography.hazmat.primitives import serialization
 
+    import myna.authority.issuance  # noqa: F401  (imported now: the tree may be edited while this runs)
     from myna.authority.platform import Platform
     from myna.pki.ocsp import issuer_hashes
     from myna.settings import Settings
