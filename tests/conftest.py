@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from myna_testing import T0, PooledFileBackend
+from myna_testing import SOFTHSM_SO_PIN, SOFTHSM_USER_PIN, T0, PooledFileBackend, SoftHsm
 from sqlalchemy import create_engine, text
 
 from myna.authority.ceremony import run_ceremony
@@ -64,3 +64,42 @@ def platform(bare_platform: Platform) -> Platform:
     return bare_platform
 
 
+
+
+def _softhsm_unavailable(reason: str) -> None:
+    """Skip, unless MYNA_REQUIRE_PKCS11=1 (CI): then fail instead of silently not running."""
+    if os.environ.get("MYNA_REQUIRE_PKCS11") == "1":
+        pytest.fail(f"MYNA_REQUIRE_PKCS11=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def softhsm(tmp_path_factory):
+    """A SoftHSM2 token of this test module's own."""
+    import secrets
+    import shutil
+
+    if shutil.which("softhsm2-util") is None:
+        _softhsm_unavailable("softhsm2-util is not installed (Debian/Ubuntu package softhsm2)")
+    from myna.pki.keystore_pkcs11 import default_softhsm_module, init_softhsm_token
+
+    module = default_softhsm_module()
+    if module is None:
+        _softhsm_unavailable("the SoftHSM2 PKCS#11 module libsofthsm2.so was not found")
+    try:
+        import pkcs11
+    except ImportError:
+        _softhsm_unavailable("python-pkcs11 is not installed")
+
+    label = f"myna-test-{secrets.token_hex(4)}"
+    with pytest.MonkeyPatch.context() as mp:
+        env = init_softhsm_token(tmp_path_factory.mktemp("softhsm"), label, SOFTHSM_SO_PIN, SOFTHSM_USER_PIN)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        # SoftHSM2 reads SOFTHSM2_CONF and scans tokens only at C_Initialize, once per
+        # process. If an earlier test module already loaded it, make it re-read (this
+        # closes every PKCS#11 session in the process, so none may be left open).
+        lib = pkcs11.lib(module)
+        if not any(t.label == label for t in lib.get_tokens()):
+            lib.reinitialize()
+        yield SoftHsm(module, label, SOFTHSM_USER_PIN)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -95,3 +96,21 @@ def table_counts(platform) -> dict[str, int]:
 
     with platform.db.session() as s:
         return {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+
+
+SOFTHSM_SO_PIN = "87654321"
+SOFTHSM_USER_PIN = "12345678"
+
+
+@dataclass(frozen=True)
+class SoftHsm:
+    """A fresh SoftHSM2 token for one test module (fixture ``softhsm`` in conftest.py)."""
+
+    module: str
+    label: str
+    pin: str
+
+    def backend(self):
+        from myna.pki.keystore_pkcs11 import Pkcs11KeyBackend
+
+        return Pkcs11KeyBackend(self.module, self.label, self.pin)

@@ -8,10 +8,6 @@ case the tests fail instead of silently not running (as tests/pki/test_keystore_
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
-import shutil
-from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
@@ -30,51 +26,8 @@ from myna.settings import Settings
 
 pytestmark = pytest.mark.pkcs11
 
-SO_PIN = "87654321"
-USER_PIN = "12345678"
 
 
-@dataclass(frozen=True)
-class SoftHsm:
-    module: str
-    label: str
-    pin: str
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("MYNA_REQUIRE_PKCS11") == "1":
-        pytest.fail(f"MYNA_REQUIRE_PKCS11=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def softhsm(tmp_path_factory):
-    if shutil.which("softhsm2-util") is None:
-        _unavailable("softhsm2-util is not installed (Debian/Ubuntu package softhsm2)")
-    from myna.pki.keystore_pkcs11 import default_softhsm_module, init_softhsm_token
-
-    module = default_softhsm_module()
-    if module is None:
-        _unavailable("the SoftHSM2 PKCS#11 module libsofthsm2.so was not found")
-    try:
-        import pkcs11
-    except ImportError:
-        _unavailable("python-pkcs11 is not installed")
-
-    label = f"myna-ca-{secrets.token_hex(4)}"
-    with pytest.MonkeyPatch.context() as mp:
-        # SOFTHSM2_CONF must be in the environment before the module is initialized:
-        # SoftHSM2 reads it, and scans its tokens, only at C_Initialize (once per process).
-        env = init_softhsm_token(tmp_path_factory.mktemp("softhsm"), label, SO_PIN, USER_PIN)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        # If another test module loaded the module already (with its own SOFTHSM2_CONF),
-        # make it re-read. This closes every PKCS#11 session in the process; the other
-        # modules' backends are all closed by then.
-        lib = pkcs11.lib(module)
-        if not any(t.label == label for t in lib.get_tokens()):
-            lib.reinitialize()
-        yield SoftHsm(module, label, USER_PIN)
 
 
 @pytest.fixture

@@ -6,11 +6,8 @@ which case the tests fail instead of silently not running.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import threading
-from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -18,57 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from myna.pki.keys import HASH, KeyAlgorithm, KeyNotFound, SigningKey
 from myna.pki.keystore_pkcs11 import (
     Pkcs11KeyBackend,
-    default_softhsm_module,
-    init_softhsm_token,
 )
 
 pytestmark = pytest.mark.pkcs11
 
-SO_PIN = "87654321"
-USER_PIN = "12345678"
 DATA = "発行者署名 test data".encode()
 
 
-@dataclass(frozen=True)
-class SoftHsm:
-    module: str
-    label: str
-    pin: str
-
-    def backend(self) -> Pkcs11KeyBackend:
-        return Pkcs11KeyBackend(self.module, self.label, self.pin)
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("MYNA_REQUIRE_PKCS11") == "1":
-        pytest.fail(f"MYNA_REQUIRE_PKCS11=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def softhsm(tmp_path_factory):
-    if shutil.which("softhsm2-util") is None:
-        _unavailable("softhsm2-util is not installed (Debian/Ubuntu package softhsm2)")
-    module = default_softhsm_module()
-    if module is None:
-        _unavailable("the SoftHSM2 PKCS#11 module libsofthsm2.so was not found")
-    try:
-        import pkcs11
-    except ImportError:
-        _unavailable("python-pkcs11 is not installed")
-
-    label = f"myna-test-{secrets.token_hex(4)}"
-    with pytest.MonkeyPatch.context() as mp:
-        env = init_softhsm_token(tmp_path_factory.mktemp("softhsm"), label, SO_PIN, USER_PIN)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        # SoftHSM2 reads SOFTHSM2_CONF and scans tokens only at C_Initialize, once per
-        # process. If an earlier test module already loaded it, make it re-read (this
-        # closes every PKCS#11 session in the process, so none may be left open).
-        lib = pkcs11.lib(module)
-        if not any(t.label == label for t in lib.get_tokens()):
-            lib.reinitialize()
-        yield SoftHsm(module, label, USER_PIN)
 
 
 @pytest.fixture
