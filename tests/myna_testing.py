@@ -114,3 +114,20 @@ class SoftHsm:
         from myna.pki.keystore_pkcs11 import Pkcs11KeyBackend
 
         return Pkcs11KeyBackend(self.module, self.label, self.pin)
+
+
+def require_tool(name: str, hint: str = "") -> str:
+    """The path of a command the test needs. Missing: skip locally, but fail under CI
+    (CI=true), where scripts/lib.sh installs every tool and a skip would hide a gap."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path:
+        return path
+    reason = f"{name} not on PATH" + (f" ({hint})" if hint else "")
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)

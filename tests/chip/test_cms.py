@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 import subprocess
 
 import pytest
@@ -12,6 +11,7 @@ from asn1crypto import cms
 from chip_support import SIGN_PIN
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from myna_testing import require_tool
 
 from myna.chip.client import JpkiClient
 from myna.chip.cms import detached_signature
@@ -52,9 +52,7 @@ def test_signed_data_structure(signed, clock):
 
 @pytest.mark.interop
 def test_openssl_verifies_it_against_the_myna_signature_ca(signed, platform, tmp_path):
-    openssl = shutil.which("openssl")
-    if not openssl:
-        pytest.skip("openssl not installed")
+    openssl = require_tool("openssl")
     content, der, _, _ = signed
     (tmp_path / "doc").write_bytes(content)
     (tmp_path / "doc.p7s").write_bytes(der)

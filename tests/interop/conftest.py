@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from interop_support import Live, free_port
+from myna_testing import require_tool
 
 SERVER_START_TIMEOUT_S = 30
 
@@ -98,7 +98,4 @@ def live(tmp_path: Path, database_url: str):
 
 @pytest.fixture(scope="session")
 def openssl_bin() -> str:
-    path = shutil.which("openssl")
-    if not path:
-        pytest.skip("openssl command not found")
-    return path
+    return require_tool("openssl")

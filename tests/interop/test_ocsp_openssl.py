@@ -20,7 +20,6 @@ import base64
 import datetime as dt
 import os
 import random
-import shutil
 import subprocess
 import urllib.parse
 from contextlib import aclosing
@@ -46,6 +45,7 @@ from interop_support import (
     wait_for_ocsp_status,
     write_pem,
 )
+from myna_testing import require_tool
 from pkilint import loader, pkix, report
 from pkilint.pkix import extension, name
 from pkilint.pkix import ocsp as pkilint_ocsp
@@ -317,9 +317,7 @@ def test_pkilint_ocsp_responses_have_no_error_findings_R_REV_10(setup: Setup, tm
     for label, (der, code) in tampered.items():
         assert code in errors(der), f"pkilint did not report {code} for the {label} copy"
 
-    lint_cmd = shutil.which("lint_ocsp_response")
-    if lint_cmd is None:
-        pytest.skip("lint_ocsp_response not on PATH (the API checks above ran)")
+    lint_cmd = require_tool("lint_ocsp_response", "the API checks above ran")
     for label, der, want_ok in (
         ("good", responses["good nonce"], True),
         ("revoked", responses["revoked plain"], True),

@@ -15,7 +15,6 @@ prints what it finds (run with ``-rP`` or ``-s`` to see it).
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from myna_testing import require_tool
 from pkilint import loader, pkix, report
 from pkilint.pkix import certificate, crl, extension, name
 from pkilint.validation import ValidationFindingSeverity
@@ -186,9 +186,7 @@ def test_pkilint_cli_agrees_and_is_not_vacuous_R_CERT_1_R_REV_9(documents: list[
     holder certificate, CA certificate and the root's ARL at -s ERROR; and the same
     setup does report a broken certificate (no keyUsage, SKI or AKI), through the API and
     through the command's exit status: the checks above can fail."""
-    lint_cert, lint_crl = shutil.which("lint_pkix_cert"), shutil.which("lint_crl")
-    if not (lint_cert and lint_crl):
-        pytest.skip("pkilint commands not on PATH")
+    lint_cert, lint_crl = require_tool("lint_pkix_cert"), require_tool("lint_crl")
     by_label = {d.label: d for d in documents}
 
     def pem_file(doc: Doc, label: str) -> Path:
