@@ -279,3 +279,5 @@ class NumberNotice(Base):
     fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 from myna.store import models_cards  # noqa: E402,F401
+from myna.store import models_card_management  # noqa: E402,F401
+from myna.store import models_verifiers  # noqa: E402,F401
