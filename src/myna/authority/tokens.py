@@ -2,7 +2,8 @@
 
 Roles: ``operator`` (J-LIS staff: everything), ``municipality`` (one municipality:
 issue card certificates for its residents and revoke what it issued), ``auditor``
-(read only), ``centre`` (a validity centre replicating status), and the verifier roles
+(read only), ``centre`` (a validity centre replicating status), ``call-centre`` (suspends
+lost cards around the clock, R-CARD-7), and the verifier roles
 that the access-controlled OCSP mode admits. Tokens are random; only their SHA-256 is
 stored.
 """
@@ -31,6 +32,7 @@ class Role(str, enum.Enum):
     VERIFIER_SIGN = "verifier-sign"  # 署名検証者: signature-certificate status (R-VER-1)
     VERIFIER_AUTH = "verifier-auth"  # 利用者証明検証者: user-auth status
     VERIFIER_BOTH = "verifier-both"  # registered as both
+    CALL_CENTRE = "call-centre"  # 24/7 suspension line for lost cards (R-CARD-7)
 
 
 @dataclass(frozen=True)
