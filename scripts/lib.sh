@@ -31,7 +31,8 @@ MYNA_EXTRAS="test"
 #   libpcsclite-dev + gcc                          to build pyscard (no Linux wheels on PyPI)
 #   fonts-ipaexfont-gothic/-mincho                 Japanese TrueType fonts embedded in the PDFs
 #   zbar-tools                                     zbarimg: tests decode the QR codes on the PDFs
-MYNA_APT_PACKAGES=(softhsm2 opensc postgresql libengine-pkcs11-openssl poppler-utils curl openssl pcscd vsmartcard-vpcd libpcsclite-dev gcc fonts-ipaexfont-gothic fonts-ipaexfont-mincho zbar-tools)
+#   chromium                                       the browser Playwright drives through the screens (tests/ui)
+MYNA_APT_PACKAGES=(softhsm2 opensc postgresql libengine-pkcs11-openssl poppler-utils curl openssl pcscd vsmartcard-vpcd libpcsclite-dev gcc fonts-ipaexfont-gothic fonts-ipaexfont-mincho zbar-tools chromium)
 
 # Bold/yellow only on a terminal, so CI logs stay free of escape codes.
 if [ -t 2 ]; then _myna_b=$'\033[1m' _myna_y=$'\033[1;33m' _myna_r=$'\033[0m'; else _myna_b="" _myna_y="" _myna_r=""; fi

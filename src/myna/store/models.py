@@ -281,3 +281,4 @@ class NumberNotice(Base):
 from myna.store import models_cards  # noqa: E402,F401
 from myna.store import models_card_management  # noqa: E402,F401
 from myna.store import models_verifiers  # noqa: E402,F401
+from myna.store import models_operations  # noqa: E402,F401

@@ -18,6 +18,7 @@ from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.web import errors
 from myna.web.deps import platform
+from myna.web import ui
 from myna.web.routers import authorities, certificates, feed, residents
 
 log = logs.get("myna.web")
@@ -70,6 +71,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     app.include_router(authorities.public)
     app.include_router(feed.router)
     app.include_router(residents.router)
+    ui.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz(pl: Platform = Depends(platform)) -> dict:

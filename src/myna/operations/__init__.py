@@ -1,0 +1,1 @@
+"""Operations figures the J-LIS operators watch: availability by the sources' formula."""

@@ -1,0 +1,123 @@
+"""Interface text in Japanese and English.
+
+A dict catalogue rather than gettext: the screens have a few hundred short strings, both
+languages are kept side by side where reviewers can see that each key has both, and a
+missing translation fails the test that walks the catalogue instead of showing a msgid.
+"""
+
+from __future__ import annotations
+
+LANGS = ("ja", "en")
+DEFAULT = "ja"
+
+TEXT: dict[str, tuple[str, str]] = {
+    # frame
+    "app.title": ("マイナンバーカード基盤 myna", "myna: Individual Number Card platform"),
+    "nav.console": ("運用コンソール", "Operations console"),
+    "nav.login": ("ログイン", "Sign in"),
+    "nav.logout": ("ログアウト", "Sign out"),
+    "nav.home": ("トップ", "Home"),
+    "nav.api": ("API 仕様", "API reference"),
+    "lang.switch": ("English", "日本語"),
+    "skip": ("本文へ移動", "Skip to content"),
+    "signed_in_as": ("ログイン中", "Signed in as"),
+    # login
+    "login.title": ("ログイン", "Sign in"),
+    "login.token": ("アクセストークン", "Access token"),
+    "login.token.help": (
+        "運用者・市区町村・監査のトークン（myna token create で発行）を入力してください。",
+        "Paste an operator, municipality or auditor token (made with `myna token create`).",
+    ),
+    "login.submit": ("ログイン", "Sign in"),
+    "login.error.empty": ("トークンを入力してください。", "Enter a token."),
+    "login.error.invalid": ("このトークンは無効です。", "This token is not valid."),
+    "login.error.role": ("このトークンの役割ではこの画面を使えません。", "This token's role cannot use this screen."),
+    # errors
+    "error.title": ("エラー", "Error"),
+    "error.forbidden": ("この画面を使う権限がありません。", "You are not allowed to use this screen."),
+    "error.notfound": ("ページが見つかりません。", "Page not found."),
+    # console
+    "console.title": ("運用コンソール", "Operations console"),
+    "console.certs": ("電子証明書の状態", "Certificates by status"),
+    "console.issued": ("日別発行件数（直近30日、日本時間）", "Issued per day (last 30 days, JST)"),
+    "console.revoked": ("失効理由別件数", "Revocations by reason"),
+    "console.traffic": ("検証センター別トラフィック（直近24時間、1時間ごと）", "Traffic per validity centre (last 24 h, hourly)"),
+    "console.traffic.none": ("検証センターからの報告はまだありません。", "No validity centre has reported traffic yet."),
+    "console.availability": ("システム稼働率（今年度、計画停止を除く）", "Availability this fiscal year (planned outages excluded)"),
+    "console.availability.formula": (
+        "稼働率 ＝（サービス提供時間 − サービス停止時間）÷ サービス提供時間。いずれも計画停止時間を除く。目標 99.9％以上。",
+        "Availability = (service time − outage time) ÷ service time, both without planned outages. Target ≥ 99.9 %.",
+    ),
+    "console.outages": ("停止記録", "Outage log"),
+    "console.outages.none": ("停止記録はありません。", "No outages recorded."),
+    "console.record_outage": ("停止を記録", "Record an outage"),
+    "console.data_table": ("数値で見る", "Show the figures"),
+    "col.kind": ("種別", "Kind"),
+    "col.valid": ("有効", "Valid"),
+    "col.revoked": ("失効", "Revoked"),
+    "col.expired": ("期限切れ", "Expired"),
+    "col.total": ("合計", "Total"),
+    "col.reason": ("理由", "Reason"),
+    "col.count": ("件数", "Count"),
+    "col.day": ("日付", "Day"),
+    "col.service": ("システム", "Service"),
+    "col.availability": ("稼働率", "Availability"),
+    "col.service_time": ("提供時間", "Service time"),
+    "col.outage_time": ("停止時間", "Outage time"),
+    "col.planned_time": ("計画停止", "Planned"),
+    "col.target": ("目標達成", "Target met"),
+    "col.start": ("開始", "Start"),
+    "col.end": ("終了", "End"),
+    "col.planned": ("計画停止", "Planned"),
+    "col.cause": ("原因", "Cause"),
+    "col.centre": ("センター", "Centre"),
+    "col.hour": ("時刻", "Hour"),
+    "col.ocsp": ("OCSP", "OCSP"),
+    "col.crl": ("CRL", "CRL"),
+    "col.errors": ("エラー", "Errors"),
+    "yes": ("はい", "yes"),
+    "no": ("いいえ", "no"),
+    "ongoing": ("継続中", "ongoing"),
+    "none": ("—", "—"),
+    "form.service": ("システム", "Service"),
+    "form.started_at": ("開始日時（日本時間）", "Start (JST)"),
+    "form.ended_at": ("終了日時（日本時間、継続中なら空欄）", "End (JST; empty while ongoing)"),
+    "form.planned": ("計画停止（保守作業など）", "Planned (maintenance etc.)"),
+    "form.cause": ("原因", "Cause"),
+    "form.submit": ("記録する", "Record"),
+    "form.saved": ("記録しました。", "Recorded."),
+    "form.error.required": ("入力してください。", "Required."),
+    "form.error.datetime": ("日時は 2026-04-01T09:00 の形で入力してください。", "Enter a date and time like 2026-04-01T09:00."),
+    # kinds and reasons
+    "kind.card-sign": ("カード署名用", "Card signature"),
+    "kind.card-auth": ("カード利用者証明用", "Card user-auth"),
+    "kind.mobile-sign": ("スマホ署名用", "Mobile signature"),
+    "kind.mobile-auth": ("スマホ利用者証明用", "Mobile user-auth"),
+    "kind.ca": ("認証局", "CA"),
+    "reason.request": ("失効申請・届出", "Revocation request"),
+    "reason.resident-change": ("住民票の異動", "Resident record change"),
+    "reason.record-error": ("記録誤り", "Record error"),
+    "reason.key-compromise": ("鍵の漏洩等", "Key compromise"),
+    "reason.linked-card-revoked": ("カード証明書の失効に連動", "Linked card certificate revoked"),
+}
+
+
+def text(key: str, lang: str) -> str:
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    return pair[0] if lang == "ja" else pair[1]
+
+
+def pick(query: str | None, cookie: str | None, accept_language: str | None) -> str:
+    """The language asked for by ``?lang=``, then the cookie, then the browser's first choice."""
+    for candidate in (query, cookie):
+        if candidate in LANGS:
+            return candidate
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("ja"):
+            return "ja"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT
