@@ -19,7 +19,7 @@ from myna.store import models as m
 from myna.web import errors
 from myna.web.deps import platform
 from myna.web import ui
-from myna.web.routers import authorities, certificates, feed, residents
+from myna.web.routers import authorities, certificates, feed, operations, residents
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
@@ -71,6 +71,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     app.include_router(authorities.public)
     app.include_router(feed.router)
     app.include_router(residents.router)
+    app.include_router(operations.router)
     ui.install(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -1,0 +1,108 @@
+"""/api/v1/operations: the outage log, availability by the sources' formula, and the traffic
+counts validity centres report (what the operations console shows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+from myna.authority.platform import Platform
+from myna.authority.tokens import Principal, Role
+from myna.errors import InvalidInput
+from myna.operations.service import SERVICES, Operations, fiscal_year_start
+from myna.validation.provision import CENTRE_NAME
+from myna.web.deps import platform, require
+
+router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
+READERS = (Role.OPERATOR, Role.AUDITOR)
+
+
+def _centre(name: str) -> str:
+    if not CENTRE_NAME.match(name):
+        raise ValueError("a centre name is lower-case letters, digits and '-', starting with a letter, at most 32 characters")
+    return name
+
+
+class OutageIn(BaseModel):
+    service: str = Field(description=f"one of: {', '.join(SERVICES)}")
+    started_at: AwareDatetime
+    ended_at: AwareDatetime | None = None
+    planned: bool = Field(default=False, description="maintenance and other planned stops: excluded from availability")
+    cause: str = Field(min_length=1, max_length=2000)
+
+
+class OutageEnd(BaseModel):
+    ended_at: AwareDatetime
+
+
+class TrafficIn(BaseModel):
+    centre: Annotated[str, AfterValidator(_centre)]
+    minute: AwareDatetime = Field(description="the minute counted (seconds are dropped)")
+    ocsp: int = Field(ge=0, le=10**9)
+    crl: int = Field(ge=0, le=10**9)
+    errors: int = Field(default=0, ge=0, le=10**9)
+
+
+@router.get("/services", summary="The services whose availability is reported")
+def services() -> dict[str, dict[str, str]]:
+    return {k: {"ja": ja, "en": en} for k, (ja, en) in SERVICES.items()}
+
+
+@router.get("/outages", summary="Outage log, newest first")
+def outages(
+    service: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    p: Platform = Depends(platform),
+    _who: Principal = Depends(require(*READERS)),
+) -> list[dict]:
+    if service is not None and service not in SERVICES:
+        raise InvalidInput(f"unknown service {service!r}; one of: {', '.join(SERVICES)}")
+    return [o.to_json() for o in Operations(p).outages(service, limit)]
+
+
+@router.post("/outages", status_code=201, summary="Record an outage (planned or not)")
+def record_outage(body: OutageIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    return Operations(p).record_outage(body.service, body.started_at, body.ended_at, body.planned, body.cause, who.actor).to_json()
+
+
+@router.post("/outages/{outage_id}/end", summary="Close an ongoing outage")
+def end_outage(outage_id: int, body: OutageEnd, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    return Operations(p).end_outage(outage_id, body.ended_at, who.actor).to_json()
+
+
+@router.get("/availability", summary="Availability per service: (service time − outage time) ÷ service time, planned outages excluded")
+def availability(
+    start: AwareDatetime | None = Query(default=None, description="default: the start of this fiscal year (1 April, JST)"),
+    end: AwareDatetime | None = Query(default=None, description="default: now"),
+    p: Platform = Depends(platform),
+    _who: Principal = Depends(require(*READERS)),
+) -> dict:
+    now = p.clock.now()
+    end = end or now
+    start = start or fiscal_year_start(end)
+    if end <= start:
+        raise InvalidInput("end must be after start")
+    if end > now:
+        end = now  # the future has no service time yet
+        if end <= start:
+            raise InvalidInput("start must be in the past")
+    return {
+        svc: {
+            "ratio": a.ratio,
+            "meets_target": a.meets_target,
+            "service_seconds": a.service_seconds,
+            "outage_seconds": a.outage_seconds,
+            "planned_seconds": a.planned_seconds,
+        }
+        for svc, a in Operations(p).availability(start, end).items()
+    } | {"window": {"start": start.isoformat(), "end": end.isoformat()}}
+
+
+@router.post("/traffic", status_code=204, summary="A validity centre reports one minute of traffic (role centre)")
+def report_traffic(body: TrafficIn, p: Platform = Depends(platform), _who: Principal = Depends(require(Role.CENTRE))) -> None:
+    if body.minute > p.clock.now() + dt.timedelta(minutes=2):
+        raise InvalidInput("that minute is in the future")
+    Operations(p).report_traffic(body.centre, body.minute, body.ocsp, body.crl, body.errors)
