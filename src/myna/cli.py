@@ -124,11 +124,13 @@ def serve(
     """Serve the web interface, the API and the distribution points."""
     import uvicorn
 
-    from myna.validation.runtime import platform_app
+    from myna.validation.runtime import platform_app, quiet_ocsp_access_log
 
     p = _platform()
     app_ = _run(lambda: platform_app(p, schedule=schedule))
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    config = uvicorn.Config(app_, host=host, port=port, log_level="info")  # configures logging
+    quiet_ocsp_access_log()
+    uvicorn.Server(config).run()
 
 
 @app.command()
@@ -388,27 +390,31 @@ def validity_provision(
 def validity_serve(
     centre: str = typer.Option("primary", help="Centre name; its bundle and replica live in MYNA_HOME/centres/NAME."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8001, help="Port to listen on."),
+    port: int = typer.Option(8001, min=0, max=65535, help="Port to listen on."),
     source: Optional[str] = typer.Option(None, help="Platform base URL to replicate from over HTTP (default: the local store)."),
     token: Optional[str] = typer.Option(None, envvar="MYNA_CENTRE_TOKEN", help="A `centre` token for --source."),
     access: str = typer.Option("open", help="open (test environments) or verifiers (registered verifiers only, R-VER-1)."),
-    max_lag: float = typer.Option(5.0, help="Seconds without a completed sync after which 'good' is no longer answered."),
-    interval: float = typer.Option(0.2, help="Seconds between feed polls."),
+    max_lag: float = typer.Option(5.0, min=0.0, help="Seconds without a completed sync after which 'good' is no longer answered."),
+    interval: float = typer.Option(0.2, min=0.01, help="Seconds between feed polls."),
+    cache_entries: int = typer.Option(250_000, min=1, help="Serials whose pre-signed responses are kept in memory (about 1.2 KB each)."),
 ) -> None:
-    """Run one validity centre on its own: OCSP at /ocsp/{ca}, CRLs at /crl/{ca}.crl, /healthz."""
-    import uvicorn
+    """Run one validity centre on its own: OCSP at /ocsp/{ca}, CRLs at /crl/{ca}.crl, /healthz.
+
+    Stops cleanly on SIGINT or SIGTERM."""
+    import gc
 
     from myna.validation.centre import Centre, CentreConfig
     from myna.validation.feeds import DbFeed, HttpFeed
-    from myna.validation.http import SyncLoop, ValidityApp
+    from myna.validation.http import SyncLoop
     from myna.validation.provision import bundle_dir, check_centre_name, provision
+    from myna.validation.server import serve as serve_centre
 
     if access not in ("open", "verifiers"):
         raise typer.BadParameter("--access must be open or verifiers")
     _run(lambda: check_centre_name(centre))
     settings = Settings.from_env()
     logs.configure(settings.log_format)
-    config = CentreConfig(name=centre, max_lag_s=max_lag, open_access=access == "open")
+    config = CentreConfig(name=centre, max_lag_s=max_lag, open_access=access == "open", cache_entries=cache_entries)
     if source:
         if not token:
             raise typer.BadParameter("--source needs --token (or MYNA_CENTRE_TOKEN): create one with `myna token create --role centre`")
@@ -422,8 +428,15 @@ def validity_serve(
         directory = _run(lambda: provision(p, centre, bundle_dir(p, centre), actor=f"centre:{centre}"))
         feed = DbFeed(p)
     c = Centre.from_bundle(directory, config)
-    loop = SyncLoop(c, feed, interval=interval)
-    uvicorn.run(ValidityApp(c, lifespan_hooks=[loop.hook]), host=host, port=port, log_level="warning")
+    # Everything built so far lives as long as the process: out of the cyclic GC's way,
+    # so full collections while serving scan only what serving creates.
+    gc.collect()
+    gc.freeze()
+    try:
+        serve_centre(c, SyncLoop(c, feed, interval=interval), host, port)
+    except OSError as exc:  # the address is taken, or not ours to bind
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @number_app.command("check")

@@ -16,6 +16,7 @@ answers "revoked" for what it knows to be revoked. Hence: no certificate is answ
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import re
@@ -63,14 +64,18 @@ class CentreConfig:
     response_validity_s: int = 4 * 3600  # nextUpdate - thisUpdate of a response
     open_access: bool = True  # False: only registered verifiers (R-VER-1)
     gap_timeout_s: float = 30.0  # a feed seq missing this long was rolled back
-    cache_entries: int = 500_000  # pre-signed responses kept in memory (about 1 KB each)
+    # Serials whose pre-signed responses are kept in memory (about 1.2 KB each: 250,000
+    # hold about 300 MB). Past the cap the oldest-cached tenth is dropped and re-signed on
+    # demand: a size cap in insertion order rather than a true LRU, because moving an entry
+    # on every hit would cost the hot path a dict delete and insert per request.
+    cache_entries: int = 250_000
 
 
-@dataclass
-class _Cached:
-    der: bytes
-    this_update: dt.datetime
-    status: CertStatus
+# A cache entry is a plain tuple (response DER, the time after which it is re-signed,
+# revoked?), not a dataclass instance: tuples of atoms are untracked by CPython's cyclic
+# GC, so a cache of hundreds of thousands of entries adds next to nothing to the
+# full-collection pause (docs/benchmarks-ocsp.md, "Garbage-collector pauses").
+_Entry = tuple[bytes, dt.datetime, bool]
 
 
 @dataclass
@@ -79,6 +84,12 @@ class SyncStats:
     revoked_visible: list[tuple[str, float]] = field(default_factory=list)  # (serial, seconds from record to visible)
 
 
+_NO_ENTRIES: dict = {}
+_UNAUTHORIZED = unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
+_TRY_LATER = unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
+
+
+@functools.lru_cache(maxsize=256)  # called per request with the URL's slug; bounded, since the slug is client input
 def _base_slug(slug: str) -> str:
     """The CA kind of a slug: "card-sign-g2" -> "card-sign"."""
     return re.sub(r"-g\d+$", "", slug)
@@ -91,7 +102,13 @@ class Centre:
         self.responders = responders
         self.clock = clock or SystemClock()
         # serial -> (CA slug, CertID hash) -> pre-signed response without nonce
-        self._cache: dict[int, dict[tuple[str, str], _Cached]] = {}
+        self._cache: dict[int, dict[tuple[str, str], _Entry]] = {}
+        # DER of a nonce-less request -> (serial, (CA slug, CertID hash)): a repeated request
+        # is answered without parsing it (parsing is half of Centre.answer's time). The
+        # entry is only a pointer into _cache, so _forget and eviction need not touch it;
+        # it is bounded separately (distinct encodings of the same question).
+        self._by_request: dict[bytes, tuple[int, tuple[str, str]]] = {}
+        self._half_life = dt.timedelta(seconds=config.response_validity_s / 2)
         self._lock = threading.Lock()
         self._credentials: dict[str, str] = {}
         self._gaps: dict[int, float] = {}
@@ -120,13 +137,15 @@ class Centre:
         precise = getattr(self.clock, "precise_now", None)
         return precise() if precise is not None else self.clock.now()
 
-    def lag(self) -> float | None:
-        if self.synced_at is None:
+    def lag(self, now: dt.datetime | None = None) -> float | None:
+        synced_at = self.synced_at
+        if synced_at is None:
             return None
-        return (self._precise_now() - self.synced_at).total_seconds()
+        return ((now or self._precise_now()) - synced_at).total_seconds()
 
-    def fresh(self) -> bool:
-        lag = self.lag()
+    def fresh(self, now: dt.datetime | None = None) -> bool:
+        """Within the lag bound at ``now`` (a precise time; default: read the clock)."""
+        lag = self.lag(now)
         return lag is not None and lag <= self.config.max_lag_s
 
     def authorised(self, token: str | None, slug: str) -> bool:
@@ -139,23 +158,50 @@ class Centre:
 
     def answer(self, der: bytes, token: str | None = None, slug_hint: str | None = None) -> bytes:
         """The DER OCSPResponse for a DER OCSPRequest. Never raises for bad input."""
+        # One clock read per request: it decides freshness, the cache entry's age and,
+        # in whole seconds, the thisUpdate of anything signed now.
+        now = self._precise_now()
+        seen = self._by_request.get(der)
+        if seen is not None:
+            serial, key = seen
+            entry = self._cache.get(serial, _NO_ENTRIES).get(key)
+            if entry is not None and now < entry[1]:
+                slug = key[0]
+                if slug_hint is not None and _base_slug(slug_hint) != _base_slug(slug):
+                    return _UNAUTHORIZED
+                if not self.authorised(token, slug):
+                    return _UNAUTHORIZED
+                if entry[2] or self.fresh(now):
+                    return entry[0]
+                return _TRY_LATER
+            # Evicted, forgotten (revoked since) or due for re-signing: the full path below.
         try:
             q = parse_request(der)
         except OcspRefusal as refusal:
             return unsuccessful(refusal.status)
         responder = self._responder_for(q)
         if responder is None or (slug_hint is not None and _base_slug(slug_hint) != _base_slug(responder.slug)):
-            return unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)  # not a CA we answer for here
+            return _UNAUTHORIZED  # not a CA we answer for here
         if not self.authorised(token, responder.slug):
-            return unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
-        now = self.clock.now()
+            return _UNAUTHORIZED
         key = (responder.slug, q.hash_name)
-        cached = self._cache.get(q.serial, {}).get(key)
-        if cached is not None and q.nonce is None and now - cached.this_update < dt.timedelta(seconds=self.config.response_validity_s / 2):
-            if cached.status is CertStatus.REVOKED or self.fresh():
-                return cached.der
-            return unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
-        return self._sign(responder, q, key, now)
+        if q.nonce is None:
+            entry = self._cache.get(q.serial, _NO_ENTRIES).get(key)
+            if entry is not None and now < entry[1]:
+                self._note_request(der, q.serial, key)
+                if entry[2] or self.fresh(now):
+                    return entry[0]
+                return _TRY_LATER
+        response = self._sign(responder, q, key, now)
+        if q.nonce is None and q.serial in self._cache:
+            self._note_request(der, q.serial, key)
+        return response
+
+    def _note_request(self, der: bytes, serial: int, key: tuple[str, str]) -> None:
+        if len(self._by_request) >= 2 * self.config.cache_entries:
+            # Bounded like the cache; clearing is rare and costs only re-parsing.
+            self._by_request.clear()
+        self._by_request[der] = (serial, key)
 
     def _responder_for(self, q: OcspQuery) -> Responder | None:
         for r in self.responders:
@@ -164,25 +210,26 @@ class Centre:
         return None
 
     def _sign(self, responder: Responder, q: OcspQuery, key, now: dt.datetime) -> bytes:
+        """Sign the answer at ``now`` (a precise time; responses carry whole seconds)."""
         with self._lock:  # a revocation applied meanwhile must not be overwritten by a stale "good"
             row = self.replica.lookup(serials.to_store(q.serial)) if 0 < q.serial < 2**160 else None
             if row is not None and row.authority != responder.slug:
                 row = None
             if row is not None and row.revoked_at is not None:
                 status = CertStatus.REVOKED
-            elif not self.fresh():
-                return unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
+            elif not self.fresh(now):
+                return _TRY_LATER
             else:
                 status = CertStatus.GOOD if row is not None else CertStatus.UNKNOWN
             reason = RevocationReason(row.reason).x509_reason if status is CertStatus.REVOKED and row.reason else None
-            this_update = now
-            next_update = now + dt.timedelta(seconds=self.config.response_validity_s)
+            this_update = now.replace(microsecond=0)  # certificates, CRLs and responses carry whole seconds
+            next_update = this_update + dt.timedelta(seconds=self.config.response_validity_s)
             der = responder.respond(q, status, this_update, next_update, row.revoked_at if row else None, reason)
             if q.nonce is None and status is not CertStatus.UNKNOWN:
-                self._remember(q.serial, key, _Cached(der, this_update, status))
+                self._remember(q.serial, key, (der, this_update + self._half_life, status is CertStatus.REVOKED))
             return der
 
-    def _remember(self, serial: int, key: tuple[str, str], entry: _Cached) -> None:
+    def _remember(self, serial: int, key: tuple[str, str], entry: _Entry) -> None:
         if serial not in self._cache and len(self._cache) >= self.config.cache_entries:
             # Evict the oldest tenth (dicts keep insertion order); they are re-signed on demand.
             for old in list(itertools.islice(self._cache, max(1, self.config.cache_entries // 10))):
@@ -196,7 +243,7 @@ class Centre:
             return
         name_hash, key_hash = responder.hashes("sha1")
         q = OcspQuery("sha1", name_hash, key_hash, int(serial_hex, 16), None)
-        self._sign(responder, q, (responder.slug, "sha1"), self.clock.now())
+        self._sign(responder, q, (responder.slug, "sha1"), self._precise_now())
 
     # -- syncing -----------------------------------------------------------------
 

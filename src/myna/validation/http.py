@@ -1,10 +1,15 @@
-"""The centre's HTTP front: OCSP over GET and POST (RFC 6960 Appendix A, RFC 5019 §5),
-CRL distribution, and a health endpoint.
+"""The centre's HTTP front inside ``myna serve``: OCSP over GET and POST (RFC 6960
+Appendix A, RFC 5019 §5), CRL distribution, and a health endpoint, as an ASGI app in
+front of the platform's FastAPI app.
 
 A bare ASGI application rather than FastAPI routes: this is the hot path of the
 platform (hundreds of millions of checks a year), every request is one of three fixed
 shapes, and skipping the framework's routing, validation and response models roughly
 triples the requests a core can answer. The management API stays in FastAPI.
+
+A centre on its own (``myna validity serve``) does not run ASGI at all: it uses the bare
+protocol in ``myna.validation.server``. The request decoding, CRL lookup and health
+answer below are shared by both fronts; the OCSP decision itself is ``Centre.answer``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,53 @@ log = logs.get("myna.validation")
 OCSP_RESPONSE = [(b"content-type", b"application/ocsp-response")]
 MALFORMED = unsuccessful(x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
 INTERNAL = unsuccessful(x509_ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+
+
+def ocsp_get_request(raw_path: str, encoded: str) -> bytes | None:
+    """The DER request of an RFC 6960 A.1 / RFC 5019 §5 GET, or None if it cannot be one.
+
+    ``raw_path`` is the path as sent (percent-escapes kept), so that '%2F' stays apart from
+    '/', which base64 may contain; ``encoded`` is what follows ``/ocsp/{ca}/`` in the
+    decoded path, used when the raw path has nothing there."""
+    raw_rest = raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else ""
+    encoded = unquote(raw_rest) if raw_rest else encoded
+    if not encoded or len(encoded) > MAX_REQUEST_BYTES * 2:
+        return None
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def ocsp_answer(centre: Centre, der: bytes, token: str | None, slug: str | None) -> bytes:
+    """``Centre.answer``, with internalError instead of an exception: never a 500 page to
+    an OCSP client, internalError is the protocol's answer (and the bug is logged)."""
+    try:
+        return centre.answer(der, token, slug)
+    except Exception:
+        log.exception("ocsp answer failed")
+        return INTERNAL
+
+
+def crl_body(centre: Centre, name: str) -> bytes | None:
+    """The DER of ``/crl/{name}.crl`` (``{ca}`` or ``{ca}-delta``), or None."""
+    delta = name.endswith("-delta")
+    return centre.crl(name.removesuffix("-delta"), delta)
+
+
+def health(centre: Centre) -> tuple[int, bytes]:
+    """``/healthz``: 200 while within the lag bound, 503 past it (load balancers take the
+    centre out of rotation), with the figures as JSON."""
+    now = centre._precise_now()
+    fresh = centre.fresh(now)
+    body = {
+        "centre": centre.config.name,
+        "fresh": fresh,
+        "lag_seconds": centre.lag(now),
+        "max_lag_seconds": centre.config.max_lag_s,
+        "last_seq": centre.last_seq,
+    }
+    return (200 if fresh else 503), json.dumps(body).encode()
 
 
 async def _send(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -104,48 +156,27 @@ class ValidityApp:
         method = scope["method"]
         if method == "POST":
             body = await _read_body(receive, MAX_REQUEST_BYTES)
-            der = body if body is not None else b""
             if body is None:
                 return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
+            der = body
         elif method == "GET":
-            # RFC 6960 A.1: GET {url}/{url-encoding of base-64 encoding of the DER request}.
-            # The raw path keeps '%2F' apart from '/', which base64 may contain.
             raw = scope.get("raw_path") or path.encode()
-            raw_rest = raw.decode("latin-1").split("/", 3)[3] if raw.count(b"/") >= 3 else ""
-            encoded = unquote(raw_rest) if raw_rest else encoded
-            if not encoded or len(encoded) > MAX_REQUEST_BYTES * 2:
-                return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
-            try:
-                der = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False)
-            except (binascii.Error, ValueError):
+            der = ocsp_get_request(raw.decode("latin-1"), encoded)
+            if der is None:
                 return await _send(send, 200, MALFORMED, OCSP_RESPONSE)
         else:
             return await _send(send, 405, b"", [(b"allow", b"GET, POST")])
-        try:
-            response = self.centre.answer(der, _bearer(scope), slug or None)
-        except Exception:  # never a 500 page to an OCSP client: internalError is the protocol's answer
-            log.exception("ocsp answer failed")
-            response = INTERNAL
-        await _send(send, 200, response, OCSP_RESPONSE)
+        await _send(send, 200, ocsp_answer(self.centre, der, _bearer(scope), slug or None), OCSP_RESPONSE)
 
     async def _crl(self, send, path: str):
-        name = path[len("/crl/"):-len(".crl")]
-        delta = name.endswith("-delta")
-        data = self.centre.crl(name.removesuffix("-delta"), delta)
+        data = crl_body(self.centre, path[len("/crl/"):-len(".crl")])
         if data is None:
             return await _send(send, 404, b'{"error":"not-found"}', [(b"content-type", b"application/json")])
         await _send(send, 200, data, [(b"content-type", b"application/pkix-crl")])
 
     async def _health(self, send):
-        lag = self.centre.lag()
-        body = {
-            "centre": self.centre.config.name,
-            "fresh": self.centre.fresh(),
-            "lag_seconds": lag,
-            "max_lag_seconds": self.centre.config.max_lag_s,
-            "last_seq": self.centre.last_seq,
-        }
-        await _send(send, 200 if self.centre.fresh() else 503, json.dumps(body).encode(), [(b"content-type", b"application/json")])
+        status, body = health(self.centre)
+        await _send(send, status, body, [(b"content-type", b"application/json")])
 
 
 class SyncLoop:
