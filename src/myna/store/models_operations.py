@@ -1,5 +1,6 @@
 """Tables of the operations console (myna.operations): the outage log availability is
-computed from, and the validity centres' traffic counts."""
+computed from, and the validity centres' traffic counts; and the resident portal's
+sign-in challenges and sessions (myna.portal)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,25 @@ class CentreTraffic(Base):
     ocsp: Mapped[int] = mapped_column(Integer, default=0)
     crl: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PortalChallenge(Base):
+    """A one-time login challenge of the resident portal, answered with the card's auth key."""
+
+    __tablename__ = "portal_challenges"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex; not secret, single use
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PortalSession(Base):
+    """A resident signed in to the portal with a user-authentication certificate."""
+
+    __tablename__ = "portal_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resident_code: Mapped[str] = mapped_column(String(11), index=True)
+    serial: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from myna.web.ui import console, session
+from myna.web.ui import console, portal, session
 from myna.web.ui.frame import ScreenForbidden, SignInRequired, lang_of, render, to_sign_in
 from myna.web.ui.i18n import text
 
@@ -19,6 +20,11 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(session.router)
     app.include_router(console.router)
+    app.include_router(portal.router)
+
+    @app.exception_handler(portal.PortalSignInRequired)
+    async def _portal_sign_in(request: Request, exc: portal.PortalSignInRequired):
+        return RedirectResponse("/ui/portal/login", status_code=303)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired):

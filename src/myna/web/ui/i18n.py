@@ -121,3 +121,47 @@ def pick(query: str | None, cookie: str | None, accept_language: str | None) -> 
         if tag.startswith("en"):
             return "en"
     return DEFAULT
+
+TEXT.update(
+    {
+        "nav.portal": ("住民ポータル", "Resident portal"),
+        "portal.title": ("住民ポータル", "Resident portal"),
+        "portal.intro": (
+            "マイナンバーカードの利用者証明用電子証明書でログインし、ご自身の情報を確認できます。",
+            "Sign in with your card's user-authentication certificate to see what the platform holds about you.",
+        ),
+        "portal.login": ("カードでログイン", "Sign in with your card"),
+        "portal.login.steps": (
+            "カードをリーダーに置き、次のコマンドで下のチャレンジに署名してください（利用者証明用パスワード 4 桁が必要です）。表示された certificate_serial と signature を入力します。",
+            "Put your card on the reader and sign the challenge below with this command (you need the 4-digit user-authentication PIN). Enter the certificate_serial and signature it prints.",
+        ),
+        "portal.challenge": ("チャレンジ", "Challenge"),
+        "portal.serial": ("証明書のシリアル番号", "Certificate serial number"),
+        "portal.signature": ("署名（Base64）", "Signature (Base64)"),
+        "portal.submit": ("ログイン", "Sign in"),
+        "portal.me": ("わたしの情報", "My information"),
+        "portal.identity": ("住民票の情報", "Resident record"),
+        "portal.identity.none": ("住民票の情報はこの基盤にありません。", "This platform holds no resident record for you."),
+        "portal.certificates": ("電子証明書", "Certificates"),
+        "portal.cards": ("カード", "Cards"),
+        "portal.cards.none": ("カードの記録はありません。", "No card on record."),
+        "portal.this_session": ("このログインに使用", "used for this sign-in"),
+        "portal.signed_in": ("ログインしています。", "You are signed in."),
+        "field.name": ("氏名", "Name"),
+        "field.date_of_birth": ("生年月日", "Date of birth"),
+        "field.sex": ("性別", "Sex"),
+        "field.address": ("住所", "Address"),
+        "field.number": ("個人番号", "Individual Number"),
+        "field.status": ("状態", "Status"),
+        "field.serial": ("シリアル番号", "Serial number"),
+        "field.not_after": ("有効期限", "Valid until"),
+        "field.card_id": ("カード", "Card"),
+        "field.issued": ("作成日", "Made on"),
+        "sex.1": ("男", "male"),
+        "sex.2": ("女", "female"),
+        "sex.3": ("不明", "not known"),
+        "status.valid": ("有効", "valid"),
+        "status.revoked": ("失効", "revoked"),
+        "status.expired": ("期限切れ", "expired"),
+    }
+)

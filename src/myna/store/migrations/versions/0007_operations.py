@@ -1,4 +1,4 @@
-"""operations: outage log and validity-centre traffic counts
+"""operations and portal: outage log, validity-centre traffic counts, portal sign-in
 
 Revision ID: 0007
 Revises: 0006
@@ -35,9 +35,31 @@ def upgrade() -> None:
     sa.Column('errors', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('centre', 'minute')
     )
+    op.create_table('portal_challenges',
+    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('nonce')
+    )
+    op.create_table('portal_sessions',
+    sa.Column('token_sha256', sa.String(length=64), nullable=False),
+    sa.Column('resident_code', sa.String(length=11), nullable=False),
+    sa.Column('serial', sa.String(length=40), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('token_sha256')
+    )
+    with op.batch_alter_table('portal_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_sessions_resident_code'), ['resident_code'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('portal_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_sessions_resident_code'))
+    op.drop_table('portal_sessions')
+    op.drop_table('portal_challenges')
     op.drop_table('centre_traffic')
     with op.batch_alter_table('outages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outages_service'))

@@ -1,0 +1,114 @@
+"""The resident portal: sign in with the card (user-authentication certificate) and see
+one's own identity information, certificates and cards."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from myna.authority.revoking import status_of
+from myna.errors import InvalidInput, NotFound, Unauthorised
+from myna.pki import serials
+from myna.portal.login import PortalLogin, Resident
+from myna.residents.registry import Registry
+from myna.store import models as m
+from myna.store.models_cards import CardRecord
+from myna.web.ui.frame import render
+
+router = APIRouter(prefix="/ui/portal", include_in_schema=False)
+PORTAL_COOKIE = "myna_portal"
+
+
+class PortalSignInRequired(Exception):
+    pass
+
+
+def current_resident(request: Request) -> Resident:
+    who = PortalLogin(request.app.state.platform).resident(request.cookies.get(PORTAL_COOKIE))
+    if who is None:
+        raise PortalSignInRequired()
+    return who
+
+
+def _login_page(request: Request, status_code: int = 200, form: dict | None = None, errors: dict | None = None):
+    nonce = PortalLogin(request.app.state.platform).challenge()
+    return render(request, "portal_login.html", status_code=status_code, nonce=nonce, form=form or {}, errors=errors or {})
+
+
+@router.get("")
+def portal_home(request: Request):
+    signed_in = PortalLogin(request.app.state.platform).resident(request.cookies.get(PORTAL_COOKIE))
+    return render(request, "portal_home.html", resident=signed_in)
+
+
+@router.get("/login")
+def login_form(request: Request):
+    return _login_page(request)
+
+
+@router.post("/login")
+def login(request: Request, nonce: str = Form(""), serial: str = Form(""), signature: str = Form("")):
+    form = {"serial": serial, "signature": signature}
+    errors = {}
+    if not serial.strip():
+        errors["serial"] = "form.error.required"
+    if not signature.strip():
+        errors["signature"] = "form.error.required"
+    if not errors:
+        try:
+            token, _ = PortalLogin(request.app.state.platform).sign_in(nonce, serial, signature)
+        except InvalidInput as e:
+            errors["_form"] = str(e)
+        except Unauthorised as e:
+            errors["_form"] = str(e)
+    if errors:
+        # A fresh challenge with every failed attempt: the old one is spent.
+        return _login_page(request, status_code=401 if "_form" in errors and not errors.keys() - {"_form"} else 422, form=form, errors=errors)
+    response = RedirectResponse("/ui/portal/me", status_code=303)
+    response.set_cookie(PORTAL_COOKIE, token, httponly=True, samesite="strict", path="/ui/portal", max_age=30 * 60)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request):
+    PortalLogin(request.app.state.platform).sign_out(request.cookies.get(PORTAL_COOKIE))
+    response = RedirectResponse("/ui/portal", status_code=303)
+    response.delete_cookie(PORTAL_COOKIE, path="/ui/portal")
+    return response
+
+
+def _mask(number: str | None) -> str | None:
+    """The Individual Number with all but the last four digits hidden on screen."""
+    return None if not number else "•" * (len(number) - 4) + number[-4:]
+
+
+@router.get("/me")
+def me(request: Request):
+    who = current_resident(request)
+    p = request.app.state.platform
+    try:
+        info = Registry(p).get(who.resident_code, None)
+    except NotFound:
+        info = None  # certificates issued before the registry knew the person (demo data)
+    now = p.clock.now()
+    with p.db.session() as s:
+        rows = s.execute(
+            select(m.Certificate, m.Revocation)
+            .outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
+            .where(m.Certificate.resident_code == who.resident_code)
+            .order_by(m.Certificate.issued_at.desc())
+        ).all()
+        certificates = [
+            {
+                "serial": serials.to_display(int(c.serial, 16)),
+                "kind": c.kind,
+                "status": status_of(c, r, now),
+                "not_after": c.not_after,
+                "revoked_reason": r.reason if r else None,
+                "this_session": c.serial == who.serial,
+            }
+            for c, r in rows
+        ]
+        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == who.resident_code))]
+    return render(request, "portal_me.html", info=info, masked_number=_mask(info["number"]) if info else None, certificates=certificates, cards=cards)
