@@ -19,6 +19,7 @@ from myna.pki.crl_der import encode_entry
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
+from myna.store import models_verifiers as mv
 from myna.store.journal import audit, enqueue, status_event
 
 NOTE_MAX = 1000
@@ -113,6 +114,12 @@ class RevocationService:
             done += self._record(s, row, reason, now, actor, note)
         return done
 
+    def record_in(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None = None) -> list[m.Certificate]:
+        """Inside the caller's transaction: revoke this one certificate (the caller checked
+        it is unrevoked and unexpired), with the R-REV-6 cascade. For card management,
+        which revokes a given card's certificates together with the card's status change."""
+        return self._record(s, row, reason, now, actor, note)
+
     def _record(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None) -> list[m.Certificate]:
         """Record one revocation and, for a card certificate, the R-REV-6 cascade to the
         holder's mobile certificate of the same purpose. Returns every row revoked."""
@@ -146,10 +153,26 @@ class RevocationService:
             )
         done = [row]
         linked = _LINKED_MOBILE.get(row.kind)
-        if linked is not None and row.resident_code is not None:
+        if linked is not None:
             s.flush()
-            done += self.revoke_for_resident(s, row.resident_code, {linked}, RevocationReason.LINKED_CARD_REVOKED, now, actor, f"card certificate {serials.to_display(serial)} revoked ({reason.rule})")
+            note = f"card certificate {serials.to_display(serial)} revoked ({reason.rule})"
+            for mobile in self._linked_mobiles(s, row, linked, now):
+                done += self._record(s, mobile, RevocationReason.LINKED_CARD_REVOKED, now, actor, note)
         return done
+
+    @staticmethod
+    def _linked_mobiles(s, card: m.Certificate, kind: CertKind, now: dt.datetime) -> list[m.Certificate]:
+        """R-REV-6: the unexpired, unrevoked mobile certificates issued on this card
+        certificate — by the explicit link recorded at mobile issuance (myna.mobile). A
+        mobile certificate without any link (issued directly, outside the smartphone
+        application flow) falls back to the holder: those of the same purpose."""
+        live = (m.Certificate.not_after >= now, m.Revocation.seq.is_(None), m.Certificate.kind == kind.value)
+        base = select(m.Certificate).outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
+        rows = list(s.scalars(base.join(mv.MobileLink, mv.MobileLink.mobile_serial == m.Certificate.serial).where(mv.MobileLink.card_serial == card.serial, *live)))
+        if card.resident_code is not None:
+            linked_any = select(mv.MobileLink.mobile_serial)
+            rows += s.scalars(base.where(m.Certificate.resident_code == card.resident_code, m.Certificate.serial.not_in(linked_any), *live))
+        return rows
 
     def compromise_authority(self, kind: AuthorityKind | str, actor: str, note: str | None = None) -> CompromiseResult:
         """R-REV-5: the key of the active ``kind`` CA leaked, was lost or damaged.

@@ -1,0 +1,1 @@
+"""Services to verifiers (SPEC §5): registry, entitlements, consent, provision, report."""
