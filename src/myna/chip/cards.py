@@ -22,8 +22,10 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from myna.authority.issuance import IssuanceRequest, IssuanceService
 from myna.authority.platform import Platform
@@ -206,6 +208,8 @@ class CardService:
         card_id: str | None = None,
         demo: bool = False,
         request_prefix: str | None = None,
+        final_status: str = ACTIVE,
+        on_issued: Callable[[Session, CardRecord], None] | None = None,
     ) -> CardInfo:
         """Produce a card for a resident on the register (R-CARD-3, R-CERT-4): the chip
         generates both key pairs, J-LIS certifies the public keys (a signature
@@ -213,7 +217,13 @@ class CardService:
 
         ``pins`` are the holder's PINs; ``None`` leaves the PINs unset (every PIN then
         answers as blocked) until :meth:`set_pins` at handover. Certificates are
-        requested as ``{request_prefix}{kind}`` (default ``card:{card_id}:``)."""
+        requested as ``{request_prefix}{kind}`` (default ``card:{card_id}:``).
+
+        ``final_status`` is the status once the certificates are written: ``active`` for
+        a card handed out at once (demo, tests), ``produced`` for card management, which
+        activates the card only at handover (R-CARD-6). ``on_issued(session, row)`` runs
+        inside the transaction that writes the certificates, so what the caller records
+        about the finished card commits with it or not at all."""
         check_resident_code(resident_code)
         card_id = card_id or new_card_id()
         if not CARD_ID.match(card_id):
@@ -280,7 +290,7 @@ class CardService:
                 return self._info(s, row)
             row.auth_serial = serials.to_store(issued[CertKind.CARD_AUTH].serial)
             row.sign_serial = serials.to_store(issued[CertKind.CARD_SIGN].serial) if CertKind.CARD_SIGN in issued else None
-            row.status, row.updated_at = ACTIVE, now
+            row.status, row.updated_at = final_status, now
             for ref, pin in checked_pins.items():
                 if ref is PinRef.SIGN and row.sign_serial is None:
                     continue
@@ -299,7 +309,64 @@ class CardService:
                 auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=sorted(r.value for r in checked_pins),
             )  # fmt: skip
             s.flush()
+            if on_issued is not None:
+                on_issued(s, row)
             return self._info(s, row)
+
+    def recertify(
+        self, card_id: str, actor: str, request_prefix: str, on_written: Callable[[Session, CardRecord, dict], None] | None = None
+    ) -> tuple[CardInfo, dict[CertKind, tuple[str | None, str]]]:
+        """Certificate renewal at the counter (R-CARD-8): the chip makes new key pairs,
+        J-LIS certifies them, the new certificates replace the old ones on the card.
+
+        Returns the card and, per kind, ``(old serial, new serial)`` in store form.
+        ``on_written(session, row, pairs)`` runs inside the transaction that writes the new
+        certificates: the caller revokes or links the old ones there, atomically."""
+        cid = self.resolve(card_id)
+        with self.platform.db.session() as s:
+            row = s.get(CardRecord, cid)
+            if row.status == MANUFACTURING:
+                raise Conflict(f"card {cid} is still being manufactured")
+            resident = s.get(m.ResidentRecord, row.resident_code)
+            if resident is None or resident.status not in _ON_REGISTER:
+                raise NotEligible(f"resident {row.resident_code} is not on the resident register: no certificates (R-CERT-4)")
+            basic4 = Basic4(resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt)
+            old = CardImage.unseal(self.image_key, cid, row.image)
+            old_serials = {CertKind.CARD_AUTH: row.auth_serial, CertKind.CARD_SIGN: row.sign_serial}
+            municipality = resident.municipality_code
+        # New keys, made on the card; the card-face data stays as printed.
+        image = CardImage.manufacture(cid, old.face, self.keygen)
+        now = self.platform.clock.now()
+        wants_sign = validity.may_hold_signature_certificate(basic4.date_of_birth, now)
+        kinds = [(CertKind.CARD_AUTH, KeyRef.AUTH)] + ([(CertKind.CARD_SIGN, KeyRef.SIGN)] if wants_sign else [])
+        requests = [
+            IssuanceRequest(
+                request_id=f"{request_prefix}{kind.value}",
+                kind=kind,
+                public_key=image.public_key_pem(key),
+                resident_code=row.resident_code,
+                date_of_birth=basic4.date_of_birth,
+                basic4=basic4 if kind.is_signature else None,
+                municipality_code=municipality,
+            )
+            for kind, key in kinds
+        ]
+        issued = {i.kind: i for i in IssuanceService(self.platform).issue_many(requests, actor)}
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            row = s.get(CardRecord, cid)
+            row.image, row.image_key_id = image.seal(self.image_key), self.image_key.key_id
+            row.auth_serial = serials.to_store(issued[CertKind.CARD_AUTH].serial)
+            row.sign_serial = serials.to_store(issued[CertKind.CARD_SIGN].serial) if CertKind.CARD_SIGN in issued else None
+            row.updated_at = now
+            if row.sign_serial is None:  # no signature certificate any more: no signature PIN either
+                s.execute(delete(CardPin).where(CardPin.card_id == cid, CardPin.pin == PinRef.SIGN.value))
+            audit(s, now, actor, "card.recertified", cid, auth_serial=row.auth_serial, sign_serial=row.sign_serial)
+            s.flush()
+            pairs = {kind: (old_serials[kind], serials.to_store(i.serial)) for kind, i in issued.items()}
+            if on_written is not None:
+                on_written(s, row, pairs)
+            return self._info(s, row), pairs
 
     # -- reading -------------------------------------------------------------------
 

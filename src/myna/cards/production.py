@@ -1,0 +1,225 @@
+"""Production and shipping (R-CARD-3, R-CARD-5).
+
+Accepted applications are grouped into production batches, earliest deadline first.
+Each card is personalised through :meth:`myna.chip.cards.CardService.create_card`: the
+chip makes its two key pairs, the CA certifies them, the certificates are written in,
+and the card-face data and photo are recorded. The card's id is fixed in the
+application when the batch is formed, and its certificate requests are named after
+the application, so a batch killed half-way is finished by running production again:
+the same chips (the same keys) are completed and nothing is issued twice. A card
+counts as produced only once its certificates are written, in the same transaction
+that marks its application produced.
+
+Shipping sends the produced cards to their municipalities, one shipment per
+municipality with a manifest (card ids, receipt numbers, and the manifest's SHA-256),
+and stops each application's lead-time clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import func, select, update
+
+from myna.authority.platform import Platform
+from myna.cards import lead_time
+from myna.cards.applications import new_id
+from myna.cards.card_status import CardStatus
+from myna.chip.cards import CardService, new_card_id
+from myna.chip.image import KeyGen
+from myna.clock import JST
+from myna.errors import InvalidInput, NotEligible, NotFound
+from myna.pki import validity
+from myna.store import models as m
+from myna.store.journal import audit, audit_many
+from myna.store.models_card_management import CardApplication, CardShipment, CardStatusChange, ManagedCard, ProductionBatch
+from myna.store.models_cards import CardRecord
+
+MAX_BATCH = 10_000
+
+
+@dataclass
+class BatchResult:
+    batch_id: str
+    size: int
+    produced: int  # by this run
+    already: int  # produced by an earlier (killed) run
+    cancelled: int  # holder no longer on the register
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Production:
+    def __init__(self, platform: Platform, keygen: KeyGen | None = None):
+        self.platform = platform
+        self.cards = CardService(platform, keygen=keygen)
+
+    def form_batch(self, actor: str, size: int = 1000) -> str | None:
+        """Group up to ``size`` accepted applications, earliest deadline first, into a
+        new batch; each gets its card id now. None if nothing is waiting."""
+        if not 1 <= size <= MAX_BATCH:
+            raise InvalidInput(f"batch size must be between 1 and {MAX_BATCH}")
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            ids = list(
+                s.scalars(
+                    select(CardApplication.application_id)
+                    .where(CardApplication.status == "accepted")
+                    .order_by(CardApplication.due_on, CardApplication.received_at, CardApplication.application_id)
+                    .limit(size)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return None
+            batch_id = new_id("B")
+            s.add(ProductionBatch(batch_id=batch_id, status="open", size=len(ids), created_at=now, created_by=actor))
+            s.flush()
+            s.execute(
+                update(CardApplication),
+                [{"application_id": a, "batch_id": batch_id, "card_id": new_card_id(), "status": "in-production", "updated_at": now} for a in ids],
+            )
+            audit(s, now, actor, "batch.formed", batch_id, size=len(ids))
+        return batch_id
+
+    def open_batches(self) -> list[str]:
+        with self.platform.db.session() as s:
+            return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == "open").order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
+
+    def run_batch(self, batch_id: str, actor: str, progress: Callable[[int], None] | None = None) -> BatchResult:
+        """Personalise every card of the batch not yet produced; complete the batch."""
+        with self.platform.db.session() as s:
+            batch = s.get(ProductionBatch, batch_id)
+            if batch is None:
+                raise InvalidInput(f"no production batch {batch_id}")
+            todo = s.execute(
+                select(CardApplication.application_id, CardApplication.resident_code, CardApplication.card_id, CardApplication.photo)
+                .where(CardApplication.batch_id == batch_id, CardApplication.status == "in-production")
+                .order_by(CardApplication.application_id)
+            ).all()
+            size = batch.size
+        produced = cancelled = 0
+        for row in todo:
+            try:
+                self.cards.create_card(
+                    row.resident_code, None, actor, card_id=row.card_id, request_prefix=f"application:{row.application_id}:",
+                    final_status=CardStatus.PRODUCED.value, on_issued=self._recorder(row.application_id, row.photo, actor),
+                )  # fmt: skip
+                produced += 1
+            except NotEligible as exc:
+                # Left the register (death, move abroad) between acceptance and production.
+                self._cancel(row.application_id, row.card_id, actor, exc.message)
+                cancelled += 1
+            if progress:
+                progress(1)
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            left = s.scalar(select(CardApplication.application_id).where(CardApplication.batch_id == batch_id, CardApplication.status == "in-production").limit(1))
+            batch = s.get(ProductionBatch, batch_id)
+            if left is None and batch.status == "open":
+                batch.status, batch.completed_at = "complete", now
+                audit(s, now, actor, "batch.completed", batch_id, produced=produced, cancelled=cancelled)
+        return BatchResult(batch_id, size, produced, size - len(todo), cancelled)
+
+    def _recorder(self, application_id: str, photo: bytes | None, actor: str):
+        """What card management records about a finished card, inside the transaction
+        that writes its certificates (so "produced" is never half-true)."""
+
+        def record(s, card: CardRecord) -> None:
+            now = self.platform.clock.now()
+            resident = s.get(m.ResidentRecord, card.resident_code)
+            app = s.get(CardApplication, application_id)
+            app.status, app.produced_at, app.updated_at = "produced", now, now
+            face = {"name": resident.name, "address": resident.address, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "number": resident.number}
+            s.add(
+                ManagedCard(
+                    card_id=card.card_id, application_id=application_id, resident_code=card.resident_code, municipality_code=card.municipality_code,
+                    card_expires_at=validity.card_not_after(resident.date_of_birth, now), printed_face=json.dumps(face, ensure_ascii=False),
+                    photo_sha256=hashlib.sha256(photo).hexdigest() if photo else None, produced_at=now,
+                )
+            )  # fmt: skip
+            s.add(CardStatusChange(card_id=card.card_id, from_status="manufacturing", to_status="produced", at=now, actor=actor, note=application_id, revoked="[]"))
+
+        return record
+
+    def _cancel(self, application_id: str, card_id: str | None, actor: str, why: str) -> None:
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            app = s.get(CardApplication, application_id)
+            app.status, app.updated_at = "cancelled", now
+            app.defects = json.dumps([{"code": "not-resident", "message": why}], ensure_ascii=False)
+            audit(s, now, actor, "application.cancelled", application_id, reason=why)
+
+    def produce(self, actor: str, size: int = 1000, max_batches: int = 1, progress: Callable[[int], None] | None = None) -> list[BatchResult]:
+        """Finish any batch a crash left open, then form and run up to ``max_batches`` new ones."""
+        results = [self.run_batch(b, actor, progress) for b in self.open_batches()]
+        for _ in range(max_batches):
+            batch_id = self.form_batch(actor, size)
+            if batch_id is None:
+                break
+            results.append(self.run_batch(batch_id, actor, progress))
+        return results
+
+    # -- shipping ------------------------------------------------------------------------
+
+    def ship(self, actor: str, municipality_code: str | None = None) -> list[dict]:
+        """Ship every produced card, one shipment per municipality, each with its manifest."""
+        now = self.platform.clock.now()
+        today = now.astimezone(JST).date()
+        out = []
+        with self.platform.db.session() as s:
+            q = (
+                select(CardApplication.application_id, CardApplication.card_id, CardApplication.received_on, CardApplication.municipality_code, CardApplication.express)
+                .join(CardRecord, CardRecord.card_id == CardApplication.card_id)
+                .where(CardApplication.status == "produced", CardRecord.status == CardStatus.PRODUCED.value)
+                .order_by(CardApplication.municipality_code, CardApplication.application_id)
+            )
+            if municipality_code is not None:
+                q = q.where(CardApplication.municipality_code == municipality_code)
+            groups: dict[str, list] = {}
+            for r in s.execute(q).all():
+                groups.setdefault(r.municipality_code, []).append(r)
+        for code, rows in groups.items():
+            shipment_id = new_id("S")
+            manifest = {
+                "shipment_id": shipment_id, "municipality_code": code, "shipped_at": now.isoformat(), "cards": len(rows),
+                "items": [{"card_id": r.card_id, "application_id": r.application_id} for r in rows],
+            }  # fmt: skip
+            text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            with self.platform.db.session() as s:
+                s.add(CardShipment(shipment_id=shipment_id, municipality_code=code, shipped_at=now, cards=len(rows), manifest=text, manifest_sha256=digest))
+                s.flush()
+                s.execute(
+                    update(CardApplication),
+                    [
+                        {"application_id": r.application_id, "status": "shipped", "shipment_id": shipment_id, "shipped_at": now,
+                         "lead_days": lead_time.days_between(r.received_on, today), "updated_at": now}
+                        for r in rows
+                    ],
+                )  # fmt: skip
+                s.execute(update(CardRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
+                s.execute(
+                    CardStatusChange.__table__.insert(),
+                    [{"card_id": r.card_id, "from_status": "produced", "to_status": "shipped", "at": now, "actor": actor, "note": shipment_id, "revoked": "[]"} for r in rows],
+                )
+                audit_many(s, [(now, actor, "shipment.sent", shipment_id, {"municipality_code": code, "cards": len(rows), "manifest_sha256": digest})])
+            out.append({"shipment_id": shipment_id, "municipality_code": code, "cards": len(rows), "manifest_sha256": digest})
+        return out
+
+    def manifest(self, shipment_id: str, municipality_code: str | None = None) -> dict:
+        with self.platform.db.session() as s:
+            row = s.get(CardShipment, shipment_id)
+            if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
+                raise NotFound(f"no shipment {shipment_id}")
+            return {"manifest": json.loads(row.manifest), "manifest_sha256": row.manifest_sha256}
+
+
+def produced_count(platform: Platform) -> int:
+    """Cards counted as produced: certificates written and the application marked."""
+    with platform.db.session() as s:
+        return s.scalar(select(func.count()).select_from(ManagedCard)) or 0
