@@ -1,4 +1,5 @@
-"""OCSP from a live ``myna serve`` (its in-process validity centre at /ocsp/{ca}) judged by
+"""OCSP from a live ``myna serve`` (its in-process validity centre at /ocsp/{ca}), and from a
+``myna validity serve`` centre on the same store (its own server and responders), judged by
 tools nobody here wrote: ``openssl ocsp``, pkilint's OCSP response linter and
 pyhanko-certvalidator (R-REV-10: revocation status handed out to relying parties over
 the network, at the URL each certificate names in its authorityInfoAccess).
@@ -21,6 +22,8 @@ import datetime as dt
 import os
 import random
 import subprocess
+import sys
+import time
 import urllib.parse
 from contextlib import aclosing
 from pathlib import Path
@@ -37,6 +40,7 @@ from interop_support import (
     Live,
     api_post,
     ca_issuers_url,
+    free_port,
     http_get,
     ocsp_post,
     ocsp_request,
@@ -103,6 +107,44 @@ def setup(live: Live) -> Setup:
     return Setup(live)
 
 
+@pytest.fixture(params=["myna serve", "myna validity serve"])
+def front(request, setup: Setup):
+    """The setup with ``url`` pointing at one of the two OCSP servers: the in-process
+    centre of ``myna serve`` (ASGI, the AIA URL), or a standalone centre started with
+    ``myna validity serve`` on the same store (its own HTTP server, bundle and replica),
+    stopped with SIGTERM afterwards (it must exit 0)."""
+    if request.param == "myna serve":
+        yield setup
+        return
+    port = free_port()
+    log = setup.live.tmp / "validity-serve.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "myna.cli", "validity", "serve", "--centre", "interop", "--port", str(port), "--interval", "0.1"],
+            env=setup.live.env, cwd=setup.live.tmp, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/ocsp/card-auth"
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if ocsp_status(ocsp_post(url, ocsp_request(setup.revoked, setup.issuer))) == "revoked":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        setup.url = url
+        yield setup
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def check_good(text: str, label: str) -> None:
     assert f"{label}: good" in text, text
 
@@ -125,13 +167,13 @@ def check_verified(proc: subprocess.CompletedProcess, nonce: bool) -> None:
         assert "OCSP Nonce" in both, "the nonce is sent and echoed (visible in -resp_text)\n" + out(proc)
 
 
-def test_openssl_ocsp_post_good_revoked_unknown_with_nonce_R_REV_10(setup: Setup, openssl_bin: str):
+def test_openssl_ocsp_post_good_revoked_unknown_with_nonce_R_REV_10(front: Setup, openssl_bin: str):
     """R-REV-10 over POST, the way `openssl ocsp -url <AIA URL>` asks: a valid card-auth
     certificate is "good", the revoked one "revoked" with the recorded revocation time and
     reason superseded (R-REV-4), a random serial "unknown"; every response verifies
     ("Response verify OK": delegated responder, issued by the card-auth CA, chained to
     the root given with -CAfile) and echoes OpenSSL's nonce (no "WARNING: no nonce")."""
-    s = setup
+    s = front
     common = ["ocsp", "-url", s.url, "-issuer", s.issuer_pem, "-CAfile", s.root_pem, "-resp_text"]
     good = openssl(openssl_bin, *common, "-cert", s.pems["good"])
     check_verified(good, nonce=True)
@@ -165,13 +207,13 @@ def _get(url: str, req_der: bytes) -> bytes:
     return http_get(f"{url}/{encoded}")
 
 
-def test_openssl_ocsp_get_good_revoked_unknown_R_REV_10(setup: Setup, openssl_bin: str):
+def test_openssl_ocsp_get_good_revoked_unknown_R_REV_10(front: Setup, openssl_bin: str):
     """R-REV-10 over GET (RFC 6960 A.1: {url}/{url-encoded base64 of the DER request}):
     OpenSSL writes the request (with and without nonce), the test fetches it by GET, and
     OpenSSL reads request and response back: good, revoked (time, reason) and unknown,
     "Response verify OK", nonce checked against the request. Handing OpenSSL the response
     to another request (another nonce) makes it say "Nonce Verify error": the check is live."""
-    s = setup
+    s = front
     d = s.live.tmp
     targets = {
         "good": ["-cert", s.pems["good"]],
@@ -272,13 +314,13 @@ def _error_status_with_body(der: bytes) -> bytes:
     return der[:at] + b"\x0a\x01\x02" + der[at + 3 :]
 
 
-def test_pkilint_ocsp_responses_have_no_error_findings_R_REV_10(setup: Setup, tmp_path: Path):
+def test_pkilint_ocsp_responses_have_no_error_findings_R_REV_10(front: Setup, tmp_path: Path):
     """R-REV-10: pkilint's RFC 6960 response linter finds nothing at ERROR or worse in a
     good, a revoked and an unknown response (with and without nonce) nor in the
     unsuccessful responses (malformedRequest, unauthorized); it does report tampered
     copies (nextUpdate before thisUpdate, a SHA-256 responder key hash, an error status
     with a response body), through the API and through the `lint_ocsp_response` command."""
-    s = setup
+    s = front
     responses = {}
     for nonce in (None, os.urandom(16)):
         tag = "nonce" if nonce else "plain"
