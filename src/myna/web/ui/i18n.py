@@ -165,3 +165,28 @@ TEXT.update(
         "status.expired": ("期限切れ", "expired"),
     }
 )
+
+TEXT.update(
+    {
+        "nav.staff_login": ("職員ログイン", "Staff sign-in"),
+        "resident.active": ("住民登録あり", "on the register"),
+        "resident.moving-out": ("転出予定", "moving out"),
+        "resident.moved-out": ("転出", "moved out"),
+        "resident.deleted": ("消除", "deleted"),
+        "card.manufacturing": ("製造中", "being made"),
+        "card.produced": ("製造済", "produced"),
+        "card.shipped": ("発送済", "shipped"),
+        "card.received": ("市区町村受領", "at the municipality"),
+        "card.active": ("利用中", "in use"),
+        "card.suspended": ("一時停止中", "suspended"),
+        "card.lost": ("紛失", "lost"),
+        "card.returned": ("返納", "returned"),
+        "card.abolished": ("廃止", "abolished"),
+    }
+)
+
+
+def text_or(key: str, lang: str, fallback: str) -> str:
+    """The translation of ``key`` if the catalogue has one, else ``fallback`` (a raw value
+    from the store that has no translation yet is shown as it is, not as a key)."""
+    return text(key, lang) if key in TEXT else fallback

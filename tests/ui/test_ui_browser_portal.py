@@ -1,0 +1,75 @@
+"""Chromium through the resident portal, signing in with a virtual card: the chip signs the
+portal's challenge with its user-auth key after the PIN, as `myna card login-challenge`
+does over PC/SC (here the card is driven in-process)."""
+
+import base64
+import datetime as dt
+
+import pytest
+from conftest import screenshot
+
+from myna.chip.cards import CardPins, CardService
+from myna.chip.client import JpkiClient
+from myna.chip.image import KeyRef
+from myna.chip.pins import PinRef
+from myna.numbering.codes import municipality_check_digit
+from myna.pki import serials
+from myna.pki.basic4 import Basic4, Sex
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
+
+pytestmark = [pytest.mark.slow, pytest.mark.interop]
+MUNICIPALITY = "13101" + str(municipality_check_digit("13101"))
+
+
+def resident_with_card(platform, code="31000000007"):
+    registry = Registry(platform)
+    registry.ensure_municipality(MUNICIPALITY, "Chiyoda")
+    b4 = Basic4("鈴木 一郎", dt.date(1985, 2, 3), Sex.MALE, "東京都千代田区霞が関2-1-2")
+    registry.submit(ChangeEvent(f"portal-{code}", EventType.MOVE_IN, code, MUNICIPALITY, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test")
+    card = CardService(platform).create_card(code, CardPins(auth="4321", sign="SIGN99"), "test")
+    return code, card
+
+
+def card_answers(platform, card_id: str, pin: str, challenge_hex: str) -> tuple[str, str]:
+    client = JpkiClient(CardService(platform).open_card(card_id).transmit)
+    cert = client.read_certificate("auth")
+    client.verify(PinRef.AUTH, pin)
+    signature = client.sign_sha256(KeyRef.AUTH, bytes.fromhex(challenge_hex))
+    return serials.to_display(cert.serial_number), base64.b64encode(signature).decode()
+
+
+def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_server, page):
+    code, card = resident_with_card(platform)
+    page.goto(f"{live_server}/ui/portal")
+    page.click("#portal-login")
+    challenge = page.inner_text("#challenge")
+    serial, signature = card_answers(platform, card.card_id, "4321", challenge)
+    screenshot(page, "portal-login-ja")
+    page.fill("#serial", serial)
+    page.fill("#signature", signature)
+    page.click("#portal-login-form button[type=submit]")
+    page.wait_for_url("**/ui/portal/me")
+    assert page.inner_text("#me-name") == "鈴木 一郎"
+    assert page.inner_text("#me-address") == "東京都千代田区霞が関2-1-2"
+    assert page.get_attribute(f'#my-certificates tr[data-serial="{serial}"]', "data-status") == "valid"
+    assert page.locator("#my-certificates tbody tr").count() == 2  # auth and signature certificates
+    assert page.get_attribute(f'#my-cards tr[data-card="{card.card_id}"] td[data-col="status"]', "data-status") == "active"
+    assert page.inner_text(f'#my-cards tr[data-card="{card.card_id}"] td[data-col="status"]') == "利用中"
+    screenshot(page, "portal-me-ja")
+    page.click("#portal-logout")
+    page.goto(f"{live_server}/ui/portal/me")
+    assert page.url.endswith("/ui/portal/login")
+
+
+def test_a_wrong_card_answer_shows_the_reason_on_the_form(platform, live_server, page):
+    code, card = resident_with_card(platform, "31000000015")
+    page.goto(f"{live_server}/ui/portal/login?lang=en")
+    stale = page.inner_text("#challenge")
+    serial, signature = card_answers(platform, card.card_id, "4321", "00" * 32)  # signed something else
+    page.fill("#serial", serial)
+    page.fill("#signature", signature)
+    page.click("#portal-login-form button[type=submit]")
+    assert "signature does not match" in page.inner_text("#form-error")
+    assert page.inner_text("#challenge") != stale  # a new challenge for the next try
+    screenshot(page, "portal-login-error-en")
