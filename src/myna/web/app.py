@@ -19,7 +19,9 @@ from myna.store import models as m
 from myna.web import errors
 from myna.web.deps import platform
 from myna.web import ui
-from myna.web.routers import authorities, certificates, feed, operations, residents
+from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
+from myna.web.routers import mobile as mobile_router
+from myna.web.routers import verifiers as verifiers_router
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
@@ -71,6 +73,9 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     app.include_router(authorities.public)
     app.include_router(feed.router)
     app.include_router(residents.router)
+    app.include_router(card_management.router)
+    app.include_router(verifiers_router.router)
+    app.include_router(mobile_router.router)
     app.include_router(operations.router)
     ui.install(app)
 

@@ -1,0 +1,47 @@
+"""Smartphone certificates (R-CERT-5): the application signed with the card, then the
+phone's public key with its proof of possession; issued directly to the applicant.
+No bearer token: the card signature and the application's challenge are the credentials."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from myna.authority.platform import Platform
+from myna.errors import InvalidInput
+from myna.pki import serials
+from myna.mobile.issuance import MobileService
+from myna.web.deps import platform
+
+router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
+
+
+def _b64(field: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{field} is not base64") from None
+
+
+class ApplicationIn(BaseModel):
+    document: str = Field(max_length=32_000, description="the application document, base64")
+    signature: str = Field(max_length=100_000, description="detached CMS SignedData over it, made with the card's signature key, base64")
+
+
+class KeyIn(BaseModel):
+    public_key: str = Field(max_length=10_000, description="the phone key's SubjectPublicKeyInfo, PEM")
+    proof: str = Field(max_length=2_000, description="the phone key's signature over the possession message, base64")
+
+
+@router.post("/applications", status_code=201)
+def apply(body: ApplicationIn, p: Platform = Depends(platform)) -> dict:
+    return MobileService(p).apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
+
+
+@router.post("/applications/{application_id}/certificate", status_code=201)
+def issue(application_id: str, body: KeyIn, p: Platform = Depends(platform)) -> dict:
+    issued = MobileService(p).issue(application_id, body.public_key, _b64("proof", body.proof))
+    return {"serial": serials.to_display(issued.serial), "kind": issued.kind.value, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat(), "created": issued.created}

@@ -1,0 +1,198 @@
+"""Services to verifiers (SPEC §5).
+
+- ``/api/v1/verifier/...``: what a registered verifier asks for, attributed to it by its
+  TLS client certificate (mutual TLS, see myna.verifiers.mtls) or a verifier token.
+- ``/api/v1/verifiers/...``: the registry, for J-LIS operators (auditors read).
+- ``/api/v1/consents``: a resident's signed consent document (the signature is the credential).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from myna.authority.platform import Platform
+from myna.authority.tokens import Principal, Role, Tokens
+from myna.errors import InvalidInput, Unauthorised
+from myna.pki import serials
+from myna.verifiers.consent import Consents
+from myna.verifiers.credentials import Caller, Credentials, VerifierCa
+from myna.verifiers.entitlements import VerifierType
+from myna.verifiers.mtls import client_certificate_der
+from myna.verifiers.provision import ProvisionService
+from myna.verifiers.registry import Status, VerifierRegistry
+from myna.verifiers.renewals import record_renewal
+from myna.verifiers.report import provision_report
+from myna.web.deps import platform, require
+
+router = APIRouter(tags=["verifiers"])
+_bearer = HTTPBearer(auto_error=False)
+OnBehalf = Query(default=None, max_length=32, description="platform operators: the entrusting business asked for")
+
+
+def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
+    """Mutual TLS first: the verified client certificate names the verifier; else a verifier token."""
+    p: Platform = request.app.state.platform
+    der = client_certificate_der(request.scope)
+    if der is not None:
+        return Credentials(p).by_client_certificate(der)
+    if credentials is None:
+        raise Unauthorised("present a verifier client certificate (mutual TLS) or a verifier bearer token")
+    return Credentials(p).by_token(Tokens(p).authenticate(credentials.credentials))
+
+
+def _serial(text: str) -> int:
+    return serials.parse(text)
+
+
+def _b64(field: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{field} is not base64") from None
+
+
+# -- verifier-facing -------------------------------------------------------------------
+
+
+@router.get("/api/v1/verifier/whoami")
+def whoami(c: Caller = Depends(caller)) -> dict:
+    return {"verifier": c.verifier.code, "type": c.verifier.type.value, "via": c.via, "credential": c.credential}
+
+
+@router.get("/api/v1/verifier/status/{purpose}/{serial}")
+def status(purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+    """Revocation information in real time (R-REV-10, R-VER-1)."""
+    return ProvisionService(p).status(c, purpose, _serial(serial), on_behalf_of)
+
+
+@router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response)
+def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> Response:
+    """Revocation files (失効情報ファイル) of a holder CA, to verifiers of its purpose."""
+    return Response(ProvisionService(p).revocation_file(c, slug, delta), media_type="application/pkix-crl")
+
+
+@router.get("/api/v1/verifier/basic4/{serial}")
+def basic4(serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+    """The latest basic 4 information of a signature certificate's holder, with consent (R-VER-2)."""
+    return ProvisionService(p).basic4(c, _serial(serial), on_behalf_of)
+
+
+@router.get("/api/v1/verifier/corresponding/{pair}/{serial}")
+def corresponding(pair: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+    """Corresponding serials (R-VER-3): pair is sign-mobile, auth-mobile or sign-auth."""
+    return ProvisionService(p).corresponding(c, pair, _serial(serial), on_behalf_of)
+
+
+@router.get("/api/v1/verifier/renewal/{purpose}/{serial}")
+def renewal(purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+    """Old-to-new linkage (R-VER-4)."""
+    return ProvisionService(p).renewal(c, purpose, _serial(serial), on_behalf_of)
+
+
+@router.post("/api/v1/verifier/certification-code")
+def certification_code(c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+    """A specific user-auth verifier certification code (R-VER-5)."""
+    return ProvisionService(p).certification_code(c)
+
+
+# -- consent -----------------------------------------------------------------------------
+
+
+class SignedDocumentIn(BaseModel):
+    document: str = Field(max_length=32_000, description="the signed document, base64")
+    signature: str = Field(max_length=100_000, description="detached CMS SignedData (DER), base64, made with the card's signature key")
+
+
+@router.post("/api/v1/consents")
+def submit_consent(body: SignedDocumentIn, p: Platform = Depends(platform)) -> dict:
+    """Grant or withdraw consent (R-VER-2) by a document signed with the card."""
+    return Consents(p).submit(_b64("document", body.document), _b64("signature", body.signature)).to_json()
+
+
+# -- registry (J-LIS operators) ---------------------------------------------------------
+
+READ = (Role.OPERATOR, Role.AUDITOR)
+
+
+class VerifierIn(BaseModel):
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+    type: VerifierType
+    operator: str | None = Field(default=None, max_length=32, description="for an entrusting business: its platform operator")
+
+
+class StatusIn(BaseModel):
+    status: Status
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class AgreementIn(BaseModel):
+    reference: str = Field(max_length=200)
+
+
+class PublicKeyIn(BaseModel):
+    public_key: str = Field(max_length=10_000, description="SubjectPublicKeyInfo, PEM")
+
+
+class RenewalIn(BaseModel):
+    old_serial: str = Field(max_length=64)
+    new_serial: str = Field(max_length=64)
+
+
+@router.post("/api/v1/verifiers", status_code=201)
+def register(body: VerifierIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+    return VerifierRegistry(p).register(body.code, body.name, body.type, who.actor, body.operator).to_json()
+
+
+@router.get("/api/v1/verifiers")
+def list_verifiers(_who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> list[dict]:
+    return [v.to_json() for v in VerifierRegistry(p).list()]
+
+
+@router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response)
+def report_csv(year: int, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
+    """The provision report (R-VER-6) of a year, as CSV."""
+    return Response(provision_report(p, year).csv(), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/api/v1/verifiers/{code}")
+def get_verifier(code: str, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> dict:
+    return VerifierRegistry(p).get(code).to_json()
+
+
+@router.post("/api/v1/verifiers/{code}/status")
+def set_status(code: str, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+    return VerifierRegistry(p).set_status(code, body.status, who.actor, body.note).to_json()
+
+
+@router.post("/api/v1/verifiers/{code}/agreement")
+def agreement(code: str, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+    return VerifierRegistry(p).record_agreement(code, body.reference, who.actor).to_json()
+
+
+@router.post("/api/v1/verifiers/{code}/client-certificates", status_code=201)
+def client_certificate(code: str, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+    issued = VerifierCa(p).issue_client_certificate(code, body.public_key, who.actor)
+    return {"verifier": code, "serial": issued.serial, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat()}
+
+
+@router.post("/api/v1/renewals", status_code=201)
+def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+    """Record that a certificate replaced another (R-VER-4)."""
+    old, new = _serial(body.old_serial), _serial(body.new_serial)
+    with p.db.session() as s:
+        record_renewal(s, old, new, p.clock.now(), who.actor)
+    return {"old_serial": serials.to_display(old), "new_serial": serials.to_display(new)}
+
+
+@router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"])
+def verifier_ca(p: Platform = Depends(platform)) -> Response:
+    """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
+    return Response(VerifierCa(p).certificate_pem(), media_type="application/x-pem-file")
+
+
