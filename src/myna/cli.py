@@ -23,6 +23,7 @@ from rich.table import Table
 
 from myna import logs
 from myna.cli_card import card_app
+from myna.cli_cards import cards_app
 from myna.cli_verifiers import report_app, verifier_app
 from myna.errors import MynaError
 from myna.pki import serials
@@ -47,6 +48,7 @@ app.add_typer(number_app, name="number")
 residents_app = typer.Typer(help="Residents and municipalities (R-RES-1).", no_args_is_help=True)
 app.add_typer(residents_app, name="residents")
 app.add_typer(card_app, name="card")
+app.add_typer(cards_app, name="cards")
 app.add_typer(verifier_app, name="verifier")
 app.add_typer(report_app, name="report")
 
