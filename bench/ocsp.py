@@ -7,7 +7,7 @@ plus the revocation-to-visible latency at two centres.
     python bench/ocsp.py                   # 1,000,000 certificates, 10 % revoked (~25 min)
     python bench/ocsp.py --quick           # 20,000 certificates, short runs (~5 min)
     python bench/ocsp.py --write           # also write docs/benchmarks-ocsp.md
-    python bench/ocsp.py --quick --skip fast,workers,inproc   # leave parts out
+    python bench/ocsp.py --quick --skip asgi,workers,inproc   # leave parts out
 
 Needs ``openssl`` (3.x, for ``ocsp -multi``), ``wrk`` and ``cfssl`` (Debian packages
 openssl, wrk, golang-cfssl) on the PATH, and myna installed.
@@ -46,11 +46,11 @@ Method (the report repeats it with the numbers):
    it includes the API call) to the first "revoked" answer.
 7. Load, one server at a time on 127.0.0.1 (osaka stopped; the platform stays up while a
    myna centre is measured, since centres pull its feed every 0.2 s):
-   ``myna validity serve`` (tokyo); two what-ifs on tokyo's bundle and replica, not
-   product commands: bench/ocsp_fast.py (the same Centre and SyncLoop behind a bare
-   uvloop + httptools protocol instead of uvicorn's ASGI server) and bench/ocsp_app.py
-   under ``uvicorn --workers 2`` (two centre processes on one port); the centre inside
-   ``myna serve``; then ``openssl ocsp -index`` (EC and RSA responder; one process and
+   ``myna validity serve`` (tokyo; its bare uvloop + httptools server); two what-ifs on
+   tokyo's bundle and replica, not product commands: bench/ocsp_app.py under uvicorn
+   (the same Centre and SyncLoop behind uvicorn's ASGI server and ValidityApp, as
+   ``myna validity serve`` ran before) and bench/ocsp_workers.py (two processes of the
+   product server on one port with SO_REUSEPORT); the centre inside ``myna serve``; then ``openssl ocsp -index`` (EC and RSA responder; one process and
    ``-multi 2``), restarted before every wrk run (it hangs for good once a client closes
    a connection without sending a request, as wrk does at the end of a run: OpenSSL issues
    #23934 and #31129); and ``cfssl ocspserve`` (once it has loaded the N responses).
@@ -847,34 +847,41 @@ def run(plan: Plan, workdir: Path) -> dict:
         if "tokyo" not in plan.skip:
             report["servers"].append(load_server("myna validity serve", "myna, own process, synced over HTTP; 1 process", cmd_tokyo, centre_urls["tokyo"], tokyo, work, plan, issuer, cold))
         tokyo.stop()
-        if "fast" not in plan.skip:
+        if "asgi" not in plan.skip:
+            # The previous server of `myna validity serve` (uvicorn + ValidityApp, with
+            # today's Centre): what the bare protocol changes, measured in the same run.
             port = free_port()
-            fcmd = [sys.executable, str(ROOT / "bench" / "ocsp_fast.py"), "--centre", "tokyo", "--port", str(port), "--source", platform_url, "--token", centre_token]
-            log("what-if: tokyo's centre behind a bare asyncio protocol (bench/ocsp_fast.py)")
-            pr = start("myna-fast", fcmd)
+            wenv = dict(env, OCSPBENCH_CENTRE="tokyo", OCSPBENCH_SOURCE=platform_url, OCSPBENCH_TOKEN=centre_token)
+            wcmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "ocsp_app:make",
+                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
+            log("what-if: tokyo's centre behind uvicorn + ValidityApp (the previous server)")
+            pr = Proc("myna-asgi", wcmd, wenv, logdir)
+            procs.append(pr)
             wait_port(port, pr, 120)
             url = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
             wait_good(url, newest, pr, 300)
-            report["servers"].append(load_server("myna centre, bare asyncio protocol (what-if)",
-                                                 "what-if, not a product command: the same Centre + SyncLoop (tokyo's bundle and replica) behind uvloop + httptools "
-                                                 "without ASGI, one socket write per response (bench/ocsp_fast.py)",
-                                                 "python bench/ocsp_fast.py --centre tokyo --port PORT --source PLATFORM --token TOKEN", url, pr, work, plan, issuer, cold))
+            report["servers"].append(load_server("myna centre under uvicorn (ASGI, the previous server; what-if)",
+                                                 "what-if, not a product command: the same Centre + SyncLoop (tokyo's bundle and replica) behind uvicorn's ASGI server "
+                                                 "and ValidityApp, as `myna validity serve` ran before (bench/ocsp_app.py)",
+                                                 "uvicorn --factory --app-dir bench ocsp_app:make --port PORT --no-access-log", url, pr, work, plan, issuer, cold))
             pr.stop()
         if "inproc" not in plan.skip:
             report["servers"].append(load_server("myna serve (in-process centre)", "myna platform process, centre fed from the store; 1 process", "myna serve --port PORT", inproc_url, plat, work, plan, issuer, cold))
         if "workers" not in plan.skip:
             port = free_port()
-            wenv = dict(env, OCSPBENCH_CENTRE="tokyo", OCSPBENCH_SOURCE=platform_url, OCSPBENCH_TOKEN=centre_token)
-            wcmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "ocsp_app:make", "--workers", "2",
-                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
-            log("what-if: two centre processes (uvicorn --workers 2) on tokyo's replica")
-            pr = Proc("myna-2-workers", wcmd, wenv, logdir)
-            procs.append(pr)
+            wcmd = [sys.executable, str(ROOT / "bench" / "ocsp_workers.py"), "--workers", "2", "--centre", "tokyo", "--port", str(port),
+                    "--source", platform_url, "--token", centre_token]
+            log("what-if: two processes of the product server on one port (SO_REUSEPORT), tokyo's replica")
+            pr = start("myna-2-workers", wcmd)
             wait_port(port, pr, 120)
             url = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
-            wait_good(url, newest, pr, 300)
-            report["servers"].append(load_server("myna, 2 worker processes (what-if)", "what-if, not a product command: uvicorn --workers 2, each worker its own Centre + SyncLoop on tokyo's replica",
-                                                 "uvicorn --factory --app-dir bench ocsp_app:make --workers 2 --port PORT", url, pr, work, plan, issuer, cold))
+            # both workers must be synced: ask until several answers in a row are good
+            for _ in range(8):
+                wait_good(url, newest, pr, 300)
+            report["servers"].append(load_server("myna validity server, 2 processes (what-if)",
+                                                 "what-if, not a product command: two processes of myna.validation.server on one port (SO_REUSEPORT), "
+                                                 "each its own Centre + SyncLoop on tokyo's replica (bench/ocsp_workers.py)",
+                                                 "python bench/ocsp_workers.py --workers 2 --centre tokyo --port PORT --source PLATFORM --token TOKEN", url, pr, work, plan, issuer, cold))
             pr.stop()
         plat.stop()
 
@@ -937,11 +944,11 @@ def markdown(report: dict, command: str) -> str:
     mc = report["machine"]
     servers: list[ServerResult] = report["servers"]
     myna = next((s for s in servers if s.name == "myna validity serve"), None)
-    fast = next((s for s in servers if "bare asyncio" in s.name), None)
+    fast = next((s for s in servers if "2 processes" in s.name), None)
     L = []
     L.append("# OCSP responder benchmark: myna vs openssl ocsp vs cfssl ocspserve\n")
     L.append("Generated by `bench/ocsp.py` (its docstring has the method; the wrk script is `bench/ocsp_wrk.lua`; "
-             "the two what-if servers are `bench/ocsp_fast.py` and `bench/ocsp_app.py`).\n")
+             "the two what-if servers are `bench/ocsp_app.py` and `bench/ocsp_workers.py`).\n")
     L.append(f"Command: `{command}`\n")
     L.append(f"- machine: {mc['arch']}, nproc {mc['nproc']}, {mc['cpu']}, kernel {mc['kernel']}; {mc['date']}")
     L.append(f"- {mc['openssl']}; {mc['cfssl']}; {mc['wrk']}")
@@ -1070,7 +1077,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="20,000 certificates, short runs")
     ap.add_argument("-n", "--certificates", type=int, help="population size (default 1,000,000)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: tokyo, fast, inproc, workers, openssl, cfssl, revocation")
+    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: tokyo, asgi, inproc, workers, openssl, cfssl, revocation")
     ap.add_argument("--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})")
     ap.add_argument("--json", type=Path, help="also dump the raw results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")

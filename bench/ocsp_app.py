@@ -1,6 +1,8 @@
 """What-if for bench/ocsp.py, not a product entry point: an ASGI factory that builds one
-validity centre per process, so that ``uvicorn --factory --workers N ocsp_app:make``
-runs N centre processes behind one listening socket.
+validity centre per process behind uvicorn and ``ValidityApp``, i.e. the server
+``myna validity serve`` ran before it got its own (myna.validation.server): the
+benchmark runs ``uvicorn --factory ocsp_app:make`` to measure the difference in one run.
+(``--workers N`` runs N such centre processes behind one listening socket.)
 
 Each worker opens the centre bundle ``MYNA_HOME/centres/$OCSPBENCH_CENTRE`` and its
 replica (shared by the workers: SQLite in WAL mode, applying the feed is idempotent),
