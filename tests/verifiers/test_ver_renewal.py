@@ -1,0 +1,105 @@
+"""R-VER-4 old-to-new linkage, and R-VER-2 after a name change: the verifier holding the
+old serial learns the new one; the new name only with consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from chip_support import MUNICIPALITY
+from ver_support import bearer, make_holder, new_card
+
+from myna.errors import Conflict, InvalidInput
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
+from myna.verifiers.consent import Consents
+from myna.verifiers.renewals import record_renewal
+
+
+def _renew_after_name_change(platform, cards, h, new_name="田中 花子"):
+    """Name change (R-REV-2 revokes the card SIG), a new card with the new name, and the link."""
+    Registry(platform).submit(
+        ChangeEvent(f"nc-{h.resident_code}", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, dt.date(2026, 3, 31), name=new_name),
+        actor="test",
+    )
+    new = new_card(platform, cards, h.resident_code, h.basic4)
+    with platform.db.session() as s:
+        record_renewal(s, h.sign_serial, new.sign_serial, platform.clock.now(), "test")
+        record_renewal(s, h.auth_serial, new.auth_serial, platform.clock.now(), "test")
+    return new
+
+
+def test_r_ver_4_old_serial_learns_the_new_one(platform, cards, http, enrol):
+    h = make_holder(platform, cards)
+    sig, ua = enrol("SIG1", "signature"), enrol("UA1", "user-auth")
+    r = http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(sig))
+    assert r.status_code == 200 and r.json()["renewed"] is False and r.json()["new_serial"] is None
+    new = _renew_after_name_change(platform, cards, h)
+    r = http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(sig))
+    assert r.json() == {"old_serial": h.sign_hex, "renewed": True, "new_serial": new.sign_hex, "chain": [new.sign_hex], "new_status": "good"}
+    r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(ua))
+    assert r.json()["new_serial"] == new.auth_hex
+    # a second renewal: the chain is followed to the newest
+    newer = new_card(platform, cards, h.resident_code, h.basic4)
+    with platform.db.session() as s:
+        record_renewal(s, new.sign_serial, newer.sign_serial, platform.clock.now(), "test")
+    r = http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(sig))
+    assert r.json()["new_serial"] == newer.sign_hex and r.json()["chain"] == [new.sign_hex, newer.sign_hex]
+
+
+def test_r_ver_2_after_name_change_new_name_only_with_consent(platform, cards, http, enrol):
+    h = make_holder(platform, cards)
+    token = enrol("SIG1", "signature")
+    url = f"/api/v1/verifier/basic4/{h.sign_hex}"
+    _renew_after_name_change(platform, cards, h, "田中 花子")
+    r = http.get(url, headers=bearer(token))
+    assert r.status_code == 403 and r.json()["error"] == "no-consent" and "田中" not in r.text
+    Consents(platform).grant_via_portal(h.resident_code, "SIG1", "portal")
+    r = http.get(url, headers=bearer(token))
+    assert r.status_code == 200
+    assert r.json()["basic4"]["name"] == "田中 花子" and r.json()["renewed"] is True and r.json()["asked_serial"] == h.sign_hex
+    Consents(platform).withdraw_via_portal(h.resident_code, "SIG1", "portal")
+    assert http.get(url, headers=bearer(token)).status_code == 403
+
+
+def test_a_name_change_without_renewal_discloses_nothing(platform, cards, http, enrol):
+    """The card SIG is revoked by the name change (R-REV-2) and nothing replaced it."""
+    h = make_holder(platform, cards)
+    token = enrol("SIG1", "signature")
+    Consents(platform).grant_via_portal(h.resident_code, "SIG1", "portal")
+    Registry(platform).submit(
+        ChangeEvent("nc-x", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, dt.date(2026, 3, 31), name="田中 花子"), actor="test"
+    )
+    r = http.get(f"/api/v1/verifier/basic4/{h.sign_hex}", headers=bearer(token))
+    assert r.status_code == 410 and "田中" not in r.text
+
+
+def test_record_renewal_refuses_bad_links(platform, cards):
+    h = make_holder(platform, cards)
+    other = make_holder(platform, cards, name="佐藤 一郎")
+    new = new_card(platform, cards, h.resident_code, h.basic4)
+    with platform.db.session() as s:
+        with pytest.raises(InvalidInput, match="one kind"):
+            record_renewal(s, h.sign_serial, new.auth_serial, platform.clock.now(), "t")
+        with pytest.raises(InvalidInput, match="same holder"):
+            record_renewal(s, h.sign_serial, other.sign_serial, platform.clock.now(), "t")
+    with platform.db.session() as s:
+        record_renewal(s, h.sign_serial, new.sign_serial, platform.clock.now(), "t")
+    with platform.db.session() as s:
+        with pytest.raises(Conflict, match="already has"):
+            record_renewal(s, h.sign_serial, new.sign_serial, platform.clock.now(), "t")
+
+
+def test_renewal_link_over_http_by_operator(platform, cards, http):
+    from myna.authority.tokens import Role, Tokens
+
+    h = make_holder(platform, cards)
+    new = new_card(platform, cards, h.resident_code, h.basic4)
+    op = Tokens(platform).create(Role.OPERATOR, "op")
+    muni = Tokens(platform).create(Role.MUNICIPALITY, "m", municipality_code=MUNICIPALITY)
+    body = {"old_serial": h.sign_hex, "new_serial": new.sign_hex}
+    assert http.post("/api/v1/renewals", json=body, headers=bearer(muni)).status_code == 403
+    assert http.post("/api/v1/renewals", json={"old_serial": "zz", "new_serial": new.sign_hex}, headers=bearer(op)).status_code == 422
+    r = http.post("/api/v1/renewals", json=body, headers=bearer(op))
+    assert r.status_code == 201
+    assert http.post("/api/v1/renewals", json=body, headers=bearer(op)).status_code == 409
