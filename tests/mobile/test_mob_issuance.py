@@ -1,0 +1,213 @@
+"""R-CERT-5 smartphone certificates and the R-REV-6 cascade by the explicit card link."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from mob_support import phone_apply_and_issue
+from myna_testing import issue_request, table_counts
+from ver_support import b64, make_holder
+
+from myna.authority.issuance import IssuanceService
+from myna.authority.records import Records
+from myna.authority.revoking import RevocationService
+from myna.errors import Conflict, InvalidInput, NotEligible
+from myna.mobile.issuance import ApplicationExpired, BadProof, MobileService, application_document, proof_message
+from myna.mobile.secure_element import SoftwareSecureElement
+from myna.pki import serials
+from myna.pki.basic4 import Basic4
+from myna.pki.kinds import CertKind
+from myna.pki.keys import KeyAlgorithm
+from myna.pki.revocation import RevocationReason
+from myna.store import models as m
+from myna.verifiers.card_signed import CardCertificateNotValid, InvalidSignature
+
+
+def _row(platform, serial: int) -> m.Certificate:
+    with platform.db.session() as s:
+        return s.get(m.Certificate, serials.to_store(serial))
+
+
+def test_r_cert_5_mobile_sign_issued_on_a_valid_card_signature(platform, cards, clock):
+    from myna.pki import validity
+
+    h = make_holder(platform, cards)
+    clock.advance(dt.timedelta(days=400))  # a year later: the birthday rule alone would reach past the card
+    assert validity.certificate_not_after(h.basic4.date_of_birth, clock.now()) > _row(platform, h.sign_serial).not_after
+    app, issued, se = phone_apply_and_issue(platform, h, "mobile-sign", algorithm=KeyAlgorithm.RSA_2048)
+    assert issued.kind is CertKind.MOBILE_SIGN and issued.created
+    cert = issued.certificate
+    # issued to the key made in the phone's secure element, with the card's basic 4 information
+    assert cert.public_key().public_numbers() == se._key(app.id).public_key().public_numbers()
+    assert Basic4.from_certificate(cert) == Basic4.from_certificate(_cert(platform, h.sign_serial))
+    assert cert.issuer == platform.authority("mobile-sign").cert.subject
+    # linked to the card certificate and never outliving it
+    assert MobileService(platform).link_of(issued.serial) == h.sign_hex
+    assert _row(platform, issued.serial).not_after == _row(platform, h.sign_serial).not_after
+    assert cert.not_valid_after_utc == _row(platform, h.sign_serial).not_after
+
+
+def _cert(platform, serial):
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(_row(platform, serial).der)
+
+
+def test_r_cert_5_mobile_auth_links_to_the_card_user_auth_certificate(platform, cards):
+    h = make_holder(platform, cards)
+    _, issued, _ = phone_apply_and_issue(platform, h, "mobile-auth")
+    assert issued.kind is CertKind.MOBILE_AUTH
+    assert MobileService(platform).link_of(issued.serial) == h.auth_hex
+    from cryptography import x509
+
+    with pytest.raises(x509.ExtensionNotFound):
+        issued.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)  # no personal data
+
+
+def test_r_cert_5_refused_with_a_revoked_card_signature_certificate(platform, cards):
+    h = make_holder(platform, cards)
+    doc = application_document("mobile-sign", h.basic4)
+    sig = h.sign(doc)
+    RevocationService(platform).revoke(h.sign_serial, RevocationReason.REQUEST, "test")
+    before = table_counts(platform)
+    with pytest.raises(CardCertificateNotValid, match="revoked"):
+        MobileService(platform).apply(doc, sig)
+    assert table_counts(platform) == before
+
+
+def test_r_cert_5_refused_when_the_card_is_revoked_between_application_and_key(platform, cards):
+    h = make_holder(platform, cards)
+    service, se = MobileService(platform), SoftwareSecureElement()
+    doc = application_document("mobile-sign", h.basic4)
+    app = service.apply(doc, h.sign(doc))
+    RevocationService(platform).revoke(h.sign_serial, RevocationReason.REQUEST, "test")
+    public = se.generate(app.id, KeyAlgorithm.EC_P256)
+    with pytest.raises(CardCertificateNotValid):
+        service.issue(app.id, public, se.sign(app.id, proof_message(app.id, app.challenge)))
+
+
+def test_r_cert_5_refused_without_a_correct_signature(platform, cards):
+    h = make_holder(platform, cards)
+    other = make_holder(platform, cards, name="佐藤 一郎")
+    doc = application_document("mobile-sign", h.basic4)
+    before = table_counts(platform)
+    with pytest.raises(InvalidSignature, match="messageDigest"):
+        MobileService(platform).apply(doc, other.sign(application_document("mobile-sign", other.basic4)))
+    with pytest.raises(InvalidSignature):
+        MobileService(platform).apply(doc, h.sign(doc)[:-10])
+    # someone else's basic 4 information, signed by this card
+    wrong = application_document("mobile-sign", dataclasses.replace(h.basic4, name="佐藤 一郎"))
+    with pytest.raises(InvalidInput, match="differs from the card signature certificate: name"):
+        MobileService(platform).apply(wrong, h.sign(wrong))
+    bad_kind = application_document("card-sign", h.basic4)
+    with pytest.raises(InvalidInput, match="mobile-sign or mobile-auth"):
+        MobileService(platform).apply(bad_kind, h.sign(bad_kind))
+    assert table_counts(platform) == before
+
+
+def test_r_cert_5_proof_of_possession_and_application_lifetime(platform, cards, clock):
+    h = make_holder(platform, cards)
+    service, se = MobileService(platform), SoftwareSecureElement()
+    doc = application_document("mobile-sign", h.basic4)
+    app = service.apply(doc, h.sign(doc))
+    with pytest.raises(Conflict, match="already submitted"):
+        service.apply(doc, h.sign(doc))
+    public = se.generate(app.id, KeyAlgorithm.EC_P256)
+    se.generate("other", KeyAlgorithm.EC_P256)
+    with pytest.raises(BadProof):
+        service.issue(app.id, public, se.sign("other", proof_message(app.id, app.challenge)))
+    with pytest.raises(BadProof):
+        service.issue(app.id, public, se.sign(app.id, proof_message(app.id, "00" * 32)))
+    clock.advance(dt.timedelta(minutes=31))
+    with pytest.raises(ApplicationExpired):
+        service.issue(app.id, public, se.sign(app.id, proof_message(app.id, app.challenge)))
+
+
+def test_r_cert_5_issue_is_idempotent_for_the_same_key_only(platform, cards):
+    h = make_holder(platform, cards)
+    app, issued, se = phone_apply_and_issue(platform, h)
+    proof = se.sign(app.id, proof_message(app.id, app.challenge))
+    again = MobileService(platform).issue(app.id, se.public_key_pem(app.id), proof)
+    assert again.serial == issued.serial and not again.created
+    other = se.generate("k2", KeyAlgorithm.EC_P256)
+    with pytest.raises(Conflict, match="already used"):
+        MobileService(platform).issue(app.id, other, se.sign("k2", proof_message(app.id, app.challenge)))
+
+
+def test_r_cert_5_mobile_auth_needs_a_valid_card_user_auth(platform, cards):
+    h = make_holder(platform, cards)
+    RevocationService(platform).revoke(h.auth_serial, RevocationReason.REQUEST, "test")
+    doc = application_document("mobile-auth", h.basic4)
+    with pytest.raises(NotEligible, match="card user-auth"):
+        MobileService(platform).apply(doc, h.sign(doc))
+
+
+@pytest.mark.parametrize("reason", [RevocationReason.REQUEST, RevocationReason.RECORD_ERROR, RevocationReason.RESIDENT_CHANGE])
+def test_r_rev_6_revoking_the_card_certificate_revokes_the_phone_at_once(platform, cards, reason):
+    h = make_holder(platform, cards)
+    _, mobile_sign, _ = phone_apply_and_issue(platform, h, "mobile-sign")
+    _, mobile_auth, _ = phone_apply_and_issue(platform, h, "mobile-auth")
+    RevocationService(platform).revoke(h.sign_serial, reason, "test")
+    rec = Records(platform).get(mobile_sign.serial)
+    assert rec.status == "revoked" and rec.revocation_reason == "linked-card-revoked"
+    assert Records(platform).get(h.sign_serial).revoked_at == rec.revoked_at  # the same moment
+    assert Records(platform).get(mobile_auth.serial).status == "valid"  # other purpose untouched
+    RevocationService(platform).revoke(h.auth_serial, reason, "test")
+    assert Records(platform).get(mobile_auth.serial).revocation_reason == "linked-card-revoked"
+
+
+def test_r_rev_6_cascade_follows_the_link_not_the_holder(platform, cards):
+    """A holder with two cards: revoking one card's SIG revokes only the phone issued on it."""
+    from ver_support import new_card
+
+    h = make_holder(platform, cards)
+    second = new_card(platform, cards, h.resident_code, h.basic4)
+    _, on_first, _ = phone_apply_and_issue(platform, h)
+    _, on_second, _ = phone_apply_and_issue(platform, second)
+    RevocationService(platform).revoke(h.sign_serial, RevocationReason.REQUEST, "test")
+    assert Records(platform).get(on_first.serial).status == "revoked"
+    assert Records(platform).get(on_second.serial).status == "valid"
+
+
+def test_r_rev_6_expiry_does_not_cascade(platform, cards, clock):
+    h = make_holder(platform, cards)
+    _, mobile, _ = phone_apply_and_issue(platform, h)
+    card_end = _row(platform, h.sign_serial).not_after
+    clock.set(card_end + dt.timedelta(seconds=1))
+    assert Records(platform).get(h.sign_serial).status == "expired"
+    rec = Records(platform).get(mobile.serial)
+    assert rec.revocation_reason is None and rec.revoked_at is None  # no revocation recorded (R-REV-7)
+    with platform.db.session() as s:
+        assert s.query(m.Revocation).count() == 0
+
+
+def test_r_rev_6_unlinked_mobile_certificates_still_cascade_by_holder(platform):
+    """Mobile certificates issued outside the application flow (no link) keep the holder rule."""
+    card, mobile = IssuanceService(platform).issue_many([issue_request("card-sign"), issue_request("mobile-sign")], "t")
+    RevocationService(platform).revoke(card.serial, RevocationReason.REQUEST, "t")
+    assert Records(platform).get(mobile.serial).revocation_reason == "linked-card-revoked"
+
+
+def test_mobile_over_http(platform, cards, http):
+    h = make_holder(platform, cards)
+    se = SoftwareSecureElement()
+    doc = application_document("mobile-sign", h.basic4)
+    r = http.post("/api/v1/mobile/applications", json={"document": b64(doc), "signature": b64(h.sign(doc))})
+    assert r.status_code == 201, r.text
+    app = r.json()
+    public = se.generate(app["application_id"], KeyAlgorithm.EC_P256)
+    proof = se.sign(app["application_id"], proof_message(app["application_id"], app["challenge"]))
+    r = http.post(f"/api/v1/mobile/applications/{app['application_id']}/certificate", json={"public_key": public.decode(), "proof": b64(proof)})
+    assert r.status_code == 201, r.text
+    assert r.json()["kind"] == "mobile-sign" and "BEGIN CERTIFICATE" in r.json()["pem"]
+    bad = [
+        ("/api/v1/mobile/applications", {"document": "!!", "signature": "AA=="}, 422),
+        ("/api/v1/mobile/applications", {"document": b64(doc)}, 422),
+        ("/api/v1/mobile/applications/nope/certificate", {"public_key": public.decode(), "proof": b64(proof)}, 404),
+        (f"/api/v1/mobile/applications/{app['application_id']}/certificate", {"public_key": "junk", "proof": b64(proof)}, 422),
+    ]
+    for url, body, status in bad:
+        r = http.post(url, json=body)
+        assert r.status_code == status, (url, r.text)
