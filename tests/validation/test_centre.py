@@ -334,6 +334,47 @@ def test_cached_response_resigned_after_half_its_life(platform: Platform, clock:
     assert later.this_update_utc == clock.now() and later.next_update_utc == clock.now() + dt.timedelta(hours=1)
 
 
+def test_repeated_request_answered_without_parsing_and_with_the_same_rules(
+    platform: Platform, clock: FixedClock, make_centre, feed, verifiers, monkeypatch
+):
+    """A nonce-less request seen before is looked up by its bytes (no parsing), and the
+    lookup changes no rule: the slug hint, the verifier's entitlement (R-VER-1), the lag
+    bound (R-REV-10), a revocation synced since, and the half-life re-signing all still
+    apply to it. A request with a nonce is never served from the cache."""
+    c = make_centre(open_access=False, max_lag_s=5.0, response_validity_s=3600)
+    issuer = ca_cert(platform, "card-auth")
+    cert = issue(platform, "card-auth")
+    c.sync_once(feed)
+    der = request_der(cert, issuer)
+    auth = verifiers["auth"]
+    first = c.answer(der, auth, "card-auth")
+    assert outcome(first) == "good"
+    parsed: list[bytes] = []
+    real_parse = centre_module.parse_request
+    monkeypatch.setattr(centre_module, "parse_request", lambda d: parsed.append(d) or real_parse(d))
+    assert c.answer(der, auth, "card-auth") == first and parsed == [], "served by its bytes"
+    assert outcome(c.answer(der, auth, "card-sign")) == "unauthorized"
+    assert outcome(c.answer(der, verifiers["sign"], "card-auth")) == "unauthorized"
+    assert outcome(c.answer(der, None, None)) == "unauthorized"
+    assert parsed == []
+    clock.advance(dt.timedelta(seconds=6))  # past the lag bound, no sync
+    assert outcome(c.answer(der, auth)) == "trylater"
+    c.sync_once(feed)
+    revoke(platform, cert)
+    c.sync_once(feed)
+    assert outcome(c.answer(der, auth)) == "revoked", "the revocation dropped the cached good answer"
+    clock.advance(dt.timedelta(minutes=31))  # past half of the response's life
+    c.sync_once(feed)
+    parsed.clear()
+    again = parse(c.answer(der, auth))
+    assert again.this_update_utc == clock.now() and parsed == [der], "re-signed, after parsing"
+    with_nonce = request_der(cert, issuer, nonce=os.urandom(8))
+    n1 = c.answer(with_nonce, auth)
+    c.answer(with_nonce, auth)
+    assert parsed[1:] == [with_nonce, with_nonce], "a nonce request is parsed (and signed) every time"
+    assert parse(n1).certificate_status is ocsp.OCSPCertStatus.REVOKED
+
+
 # --------------------------------------------------------------------------- lag bound
 
 
