@@ -46,7 +46,19 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         return worker(args)
-    argv = [sys.executable, __file__, "--child", "--centre", args.centre, "--port", str(args.port), "--source", args.source, "--token", args.token]
+    argv = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--centre",
+        args.centre,
+        "--port",
+        str(args.port),
+        "--source",
+        args.source,
+        "--token",
+        args.token,
+    ]
     children = [subprocess.Popen(argv) for _ in range(args.workers)]
 
     def forward(sig, _frame):

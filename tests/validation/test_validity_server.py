@@ -310,7 +310,12 @@ def test_body_of_exactly_the_limit_is_read(world: World):
 
 
 def test_empty_and_bad_get_are_malformed_request(world: World):
-    for req in (post("/ocsp/card-auth", b""), get("/ocsp/card-auth/"), get("/ocsp/card-auth/%%%"), get("/ocsp/card-auth/" + "A" * (MAX_REQUEST_BYTES * 2 + 4))):
+    for req in (
+        post("/ocsp/card-auth", b""),
+        get("/ocsp/card-auth/"),
+        get("/ocsp/card-auth/%%%"),
+        get("/ocsp/card-auth/" + "A" * (MAX_REQUEST_BYTES * 2 + 4)),
+    ):
         [r] = exchange(world.running, req)
         assert ocsp_outcome(r) == "malformedrequest", req[:50]
 

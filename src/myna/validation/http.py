@@ -151,7 +151,7 @@ class ValidityApp:
                 return
 
     async def _ocsp(self, scope, receive, send, path: str):
-        rest = path[len("/ocsp"):].lstrip("/")
+        rest = path[len("/ocsp") :].lstrip("/")
         slug, _, encoded = rest.partition("/")
         method = scope["method"]
         if method == "POST":
@@ -169,7 +169,7 @@ class ValidityApp:
         await _send(send, 200, ocsp_answer(self.centre, der, _bearer(scope), slug or None), OCSP_RESPONSE)
 
     async def _crl(self, send, path: str):
-        data = crl_body(self.centre, path[len("/crl/"):-len(".crl")])
+        data = crl_body(self.centre, path[len("/crl/") : -len(".crl")])
         if data is None:
             return await _send(send, 404, b'{"error":"not-found"}', [(b"content-type", b"application/json")])
         await _send(send, 200, data, [(b"content-type", b"application/pkix-crl")])

@@ -73,7 +73,9 @@ _CLOSE = b"connection: close\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"  # said only to HTTP/1.0 clients that asked for it
 
 
-def _response(status: int, body: bytes, content_type: bytes | None, connection: bytes, extra: bytes = b"", head_only: bool = False) -> bytes:
+def _response(
+    status: int, body: bytes, content_type: bytes | None, connection: bytes, extra: bytes = b"", head_only: bool = False
+) -> bytes:
     head = b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])
     if content_type is not None:
         head += b"content-type: " + content_type + b"\r\n"
