@@ -1,0 +1,102 @@
+"""The verifier registry over HTTP and the CLI: registration, entrusting businesses,
+agreements, client certificates, bad input answered with specific errors and no record."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from myna_testing import table_counts
+from typer.testing import CliRunner
+from ver_support import bearer
+
+from myna.authority.tokens import Role, Tokens
+from myna.cli import app
+from myna.errors import Conflict, InvalidInput, NotFound
+from myna.verifiers.registry import VerifierRegistry
+
+
+def test_registry_rules(platform):
+    reg = VerifierRegistry(platform)
+    reg.register("PF1", "Platform One", "platform-operator", "t")
+    reg.register("SIG1", "Sig", "signature", "t")
+    reg.register("BIZ1", "Business", "entrusting-business", "t", operator="PF1")
+    before = table_counts(platform)
+    cases = [
+        (lambda: reg.register("BIZ2", "B", "entrusting-business", "t"), InvalidInput, "names its platform operator"),
+        (lambda: reg.register("BIZ2", "B", "entrusting-business", "t", operator="SIG1"), InvalidInput, "not a platform operator"),
+        (lambda: reg.register("BIZ2", "B", "entrusting-business", "t", operator="NOPE"), NotFound, "NOPE"),
+        (lambda: reg.register("X1", "B", "signature", "t", operator="PF1"), InvalidInput, "only it"),
+        (lambda: reg.register("SIG1", "again", "signature", "t"), Conflict, "already registered"),
+        (lambda: reg.register("bad code!", "x", "signature", "t"), InvalidInput, "verifier code"),
+        (lambda: reg.register("V2", "", "signature", "t"), InvalidInput, "name"),
+        (lambda: reg.register("V2", "x", "wizard", "t"), InvalidInput, "unknown verifier type"),
+        (lambda: reg.set_status("SIG1", "sleeping", "t"), InvalidInput, "unknown verifier status"),
+        (lambda: reg.set_status("SIG1", "active", "t"), Conflict, "already active"),
+        (lambda: reg.record_agreement("SIG1", "AGR", "t"), InvalidInput, "R-VER-5"),
+    ]
+    for call, error, text in cases:
+        with pytest.raises(error, match=text):
+            call()
+    assert table_counts(platform) == before
+    assert [v.code for v in reg.entrusting("PF1")] == ["BIZ1"]
+
+
+def test_registry_over_http(platform, http):
+    op = Tokens(platform).create(Role.OPERATOR, "op")
+    auditor = Tokens(platform).create(Role.AUDITOR, "aud")
+    r = http.post("/api/v1/verifiers", json={"code": "SIG1", "name": "Sig One", "type": "signature"}, headers=bearer(op))
+    assert r.status_code == 201 and r.json()["status"] == "active"
+    assert http.post("/api/v1/verifiers", json={"code": "SIG2", "name": "x", "type": "signature"}, headers=bearer(auditor)).status_code == 403
+    r = http.post("/api/v1/verifiers", json={"code": "SIG2", "name": "x", "type": "wizard"}, headers=bearer(op))
+    assert r.status_code == 422 and r.json()["error"] == "invalid-input"
+    assert http.get("/api/v1/verifiers", headers=bearer(auditor)).json()[0]["code"] == "SIG1"
+    assert http.get("/api/v1/verifiers/NOPE", headers=bearer(auditor)).status_code == 404
+    r = http.post("/api/v1/verifiers/SIG1/status", json={"status": "suspended", "note": "audit finding"}, headers=bearer(op))
+    assert r.status_code == 200 and r.json()["status"] == "suspended"
+    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    r = http.post("/api/v1/verifiers/SIG1/client-certificates", json={"public_key": key.decode()}, headers=bearer(op))
+    assert r.status_code == 403 and r.json()["error"] == "verifier-suspended"
+    http.post("/api/v1/verifiers/SIG1/status", json={"status": "active"}, headers=bearer(op))
+    r = http.post("/api/v1/verifiers/SIG1/client-certificates", json={"public_key": key.decode()}, headers=bearer(op))
+    assert r.status_code == 201 and "BEGIN CERTIFICATE" in r.json()["pem"]
+    r = http.post("/api/v1/verifiers/SIG1/client-certificates", json={"public_key": "junk"}, headers=bearer(op))
+    assert r.status_code == 422
+    assert b"BEGIN CERTIFICATE" in http.get("/verifier-ca.crt").content
+    # a plain verifier-role token that belongs to no registered verifier is refused
+    stray = Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")
+    r = http.get("/api/v1/verifier/whoami", headers=bearer(stray))
+    assert r.status_code == 401 and "registered verifier" in r.json()["message"]
+    assert http.get("/api/v1/verifier/whoami").status_code == 401
+
+
+@pytest.fixture
+def cli_env(platform, settings, monkeypatch):
+    monkeypatch.setenv("MYNA_HOME", str(settings.home))
+    monkeypatch.setenv("MYNA_DATABASE_URL", settings.database_url)
+    return CliRunner()
+
+
+def test_verifier_cli(platform, cli_env, tmp_path):
+    run = lambda *a: cli_env.invoke(app, ["verifier", *a])  # noqa: E731
+    r = run("register", "SUA1", "--name", "Specific UA Co.", "--type", "specific-user-auth")
+    assert r.exit_code == 0, r.output
+    assert run("agreement", "SUA1", "--reference", "AGR-7").exit_code == 0
+    assert "AGR-7" in run("show", "SUA1").output
+    assert "SUA1" in run("list").output
+    key = tmp_path / "k.pem"
+    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    r = run("client-cert", "SUA1", "--public-key", str(key), "--out", str(tmp_path / "c.pem"))
+    assert r.exit_code == 0 and (tmp_path / "c.pem").read_text().startswith("-----BEGIN CERTIFICATE")
+    token = run("token", "SUA1").output.strip()
+    assert token.startswith("myna_")
+    assert run("suspend", "SUA1", "--note", "x").exit_code == 0
+    r = run("suspend", "SUA1")
+    assert r.exit_code == 1 and "already suspended" in r.output
+    r = run("register", "X", "--name", "n", "--type", "entrusting-business")
+    assert r.exit_code == 1 and "platform operator" in r.output
+    r = run("register", "X", "--name", "n", "--type", "wizard")
+    assert r.exit_code == 2
+    r = run("show", "NOPE")
+    assert r.exit_code == 1 and "NOPE" in r.output
+    assert run("ca").output.startswith("-----BEGIN CERTIFICATE")
