@@ -100,23 +100,26 @@ def verify(s, content: bytes, signature: bytes, now: dt.datetime, doc_type: str)
         signed_bytes = attrs_field.untag().dump()
         sig_value = si["signature"].native
         sig_alg = si["signature_algorithm"].signature_algo
+        if not embedded:
+            raise InvalidSignature("the SignedData does not carry the signer's certificate")
+        signer_der = embedded[0].dump()
+        if len(attrs.get("message_digest", [])) != 1 or attrs["message_digest"][0].native != hashlib.sha256(content).digest():
+            raise InvalidSignature("the signature does not cover this document (messageDigest differs)")
+        if len(attrs.get("content_type", [])) != 1 or attrs["content_type"][0].native != "data":
+            raise InvalidSignature("the signed contentType must be data")
+        if len(attrs.get("signing_time", [])) != 1:
+            raise InvalidSignature("the signature carries no signingTime")
+        signed_at = attrs["signing_time"][0].native
+        if abs(signed_at - now) > MAX_SKEW:
+            raise InvalidSignature(f"the document was signed at {signed_at.isoformat()}: more than {int(MAX_SKEW.total_seconds() // 60)} minutes from now")
     except InvalidSignature:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError):
+    # asn1crypto parses lazily: a malformed part surfaces only when read, as any of these.
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
         raise InvalidSignature("the signature is not a well-formed CMS SignedData (DER)") from None
-    if not embedded:
-        raise InvalidSignature("the SignedData does not carry the signer's certificate")
-    signer_der = embedded[0].dump()
-    if len(attrs.get("message_digest", [])) != 1 or attrs["message_digest"][0].native != hashlib.sha256(content).digest():
-        raise InvalidSignature("the signature does not cover this document (messageDigest differs)")
-    if len(attrs.get("content_type", [])) != 1 or attrs["content_type"][0].native != "data":
-        raise InvalidSignature("the signed contentType must be data")
-    if len(attrs.get("signing_time", [])) != 1:
-        raise InvalidSignature("the signature carries no signingTime")
-    signed_at = attrs["signing_time"][0].native
-    if abs(signed_at - now) > MAX_SKEW:
-        raise InvalidSignature(f"the document was signed at {signed_at.isoformat()}: more than {int(MAX_SKEW.total_seconds() // 60)} minutes from now")
 
+    if not isinstance(serial, int) or not 0 < serial < 2**160:
+        raise InvalidSignature("the signer's serial number is not one J-LIS issues")
     row = s.scalar(select(m.Certificate).where(m.Certificate.serial == format(serial, "040x")))
     if row is None or row.kind != CertKind.CARD_SIGN.value or row.der != signer_der:
         raise InvalidSignature("the signer is not a card signature certificate issued by J-LIS")

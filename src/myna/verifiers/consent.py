@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput
@@ -113,6 +113,11 @@ class Consents:
             return ConsentState(resident_code, verifier.code, True, now, "granted")
         if row is None:
             return ConsentState(resident_code, verifier.code, False, None, "unchanged")
-        row.withdrawn_at = now
+        # Every current grant (two concurrent grants can both have been recorded).
+        s.execute(
+            update(mv.Consent)
+            .where(mv.Consent.resident_code == resident_code, mv.Consent.verifier_id == verifier.id, mv.Consent.withdrawn_at.is_(None))
+            .values(withdrawn_at=now)
+        )
         audit(s, now, actor, "consent.withdrawn", resident_code, verifier=verifier.code, via=via)
         return ConsentState(resident_code, verifier.code, False, None, "withdrawn")
