@@ -103,3 +103,25 @@ def test_renewal_link_over_http_by_operator(platform, cards, http):
     r = http.post("/api/v1/renewals", json=body, headers=bearer(op))
     assert r.status_code == 201
     assert http.post("/api/v1/renewals", json=body, headers=bearer(op)).status_code == 409
+
+
+def test_r_ver_4_links_recorded_by_card_management_are_followed(platform, cards, http, enrol):
+    """Renewals recorded at the counter (card management's ``certificate_renewals``) serve
+    verifiers too, and a second link for the same old certificate is refused."""
+    from myna.store.models_card_management import CertificateRenewal
+
+    h = make_holder(platform, cards)
+    new = new_card(platform, cards, h.resident_code, h.basic4)
+    token = enrol("UA1", "user-auth")
+    with platform.db.session() as s:
+        s.add(
+            CertificateRenewal(
+                old_serial=format(h.auth_serial, "040x"), new_serial=format(new.auth_serial, "040x"), kind="card-auth",
+                card_id=h.card_id, resident_code=h.resident_code, at=platform.clock.now(),
+            )
+        )  # fmt: skip
+    r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(token))
+    assert r.status_code == 200 and r.json()["new_serial"] == new.auth_hex
+    with platform.db.session() as s:
+        with pytest.raises(Conflict, match="already has"):
+            record_renewal(s, h.auth_serial, new.auth_serial, platform.clock.now(), "t")

@@ -36,7 +36,7 @@ def record_renewal(s, old_serial: int, new_serial: int, now: dt.datetime, actor:
         raise InvalidInput("a renewal links two certificates of the same holder")
     if old.serial == new.serial or new.issued_at < old.issued_at:
         raise InvalidInput("the new certificate must be issued after the old one")
-    if s.get(mv.RenewalLink, old.serial) is not None:
+    if next_serial(s, old.serial) is not None:
         raise Conflict(f"certificate {serials.to_display(old_serial)} already has a recorded successor")
     if s.scalar(select(mv.RenewalLink.old_serial).where(mv.RenewalLink.new_serial == new.serial)) is not None:
         raise Conflict(f"certificate {serials.to_display(new_serial)} already replaces another")
