@@ -18,7 +18,9 @@ from myna.errors import MynaError
 from myna.settings import Settings
 from myna.verifiers.entitlements import VerifierType
 
-verifier_app = typer.Typer(help="Verifiers (SPEC §5): registry, agreements, client certificates, the mutual-TLS endpoint.", no_args_is_help=True)
+verifier_app = typer.Typer(
+    help="Verifiers (SPEC §5): registry, agreements, client certificates, the mutual-TLS endpoint.", no_args_is_help=True
+)
 report_app = typer.Typer(help="Published reports.", no_args_is_help=True)
 
 out = Console(soft_wrap=True)
@@ -116,7 +118,9 @@ def agreement(code: str, reference: str = typer.Option(..., help="The agreement'
 @verifier_app.command("client-cert")
 def client_cert(
     code: str,
-    public_key: Path = typer.Option(..., exists=True, dir_okay=False, readable=True, help="The verifier's public key (PEM SubjectPublicKeyInfo)."),
+    public_key: Path = typer.Option(
+        ..., exists=True, dir_okay=False, readable=True, help="The verifier's public key (PEM SubjectPublicKeyInfo)."
+    ),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the certificate here (PEM); default stdout."),
 ) -> None:
     """Issue a TLS client certificate for a verifier from the verifier CA."""

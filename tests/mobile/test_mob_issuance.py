@@ -18,8 +18,8 @@ from myna.mobile.issuance import ApplicationExpired, BadProof, MobileService, ap
 from myna.mobile.secure_element import SoftwareSecureElement
 from myna.pki import serials
 from myna.pki.basic4 import Basic4
-from myna.pki.kinds import CertKind
 from myna.pki.keys import KeyAlgorithm
+from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.verifiers.card_signed import CardCertificateNotValid, InvalidSignature
@@ -199,7 +199,9 @@ def test_mobile_over_http(platform, cards, http):
     app = r.json()
     public = se.generate(app["application_id"], KeyAlgorithm.EC_P256)
     proof = se.sign(app["application_id"], proof_message(app["application_id"], app["challenge"]))
-    r = http.post(f"/api/v1/mobile/applications/{app['application_id']}/certificate", json={"public_key": public.decode(), "proof": b64(proof)})
+    r = http.post(
+        f"/api/v1/mobile/applications/{app['application_id']}/certificate", json={"public_key": public.decode(), "proof": b64(proof)}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["kind"] == "mobile-sign" and "BEGIN CERTIFICATE" in r.json()["pem"]
     bad = [

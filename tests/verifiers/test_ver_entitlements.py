@@ -17,7 +17,15 @@ from myna.verifiers.entitlements import NotEntitled, Operation, VerifierType, al
 from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
 
-TYPES = ["signature", "group-signature", "user-auth", "specific-user-auth", "signature-and-user-auth", "platform-operator", "entrusting-business"]
+TYPES = [
+    "signature",
+    "group-signature",
+    "user-auth",
+    "specific-user-auth",
+    "signature-and-user-auth",
+    "platform-operator",
+    "entrusting-business",
+]
 OPS = [
     "status-sign", "status-auth", "file-sign", "file-auth", "basic4", "corresponding-sign-mobile", "corresponding-auth-mobile",
     "corresponding-sign-auth", "renewal-sign", "renewal-auth", "certification-code",

@@ -54,7 +54,9 @@ def server(platform):
 
 def _key_files(tmp_path, name, cert_pem: bytes, key) -> tuple[str, str]:
     (tmp_path / f"{name}.crt").write_bytes(cert_pem)
-    (tmp_path / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / f"{name}.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(tmp_path / f"{name}.crt"), str(tmp_path / f"{name}.key")
 
 
@@ -69,7 +71,9 @@ def test_client_certificate_identifies_the_verifier_and_attributes_the_request(p
     url, ca = server
     VerifierRegistry(platform).register("SIG1", "Sig One", "signature", "test")
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = VerifierCa(platform).issue_client_certificate("SIG1", key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "test")
+    issued = VerifierCa(platform).issue_client_certificate(
+        "SIG1", key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "test"
+    )
     files = _key_files(tmp_path, "sig1", issued.pem.encode(), key)
     h = make_holder(platform, cards)
     with _client(ca, files) as c:

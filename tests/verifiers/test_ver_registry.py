@@ -47,14 +47,20 @@ def test_registry_over_http(platform, http):
     auditor = Tokens(platform).create(Role.AUDITOR, "aud")
     r = http.post("/api/v1/verifiers", json={"code": "SIG1", "name": "Sig One", "type": "signature"}, headers=bearer(op))
     assert r.status_code == 201 and r.json()["status"] == "active"
-    assert http.post("/api/v1/verifiers", json={"code": "SIG2", "name": "x", "type": "signature"}, headers=bearer(auditor)).status_code == 403
+    assert (
+        http.post("/api/v1/verifiers", json={"code": "SIG2", "name": "x", "type": "signature"}, headers=bearer(auditor)).status_code == 403
+    )
     r = http.post("/api/v1/verifiers", json={"code": "SIG2", "name": "x", "type": "wizard"}, headers=bearer(op))
     assert r.status_code == 422 and r.json()["error"] == "invalid-input"
     assert http.get("/api/v1/verifiers", headers=bearer(auditor)).json()[0]["code"] == "SIG1"
     assert http.get("/api/v1/verifiers/NOPE", headers=bearer(auditor)).status_code == 404
     r = http.post("/api/v1/verifiers/SIG1/status", json={"status": "suspended", "note": "audit finding"}, headers=bearer(op))
     assert r.status_code == 200 and r.json()["status"] == "suspended"
-    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     r = http.post("/api/v1/verifiers/SIG1/client-certificates", json={"public_key": key.decode()}, headers=bearer(op))
     assert r.status_code == 403 and r.json()["error"] == "verifier-suspended"
     http.post("/api/v1/verifiers/SIG1/status", json={"status": "active"}, headers=bearer(op))
@@ -85,7 +91,11 @@ def test_verifier_cli(platform, cli_env, tmp_path):
     assert "AGR-7" in run("show", "SUA1").output
     assert "SUA1" in run("list").output
     key = tmp_path / "k.pem"
-    key.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     r = run("client-cert", "SUA1", "--public-key", str(key), "--out", str(tmp_path / "c.pem"))
     assert r.exit_code == 0 and (tmp_path / "c.pem").read_text().startswith("-----BEGIN CERTIFICATE")
     token = run("token", "SUA1").output.strip()

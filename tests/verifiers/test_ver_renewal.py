@@ -36,7 +36,13 @@ def test_r_ver_4_old_serial_learns_the_new_one(platform, cards, http, enrol):
     assert r.status_code == 200 and r.json()["renewed"] is False and r.json()["new_serial"] is None
     new = _renew_after_name_change(platform, cards, h)
     r = http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(sig))
-    assert r.json() == {"old_serial": h.sign_hex, "renewed": True, "new_serial": new.sign_hex, "chain": [new.sign_hex], "new_status": "good"}
+    assert r.json() == {
+        "old_serial": h.sign_hex,
+        "renewed": True,
+        "new_serial": new.sign_hex,
+        "chain": [new.sign_hex],
+        "new_status": "good",
+    }
     r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(ua))
     assert r.json()["new_serial"] == new.auth_hex
     # a second renewal: the chain is followed to the newest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import subprocess
 
 from myna_testing import require_tool
@@ -94,4 +93,3 @@ def test_r_ver_6_cli_writes_csv_and_pdf(platform, http, enrol, clock, tmp_path, 
     assert "合計" in text
     bad = CliRunner().invoke(app, ["report", "provision", "--year", "1066", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "year must be" in bad.output
-

@@ -65,7 +65,13 @@ class Application:
     expires_at: dt.datetime
 
     def to_json(self) -> dict:
-        return {"application_id": self.id, "kind": self.kind.value, "challenge": self.challenge, "card_serial": self.card_serial, "expires_at": self.expires_at.isoformat()}
+        return {
+            "application_id": self.id,
+            "kind": self.kind.value,
+            "challenge": self.challenge,
+            "card_serial": self.card_serial,
+            "expires_at": self.expires_at.isoformat(),
+        }
 
 
 def application_document(kind: CertKind | str, basic4: Basic4) -> bytes:
@@ -96,7 +102,9 @@ class _CappedIssuance(IssuanceService):
         if row["not_after"] > self.cap:
             row["not_after"] = self.cap
             req = c.request
-            builder = profiles.holder_builder(req.kind, ca.cert, c.key, row["subject_id"], serial, now, self.cap, self.platform.urls, ca.slug, req.basic4)
+            builder = profiles.holder_builder(
+                req.kind, ca.cert, c.key, row["subject_id"], serial, now, self.cap, self.platform.urls, ca.slug, req.basic4
+            )
         return row, builder
 
 
@@ -142,18 +150,33 @@ class MobileService:
     def _check_basic4(claimed, actual: Basic4) -> None:
         if not isinstance(claimed, dict):
             raise InvalidInput("the application carries no basic 4 information")
-        expected = {"name": actual.name, "date_of_birth": actual.date_of_birth.isoformat(), "sex": actual.sex.value, "address": actual.address}
+        expected = {
+            "name": actual.name,
+            "date_of_birth": actual.date_of_birth.isoformat(),
+            "sex": actual.sex.value,
+            "address": actual.address,
+        }
         wrong = sorted(k for k in expected if claimed.get(k) != expected[k])
         if wrong:
-            raise InvalidInput(f"the application's basic 4 information differs from the card signature certificate: {', '.join(wrong)} (R-CERT-5)")
+            raise InvalidInput(
+                f"the application's basic 4 information differs from the card signature certificate: {', '.join(wrong)} (R-CERT-5)"
+            )
 
     @staticmethod
     def _card_auth(s, sign_serial: str, resident_code: str, now: dt.datetime) -> str:
         """R-CERT-5: a mobile UA needs a valid card UA too — the one on the same card, else
         the holder's newest valid card UA certificate."""
         on_card = s.scalar(select(mc.CardRecord.auth_serial).where(mc.CardRecord.sign_serial == sign_serial))
-        candidates = [on_card] if on_card else list(
-            s.scalars(select(m.Certificate.serial).where(m.Certificate.resident_code == resident_code, m.Certificate.kind == CertKind.CARD_AUTH.value).order_by(m.Certificate.issued_at.desc()))
+        candidates = (
+            [on_card]
+            if on_card
+            else list(
+                s.scalars(
+                    select(m.Certificate.serial)
+                    .where(m.Certificate.resident_code == resident_code, m.Certificate.kind == CertKind.CARD_AUTH.value)
+                    .order_by(m.Certificate.issued_at.desc())
+                )
+            )
         )
         for serial in candidates:
             if _valid(s, serial, now) is not None:
@@ -179,7 +202,9 @@ class MobileService:
             card = _valid(s, app.card_serial, now)
             signer = _valid(s, app.signer_serial, now)
             if card is None or signer is None:
-                raise card_signed.CardCertificateNotValid("the card certificate is no longer valid (revoked or expired): no mobile certificate (R-CERT-5)")
+                raise card_signed.CardCertificateNotValid(
+                    "the card certificate is no longer valid (revoked or expired): no mobile certificate (R-CERT-5)"
+                )
             kind, cap = CertKind(app.kind), card.not_after
             b4 = Basic4.from_certificate(x509.load_der_x509_certificate(signer.der))
             request = IssuanceRequest(
@@ -201,7 +226,9 @@ class MobileService:
             card_revoked = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == app.card_serial)) is not None
             mobile_revoked = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == serials.to_store(issued.serial))) is not None
         if card_revoked and not mobile_revoked:
-            RevocationService(self.platform).revoke(issued.serial, RevocationReason.LINKED_CARD_REVOKED, "mobile-issuance", note="card certificate revoked during issuance")
+            RevocationService(self.platform).revoke(
+                issued.serial, RevocationReason.LINKED_CARD_REVOKED, "mobile-issuance", note="card certificate revoked during issuance"
+            )
         return issued
 
     @staticmethod
@@ -228,4 +255,3 @@ def _fingerprint(key) -> str:
     from myna.pki.holder_keys import key_fingerprint
 
     return key_fingerprint(key)
-

@@ -27,7 +27,11 @@ class SoftwareSecureElement:
         if algorithm is KeyAlgorithm.EC_P256:
             key = ec.generate_private_key(ec.SECP256R1())
         elif algorithm.is_rsa:
-            key = self._keygen() if self._keygen and algorithm is KeyAlgorithm.RSA_2048 else rsa.generate_private_key(65537, algorithm.rsa_bits)
+            key = (
+                self._keygen()
+                if self._keygen and algorithm is KeyAlgorithm.RSA_2048
+                else rsa.generate_private_key(65537, algorithm.rsa_bits)
+            )
         else:
             raise InvalidInput(f"unsupported key algorithm {algorithm}")
         self._keys[label] = key

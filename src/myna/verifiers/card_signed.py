@@ -90,9 +90,15 @@ def verify(s, content: bytes, signature: bytes, now: dt.datetime, doc_type: str)
             raise InvalidSignature("the signer must be identified by issuer and serial number")
         serial = sid.chosen["serial_number"].native
         issuer_der = sid.chosen["issuer"].dump()
-        embedded = [
-            c.chosen for c in sd["certificates"] if c.name == "certificate" and c.chosen.serial_number == serial and c.chosen.issuer.dump() == issuer_der
-        ] if sd["certificates"].native is not None else []
+        embedded = (
+            [
+                c.chosen
+                for c in sd["certificates"]
+                if c.name == "certificate" and c.chosen.serial_number == serial and c.chosen.issuer.dump() == issuer_der
+            ]
+            if sd["certificates"].native is not None
+            else []
+        )
         attrs_field = si["signed_attrs"]
         if not len(attrs_field):
             raise InvalidSignature("the signature has no signed attributes")
@@ -111,7 +117,9 @@ def verify(s, content: bytes, signature: bytes, now: dt.datetime, doc_type: str)
             raise InvalidSignature("the signature carries no signingTime")
         signed_at = attrs["signing_time"][0].native
         if abs(signed_at - now) > MAX_SKEW:
-            raise InvalidSignature(f"the document was signed at {signed_at.isoformat()}: more than {int(MAX_SKEW.total_seconds() // 60)} minutes from now")
+            raise InvalidSignature(
+                f"the document was signed at {signed_at.isoformat()}: more than {int(MAX_SKEW.total_seconds() // 60)} minutes from now"
+            )
     except InvalidSignature:
         raise
     # asn1crypto parses lazily: a malformed part surfaces only when read, as any of these.
@@ -147,4 +155,6 @@ def document(doc_type: str, **fields: object) -> bytes:
     compact UTF-8 JSON with a random nonce, so two documents never share a digest."""
     import secrets
 
-    return json.dumps({"type": doc_type, "nonce": secrets.token_hex(16), **fields}, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(
+        {"type": doc_type, "nonce": secrets.token_hex(16), **fields}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode()

@@ -36,7 +36,12 @@ class ConsentState:
     action: str  # what this call did: granted, withdrawn, unchanged
 
     def to_json(self) -> dict:
-        return {"verifier": self.verifier, "consented": self.consented, "since": self.since.isoformat() if self.since else None, "action": self.action}
+        return {
+            "verifier": self.verifier,
+            "consented": self.consented,
+            "since": self.since.isoformat() if self.since else None,
+            "action": self.action,
+        }
 
 
 def consent_document(action: str, verifier: str) -> bytes:

@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
@@ -87,7 +87,13 @@ class VerifierCa:
         backend = self.platform.key_backend()
         now = self.platform.clock.now()
         key = backend.generate("verifier-ca", KeyAlgorithm.RSA_2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "myna"), x509.NameAttribute(NameOID.COMMON_NAME, "myna Verifier Client CA")])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "myna"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "myna Verifier Client CA"),
+            ]
+        )
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         builder = (
             x509.CertificateBuilder()
@@ -105,7 +111,11 @@ class VerifierCa:
         with self.platform.db.session() as s:
             if s.scalar(select(mv.VerifierCa.id)) is not None:  # a concurrent first use won
                 return self.ensure(actor)
-            s.add(mv.VerifierCa(cert_der=cert.public_bytes(serialization.Encoding.DER), key_backend=backend.name, key_ref=key.ref, created_at=now))
+            s.add(
+                mv.VerifierCa(
+                    cert_der=cert.public_bytes(serialization.Encoding.DER), key_backend=backend.name, key_ref=key.ref, created_at=now
+                )
+            )
             audit(s, now, actor, "verifier-ca.created", cert.subject.rfc4514_string(), key_backend=backend.name)
         return cert, key
 

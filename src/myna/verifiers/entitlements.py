@@ -106,7 +106,11 @@ def why_not(vtype: VerifierType, op: Operation) -> str | None:
     if vtype is VerifierType.ENTRUSTING_BUSINESS:
         return "an entrusting business receives nothing from J-LIS directly: its platform operator asks on its behalf (R-VER-1)"
     if op is Operation.CERTIFICATION_CODE:
-        return None if vtype is VerifierType.SPECIFIC_USER_AUTH else "only a specific user-auth verifier receives a certification code (R-VER-5)"
+        return (
+            None
+            if vtype is VerifierType.SPECIFIC_USER_AUTH
+            else "only a specific user-auth verifier receives a certification code (R-VER-5)"
+        )
     if op is Operation.CORRESPONDING_SIGN_AUTH:
         both = vtype.signature and vtype.user_auth
         return None if both else "card SIG <-> card UA serials go only to a verifier registered as both (R-VER-3)"

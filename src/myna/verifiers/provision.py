@@ -186,11 +186,15 @@ class ProvisionService:
             asked = self._cert(s, store_serial, PURPOSES["sign"], "signature")
             consent = current_consent(s, asked.resident_code, recipient.id) if asked.resident_code else None
             if consent is None:
-                raise NoConsent(f"the holder of {_display(store_serial)} has not consented to {recipient.code} receiving their information (R-VER-2)")
+                raise NoConsent(
+                    f"the holder of {_display(store_serial)} has not consented to {recipient.code} receiving their information (R-VER-2)"
+                )
             chain = renewals.successors(s, asked.serial)
             latest = s.get(m.Certificate, chain[-1]) if chain else asked
             if not self._current(s, latest, now):
-                raise NotDisclosed(f"the holder of {_display(store_serial)} has no valid signature certificate: nothing is disclosed (R-VER-2)")
+                raise NotDisclosed(
+                    f"the holder of {_display(store_serial)} has no valid signature certificate: nothing is disclosed (R-VER-2)"
+                )
             b4 = Basic4.from_certificate(x509.load_der_x509_certificate(latest.der))
             body = {
                 "asked_serial": _display(asked.serial), "serial": _display(latest.serial), "kind": latest.kind, "renewed": bool(chain),
@@ -217,7 +221,11 @@ class ProvisionService:
             if not self._current(s, asked, now):
                 raise NotDisclosed(f"certificate {_display(store_serial)} is expired or revoked: no corresponding serials (R-VER-3)")
             found = [row for row in self._partners(s, asked, left, right) if self._current(s, row, now)]
-            body = {"serial": _display(asked.serial), "kind": asked.kind, "corresponding": [{"serial": _display(r.serial), "kind": r.kind} for r in found]}
+            body = {
+                "serial": _display(asked.serial),
+                "kind": asked.kind,
+                "corresponding": [{"serial": _display(r.serial), "kind": r.kind} for r in found],
+            }
             return Answer(body, {"answered": [r.serial for r in found]})
 
         return self._provide(caller, op, on_behalf_of, serial, fn)
@@ -226,19 +234,33 @@ class ProvisionService:
     def _partners(s, asked: m.Certificate, left: CertKind, right: CertKind) -> list[m.Certificate]:
         if right.is_mobile:  # card <-> mobile: the explicit link made at mobile issuance (R-CERT-5)
             if asked.kind == left.value:
-                q = select(m.Certificate).join(mv.MobileLink, mv.MobileLink.mobile_serial == m.Certificate.serial).where(mv.MobileLink.card_serial == asked.serial)
+                q = (
+                    select(m.Certificate)
+                    .join(mv.MobileLink, mv.MobileLink.mobile_serial == m.Certificate.serial)
+                    .where(mv.MobileLink.card_serial == asked.serial)
+                )
             else:
-                q = select(m.Certificate).join(mv.MobileLink, mv.MobileLink.card_serial == m.Certificate.serial).where(mv.MobileLink.mobile_serial == asked.serial)
+                q = (
+                    select(m.Certificate)
+                    .join(mv.MobileLink, mv.MobileLink.card_serial == m.Certificate.serial)
+                    .where(mv.MobileLink.mobile_serial == asked.serial)
+                )
             return list(s.scalars(q))
         # card SIG <-> card UA: the two certificates written to the same card
-        mine, other = (mc.CardRecord.sign_serial, mc.CardRecord.auth_serial) if asked.kind == left.value else (mc.CardRecord.auth_serial, mc.CardRecord.sign_serial)
+        mine, other = (
+            (mc.CardRecord.sign_serial, mc.CardRecord.auth_serial)
+            if asked.kind == left.value
+            else (mc.CardRecord.auth_serial, mc.CardRecord.sign_serial)
+        )
         partner = s.scalar(select(other).where(mine == asked.serial))
         if partner is not None:
             return [s.get(m.Certificate, partner)]
         # Certificates issued outside a card record (direct API issuance): the holder's
         # card certificates of the other purpose.
         want = right if asked.kind == left.value else left
-        return list(s.scalars(select(m.Certificate).where(m.Certificate.resident_code == asked.resident_code, m.Certificate.kind == want.value)))
+        return list(
+            s.scalars(select(m.Certificate).where(m.Certificate.resident_code == asked.resident_code, m.Certificate.kind == want.value))
+        )
 
     # -- R-VER-4: old-to-new linkage ------------------------------------------------
 
@@ -269,6 +291,9 @@ class ProvisionService:
                 raise NoAgreement(f"no agreement with J-LIS is recorded for {recipient.code}: no certification code (R-VER-5)")
             code = "SUA-" + secrets.token_urlsafe(24)
             s.add(mv.CertificationCode(verifier_id=row.id, code_sha256=hashlib.sha256(code.encode()).hexdigest(), issued_at=now))
-            return Answer({"verifier": recipient.code, "certification_code": code, "issued_at": now.isoformat(), "agreement_ref": row.agreement_ref}, {})
+            return Answer(
+                {"verifier": recipient.code, "certification_code": code, "issued_at": now.isoformat(), "agreement_ref": row.agreement_ref},
+                {},
+            )
 
         return self._provide(caller, Operation.CERTIFICATION_CODE, None, None, fn)

@@ -71,7 +71,15 @@ class VerifierInfo:
 def info(s, row: mv.Verifier) -> VerifierInfo:
     operator = s.get(mv.Verifier, row.operator_id).code if row.operator_id else None
     return VerifierInfo(
-        row.id, row.code, row.name, VerifierType(row.type), Status(row.status), operator, row.agreement_ref, row.agreement_at, row.registered_at
+        row.id,
+        row.code,
+        row.name,
+        VerifierType(row.type),
+        Status(row.status),
+        operator,
+        row.agreement_ref,
+        row.agreement_at,
+        row.registered_at,
     )
 
 
@@ -114,7 +122,13 @@ class VerifierRegistry:
                     raise Conflict(f"platform operator {operator} is {op_row.status}")
                 operator_id = op_row.id
             row = mv.Verifier(
-                code=code, name=name, type=vtype.value, status=Status.ACTIVE.value, operator_id=operator_id, registered_at=now, updated_at=now
+                code=code,
+                name=name,
+                type=vtype.value,
+                status=Status.ACTIVE.value,
+                operator_id=operator_id,
+                registered_at=now,
+                updated_at=now,
             )
             s.add(row)
             s.flush()
@@ -142,7 +156,9 @@ class VerifierRegistry:
     def entrusting(self, operator: str) -> list[VerifierInfo]:
         with self.platform.db.session() as s:
             op_row = self._row(s, operator)
-            return [info(s, r) for r in s.scalars(select(mv.Verifier).where(mv.Verifier.operator_id == op_row.id).order_by(mv.Verifier.code))]
+            return [
+                info(s, r) for r in s.scalars(select(mv.Verifier).where(mv.Verifier.operator_id == op_row.id).order_by(mv.Verifier.code))
+            ]
 
     def record_agreement(self, code: str, reference: str, actor: str) -> VerifierInfo:
         """R-VER-5: the agreement between J-LIS and a specific user-auth verifier."""

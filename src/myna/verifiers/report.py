@@ -24,7 +24,11 @@ from myna.store import models_verifiers as mv
 from myna.verifiers.entitlements import Operation, VerifierType
 
 FONT_NAME = "IPAexGothic"
-FONT_GLOBS = ["/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf", "/usr/share/fonts/*/ipaexfont*/ipaexg.ttf", "/usr/share/fonts/**/ipaexg.ttf"]
+FONT_GLOBS = [
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/*/ipaexfont*/ipaexg.ttf",
+    "/usr/share/fonts/**/ipaexg.ttf",
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,28 @@ class ProvisionReport:
         types = [t.value for t in VerifierType if t is not VerifierType.ENTRUSTING_BUSINESS]
         w.writerow(["year", "category", "title", "rule", "provided", "refused", *[f"provided:{t}" for t in types]])
         for r in self.rows:
-            w.writerow([self.year, r.category.value, r.category.title, r.category.rule, r.provided, r.refused, *[r.by_type.get(t, 0) for t in types]])
-        w.writerow([self.year, "total", "合計", "R-VER-6", self.total_provided, self.total_refused, *[sum(r.by_type.get(t, 0) for r in self.rows) for t in types]])
+            w.writerow(
+                [
+                    self.year,
+                    r.category.value,
+                    r.category.title,
+                    r.category.rule,
+                    r.provided,
+                    r.refused,
+                    *[r.by_type.get(t, 0) for t in types],
+                ]
+            )
+        w.writerow(
+            [
+                self.year,
+                "total",
+                "合計",
+                "R-VER-6",
+                self.total_provided,
+                self.total_refused,
+                *[sum(r.by_type.get(t, 0) for r in self.rows) for t in types],
+            ]
+        )
         return buf.getvalue()
 
     def pdf(self) -> bytes:
@@ -75,7 +99,11 @@ class ProvisionReport:
         c.drawString(50, y, f"{self.year}年 検証者への情報提供の状況")
         y -= 20
         c.setFont(FONT_NAME, 9)
-        c.drawString(50, y, f"Provision to verifiers, {self.start:%Y-%m-%d} to {(self.end - dt.timedelta(days=1)):%Y-%m-%d} (JST). R-VER-6 / 公的個人認証法第41条")
+        c.drawString(
+            50,
+            y,
+            f"Provision to verifiers, {self.start:%Y-%m-%d} to {(self.end - dt.timedelta(days=1)):%Y-%m-%d} (JST). R-VER-6 / 公的個人認証法第41条",
+        )
         y -= 28
         c.setFont(FONT_NAME, 9)
         c.drawString(50, y, "区分 / category")

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.errors import InvalidInput
-from myna.pki import serials
 from myna.mobile.issuance import MobileService
+from myna.pki import serials
 from myna.web.deps import platform
 
 router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
@@ -44,4 +44,10 @@ def apply(body: ApplicationIn, p: Platform = Depends(platform)) -> dict:
 @router.post("/applications/{application_id}/certificate", status_code=201)
 def issue(application_id: str, body: KeyIn, p: Platform = Depends(platform)) -> dict:
     issued = MobileService(p).issue(application_id, body.public_key, _b64("proof", body.proof))
-    return {"serial": serials.to_display(issued.serial), "kind": issued.kind.value, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat(), "created": issued.created}
+    return {
+        "serial": serials.to_display(issued.serial),
+        "kind": issued.kind.value,
+        "pem": issued.pem,
+        "not_after": issued.certificate.not_valid_after_utc.isoformat(),
+        "created": issued.created,
+    }

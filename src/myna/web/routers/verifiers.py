@@ -65,7 +65,9 @@ def whoami(c: Caller = Depends(caller)) -> dict:
 
 
 @router.get("/api/v1/verifier/status/{purpose}/{serial}")
-def status(purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+def status(
+    purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+) -> dict:
     """Revocation information in real time (R-REV-10, R-VER-1)."""
     return ProvisionService(p).status(c, purpose, _serial(serial), on_behalf_of)
 
@@ -83,13 +85,17 @@ def basic4(serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends
 
 
 @router.get("/api/v1/verifier/corresponding/{pair}/{serial}")
-def corresponding(pair: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+def corresponding(
+    pair: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+) -> dict:
     """Corresponding serials (R-VER-3): pair is sign-mobile, auth-mobile or sign-auth."""
     return ProvisionService(p).corresponding(c, pair, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/renewal/{purpose}/{serial}")
-def renewal(purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+def renewal(
+    purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+) -> dict:
     """Old-to-new linkage (R-VER-4)."""
     return ProvisionService(p).renewal(c, purpose, _serial(serial), on_behalf_of)
 
@@ -176,7 +182,9 @@ def agreement(code: str, body: AgreementIn, who: Principal = Depends(require(Rol
 
 
 @router.post("/api/v1/verifiers/{code}/client-certificates", status_code=201)
-def client_certificate(code: str, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+def client_certificate(
+    code: str, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)
+) -> dict:
     issued = VerifierCa(p).issue_client_certificate(code, body.public_key, who.actor)
     return {"verifier": code, "serial": issued.serial, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat()}
 
@@ -194,5 +202,3 @@ def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR
 def verifier_ca(p: Platform = Depends(platform)) -> Response:
     """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
     return Response(VerifierCa(p).certificate_pem(), media_type="application/x-pem-file")
-
-
