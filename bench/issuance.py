@@ -209,7 +209,8 @@ def open_platform(home: Path, url: str, hsm: Hsm | None) -> Platform:
         pkcs11_module=hsm.module if hsm else None,
         pkcs11_token=hsm.label if hsm else "myna-ca",
         pkcs11_pin=hsm.pin if hsm else None,
-        signing_processes=int(os.environ.get("MYNA_SIGNING_PROCESSES", "0")),
+        # As the product reads it: unset means the default (one worker per core on >= 2 cores).
+        signing_processes=Settings.from_env(home).signing_processes,
     )
     p = Platform.open(settings)
     run_ceremony(p, "bench")

@@ -23,6 +23,15 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _signing_processes() -> int | None:
+    if os.environ.get("MYNA_SIGNING_PROCESSES", "") == "":
+        return None  # the default: decided from the number of cores
+    value = _env_int("MYNA_SIGNING_PROCESSES", 0)
+    if value < 0:
+        raise SystemExit(f"MYNA_SIGNING_PROCESSES must be 0 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -38,9 +47,11 @@ class Settings:
     full_crl_interval_s: int = 24 * 3600  # R-REV-9: daily in practice
     delta_crl_interval_s: int = 15 * 60
     log_format: str = "console"  # or "json"
-    # Worker processes for signing big issuance batches with a file-backend key (0: sign
-    # in the calling thread). cryptography holds the GIL while signing.
-    signing_processes: int = 0
+    # Worker processes for signing big issuance batches with a file-backend key. None:
+    # one per usable core on machines with at least two (myna.pki.signer.resolve_processes);
+    # 0 or 1: sign in the calling thread. cryptography holds the GIL while signing, so
+    # only processes sign in parallel.
+    signing_processes: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -60,7 +71,7 @@ class Settings:
             full_crl_interval_s=_env_int("MYNA_CRL_INTERVAL", 24 * 3600),
             delta_crl_interval_s=_env_int("MYNA_DELTA_CRL_INTERVAL", 15 * 60),
             log_format=os.environ.get("MYNA_LOG_FORMAT", "console"),
-            signing_processes=_env_int("MYNA_SIGNING_PROCESSES", 0),
+            signing_processes=_signing_processes(),
         )
 
     @property

@@ -1,7 +1,10 @@
 """The signer: certificates signed through a throwaway-key draft (PKCS#11 path) and in
-worker processes (MYNA_SIGNING_PROCESSES) are exactly what direct signing would give."""
+worker processes (MYNA_SIGNING_PROCESSES) are exactly what direct signing would give,
+whichever key each worker last used, and a worker that dies costs no certificate."""
 
 import datetime as dt
+import os
+import signal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -10,7 +13,8 @@ from cryptography.x509.oid import NameOID
 
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.keystore_file import FileKeyBackend
-from myna.pki.signer import PARALLEL_FROM, sign_certificates, tbs_of
+from myna.pki import signer
+from myna.pki.signer import PARALLEL_FROM, sign_certificates, submit_certificates, tbs_of
 
 
 def _builders(n: int, public_key) -> list[x509.CertificateBuilder]:
@@ -43,3 +47,29 @@ def test_signing_in_worker_processes_gives_valid_certificates_in_order(tmp_path)
     for cert in certs:
         key.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())
     assert certs == sign_certificates(builders, key, processes=0)  # identical bytes either way
+
+
+def test_workers_keep_the_keys_of_several_cas_apart(tmp_path):
+    """Workers keep every key they were sent; each slice names the key to sign with."""
+    a = FileKeyBackend(tmp_path / "a").generate("ca", KeyAlgorithm.RSA_2048)
+    b = FileKeyBackend(tmp_path / "b").generate("ca", KeyAlgorithm.RSA_2048)
+    for key in (a, b, a, b):
+        certs = sign_certificates(_builders(PARALLEL_FROM * 2, key.public_key()), key, processes=2)
+        for cert in certs:
+            key.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_a_worker_killed_while_signing_costs_no_certificate(tmp_path, monkeypatch):
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    builders = _builders(800, key.public_key())
+    signer.start_pool(2)
+    victim = signer.signing_pool(2).workers[0].process
+    fallback = []
+    real = signer.sign_bytes
+    monkeypatch.setattr(signer, "sign_bytes", lambda k: fallback.append(k) or real(k))
+    job = submit_certificates(builders, key, processes=2)  # about 0.1 s of signing per worker
+    os.kill(victim.pid, signal.SIGKILL)
+    got = [cert for cert, _ in job.result()]
+    assert fallback, "the killed worker's slices were signed here"
+    assert got == sign_certificates(builders, key, processes=0)
+    assert signer.signing_pool(2).workers[0].process is not victim  # a fresh pool next time

@@ -19,13 +19,15 @@ Two phases:
    different request, no key already certified). All bad lines are reported together,
    with their line numbers, in one :class:`~myna.errors.InvalidInput`, and nothing is
    issued.
-2. The requests are issued in chunks through :meth:`IssuanceService.issue_many`, each
-   chunk one reservation transaction and one recording transaction.
+2. The requests are issued in chunks through :meth:`IssuanceService.issue_chunks`, each
+   chunk one reservation transaction and one recording transaction, exactly as one
+   ``issue_many`` call; the chunks overlap (one is signed in worker processes while the
+   one before is recorded and the one after is prepared).
 
 Requests are idempotent by ``request_id``, so after a crash (or ^C) running the same
-file again issues only the missing certificates and returns the existing ones; a chunk
-cut short leaves only serial reservations behind, never a certificate without its
-issuance record (R-CERT-3).
+file again issues only the missing certificates and returns the existing ones; the (at
+most two) chunks cut short leave only serial reservations behind, never a certificate
+without its issuance record (R-CERT-3).
 """
 
 from __future__ import annotations
@@ -298,14 +300,15 @@ def issue_requests(
         raise InvalidInput(f"chunk must be between 1 and {MAX_CHUNK}, got {chunk}")
     service = IssuanceService(platform)
     created = existing = 0
-    for start in range(0, len(requests), chunk):
-        part = requests[start : start + chunk]
-        issued = service.issue_many(part, actor)
+    parts = (requests[start : start + chunk] for start in range(0, len(requests), chunk))
+    # issue_chunks overlaps the chunks (signing one in worker processes while recording
+    # the one before and preparing the next); each chunk is still one issue_many.
+    for issued in service.issue_chunks(parts, actor):
         new = sum(1 for i in issued if i.created)
         created += new
         existing += len(issued) - new
         if progress:
-            progress(len(part))
+            progress(len(issued))
     return BatchResult(created, existing)
 
 

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -29,7 +29,7 @@ from myna.pki import profiles, serials, validity
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import key_fingerprint, parse_public_key
 from myna.pki.kinds import AuthorityKind, CertKind
-from myna.pki.signer import sign_certificates
+from myna.pki.signer import PARALLEL_FROM, SigningJob, resolve_processes, submit_certificates
 from myna.store import models as m
 from myna.store.journal import audit_many, status_events
 
@@ -109,6 +109,27 @@ def check_request(req: IssuanceRequest, now: dt.datetime) -> _Checked:
     return _Checked(req, req.digest(), key, key_fingerprint(key))
 
 
+@dataclass
+class _InFlight:
+    """A batch whose serials are reserved and whose certificates are being signed."""
+
+    now: dt.datetime
+    actor: str
+    ids: list[str]
+    results: dict[str, "Issued"]  # requests found already issued
+    rows: list[dict]  # issuance records, ``der`` filled in once signed
+    jobs: list[tuple[list[int], SigningJob]]  # (indexes into rows, their signing) per CA
+    fingerprints: set[str]
+
+    def shares(self, checked: Sequence[_Checked]) -> bool:
+        ids, keys = set(self.ids), self.fingerprints
+        return any(c.request.request_id in ids or c.fingerprint in keys for c in checked)
+
+    def cancel(self) -> None:
+        for _, job in self.jobs:
+            job.cancel()
+
+
 class IssuanceService:
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -120,10 +141,79 @@ class IssuanceService:
         """Issue a batch. All requests are checked before anything is reserved or signed;
         one bad request fails the whole call with its error and changes nothing."""
         now = self.platform.clock.now()
+        checked = self._check(reqs, now)
+        started = self._start(checked, actor, now, stream=False)
+        return started if isinstance(started, list) else self._record(started)
+
+    def issue_chunks(self, chunks: Iterable[Sequence[IssuanceRequest]], actor: str) -> Iterator[list[Issued]]:
+        """Issue several batches, yielding each one's results in order. Each batch is
+        exactly one :meth:`issue_many` (checked as a whole, its serials reserved and
+        committed before it is signed, its certificates and audit events recorded in one
+        transaction), but they overlap: while batch k is signed in worker processes, this
+        process records batch k-1 and checks, reserves and builds batch k+1, so both the
+        workers and this process stay busy. At most two batches are in flight; a batch
+        that shares a request id or a public key with the one in flight waits for it to
+        be recorded, so the answers are those of one issue_many after another.
+
+        If a batch fails its checks, the batch before it is still recorded before the
+        error is raised (as with successive issue_many calls). A process killed mid-way
+        leaves at most two batches of reserved, unused serials and no half-recorded batch.
+        """
+        pending: _InFlight | None = None
+        try:
+            for reqs in chunks:
+                now = self.platform.clock.now()
+                try:
+                    checked = self._check(reqs, now)
+                    if pending is not None and pending.shares(checked):
+                        done, pending = pending, None
+                        yield self._record(done)
+                    started = self._start(checked, actor, now, stream=True)
+                except Exception:
+                    if pending is not None:
+                        # The batch before the bad one was fine: record it and hand its
+                        # results out, then raise (as successive issue_many calls would).
+                        done, pending = pending, None
+                        yield self._record(done)
+                    raise
+                if isinstance(started, list):  # nothing to sign: already issued
+                    if pending is not None:
+                        done, pending = pending, None
+                        yield self._record(done)
+                    yield started
+                    continue
+                if pending is not None:
+                    done, pending = pending, started
+                    try:
+                        issued = self._record(done)
+                    except BaseException:
+                        pending = None
+                        started.cancel()
+                        raise
+                    yield issued
+                else:
+                    pending = started
+            if pending is not None:
+                done, pending = pending, None
+                yield self._record(done)
+        finally:
+            # Stopped early (an error, or the caller closed the generator): the batch in
+            # flight keeps its reserved serials unused, as after a crash; nothing of it is recorded.
+            if pending is not None:
+                pending.cancel()
+
+    @staticmethod
+    def _check(reqs: Sequence[IssuanceRequest], now: dt.datetime) -> list[_Checked]:
         checked = [check_request(r, now) for r in reqs]
         ids = [c.request.request_id for c in checked]
         if len(set(ids)) != len(ids):
             raise InvalidInput("the batch repeats a request_id")
+        return checked
+
+    def _start(self, checked: list[_Checked], actor: str, now: dt.datetime, stream: bool) -> list[Issued] | _InFlight:
+        """The store checks, the serial reservation (committed) and the start of signing.
+        Returns the results directly when every request was issued before."""
+        ids = [c.request.request_id for c in checked]
         results: dict[str, Issued] = {}
 
         with self.platform.db.session() as s:
@@ -168,23 +258,31 @@ class IssuanceService:
                 insert(m.SerialReservation),
                 [{"serial": serials.to_store(n), "authority_id": authorities[c.request.kind].id, "request_id": c.request.request_id, "reserved_at": now} for c, n in plan],
             )
-        # 2. Sign, one batch per CA: in worker processes when MYNA_SIGNING_PROCESSES asks
-        # for them (cryptography holds the GIL while signing, so threads would not help).
+        # 2. Start signing, one job per CA. Worker processes only for big batches (a
+        # stream of batches counts as big): a single certificate is not worth a pool.
+        processes = 0
+        if stream or len(todo) >= PARALLEL_FROM:
+            processes = resolve_processes(self.platform.settings.signing_processes)
         prepared = [self._prepare(c, n, authorities[c.request.kind], now) for c, n in plan]
-        signed: list[tuple[dict, x509.Certificate]] = [None] * len(prepared)  # type: ignore[list-item]
+        jobs = []
         for kind, ca in authorities.items():
             idx = [i for i, (c, _) in enumerate(plan) if c.request.kind is kind]
-            certs = sign_certificates([prepared[i][1] for i in idx], ca.key, self.platform.settings.signing_processes)
-            for i, cert in zip(idx, certs):
-                row = prepared[i][0]
-                row["der"] = cert.public_bytes(serialization.Encoding.DER)
-                signed[i] = (row, cert)
-        rows = [row for row, _ in signed]
-        # 3. Record certificates, audit events and status-feed entries together.
+            jobs.append((idx, submit_certificates([prepared[i][1] for i in idx], ca.key, processes)))
+        return _InFlight(now, actor, ids, results, [row for row, _ in prepared], jobs, set(fingerprints))
+
+    def _record(self, f: _InFlight) -> list[Issued]:
+        """Wait for the signatures, then record certificates, audit events and status-feed
+        entries together in one transaction."""
+        certs: list[x509.Certificate] = [None] * len(f.rows)  # type: ignore[list-item]
+        for idx, job in f.jobs:
+            for i, (cert, der) in zip(idx, job.result()):
+                f.rows[i]["der"] = der
+                certs[i] = cert
+        rows, now, results, ids = f.rows, f.now, f.results, f.ids
         try:
             with self.platform.db.session() as s:
                 s.execute(insert(m.Certificate), rows)
-                audit_many(s, [(now, actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows])
+                audit_many(s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows])
                 status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
         except IntegrityError:
             # A concurrent retry of the same request won the race: answer with its result.
@@ -194,7 +292,7 @@ class IssuanceService:
             if missing:
                 raise Conflict("a concurrent request certified the same key or request id; retry") from None
             return [results.get(i) or _issued(existing[i], created=False) for i in ids]
-        for row, cert in signed:
+        for row, cert in zip(rows, certs):
             results[row["request_id"]] = Issued(int(row["serial"], 16), CertKind(row["kind"]), cert, True)
         return [results[i] for i in ids]
 
