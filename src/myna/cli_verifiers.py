@@ -154,6 +154,31 @@ def ca(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the CA
         out.print(pem.decode(), end="", highlight=False)
 
 
+@verifier_app.command("consent-document")
+def consent_document_cmd(
+    verifier: str = typer.Argument(..., help="The verifier the consent is for."),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Withdraw instead of grant."),
+    out_file: Path = typer.Option(..., "--out", help="Where to write the document (sign it with `myna card sign`)."),
+) -> None:
+    """Write a consent document for the resident to sign with the card (R-VER-2)."""
+    from myna.verifiers.consent import consent_document
+
+    out_file.write_bytes(consent_document("withdraw" if withdraw else "grant", verifier))
+    err.print(f"sign it within 10 minutes: myna card sign {escape(str(out_file))} --out {escape(str(out_file))}.p7s")
+
+
+@verifier_app.command("consent")
+def consent(
+    document: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The consent document."),
+    signature: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Its detached CMS signature by the card (DER)."),
+) -> None:
+    """Submit a card-signed consent document (grant or withdraw, R-VER-2)."""
+    from myna.verifiers.consent import Consents
+
+    state = _run(lambda: Consents(_platform()).submit(document.read_bytes(), signature.read_bytes()))
+    out.print_json(json.dumps(state.to_json(), ensure_ascii=False))
+
+
 @verifier_app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (also the server certificate's name)."),

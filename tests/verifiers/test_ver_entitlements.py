@@ -30,7 +30,6 @@ OPS = [
     "status-sign", "status-auth", "file-sign", "file-auth", "basic4", "corresponding-sign-mobile", "corresponding-auth-mobile",
     "corresponding-sign-auth", "renewal-sign", "renewal-auth", "certification-code",
 ]  # fmt: skip
-S, A, B, C, N = "S", "A", "B", "C", "-"  # S: signature info, A: user-auth info, B: only "both", C: only specific UA
 # rows: operations; columns: TYPES in order (sig, group-sig, ua, specific-ua, both, platform-operator, entrusting)
 EXPECTED_GRID = {
     "status-sign":               "YY--YY-",

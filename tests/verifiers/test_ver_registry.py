@@ -110,3 +110,27 @@ def test_verifier_cli(platform, cli_env, tmp_path):
     r = run("show", "NOPE")
     assert r.exit_code == 1 and "NOPE" in r.output
     assert run("ca").output.startswith("-----BEGIN CERTIFICATE")
+
+
+def test_consent_through_the_cli(platform, cards, cli_env, tmp_path):
+    from ver_support import make_holder
+
+    from myna.verifiers.consent import Consents
+
+    h = make_holder(platform, cards)
+    VerifierRegistry(platform).register("SIG1", "Sig", "signature", "t")
+    doc = tmp_path / "consent.json"
+    r = cli_env.invoke(app, ["verifier", "consent-document", "SIG1", "--out", str(doc)])
+    assert r.exit_code == 0, r.output
+    import datetime as dt
+
+    # the CLI runs on the wall clock, so the card signs at wall-clock time
+    (tmp_path / "consent.p7s").write_bytes(h.sign(doc.read_bytes(), at=dt.datetime.now(dt.timezone.utc)))
+    r = cli_env.invoke(app, ["verifier", "consent", str(doc), str(tmp_path / "consent.p7s")])
+    assert r.exit_code == 0 and '"granted"' in r.output
+    assert Consents(platform).state(h.resident_code, "SIG1").consented
+    r = cli_env.invoke(app, ["verifier", "consent", str(doc), str(tmp_path / "consent.p7s")])
+    assert r.exit_code == 1 and "already submitted" in r.output
+    (tmp_path / "junk.p7s").write_bytes(b"junk")
+    r = cli_env.invoke(app, ["verifier", "consent", str(doc), str(tmp_path / "junk.p7s")])
+    assert r.exit_code == 1 and "well-formed" in r.output
