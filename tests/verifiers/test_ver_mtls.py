@@ -37,7 +37,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(platform):
+def server(platform, clock):
+    # TLS checks validity against the wall clock: issue every certificate at wall-clock time
+    clock.set(dt.datetime.now(dt.timezone.utc))
     cert, key, ca = write_server_files(platform, "127.0.0.1")
     port = _free_port()
     srv = uvicorn.Server(server_config(create_app(platform, schedule=False), "127.0.0.1", port, cert, key, ca, log_level="warning"))
@@ -122,7 +124,7 @@ def test_verifier_ca_certificate_not_recorded_is_refused(platform, server, tmp_p
     VerifierRegistry(platform).register("SIG1", "Sig One", "signature", "test")
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SIG1")])
-    cert = VerifierCa(platform)._leaf(subject, key.public_key(), 825, ExtendedKeyUsageOID.CLIENT_AUTH)
+    cert = VerifierCa(platform)._leaf(subject, key.public_key(), 30, ExtendedKeyUsageOID.CLIENT_AUTH)
     files = _key_files(tmp_path, "unrecorded", cert.public_bytes(serialization.Encoding.PEM), key)
     with _client(ca, files) as c:
         r = c.get(f"{url}/api/v1/verifier/whoami")
