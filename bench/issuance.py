@@ -51,6 +51,7 @@ import argparse
 import cProfile
 import datetime as dt
 import io
+import math
 import os
 import platform as pyplatform
 import pstats
@@ -77,6 +78,7 @@ from myna.authority.platform import Platform
 from myna.pki import profiles, serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import AuthorityKind, CertKind
+from myna.pki import signer as signer_mod
 from myna.pki.signer import _throwaway, sign_certificate
 from myna.settings import Settings
 from myna.store import models as m
@@ -223,12 +225,47 @@ def open_platform(home: Path, url: str, hsm: Hsm | None) -> Platform:
 @dataclass
 class Timing:
     seconds: float = 0.0  # pipeline wall clock
-    cpu: float = 0.0  # pipeline process CPU time
+    cpu: float = 0.0  # pipeline process CPU time (the parent only; workers are not counted)
     raw: dict[str, tuple[int, float]] = field(default_factory=dict)  # name -> (signatures, seconds)
+    raw_all: tuple[int, float] = (0, 0.0)  # signatures by all signing processes, seconds
 
     def rate(self, name: str) -> float:
         n, secs = self.raw[name]
         return n / secs
+
+    @property
+    def rate_all(self) -> float | None:
+        n, secs = self.raw_all
+        return n / secs if secs else None
+
+
+def _raw_worker(key_pem: bytes, tbs: bytes, seconds: float) -> tuple[int, float]:
+    """In a worker process of AllCores: raw signing for ``seconds``."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    return raw_loop(lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()), tbs, seconds)
+
+
+class AllCores:
+    """Raw signing in ``processes`` processes at once, flat out: what the same number of
+    signers as the pipeline uses can do with nothing around them."""
+
+    def __init__(self, processes: int):
+        import multiprocessing
+
+        self.processes = processes
+        self.pool = multiprocessing.get_context("forkserver").Pool(processes) if processes >= 2 else None
+
+    def run(self, key_pem: bytes, tbs: bytes, seconds: float) -> tuple[int, float]:
+        """(signatures by all processes, seconds); each process signs for ``seconds``."""
+        if self.pool is None:
+            return 0, 0.0
+        parts = self.pool.starmap(_raw_worker, [(key_pem, tbs, seconds)] * self.processes, chunksize=1)
+        return sum(n for n, _ in parts), sum(secs for _, secs in parts) / len(parts)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
 
 
 class WhatIfIssuance(IssuanceService):
@@ -313,10 +350,46 @@ def what_ifs(facts: Facts) -> list[str]:
     return out
 
 
-def issue_all(p: Platform, reqs: list[IssuanceRequest], chunk: int, raw: dict | None = None, tbs: bytes = b"", variant: str = "") -> Timing:
-    """Issue ``reqs`` in chunks. After each chunk, each raw signer in ``raw`` signs ``tbs``
-    for as long as the chunk took: pipeline and raw signing alternate every few hundred
-    milliseconds, so load from other processes on a shared machine hits both alike."""
+SEGMENTS = 2  # pipeline runs per configuration, each followed by raw signing for as long
+
+
+def segments(reqs: list, chunk: int) -> list[list]:
+    per = chunk * max(1, math.ceil(len(reqs) / chunk / SEGMENTS))
+    return [reqs[i : i + per] for i in range(0, len(reqs), per)]
+
+
+def issue_all(
+    p: Platform, reqs: list[IssuanceRequest], chunk: int, raw: dict | None = None, tbs: bytes = b"", variant: str = "",
+    all_cores: AllCores | None = None, key_pem: bytes = b"",
+) -> Timing:
+    """Issue ``reqs`` in chunks through ``IssuanceService.issue_chunks``, as issue-batch
+    does, in SEGMENTS segments. After each segment, each raw signer in ``raw`` signs
+    ``tbs`` for as long as the segment took, and so do ``all_cores`` processes at once: the
+    pipeline and the raw loops alternate every second or so, so load from other processes
+    on a shared machine hits both alike. A segment is one whole issue_chunks call (its
+    pipeline fills at the start and drains at the end, as a real batch does) because raw
+    signing between two chunks would compete with the chunk still being signed.
+
+    The what-if variants keep the older loop: one issue_many per chunk, raw signing after
+    each chunk."""
+    if variant == "":
+        service = IssuanceService(p)
+        timing = Timing(raw={name: (0, 0.0) for name in raw or {}})
+        for seg in segments(reqs, chunk):
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in service.issue_chunks((seg[i : i + chunk] for i in range(0, len(seg), chunk)), "bench"):
+                pass
+            took = time.perf_counter() - t0
+            timing.seconds += took
+            timing.cpu += time.process_time() - c0
+            for name, sign in (raw or {}).items():
+                n, secs = raw_loop(sign, tbs, took)
+                done_n, done_s = timing.raw[name]
+                timing.raw[name] = (done_n + n, done_s + secs)
+            if all_cores is not None:
+                n, secs = all_cores.run(key_pem, tbs, took)
+                timing.raw_all = (timing.raw_all[0] + n, timing.raw_all[1] + secs)
+        return timing
     service = WhatIfIssuance(p) if variant.startswith("lookup+core") else IssuanceService(p)
     if variant == "lookup+core+threads":
         from concurrent.futures import ThreadPoolExecutor
@@ -360,11 +433,15 @@ def raw_loop(sign, data: bytes, seconds: float) -> tuple[int, float]:
             return n, now - start
 
 
-def file_signer(p: Platform, kind: AuthorityKind):
+def file_key_pem(p: Platform, kind: AuthorityKind) -> bytes:
     ca = p.authority(kind)
     with p.db.session() as s:
         ref = s.get(m.Authority, ca.id).key_ref
-    key = serialization.load_pem_private_key((p.settings.keys_dir / ref).read_bytes(), password=None)
+    return (p.settings.keys_dir / ref).read_bytes()
+
+
+def file_signer(p: Platform, kind: AuthorityKind):
+    key = serialization.load_pem_private_key(file_key_pem(p, kind), password=None)
     return lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
@@ -406,10 +483,16 @@ class Result:
     raw_file: float  # cryptography raw signatures/s
     load: tuple[float, float]
     note: str = ""
+    signers: int = 0  # worker processes that signed (0: the calling thread)
+    raw_all: float | None = None  # raw signatures/s of `signers` processes at once
 
     @property
     def rate(self) -> float:
         return self.n / self.seconds
+
+    @property
+    def ratio_all(self) -> float | None:
+        return self.rate / self.raw_all if self.raw_all else None
 
     @property
     def ratio(self) -> float:
@@ -428,7 +511,7 @@ class Facts:
     kinds: int
     authority_calls: int  # Platform.authority() calls during one issue_many
     orm_objects: int  # ORM objects flushed during one issue_many
-    sign_threads: int  # distinct threads that called sign_certificate
+    sign_processes: int  # worker processes a chunk was signed in (0: the calling thread)
     sign_returns_orm: bool  # IssuanceService._sign returns an m.Certificate (what WhatIfIssuance builds on)
     cached_extensions: bool  # profiles caches the issuer-derived extensions
     code: str  # git commit, and which files under src/ differ from it
@@ -443,7 +526,7 @@ class Facts:
 
     @property
     def threaded(self) -> bool:
-        return self.sign_threads > 1
+        return self.sign_processes > 1
 
 
 def code_version() -> str:
@@ -459,8 +542,6 @@ def code_version() -> str:
 
 
 def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
-    import threading
-
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
@@ -472,11 +553,11 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
     def count_flush(session, _context, _instances) -> None:
         flushed[0] += len(session.new)
 
-    real_sign = issuance_mod.sign_certificates
+    real_sign = issuance_mod.submit_certificates
 
-    def traced_sign(*a, **kw):
-        threads.add(threading.get_ident())
-        return real_sign(*a, **kw)
+    def traced_sign(builders, key, processes=0):
+        threads.add(processes)
+        return real_sign(builders, key, processes)
 
     with fresh_store(run_dir, None) as url:
         p = open_platform(run_dir / "home", url, None)
@@ -491,11 +572,11 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
 
             p.authority = counted  # type: ignore[method-assign]
             event.listen(Session, "before_flush", count_flush)
-            issuance_mod.sign_certificates = traced_sign
+            issuance_mod.submit_certificates = traced_sign
             try:
                 IssuanceService(p).issue_many(reqs, "bench")
             finally:
-                issuance_mod.sign_certificates = real_sign
+                issuance_mod.submit_certificates = real_sign
                 event.remove(Session, "before_flush", count_flush)
                 del p.authority
             now = p.clock.now()
@@ -509,7 +590,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
         kinds=len({r.kind for r in reqs}),
         authority_calls=calls[0],
         orm_objects=flushed[0],
-        sign_threads=len(threads),
+        sign_processes=max(threads, default=0),
         sign_returns_orm=isinstance(signed, m.Certificate),
         cached_extensions=hasattr(profiles, "_issuer_extensions"),
         code=code_version(),
@@ -570,19 +651,26 @@ def run_pipeline(
     hsm: Hsm | None,
     admin_url: str | None,
     variant: str = "",
+    all_cores: AllCores | None = None,
 ) -> Result:
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     with fresh_store(run_dir, admin_url) as url:
         p = open_platform(run_dir / "home", url, hsm)
+        signers = 0
         try:
             tbs = warm_up(p)
             reqs = requests_for(keys, "bench")
+            key_pem = b""
             if hsm:
+                # Token keys never go to worker processes: no all-core comparison.
                 raw = {"same": p.authority(AuthorityKind.CARD_SIGN).key.sign, "file": software_signer()}
+                all_cores = None
             else:
+                key_pem = file_key_pem(p, AuthorityKind.CARD_SIGN)
                 raw = {"same": file_signer(p, AuthorityKind.CARD_SIGN)}
+                signers = signer_mod.resolve_processes(p.settings.signing_processes)
             load0 = os.getloadavg()[0]
-            timing = issue_all(p, reqs, chunk, raw, tbs, variant)
+            timing = issue_all(p, reqs, chunk, raw, tbs, variant, all_cores if variant == "" else None, key_pem)
             load1 = os.getloadavg()[0]
             verify_sample(p, len(reqs) + 2)
         finally:
@@ -592,10 +680,11 @@ def run_pipeline(
         "pkcs11 (SoftHSM2)" if hsm else "file",
         "PostgreSQL" if admin_url else "SQLite",
         chunk, len(keys), timing.seconds, timing.cpu, timing.rate("same"), timing.rate("file" if hsm else "same"), (load0, load1), VARIANTS[variant],
+        signers if variant == "" else 0, timing.rate_all,
     )
 
 
-def run_batch_file(workdir: Path, keys: list[bytes], chunk: int) -> tuple[Result, float]:
+def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllCores | None = None) -> tuple[Result, float]:
     """The same requests as a JSON Lines file through myna.authority.batch (parse, check,
     store pre-checks, issue). Returns the result and the time of the checking phase alone."""
     import json
@@ -622,30 +711,26 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int) -> tuple[Result
         try:
             tbs = warm_up(p)
             sign = file_signer(p, AuthorityKind.CARD_SIGN)
+            key_pem = file_key_pem(p, AuthorityKind.CARD_SIGN)
+            signers = signer_mod.resolve_processes(p.settings.signing_processes)
             load0 = os.getloadavg()[0]
+            # The whole file in one go (as `myna cert issue-batch` runs it), then raw signing
+            # for as long: raw signing between chunks would compete with the chunk in flight.
             cpu0, t0 = time.process_time(), time.perf_counter()
             reqs = load_requests(path, p.clock.now(), p)
             checked = time.perf_counter() - t0
-            raw_n, raw_s = raw_loop(sign, tbs, checked)
-            paused = 0.0  # raw signing between chunks, not part of the batch's time
-
-            def interleave(_n: int) -> None:
-                nonlocal raw_n, raw_s, paused, mark
-                took = time.perf_counter() - mark
-                n, secs = raw_loop(sign, tbs, took)
-                raw_n, raw_s, paused = raw_n + n, raw_s + secs, paused + secs
-                mark = time.perf_counter()
-
-            mark = time.perf_counter()
-            issue_requests(p, reqs, "bench", chunk=chunk, progress=interleave)
-            seconds, cpu = time.perf_counter() - t0 - paused, time.process_time() - cpu0 - paused
+            issue_requests(p, reqs, "bench", chunk=chunk)
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            raw_n, raw_s = raw_loop(sign, tbs, seconds)
             raw = raw_n / raw_s
+            all_n, all_s = all_cores.run(key_pem, tbs, seconds) if all_cores else (0, 0.0)
             verify_sample(p, len(keys) + 2)
             load1 = os.getloadavg()[0]
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)
-    return Result("file", "SQLite", chunk, len(keys), seconds, cpu, raw, raw, (load0, load1), "issue-batch: JSONL"), checked
+    result = Result("file", "SQLite", chunk, len(keys), seconds, cpu, raw, raw, (load0, load1), "issue-batch: JSONL", signers, all_n / all_s if all_s else None)
+    return result, checked
 
 
 REPEATS = 3  # stage timings: best of this many, the usual defence against a noisy machine
@@ -836,13 +921,18 @@ def pct(x: float) -> str:
 
 def result_table(rows: list[Result]) -> list[str]:
     out = [
-        "| backend | store | chunk | N | pipeline certs/s | raw signs/s, same backend | ratio | raw signs/s, file (cryptography) | ratio vs file raw | pipeline wall s | pipeline CPU s | load avg before / after | variant |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | store | chunk | N | signing processes | pipeline certs/s | raw signs/s, 1 thread, same backend | ratio vs 1 thread | "
+        "raw signs/s, as many processes as the pipeline | ratio vs as many processes | raw signs/s, file (cryptography) | ratio vs file raw | "
+        "pipeline wall s | parent CPU s | load avg before / after | variant |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mark = "" if r.ratio >= TARGET else " ✗"
+        all_mark = "" if r.ratio_all is None else ("" if r.ratio_all >= TARGET else " ✗")
         out.append(
-            f"| {r.backend} | {r.store} | {r.chunk} | {r.n:,} | {r.rate:,.0f} | {r.raw:,.0f} | {pct(r.ratio)}{mark} | {r.raw_file:,.0f} | {pct(r.ratio_file)} | "
+            f"| {r.backend} | {r.store} | {r.chunk} | {r.n:,} | {r.signers or 'none (in-process)'} | {r.rate:,.0f} | {r.raw:,.0f} | {pct(r.ratio)}{mark} | "
+            f"{'' if r.raw_all is None else f'{r.raw_all:,.0f}'} | {'' if r.ratio_all is None else pct(r.ratio_all) + all_mark} | "
+            f"{r.raw_file:,.0f} | {pct(r.ratio_file)} | "
             f"{r.seconds:.2f} | {r.cpu_seconds:.2f} | {r.load[0]:.2f} / {r.load[1]:.2f} | {r.note} |"
         )
     return out
@@ -940,11 +1030,23 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     threads_r = median_ratio(whatif, note=VARIANTS["lookup+core+threads"])
     best = max(r for r in (main.ratio, lookup_r, core_r, threads_r) if r)
     met = main.ratio >= TARGET
-    lines.append(
-        f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run): {main.rate:,.0f} certs/s = "
-        f"{pct(main.ratio)} of raw ({main.raw:,.0f} signs/s). In units of the raw signature, a certificate costs "
-        f"{1 / main.ratio:.2f} signatures; {pct(TARGET)} allows {1 / TARGET:.2f}."
-    )
+    if main.ratio_all is None:
+        lines.append(
+            f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run): {main.rate:,.0f} certs/s = "
+            f"{pct(main.ratio)} of raw ({main.raw:,.0f} signs/s). In units of the raw signature, a certificate costs "
+            f"{1 / main.ratio:.2f} signatures; {pct(TARGET)} allows {1 / TARGET:.2f}."
+        )
+    else:
+        met_all = main.ratio_all >= TARGET
+        verdict = "Target met" if met_all else ("Target met against one thread only, not against the same number of signers" if met else "Below target")
+        lines.append(
+            f"1. **{verdict}.** File backend, SQLite, chunk {main.chunk} (median run), signing in {main.signers} worker processes: "
+            f"{main.rate:,.0f} certs/s = {pct(main.ratio)} of single-threaded raw signing ({main.raw:,.0f} signs/s) and "
+            f"{pct(main.ratio_all)} of raw signing in {main.signers} processes at once ({main.raw_all:,.0f} signs/s). "
+            f"The target is judged on the second figure: the issue asks for the work around the signature to cost little, and "
+            f"with the signatures spread over {main.signers} processes the fair yardstick is the same number of signers doing "
+            f"nothing else. Against it a certificate costs {1 / main.ratio_all:.2f} signer-slots; {pct(TARGET)} allows {1 / TARGET:.2f}."
+        )
     if facts.n_plus_one:
         lines.append(
             f"2. **N+1 query (largest).** One `issue_many` of {facts.chunk} requests ({facts.kinds} kinds) called `Platform.authority()` "
@@ -994,9 +1096,15 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     )
     if facts.threaded:
         lines.append(
-            f"5. **Parallel signing is in place**: {facts.sign_threads} threads signed one chunk; {gil_text}. The ratios above include it "
-            f"(they compare with *single-threaded* raw signing)."
-            + ("" if met else f" Beyond {pct(best)}: sign in worker processes (file backend) or in HSM sessions in several processes.")
+            f"5. **Signing in {facts.sign_processes} worker processes, overlapped.** Threads would not help: two threads signed at "
+            f"{gil:.2f}x the rate of one here (cryptography holds the GIL while signing). The parent builds each TBS with a "
+            f"512-bit throwaway key and sends slices of {signer_mod.SLICE} to the workers over pipes as they are built; "
+            f"`issue_chunks` records chunk k-1 and prepares chunk k+1 while chunk k is signed. The parent's own work "
+            f"(checks, building, store) is then the limit: it used {main.cpu_seconds:.2f} s of CPU for {main.n:,} certificates "
+            f"({main.cpu_seconds / main.n * 1e6:,.0f} µs each, the raw signature being {raw_us:,.0f} µs) in {main.seconds:.2f} s of wall time. "
+            f"On {os.cpu_count()} cores the parent and the workers share the CPUs, so against raw signing on all cores the "
+            f"pipeline cannot pass (signature) / (signature + parent's work per certificate) = "
+            f"{pct(raw_us / (raw_us + main.cpu_seconds / main.n * 1e6))} without making the parent's work cheaper."
         )
     else:
         lines.append(
@@ -1074,8 +1182,16 @@ def main(argv: list[str] | None = None) -> int:
 
         def say(r: Result) -> None:
             print(f"{r.backend:18s} {r.store:10s} chunk {r.chunk:5d}: {r.rate:8,.0f} certs/s, raw {r.raw:8,.0f}/s, ratio {pct(r.ratio):>5s}"
-                  f" (vs file raw {r.raw_file:,.0f}/s: {pct(r.ratio_file)}) load {r.load[0]:.2f}/{r.load[1]:.2f} {r.note}", file=sys.stderr)
+                  f" (vs file raw {r.raw_file:,.0f}/s: {pct(r.ratio_file)})"
+                  + (f" vs {r.signers} processes raw {r.raw_all:,.0f}/s: {pct(r.ratio_all)}" if r.raw_all else "")
+                  + f" CPU {r.cpu_seconds:.2f}/{r.seconds:.2f} s load {r.load[0]:.2f}/{r.load[1]:.2f} {r.note}", file=sys.stderr)
 
+        # The signing pool and the all-core raw signers start once, before anything is
+        # timed, as a long-running platform has its pool started by its first big batch.
+        signers = signer_mod.resolve_processes(Settings.from_env(workdir).signing_processes)
+        pool_start_s = signer_mod.start_pool(signers) if signers >= 2 else 0.0
+        all_cores = AllCores(signers)
+        print(f"signing processes: {signers} (pool started in {pool_start_s:.2f} s)", file=sys.stderr)
         facts = inspect_pipeline(workdir, keys[: args.chunks[0]])
         print(f"pipeline: {facts}", file=sys.stderr)
         hsm_threads = hsm_thread_check(hsm) if hsm else ""
@@ -1087,7 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
             for backend in [None] + ([hsm] if hsm else []):
                 for store in stores:
                     for chunk in args.chunks:
-                        results.append(run_pipeline(workdir, keys, chunk, backend, store))
+                        results.append(run_pipeline(workdir, keys, chunk, backend, store, all_cores=all_cores))
                         say(results[-1])
         whatif: list[Result] = []
         variants = what_ifs(facts)
@@ -1096,7 +1212,8 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants:
                     whatif.append(run_pipeline(workdir, keys, args.chunks[0], None, None, variant))
                     say(whatif[-1])
-        batch = run_batch_file(workdir, keys, args.chunks[0])
+        batch = run_batch_file(workdir, keys, args.chunks[0], all_cores)
+        all_cores.close()
         say(batch[0])
         gil = gil_check()
         print(f"RSA-2048 signing, 2 threads / 1 thread: {gil:.2f}x", file=sys.stderr)
@@ -1104,6 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
         stage_rows = stages(workdir, stage_keys, None)
         hsm_stage_rows = stages(workdir, stage_keys[: max(100, len(stage_keys) // 4)], hsm) if hsm else []
         prof_text, prof_rate = profile(workdir, keys[: args.profile_requests], args.chunks[0])
+        info["signers"], info["pool_start_s"] = signers, pool_start_s
         md = report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, prof_rate, whatif, keygen_s, gil, facts, hsm_threads)
         print(md)
         if args.write:

@@ -165,6 +165,16 @@ def test_small_calls_do_not_start_a_pool_and_big_ones_use_it(platform):
     verify_all(platform, issued)
 
 
+def test_a_batch_of_one_small_chunk_does_not_start_a_pool_but_the_second_chunk_does(platform):
+    with_processes(platform, 2)
+    signer.shutdown_pool()
+    list(IssuanceService(platform).issue_chunks([requests(5, "one")], "t"))
+    assert signer._POOL is None
+    out = list(IssuanceService(platform).issue_chunks([requests(5, "a"), requests(5, "b")], "t"))
+    assert signer._POOL is not None
+    verify_all(platform, [i for part in out for i in part])
+
+
 def test_in_process_setting_never_starts_a_pool(platform):
     with_processes(platform, 1)
     signer.shutdown_pool()
@@ -202,3 +212,30 @@ def test_refused_first_chunk_changes_nothing(platform):
     with pytest.raises(InvalidInput, match="11 digits"):
         list(IssuanceService(platform).issue_chunks([reqs, requests(40, "next")], "t"))
     assert table_counts(platform) == before
+
+
+@pytest.mark.pkcs11
+def test_token_keys_are_signed_in_this_process_chunk_after_chunk(softhsm, tmp_path, database_url, clock):
+    """A PKCS#11 key cannot go to a worker: issue_chunks signs in the calling thread, still
+    chunk by chunk with the same records, and starts no pool."""
+    from myna.authority.ceremony import run_ceremony
+    from myna.authority.platform import Platform
+
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000", key_backend="pkcs11",
+        pkcs11_module=softhsm.module, pkcs11_token=softhsm.label, pkcs11_pin=softhsm.pin, signing_processes=2,
+    )
+    p = Platform.open(settings, clock)
+    try:
+        run_ceremony(p, "t")
+        signer.shutdown_pool()
+        reqs = requests(90, "hsm")
+        out = list(IssuanceService(p).issue_chunks(chunks(reqs, 40), "t"))
+        assert signer._POOL is None
+        issued = [i for part in out for i in part]
+        assert [len(part) for part in out] == [40, 40, 10]
+        verify_all(p, issued)
+        certs, _, audits = store_rows(p)
+        assert len(certs) == audits == 90
+    finally:
+        p.close()

@@ -161,14 +161,14 @@ class IssuanceService:
         """
         pending: _InFlight | None = None
         try:
-            for reqs in chunks:
+            for number, reqs in enumerate(chunks):
                 now = self.platform.clock.now()
                 try:
                     checked = self._check(reqs, now)
                     if pending is not None and pending.shares(checked):
                         done, pending = pending, None
                         yield self._record(done)
-                    started = self._start(checked, actor, now, stream=True)
+                    started = self._start(checked, actor, now, stream=number > 0)
                 except Exception:
                     if pending is not None:
                         # The batch before the bad one was fine: record it and hand its
@@ -212,7 +212,8 @@ class IssuanceService:
 
     def _start(self, checked: list[_Checked], actor: str, now: dt.datetime, stream: bool) -> list[Issued] | _InFlight:
         """The store checks, the serial reservation (committed) and the start of signing.
-        Returns the results directly when every request was issued before."""
+        Returns the results directly when every request was issued before. ``stream``: a
+        later chunk of a multi-chunk batch, i.e. a big batch whatever this chunk's size."""
         ids = [c.request.request_id for c in checked]
         results: dict[str, Issued] = {}
 
@@ -258,8 +259,9 @@ class IssuanceService:
                 insert(m.SerialReservation),
                 [{"serial": serials.to_store(n), "authority_id": authorities[c.request.kind].id, "request_id": c.request.request_id, "reserved_at": now} for c, n in plan],
             )
-        # 2. Start signing, one job per CA. Worker processes only for big batches (a
-        # stream of batches counts as big): a single certificate is not worth a pool.
+        # 2. Start signing, one job per CA. Worker processes only for big batches (from the
+        # second chunk of a stream on, or PARALLEL_FROM requests): starting the pool costs
+        # about half a second, once per process; a few certificates are not worth it.
         processes = 0
         if stream or len(todo) >= PARALLEL_FROM:
             processes = resolve_processes(self.platform.settings.signing_processes)
