@@ -173,8 +173,11 @@ def _worker_main(tasks, results) -> None:
             sign = keys[number]
             reply = body[: _TASK.size] + _pack([sign(t) for t in _unpack(body, 2 * _TASK.size)])
             data = memoryview(_HEADER.pack(b"R", len(reply)) + reply)
-            while data:
-                data = data[os.write(out, data) :]
+            try:
+                while data:
+                    data = data[os.write(out, data) :]
+            except BrokenPipeError:  # the parent closed the pool: nobody wants these
+                return
 
 
 class _Worker:
