@@ -106,12 +106,13 @@ def status(receipt: str = typer.Argument(..., help="The receipt number (applicat
 def produce(
     size: int = typer.Option(1000, min=1, max=10_000, help="Cards per production batch."),
     batches: int = typer.Option(1, min=0, max=1000, help="New batches to run after finishing any left open."),
+    chunk: int = typer.Option(100, min=1, max=10_000, help="Cards personalised together (one certificate issuance each)."),
 ) -> None:
     """Finish production batches a crash left open, then produce new ones (R-CARD-3)."""
     from myna.cards.production import Production
 
     def go():
-        results = Production(_platform()).produce(_actor(), size, batches)
+        results = Production(_platform()).produce(_actor(), size, batches, chunk=chunk)
         for r in results:
             out.print(f"batch {r.batch_id}: {r.produced} produced, {r.already} already produced, {r.cancelled} cancelled of {r.size}")
         if not results:

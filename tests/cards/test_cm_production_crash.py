@@ -26,6 +26,7 @@ from myna.store.models_card_management import CardApplication, ManagedCard, Prod
 from myna.store.models_cards import CardRecord
 
 N = 30
+CHUNK = 3  # cards personalised together: a chunk is produced whole or not at all
 KILL_AT = 3  # produced cards before the kill
 MAX_KILLS = 4
 
@@ -87,7 +88,7 @@ def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, dat
         for attempt in range(1, MAX_KILLS + 1):
             at_least = state(engine)["produced"] + KILL_AT
             with open(tmp_path / f"run{attempt}.err", "w") as errf:
-                proc = subprocess.Popen([sys.executable, "-m", "myna.cli", "cards", "produce", "--size", str(N)], env=env, stdout=subprocess.DEVNULL, stderr=errf)
+                proc = subprocess.Popen([sys.executable, "-m", "myna.cli", "cards", "produce", "--size", str(N), "--chunk", str(CHUNK)], env=env, stdout=subprocess.DEVNULL, stderr=errf)
                 deadline = time.monotonic() + 300
                 while proc.poll() is None:
                     st = state(engine)
@@ -105,12 +106,13 @@ def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, dat
         else:
             pytest.fail(f"{MAX_KILLS} kills all missed a card in manufacture")
         assert KILL_AT <= before["produced"] < N
-        assert before["produced"] == before["apps_produced"]  # the half-made card is not counted
+        assert before["produced"] == before["apps_produced"]  # the half-made cards are not counted
+        assert before["produced"] % CHUNK == 0 and before["manufacturing"] == CHUNK  # exactly the chunk in flight
         with engine.connect() as c:
             assert c.scalar(select(ProductionBatch.status)) == "open"
 
         # 2. Run production again: the open batch is finished, nothing is issued twice.
-        rerun = myna(env, "cards", "produce", "--size", str(N))
+        rerun = myna(env, "cards", "produce", "--size", str(N), "--chunk", str(CHUNK))
         assert rerun.returncode == 0, rerun.stderr
         assert f"{N - before['produced']} produced, {before['produced']} already produced, 0 cancelled of {N}" in rerun.stdout
         after = state(engine)

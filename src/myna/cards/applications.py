@@ -266,7 +266,8 @@ class Applications:
         return _receipt(row)
 
     def _facts(self, s, app: ApplicationIn, now: dt.datetime) -> tuple[d.Record | None, d.Context]:
-        resident = s.get(m.ResidentRecord, app.resident_code)
+        # Locked: two applications of one resident are checked one after the other (duplicates).
+        resident = s.get(m.ResidentRecord, app.resident_code, with_for_update=True)
         record = None
         if resident is not None:
             first = s.execute(

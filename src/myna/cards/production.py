@@ -24,6 +24,7 @@ from typing import Callable
 
 from sqlalchemy import func, select, update
 
+from myna import logs
 from myna.authority.platform import Platform
 from myna.cards import lead_time
 from myna.cards.applications import new_id
@@ -31,7 +32,7 @@ from myna.cards.card_status import CardStatus
 from myna.chip.cards import CardService, new_card_id
 from myna.chip.image import KeyGen
 from myna.clock import JST
-from myna.errors import InvalidInput, NotEligible, NotFound
+from myna.errors import InvalidInput, MynaError, NotEligible, NotFound
 from myna.pki import validity
 from myna.store import models as m
 from myna.store.journal import audit, audit_many
@@ -39,6 +40,8 @@ from myna.store.models_card_management import CardApplication, CardShipment, Car
 from myna.store.models_cards import CardRecord
 
 MAX_BATCH = 10_000
+CHUNK = 100  # cards personalised together: one issuance call, three commits
+log = logs.get("myna.cards")
 
 
 @dataclass
@@ -90,7 +93,20 @@ class Production:
         with self.platform.db.session() as s:
             return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == "open").order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
 
-    def run_batch(self, batch_id: str, actor: str, progress: Callable[[int], None] | None = None) -> BatchResult:
+    def _one(self, r, actor: str) -> str:
+        try:
+            self.cards.create_card(
+                r.resident_code, None, actor, card_id=r.card_id, request_prefix=f"application:{r.application_id}:",
+                final_status=CardStatus.PRODUCED.value, on_issued=self._recorder(r.application_id, r.photo, actor),
+            )  # fmt: skip
+            return "created"
+        except NotEligible:
+            return "not-eligible"
+        except MynaError as exc:
+            log.error("card not produced", application_id=r.application_id, error=exc.message)
+            return "failed"
+
+    def run_batch(self, batch_id: str, actor: str, progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> BatchResult:
         """Personalise every card of the batch not yet produced; complete the batch."""
         with self.platform.db.session() as s:
             batch = s.get(ProductionBatch, batch_id)
@@ -103,19 +119,25 @@ class Production:
             ).all()
             size = batch.size
         produced = cancelled = 0
-        for row in todo:
+        for i in range(0, len(todo), chunk):
+            part = todo[i : i + chunk]
+            recorders = {r.card_id: self._recorder(r.application_id, r.photo, actor) for r in part}
             try:
-                self.cards.create_card(
-                    row.resident_code, None, actor, card_id=row.card_id, request_prefix=f"application:{row.application_id}:",
-                    final_status=CardStatus.PRODUCED.value, on_issued=self._recorder(row.application_id, row.photo, actor),
+                outcome = self.cards.create_cards(
+                    [(r.resident_code, r.card_id, f"application:{r.application_id}:") for r in part], actor,
+                    final_status=CardStatus.PRODUCED.value, on_issued=lambda s, card: recorders[card.card_id](s, card),
                 )  # fmt: skip
-                produced += 1
-            except NotEligible as exc:
-                # Left the register (death, move abroad) between acceptance and production.
-                self._cancel(row.application_id, row.card_id, actor, exc.message)
-                cancelled += 1
+            except MynaError:
+                outcome = {r.card_id: self._one(r, actor) for r in part}  # find the one that fails, produce the others
+            for r in part:
+                if outcome[r.card_id] == "created":
+                    produced += 1
+                elif outcome[r.card_id] == "not-eligible":
+                    # Left the register (death, move abroad) between acceptance and production.
+                    self._cancel(r.application_id, actor, "the holder is no longer on the resident register (R-CERT-4)")
+                    cancelled += 1
             if progress:
-                progress(1)
+                progress(len(part))
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             left = s.scalar(select(CardApplication.application_id).where(CardApplication.batch_id == batch_id, CardApplication.status == "in-production").limit(1))
@@ -146,7 +168,7 @@ class Production:
 
         return record
 
-    def _cancel(self, application_id: str, card_id: str | None, actor: str, why: str) -> None:
+    def _cancel(self, application_id: str, actor: str, why: str) -> None:
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             app = s.get(CardApplication, application_id)
@@ -154,14 +176,19 @@ class Production:
             app.defects = json.dumps([{"code": "not-resident", "message": why}], ensure_ascii=False)
             audit(s, now, actor, "application.cancelled", application_id, reason=why)
 
-    def produce(self, actor: str, size: int = 1000, max_batches: int = 1, progress: Callable[[int], None] | None = None) -> list[BatchResult]:
-        """Finish any batch a crash left open, then form and run up to ``max_batches`` new ones."""
-        results = [self.run_batch(b, actor, progress) for b in self.open_batches()]
+    def produce(
+        self, actor: str, size: int = 1000, max_batches: int = 1, progress: Callable[[int], None] | None = None, chunk: int = CHUNK
+    ) -> list[BatchResult]:
+        """Finish any batch a crash left open, then form and run up to ``max_batches`` new ones.
+        Cards are personalised ``chunk`` at a time (one certificate issuance per chunk)."""
+        if not 1 <= chunk <= MAX_BATCH:
+            raise InvalidInput(f"chunk must be between 1 and {MAX_BATCH}")
+        results = [self.run_batch(b, actor, progress, chunk) for b in self.open_batches()]
         for _ in range(max_batches):
             batch_id = self.form_batch(actor, size)
             if batch_id is None:
                 break
-            results.append(self.run_batch(batch_id, actor, progress))
+            results.append(self.run_batch(batch_id, actor, progress, chunk))
         return results
 
     # -- shipping ------------------------------------------------------------------------

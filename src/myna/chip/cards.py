@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -312,6 +313,98 @@ class CardService:
             if on_issued is not None:
                 on_issued(s, row)
             return self._info(s, row)
+
+    def create_cards(
+        self,
+        orders: list[tuple[str, str, str]],
+        actor: str,
+        final_status: str = ACTIVE,
+        on_issued: Callable[[Session, CardRecord], None] | None = None,
+    ) -> dict[str, str]:
+        """Produce many cards at once, without PINs: ``orders`` are ``(resident_code,
+        card_id, request_prefix)``. The same steps and crash rule as :meth:`create_card`,
+        with one transaction storing the new chips, one :meth:`IssuanceService.issue_many`
+        for all their certificates, and one transaction writing them in, so a batch costs
+        a few commits instead of a few per card (R-CARD-5: 160,000 cards a day).
+
+        Returns ``{card_id: "created" | "existing" | "not-eligible"}``; one bad order makes
+        the whole call raise (the caller may then produce the cards one at a time)."""
+        ids = [o[1] for o in orders]
+        if len(set(ids)) != len(ids) or not all(CARD_ID.match(i) for i in ids):
+            raise InvalidInput("card ids must be unique, 16 characters of 0-9 and A-F")
+        for code, _, _ in orders:
+            check_resident_code(code)
+        outcome: dict[str, str] = {}
+        with self.platform.db.session() as s:
+            residents = {r.resident_code: r for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({o[0] for o in orders})))}
+            rows = {r.card_id: r for r in s.scalars(select(CardRecord).where(CardRecord.card_id.in_(ids)))}
+        # The chips are made outside any transaction: on a real card this is the slow part.
+        todo: list[tuple[str, str, str, CardImage, Basic4, str | None, bool]] = []
+        for code, card_id, prefix in orders:
+            resident, row = residents.get(code), rows.get(card_id)
+            if row is not None and row.resident_code != code:
+                raise Conflict(f"card {card_id} belongs to another resident")
+            if row is not None and row.status != MANUFACTURING:
+                outcome[card_id] = "existing"
+                continue
+            if resident is None or resident.status not in _ON_REGISTER:
+                outcome[card_id] = "not-eligible"
+                continue
+            basic4 = Basic4(resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt)
+            if row is None:
+                face = FaceData(resident.number, resident.name, resident.address, resident.date_of_birth, resident.sex)
+                image, new = CardImage.manufacture(card_id, face, self.keygen), True
+            else:  # a production run killed half-way: the same chip, the same keys
+                image, new = CardImage.unseal(self.image_key, card_id, row.image), False
+            todo.append((code, card_id, prefix, image, basic4, resident.municipality_code, new))
+        if not todo:
+            return outcome
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            for code, card_id, _, image, _, municipality, new in todo:
+                if new:
+                    s.add(
+                        CardRecord(
+                            card_id=card_id, resident_code=code, municipality_code=municipality, status=MANUFACTURING, demo=False,
+                            demo_pins=None, image=image.seal(self.image_key), image_key_id=self.image_key.key_id,
+                            created_at=now, created_by=actor, updated_at=now,
+                        )
+                    )  # fmt: skip
+                    audit(s, now, actor, "card.manufactured", card_id, resident_code=code)
+        requests = []
+        for code, _card_id, prefix, image, basic4, municipality, _ in todo:
+            wants_sign = validity.may_hold_signature_certificate(basic4.date_of_birth, now)
+            for kind, key in [(CertKind.CARD_AUTH, KeyRef.AUTH)] + ([(CertKind.CARD_SIGN, KeyRef.SIGN)] if wants_sign else []):
+                requests.append(
+                    IssuanceRequest(
+                        request_id=f"{prefix}{kind.value}", kind=kind, public_key=image.public_key_pem(key), resident_code=code,
+                        date_of_birth=basic4.date_of_birth, basic4=basic4 if kind.is_signature else None, municipality_code=municipality,
+                    )
+                )  # fmt: skip
+        results = IssuanceService(self.platform).issue_many(requests, actor)
+        # issue_many answers in the order of the requests; each is checked against its request's key below.
+        issued = dict(zip((r.request_id for r in requests), results, strict=True))
+        for req in requests:
+            got = issued[req.request_id].certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            if got != req.public_key or issued[req.request_id].kind is not req.kind:
+                raise Conflict(f"issuance answered {req.request_id} with another key or kind")
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            for _, card_id, prefix, _, _, _, _ in todo:
+                row = s.get(CardRecord, card_id)
+                if row.status != MANUFACTURING:  # a concurrent run finished it
+                    outcome[card_id] = "existing"
+                    continue
+                auth, sign = issued[f"{prefix}{CertKind.CARD_AUTH.value}"], issued.get(f"{prefix}{CertKind.CARD_SIGN.value}")
+                row.auth_serial = serials.to_store(auth.serial)
+                row.sign_serial = serials.to_store(sign.serial) if sign else None
+                row.status, row.updated_at = final_status, now
+                audit(s, now, actor, "card.issued", card_id, auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=[])
+                s.flush()
+                if on_issued is not None:
+                    on_issued(s, row)
+                outcome[card_id] = "created"
+        return outcome
 
     def recertify(
         self, card_id: str, actor: str, request_prefix: str, on_written: Callable[[Session, CardRecord, dict], None] | None = None
