@@ -86,6 +86,7 @@ def test_client_certificate_identifies_the_verifier_and_attributes_the_request(p
     with platform.db.session() as s:
         row = s.query(mv.Provision).one()
         assert row.verifier_id == VerifierRegistry(platform).get("SIG1").id and json.loads(row.detail)["via"] == "tls"
+        assert json.loads(row.detail)["credential"] == issued.serial
 
     # termination revokes the client certificate: the same TLS credential is refused
     VerifierRegistry(platform).set_status("SIG1", "terminated", "test")

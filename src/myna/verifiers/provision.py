@@ -28,6 +28,7 @@ from myna.pki.kinds import AuthorityKind, CertKind
 from myna.store import models as m
 from myna.store import models_cards as mc
 from myna.store import models_verifiers as mv
+from myna.store.journal import audit
 from myna.verifiers import renewals
 from myna.verifiers.consent import current as current_consent
 from myna.verifiers.credentials import Caller
@@ -97,7 +98,7 @@ class ProvisionService:
                 s.add(
                     mv.Provision(
                         at=now, verifier_id=verifier.id, on_behalf_of_id=recipient_id, category=op.value, outcome="provided",
-                        serial=store_serial, detail=json.dumps({"via": caller.via, **answer.log}, sort_keys=True),
+                        serial=store_serial, detail=json.dumps({"via": caller.via, "credential": caller.credential, **answer.log}, sort_keys=True),
                     )
                 )  # fmt: skip
                 return answer.body
@@ -106,7 +107,7 @@ class ProvisionService:
                 s.add(
                     mv.Provision(
                         at=now, verifier_id=caller.verifier.id, on_behalf_of_id=recipient_id, category=op.value, outcome="refused",
-                        serial=store_serial, detail=json.dumps({"via": caller.via, "error": exc.code}, sort_keys=True),
+                        serial=store_serial, detail=json.dumps({"via": caller.via, "credential": caller.credential, "error": exc.code}, sort_keys=True),
                     )
                 )  # fmt: skip
             raise
@@ -291,6 +292,7 @@ class ProvisionService:
                 raise NoAgreement(f"no agreement with J-LIS is recorded for {recipient.code}: no certification code (R-VER-5)")
             code = "SUA-" + secrets.token_urlsafe(24)
             s.add(mv.CertificationCode(verifier_id=row.id, code_sha256=hashlib.sha256(code.encode()).hexdigest(), issued_at=now))
+            audit(s, now, caller.actor, "verifier.certification-code", recipient.code, agreement=row.agreement_ref)
             return Answer(
                 {"verifier": recipient.code, "certification_code": code, "issued_at": now.isoformat(), "agreement_ref": row.agreement_ref},
                 {},
