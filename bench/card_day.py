@@ -19,10 +19,12 @@ Method (the report repeats it with the numbers):
    - receive: N online applications (``Applications.submit``: input checks, defect checks
      against the identity record incl. decoding and measuring the photo with Pillow, the
      receipt, the fee record, the audit event; one transaction each);
-   - produce: ``Production.produce`` in batches of ``--batch`` (earliest deadline first;
-     per card: the chip's sealed image stored, two certificates issued by the CA through
-     ``IssuanceService.issue_many`` and written, the card marked produced with its managed
-     record; each card commits on its own so a crash loses at most one);
+   - produce: ``Production.produce`` in batches of ``--batch`` (earliest deadline first),
+     personalised ``--chunk`` cards at a time (``CardService.create_cards``: the chips'
+     sealed images stored in one transaction, both certificates of every card issued by
+     one ``IssuanceService.issue_many``, written and the cards marked produced with their
+     managed records in one more; a crash loses at most the chunk in flight, which the
+     next run completes);
    - ship: ``Production.ship`` (one shipment and manifest per municipality; every
      application's lead-time clock stopped).
    Throughput per stage = N / wall time; the day's time excluding key generation is the
@@ -142,7 +144,7 @@ def setup(n: int, database_url: str | None, home: Path):
     return p
 
 
-def run_day(n: int, database_url: str | None, key_processes: int, batch: int) -> dict:
+def run_day(n: int, database_url: str | None, key_processes: int, batch: int, chunk: int = 100) -> dict:
     from myna.cards.applications import ApplicationIn, Applications
     from myna.cards.production import Production, produced_count
 
@@ -170,7 +172,7 @@ def run_day(n: int, database_url: str | None, key_processes: int, batch: int) ->
 
         t = time.perf_counter()
         prod = Production(p, keygen=lambda: next(pool))
-        prod.produce("bench", size=batch, max_batches=(n + batch - 1) // batch + 1)
+        prod.produce("bench", size=batch, max_batches=(n + batch - 1) // batch + 1, chunk=chunk)
         produce_s = time.perf_counter() - t
         assert produced_count(p) == n
 
@@ -185,7 +187,7 @@ def run_day(n: int, database_url: str | None, key_processes: int, batch: int) ->
         shutil.rmtree(home, ignore_errors=True)
     return {
         "n": n, "store": store, "setup_s": setup_s, "key_s": key_s, "key_processes": key_processes, "receive_s": receive_s,
-        "produce_s": produce_s, "ship_s": ship_s, "load": (load0, load1), "batch": batch,
+        "produce_s": produce_s, "ship_s": ship_s, "load": (load0, load1), "batch": batch, "chunk": chunk,
     }  # fmt: skip
 
 
@@ -315,6 +317,34 @@ def report(day: dict, months: list[dict], command: str) -> str:
         lines.append(
             f"| {mth['month']} | {mth['cards']:,} | {mth['capacity']:,} | {mth['peak_day']:,} | {mth['mean']:.2f} | {mth['p50']} | {mth['p95']} | {mth['p99']} | {mth['max']} | {mth['express_max']} | {mth['over_deadline']:.1%} |"
         )
+    stages = {"receive": day["receive_s"], "produce": day["produce_s"], "ship": day["ship_s"]}
+    slowest = max(stages, key=stages.get)
+    april = months[0]
+    lines += [
+        "",
+        "## Reading the numbers",
+        "",
+        f"- The platform's part of a day at capacity is about {proj / 60:.0f} minutes of wall time on this machine; "
+        f"{slowest} is the largest stage ({stages[slowest] / total:.0%}). Production is chunked: per {day.get('chunk', 100)} cards one "
+        "`issue_many` (serials reserved and committed, 2 signatures a card, certificates recorded in one transaction) and "
+        "three commits, so its cost is mostly the CA's RSA-2048 signatures and sealing each chip image.",
+        f"- On-card key generation is the real bottleneck of a software-only day: {keys_per_s:.1f} RSA-2048 key pairs a second with "
+        f"{day['key_processes']} processes, so the 320,000 pairs of 160,000 cards would take {2 * DAY_CAPACITY / keys_per_s / 3600:.1f} h here. "
+        "Real cards make their keys on their own chips, in parallel across the personalisation machines, which is why it is "
+        "measured apart from the platform's time.",
+        f"- The month model is a pure capacity queue: with 160,000 cards a day and 4.8 million arrivals, lead times stay at "
+        f"{april['p50']}-{april['max']} counted days, far inside 14. The FY2021 actuals (mean 10.23, max 13 days) include what the "
+        "model leaves out: mail transit of paper forms, re-checks of unusable photos, plant logistics and stock. The model's "
+        f"use is the shape: peaks above capacity (weekday arrivals 1.15x) are absorbed within days, December's holidays add "
+        f"{months[1]['mean'] - april['mean']:+.1f} days to the mean, and 90 % capacity for a whole month "
+        f"{'still ships everything within the deadline' if months[2]['over_deadline'] == 0 else 'misses the deadline for ' + format(months[2]['over_deadline'], '.1%')}"
+        f" (mean {months[2]['mean']:.2f}, max {months[2]['max']} days), the queue growing by the shortfall each day.",
+    ]
+    if n < DAY_CAPACITY:
+        lines.append(
+            f"- This run is scaled (N = {n:,}). The projection is linear; the per-card work does not grow with N (indexed "
+            "look-ups per resident and card), except shipping, which writes one shipment per municipality in one transaction."
+        )
     lines += ["", "## Method", "", doc, ""]
     return "\n".join(lines)
 
@@ -325,11 +355,12 @@ def main() -> None:
     ap.add_argument("--database-url", default=None, help="default: SQLite in a temporary data home")
     ap.add_argument("--key-processes", type=int, default=2)
     ap.add_argument("--batch", type=int, default=1000, help="cards per production batch")
+    ap.add_argument("--chunk", type=int, default=100, help="cards personalised together (one issuance call)")
     ap.add_argument("--write", type=Path, default=None, help="write the report (Markdown) here")
     args = ap.parse_args()
     if args.applications < 1:
         ap.error("--applications must be at least 1")
-    day = run_day(args.applications, args.database_url, args.key_processes, args.batch)
+    day = run_day(args.applications, args.database_url, args.key_processes, args.batch, args.chunk)
     months = [simulate_month(dt.date(2026, 4, 1)), simulate_month(dt.date(2026, 12, 1)), simulate_month(dt.date(2026, 4, 1), capacity=int(DAY_CAPACITY * 0.9))]
     command = "python bench/card_day.py " + " ".join(sys.argv[1:])
     text = report(day, months, command)
