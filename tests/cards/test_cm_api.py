@@ -228,3 +228,23 @@ def test_lead_time_report_and_alerts(platform, cm_api, adult):
     report = cm_api.get("/api/v1/lead-time/report?by=month", headers=op).json()
     assert report == [{"period": "2026-04", "shipped": 1, "max_days": 15, "mean_days": 15.0, "over_deadline": 1}]
     assert cm_api.get("/api/v1/lead-time/report", headers=cm_api.headers_for("chiyoda")).status_code == 403
+
+
+def test_chip_face_data_differing_from_the_printed_card_refuses_handover(platform, cm_api, adult):
+    """R-CARD-6: the counter reads the chip's card-face data and compares it with what is
+    printed; a card whose chip says something else is not handed over."""
+    from myna.store.models_card_management import ManagedCard
+
+    h = cm_api.headers_for("chiyoda")
+    _, card_id = produced_card(cm_api)
+    cm_api.post("/api/v1/shipments", headers=cm_api.headers_for("operator"))
+    with platform.db.session() as s:
+        row = s.get(ManagedCard, card_id)
+        face = json.loads(row.printed_face)
+        row.printed_face = json.dumps({**face, "address": "東京都千代田区千代田9-9"}, ensure_ascii=False)  # a misprinted card
+    before = table_counts(platform)
+    r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=h)
+    assert r.status_code == 409 and "chip's card-face data differs from the printed card (address)" in r.json()["message"]
+    assert table_counts(platform) == before
+    assert cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["status"] == "shipped"
+    assert cm_api.post(f"/api/v1/cards/{card_id}/return", json={"note": "misprint"}, headers=h).json()["status"] == "returned"

@@ -427,6 +427,8 @@ class Applications:
         ]  # fmt: skip
 
     def lead_time_report(self, by: str = "day") -> list[dict]:
+        if by not in ("day", "month"):
+            raise InvalidInput("by must be day or month")
         with self.platform.db.session() as s:
             rows = s.execute(
                 select(CardApplication.shipped_at, CardApplication.lead_days, CardApplication.express).where(CardApplication.shipped_at.is_not(None))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
@@ -183,8 +184,16 @@ class CardManagement:
         horizon = expiry.add_months(now, expiry.NOTICE_MONTHS)
         out, letters = [], []
         with self.platform.db.session() as s:
+            auth, sign = aliased(m.Certificate), aliased(m.Certificate)
             rows = s.execute(
-                select(CardRecord, ManagedCard).join(ManagedCard, ManagedCard.card_id == CardRecord.card_id).where(CardRecord.status == CardStatus.ACTIVE.value)
+                select(CardRecord, ManagedCard)
+                .join(ManagedCard, ManagedCard.card_id == CardRecord.card_id)
+                .outerjoin(auth, auth.serial == CardRecord.auth_serial)
+                .outerjoin(sign, sign.serial == CardRecord.sign_serial)
+                .where(
+                    CardRecord.status == CardStatus.ACTIVE.value,
+                    or_(ManagedCard.card_expires_at <= horizon, auth.not_after <= horizon, sign.not_after <= horizon),
+                )
             ).all()
             for card, managed in rows:
                 certs = [s.get(m.Certificate, x) for x in (card.auth_serial, card.sign_serial) if x]
