@@ -33,6 +33,7 @@ from cryptography.x509 import ocsp as x509_ocsp
 from myna import logs
 from myna.clock import Clock, SystemClock
 from myna.pki import serials
+from myna.pki.ocsp import _HASHES as CERTID_HASHES  # what parse_request accepts; see _forget
 from myna.pki.ocsp import CertStatus, OcspQuery, OcspRefusal, Responder, parse_request, unsuccessful
 from myna.pki.revocation import RevocationReason
 from myna.store.replica import FeedEvent, Replica
@@ -64,8 +65,8 @@ class CentreConfig:
     response_validity_s: int = 4 * 3600  # nextUpdate - thisUpdate of a response
     open_access: bool = True  # False: only registered verifiers (R-VER-1)
     gap_timeout_s: float = 30.0  # a feed seq missing this long was rolled back
-    # Serials whose pre-signed responses are kept in memory (about 1.2 KB each: 250,000
-    # hold about 300 MB). Past the cap the oldest-cached tenth is dropped and re-signed on
+    # Pre-signed responses kept in memory (about 1.2 KB each: 250,000 hold about 300 MB;
+    # one per serial for the usual SHA-1 CertID). Past the cap the oldest-cached tenth is dropped and re-signed on
     # demand: a size cap in insertion order rather than a true LRU, because moving an entry
     # on every hit would cost the hot path a dict delete and insert per request.
     cache_entries: int = 250_000
@@ -76,6 +77,7 @@ class CentreConfig:
 # GC, so a cache of hundreds of thousands of entries adds next to nothing to the
 # full-collection pause (docs/benchmarks-ocsp.md, "Garbage-collector pauses").
 _Entry = tuple[bytes, dt.datetime, bool]
+_Key = tuple[int, str, str]  # (serial, responder's CA slug, CertID hash name)
 
 
 @dataclass
@@ -84,7 +86,6 @@ class SyncStats:
     revoked_visible: list[tuple[str, float]] = field(default_factory=list)  # (serial, seconds from record to visible)
 
 
-_NO_ENTRIES: dict = {}
 _UNAUTHORIZED = unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
 _TRY_LATER = unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
 
@@ -101,13 +102,15 @@ class Centre:
         self.replica = replica
         self.responders = responders
         self.clock = clock or SystemClock()
-        # serial -> (CA slug, CertID hash) -> pre-signed response without nonce
-        self._cache: dict[int, dict[tuple[str, str], _Entry]] = {}
-        # DER of a nonce-less request -> (serial, (CA slug, CertID hash)): a repeated request
+        # (serial, CA slug, CertID hash) -> pre-signed response without nonce. One flat dict
+        # of tuples: once the collector has seen them, keys, values and the dict itself
+        # are all untracked, so a full collection does not walk the cache at all.
+        self._cache: dict[_Key, _Entry] = {}
+        # DER of a nonce-less request -> its cache key: a repeated request
         # is answered without parsing it (parsing is half of Centre.answer's time). The
         # entry is only a pointer into _cache, so _forget and eviction need not touch it;
         # it is bounded separately (distinct encodings of the same question).
-        self._by_request: dict[bytes, tuple[int, tuple[str, str]]] = {}
+        self._by_request: dict[bytes, _Key] = {}
         self._half_life = dt.timedelta(seconds=config.response_validity_s / 2)
         self._lock = threading.Lock()
         self._credentials: dict[str, str] = {}
@@ -163,10 +166,9 @@ class Centre:
         now = self._precise_now()
         seen = self._by_request.get(der)
         if seen is not None:
-            serial, key = seen
-            entry = self._cache.get(serial, _NO_ENTRIES).get(key)
+            entry = self._cache.get(seen)
             if entry is not None and now < entry[1]:
-                slug = key[0]
+                slug = seen[1]
                 if slug_hint is not None and _base_slug(slug_hint) != _base_slug(slug):
                     return _UNAUTHORIZED
                 if not self.authorised(token, slug):
@@ -184,24 +186,24 @@ class Centre:
             return _UNAUTHORIZED  # not a CA we answer for here
         if not self.authorised(token, responder.slug):
             return _UNAUTHORIZED
-        key = (responder.slug, q.hash_name)
+        key = (q.serial, responder.slug, q.hash_name)
         if q.nonce is None:
-            entry = self._cache.get(q.serial, _NO_ENTRIES).get(key)
+            entry = self._cache.get(key)
             if entry is not None and now < entry[1]:
-                self._note_request(der, q.serial, key)
+                self._note_request(der, key)
                 if entry[2] or self.fresh(now):
                     return entry[0]
                 return _TRY_LATER
         response = self._sign(responder, q, key, now)
-        if q.nonce is None and q.serial in self._cache:
-            self._note_request(der, q.serial, key)
+        if q.nonce is None and key in self._cache:
+            self._note_request(der, key)
         return response
 
-    def _note_request(self, der: bytes, serial: int, key: tuple[str, str]) -> None:
+    def _note_request(self, der: bytes, key: _Key) -> None:
         if len(self._by_request) >= 2 * self.config.cache_entries:
             # Bounded like the cache; clearing is rare and costs only re-parsing.
             self._by_request.clear()
-        self._by_request[der] = (serial, key)
+        self._by_request[der] = key
 
     def _responder_for(self, q: OcspQuery) -> Responder | None:
         for r in self.responders:
@@ -209,7 +211,7 @@ class Centre:
                 return r
         return None
 
-    def _sign(self, responder: Responder, q: OcspQuery, key, now: dt.datetime) -> bytes:
+    def _sign(self, responder: Responder, q: OcspQuery, key: _Key, now: dt.datetime) -> bytes:
         """Sign the answer at ``now`` (a precise time; responses carry whole seconds)."""
         with self._lock:  # a revocation applied meanwhile must not be overwritten by a stale "good"
             row = self.replica.lookup(serials.to_store(q.serial)) if 0 < q.serial < 2**160 else None
@@ -226,15 +228,15 @@ class Centre:
             next_update = this_update + dt.timedelta(seconds=self.config.response_validity_s)
             der = responder.respond(q, status, this_update, next_update, row.revoked_at if row else None, reason)
             if q.nonce is None and status is not CertStatus.UNKNOWN:
-                self._remember(q.serial, key, (der, this_update + self._half_life, status is CertStatus.REVOKED))
+                self._remember(key, (der, this_update + self._half_life, status is CertStatus.REVOKED))
             return der
 
-    def _remember(self, serial: int, key: tuple[str, str], entry: _Entry) -> None:
-        if serial not in self._cache and len(self._cache) >= self.config.cache_entries:
+    def _remember(self, key: _Key, entry: _Entry) -> None:
+        if key not in self._cache and len(self._cache) >= self.config.cache_entries:
             # Evict the oldest tenth (dicts keep insertion order); they are re-signed on demand.
             for old in list(itertools.islice(self._cache, max(1, self.config.cache_entries // 10))):
                 del self._cache[old]
-        self._cache.setdefault(serial, {})[key] = entry
+        self._cache[key] = entry
 
     def presign(self, serial_hex: str, slug: str) -> None:
         """Sign the usual (SHA-1 CertID, no nonce) response for a serial ahead of demand."""
@@ -243,7 +245,7 @@ class Centre:
             return
         name_hash, key_hash = responder.hashes("sha1")
         q = OcspQuery("sha1", name_hash, key_hash, int(serial_hex, 16), None)
-        self._sign(responder, q, (responder.slug, "sha1"), self._precise_now())
+        self._sign(responder, q, (q.serial, responder.slug, "sha1"), self._precise_now())
 
     # -- syncing -----------------------------------------------------------------
 
@@ -276,7 +278,12 @@ class Centre:
         return stats
 
     def _forget(self, serial_hex: str) -> None:
-        self._cache.pop(int(serial_hex, 16), None)
+        """Drop every cached answer about a serial (any CA, any CertID hash: the hash names
+        come from myna.pki.ocsp, so one added there cannot keep a stale "good" here)."""
+        serial = int(serial_hex, 16)
+        for r in self.responders:
+            for hash_name in CERTID_HASHES:
+                self._cache.pop((serial, r.slug, hash_name), None)
 
     def _track_gaps(self, events: list[FeedEvent]) -> tuple[int, dict[int, float]]:
         """The new feed position and the seqs still awaited, without changing either."""
