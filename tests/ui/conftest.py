@@ -6,15 +6,17 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import uvicorn
-from myna_testing import require_tool
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi.testclient import TestClient
+from myna_testing import issue_request, require_tool
 
+from myna.authority.issuance import IssuanceService
+from myna.pki import serials
 from myna.web.app import create_app
-
-SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 
 
 def _free_port() -> int:
@@ -58,8 +60,15 @@ def page(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    path = SCREENS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+@pytest.fixture
+def portal(platform):
+    return TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def holder(platform):
+    """A resident's user-auth key and certificate (EC, as on a phone: cheap to make)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    issued = IssuanceService(platform).issue_many([issue_request("card-auth", public_key=pem, resident_code="55555555555")], "test")[0]
+    return key, serials.to_display(issued.serial)

@@ -2,8 +2,8 @@
 figures the database holds, an outage recorded through the form changes availability."""
 
 import pytest
-from conftest import screenshot
 from myna_testing import issue_request
+from ui_support import screenshot
 
 from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService

@@ -6,7 +6,7 @@ import base64
 import datetime as dt
 
 import pytest
-from conftest import screenshot
+from ui_support import screenshot
 
 from myna.chip.cards import CardPins, CardService
 from myna.chip.client import JpkiClient

@@ -1,49 +1,17 @@
 """Resident portal: sign-in with the user-authentication certificate (challenge, signature,
 certificate status) and what a resident sees of themselves."""
 
-import base64
-import re
 
 import pytest
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi.testclient import TestClient
 from myna_testing import issue_request
+from ui_support import answer, challenge_of, sign_in
 
 from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService
 from myna.pki import serials
 from myna.pki.revocation import RevocationReason
-from myna.web.app import create_app
-
-
-@pytest.fixture
-def portal(platform):
-    return TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
-
-
-@pytest.fixture
-def holder(platform):
-    """A resident's user-auth key and certificate (EC, as on a phone: cheap to make)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    issued = IssuanceService(platform).issue_many([issue_request("card-auth", public_key=pem, resident_code="55555555555")], "test")[0]
-    return key, serials.to_display(issued.serial)
-
-
-def challenge_of(html: str) -> str:
-    return re.search(r'id="challenge">([0-9a-f]{64})<', html).group(1)
-
-
-def answer(key, nonce: str) -> str:
-    return base64.b64encode(key.sign(bytes.fromhex(nonce), ec.ECDSA(hashes.SHA256()))).decode()
-
-
-def sign_in(portal, key, serial, **over):
-    nonce = challenge_of(portal.get("/ui/portal/login").text)
-    data = {"nonce": nonce, "serial": serial, "signature": answer(key, nonce)} | over
-    return portal.post("/ui/portal/login", data=data, follow_redirects=False, headers={"accept-language": "en"})
 
 
 def test_the_card_holder_signs_in_and_sees_their_certificates(portal, holder):

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from myna.authority.tokens import Principal, Role, Tokens
+from myna.clock import JST
 from myna.errors import Unauthorised
 from myna.web.ui import i18n
 
@@ -69,7 +70,7 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
     response = templates.TemplateResponse(
         request,
         template,
-        {"lang": lang, "t": lambda key: i18n.text(key, lang), "tv": lambda prefix, value: i18n.text_or(f"{prefix}.{value}", lang, value), "me": signed_in(request), "path": request.url.path, **context},
+        {"lang": lang, "t": lambda key: i18n.text(key, lang), "tv": lambda prefix, value: i18n.text_or(f"{prefix}.{value}", lang, value), "me": signed_in(request), "path": request.url.path, "jst": JST, **context},
         status_code=status_code,
     )
     if request.query_params.get("lang") in i18n.LANGS:

@@ -190,3 +190,33 @@ def text_or(key: str, lang: str, fallback: str) -> str:
     """The translation of ``key`` if the catalogue has one, else ``fallback`` (a raw value
     from the store that has no translation yet is shown as it is, not as a key)."""
     return text(key, lang) if key in TEXT else fallback
+
+TEXT.update(
+    {
+        "portal.consents": ("検証者への同意", "Consent to verifiers"),
+        "portal.consents.help": (
+            "同意した検証者だけが、あなたの最新の基本4情報（氏名・生年月日・性別・住所）を受け取れます。撤回はすぐに効力を持ちます。",
+            "Only verifiers you consent to receive your latest basic 4 information (name, date of birth, sex, address). A withdrawal takes effect at once.",
+        ),
+        "portal.consents.none": ("同意の対象になる検証者はまだ登録されていません。", "No verifier that could receive this is registered yet."),
+        "portal.verifier": ("検証者", "Verifier"),
+        "portal.consented_since": ("同意済み：", "Consented since"),
+        "portal.not_consented": ("同意していません", "No consent"),
+        "portal.grant": ("同意する", "Consent"),
+        "portal.withdraw": ("同意を撤回する", "Withdraw consent"),
+        "portal.consent.grant": ("同意しました。", "Consent given."),
+        "portal.consent.withdraw": ("同意を撤回しました。", "Consent withdrawn."),
+        "portal.disclosures": ("あなたの情報の提供記録", "Who received what about you"),
+        "portal.disclosures.help": (
+            "あなたの電子証明書について検証者に提供した情報と、断った問い合わせの記録です（新しい順）。",
+            "What verifiers were given about your certificates, and the requests that were refused (newest first).",
+        ),
+        "portal.disclosures.none": ("提供の記録はありません。", "Nothing has been provided about you."),
+        "portal.when": ("日時", "When"),
+        "portal.what": ("提供した情報", "What"),
+        "portal.outcome": ("結果", "Outcome"),
+        "portal.outcome.provided": ("提供", "provided"),
+        "portal.outcome.refused": ("拒否", "refused"),
+        "portal.on_behalf_of": ("委託元", "for"),
+    }
+)

@@ -3,17 +3,21 @@ one's own identity information, certificates and cards."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from myna.authority.revoking import status_of
-from myna.errors import InvalidInput, NotFound, Unauthorised
+from myna.errors import InvalidInput, MynaError, NotFound, Unauthorised
 from myna.pki import serials
+from myna.portal.disclosure import consents, disclosures
 from myna.portal.login import PortalLogin, Resident
 from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.store.models_cards import CardRecord
+from myna.verifiers.consent import Consents
 from myna.web.ui.frame import render
 
 router = APIRouter(prefix="/ui/portal", include_in_schema=False)
@@ -111,4 +115,33 @@ def me(request: Request):
             for c, r in rows
         ]
         cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == who.resident_code))]
-    return render(request, "portal_me.html", info=info, masked_number=_mask(info["number"]) if info else None, certificates=certificates, cards=cards)
+    return render(
+        request,
+        "portal_me.html",
+        info=info,
+        masked_number=_mask(info["number"]) if info else None,
+        certificates=certificates,
+        cards=cards,
+        consents=consents(p, who.resident_code),
+        disclosures=disclosures(p, who.resident_code),
+        consent_error=request.query_params.get("consent_error"),
+        consent_done=request.query_params.get("consent"),
+    )
+
+
+@router.post("/consents")
+def change_consent(request: Request, verifier: str = Form(""), action: str = Form("")):
+    """Grant or withdraw consent for one verifier to receive the latest basic 4 information
+    (R-VER-2): effective at once, checked on the verifier's next request."""
+    who = current_resident(request)
+    service = Consents(request.app.state.platform)
+    try:
+        if action == "grant":
+            service.grant_via_portal(who.resident_code, verifier, f"resident:{who.resident_code}@portal")
+        elif action == "withdraw":
+            service.withdraw_via_portal(who.resident_code, verifier, f"resident:{who.resident_code}@portal")
+        else:
+            raise InvalidInput("choose grant or withdraw")
+    except MynaError as e:
+        return RedirectResponse(f"/ui/portal/me?consent_error={quote(str(e))}#consents", status_code=303)
+    return RedirectResponse(f"/ui/portal/me?consent={quote(action)}#consents", status_code=303)
