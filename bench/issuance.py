@@ -1169,7 +1169,7 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     cores = os.cpu_count() or 1
     if loads and sorted(loads)[len(loads) // 2] > cores / 2:
         lines.append(
-            f"8. **Busy machine: the extra cores were not free.** Median load average {sorted(loads)[len(loads) // 2]:.1f} on {cores} cores "
+            f"- **Busy machine: the extra cores were not free.** Median load average {sorted(loads)[len(loads) // 2]:.1f} on {cores} cores "
             "(other jobs on the shared machine). Linux shares CPU time between sessions first (autogroup, "
             f"`/proc/sys/kernel/sched_autogroup_enabled` = {_autogroup()}), then between the processes of a session: the pipeline's parent "
             "and workers share one session's slice, as do the raw signing processes. So with other sessions busy, raw signing in "
