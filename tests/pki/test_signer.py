@@ -73,3 +73,13 @@ def test_a_worker_killed_while_signing_costs_no_certificate(tmp_path, monkeypatc
     assert fallback, "the killed worker's slices were signed here"
     assert got == sign_certificates(builders, key, processes=0)
     assert signer.signing_pool(2).workers[0].process is not victim  # a fresh pool next time
+
+
+def test_workers_that_keep_dying_give_way_to_signing_here(tmp_path, monkeypatch):
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    builders = _builders(PARALLEL_FROM, key.public_key())
+    monkeypatch.setattr(signer, "_REPLACED", signer.MAX_REPLACED + 1)
+    signer.shutdown_pool()
+    certs = sign_certificates(builders, key, processes=2)
+    assert signer._POOL is None
+    assert certs == sign_certificates(builders, key, processes=0)

@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from myna import logs
 from myna.pki.crl_der import SignatureAlgorithm, assemble
 from myna.pki.keys import SigningKey
 
@@ -104,6 +105,7 @@ def sign_bytes(key: SigningKey):
 # One pool per process, started on first use and shut down at exit. PKCS#11 keys never
 # go to workers (a token key cannot leave the token; the session belongs to this process).
 
+_log = logs.get(__name__)
 PARALLEL_FROM = 32  # fewer certificates than this are signed in the calling thread
 SLICE = 32  # TBS per message to a worker: starts the workers early, amortises the system calls
 _PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
@@ -338,19 +340,25 @@ class _Pool:
 _POOL: _Pool | None = None
 _POOL_LOCK = threading.Lock()
 _ATEXIT = False
+_REPLACED = 0  # pools replaced because a worker died
+MAX_REPLACED = 3  # then this process signs in the calling thread (workers keep dying: no point)
 
 
 def signing_pool(processes: int) -> _Pool:
     """The worker pool (started on first call; a new one if ``processes`` changed or this
     is a forked child, which cannot use its parent's workers)."""
-    global _POOL, _ATEXIT
+    global _POOL, _ATEXIT, _REPLACED
     with _POOL_LOCK:
         pool = _POOL
         # A worker that died (OOM killer, a signal) is not replaced alone: its tasks fall back
         # to the calling thread (SigningJob.result) and the next batch gets a fresh pool.
         if pool is None or pool.size != processes or pool.pid != os.getpid() or any(w.dead or not w.process.is_alive() for w in pool.workers):
             if pool is not None and pool.pid == os.getpid():
+                if any(w.dead or not w.process.is_alive() for w in pool.workers):
+                    _REPLACED += 1
                 pool.close()
+            if _REPLACED > MAX_REPLACED:
+                raise BrokenPipeError("signing workers keep dying")
             pool = _POOL = _Pool(processes)
             if not _ATEXIT:
                 atexit.register(shutdown_pool)
@@ -438,7 +446,12 @@ def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: Signin
         return SigningJob(key, done)
     key_der = direct().private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     job = SigningJob(key)
-    job._pool = pool = signing_pool(processes)
+    try:
+        job._pool = pool = signing_pool(processes)
+    except (BrokenPipeError, OSError) as exc:
+        # No workers to be had (they keep dying, or cannot be started): sign here.
+        _log.warning("signing.in-process", reason=str(exc))
+        return submit_certificates(builders, key, 0)
     is_rsa = key.algorithm.is_rsa
     for start in range(0, len(builders), SLICE):
         part = [tbs_of(b, is_rsa) for b in builders[start : start + SLICE]]
