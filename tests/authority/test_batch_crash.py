@@ -103,7 +103,9 @@ def run_and_kill_while_signing(env: dict, batch: Path, engine, at_least: int, lo
     with open(log.with_suffix(".out"), "w") as out, open(log.with_suffix(".err"), "w") as errf:
         proc = subprocess.Popen(
             [sys.executable, "-m", "myna.cli", "cert", "issue-batch", str(batch), "--chunk", str(CHUNK)],
-            env=env, stdout=out, stderr=errf,
+            env=env,
+            stdout=out,
+            stderr=errf,
         )
         try:
             deadline = time.monotonic() + 180
@@ -194,9 +196,10 @@ def test_sigkill_mid_batch_then_rerun_completes_without_reusing_serials(tmp_path
             want = by_id[request_id]
             cert = x509.load_der_x509_certificate(row["der"])
             assert row["kind"] == want["kind"] and row["resident_code"] == want["resident_code"]
-            assert cert.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            ).decode() == want["public_key_pem"]
+            assert (
+                cert.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+                == want["public_key_pem"]
+            )
         # Serials reserved by the killed chunk stay reserved and unused: the re-run reserved
         # a new serial for each certificate it issued.
         orphans = {r["serial"] for r in before["reservations"]} - {c["serial"] for c in before["certs"]}

@@ -12,7 +12,7 @@ import signal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from myna_testing import ec_public_pem, issue_request, table_counts
+from myna_testing import issue_request, table_counts
 from sqlalchemy import func, select
 
 from myna.authority.issuance import IssuanceService
@@ -222,8 +222,14 @@ def test_token_keys_are_signed_in_this_process_chunk_after_chunk(softhsm, tmp_pa
     from myna.authority.platform import Platform
 
     settings = Settings(
-        home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000", key_backend="pkcs11",
-        pkcs11_module=softhsm.module, pkcs11_token=softhsm.label, pkcs11_pin=softhsm.pin, signing_processes=2,
+        home=tmp_path / "home",
+        database_url=database_url,
+        public_url="http://127.0.0.1:8000",
+        key_backend="pkcs11",
+        pkcs11_module=softhsm.module,
+        pkcs11_token=softhsm.label,
+        pkcs11_pin=softhsm.pin,
+        signing_processes=2,
     )
     p = Platform.open(settings, clock)
     try:

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 
+from myna.pki import signer
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.keystore_file import FileKeyBackend
-from myna.pki import signer
 from myna.pki.signer import PARALLEL_FROM, sign_certificates, submit_certificates, tbs_of
 
 

@@ -216,7 +216,7 @@ def _basic4(obj: object) -> Basic4:
     try:
         sex = Sex(obj["sex"])
     except ValueError:
-        raise _Bad(f"basic4.sex {obj['sex']!r} must be \"1\" (male), \"2\" (female) or \"3\" (not known)") from None
+        raise _Bad(f'basic4.sex {obj["sex"]!r} must be "1" (male), "2" (female) or "3" (not known)') from None
     try:
         return Basic4(
             name=obj["name"],
@@ -245,9 +245,7 @@ def _date(value: str, name: str) -> dt.date:
 
 
 def _json_type(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
 def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequence[int]) -> list[_BadLine]:
@@ -272,7 +270,9 @@ def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequenc
             ):
                 c, n = by_key[fingerprint]
                 if request_id != c.request.request_id:
-                    bad.append(_BadLine(n, f"public key is already certified (request_id {request_id!r}); a new certificate needs a new key pair"))
+                    bad.append(
+                        _BadLine(n, f"public key is already certified (request_id {request_id!r}); a new certificate needs a new key pair")
+                    )
     return bad
 
 

@@ -257,7 +257,15 @@ class IssuanceService:
         with self.platform.db.session() as s:
             s.execute(
                 insert(m.SerialReservation),
-                [{"serial": serials.to_store(n), "authority_id": authorities[c.request.kind].id, "request_id": c.request.request_id, "reserved_at": now} for c, n in plan],
+                [
+                    {
+                        "serial": serials.to_store(n),
+                        "authority_id": authorities[c.request.kind].id,
+                        "request_id": c.request.request_id,
+                        "reserved_at": now,
+                    }
+                    for c, n in plan
+                ],
             )
         # 2. Start signing, one job per CA. Worker processes only for big batches (from the
         # second chunk of a stream on, or PARALLEL_FROM requests): starting the pool costs
@@ -284,7 +292,9 @@ class IssuanceService:
         try:
             with self.platform.db.session() as s:
                 s.execute(insert(m.Certificate), rows)
-                audit_many(s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows])
+                audit_many(
+                    s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows]
+                )
                 status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
         except IntegrityError:
             # A concurrent retry of the same request won the race: answer with its result.
@@ -307,7 +317,9 @@ class IssuanceService:
         req = c.request
         not_after = min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
         subject_id = profiles.new_subject_id()
-        builder = profiles.holder_builder(req.kind, ca.cert, c.key, subject_id, serial, now, not_after, self.platform.urls, ca.slug, req.basic4)
+        builder = profiles.holder_builder(
+            req.kind, ca.cert, c.key, subject_id, serial, now, not_after, self.platform.urls, ca.slug, req.basic4
+        )
         row = {
             "serial": serials.to_store(serial),
             "authority_id": ca.id,
@@ -330,7 +342,9 @@ def _issued(row: m.Certificate, created: bool) -> Issued:
     return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), created)
 
 
-def record_service_certificate(s, cert: x509.Certificate, authority_id: int, kind: str, subject_id: str, request_id: str, now: dt.datetime) -> str:
+def record_service_certificate(
+    s, cert: x509.Certificate, authority_id: int, kind: str, subject_id: str, request_id: str, now: dt.datetime
+) -> str:
     """The issuance record of a certificate the platform issues to itself (a CA certificate
     from the root, an OCSP responder certificate): serial reservation, record and
     status-feed entry, in the caller's transaction. Returns the stored serial."""

@@ -288,7 +288,7 @@ class _Pool:
             if w.outbuf:
                 poller.register(w.wfd, select.POLLOUT)
                 fds[w.wfd] = w
-        for fd, events in poller.poll(timeout * 1000):
+        for fd, _events in poller.poll(timeout * 1000):
             w = fds[fd]
             if w.dead:
                 continue
@@ -352,7 +352,12 @@ def signing_pool(processes: int) -> _Pool:
         pool = _POOL
         # A worker that died (OOM killer, a signal) is not replaced alone: its tasks fall back
         # to the calling thread (SigningJob.result) and the next batch gets a fresh pool.
-        if pool is None or pool.size != processes or pool.pid != os.getpid() or any(w.dead or not w.process.is_alive() for w in pool.workers):
+        if (
+            pool is None
+            or pool.size != processes
+            or pool.pid != os.getpid()
+            or any(w.dead or not w.process.is_alive() for w in pool.workers)
+        ):
             if pool is not None and pool.pid == os.getpid():
                 if any(w.dead or not w.process.is_alive() for w in pool.workers):
                     _REPLACED += 1
