@@ -3,32 +3,19 @@ portal's challenge with its user-auth key after the PIN, as `myna card login-cha
 does over PC/SC (here the card is driven in-process)."""
 
 import base64
-import datetime as dt
 
 import pytest
-from ui_support import screenshot
+from ui_support import resident_with_card, screenshot
 
-from myna.chip.cards import CardPins, CardService
+from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.image import KeyRef
 from myna.chip.pins import PinRef
 from myna.numbering.codes import municipality_check_digit
 from myna.pki import serials
-from myna.pki.basic4 import Basic4, Sex
-from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 MUNICIPALITY = "13101" + str(municipality_check_digit("13101"))
-
-
-def resident_with_card(platform, code="31000000007"):
-    registry = Registry(platform)
-    registry.ensure_municipality(MUNICIPALITY, "Chiyoda")
-    b4 = Basic4("鈴木 一郎", dt.date(1985, 2, 3), Sex.MALE, "東京都千代田区霞が関2-1-2")
-    registry.submit(ChangeEvent(f"portal-{code}", EventType.MOVE_IN, code, MUNICIPALITY, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test")
-    card = CardService(platform).create_card(code, CardPins(auth="4321", sign="SIGN99"), "test")
-    return code, card
 
 
 def card_answers(platform, card_id: str, pin: str, challenge_hex: str) -> tuple[str, str]:
@@ -40,7 +27,7 @@ def card_answers(platform, card_id: str, pin: str, challenge_hex: str) -> tuple[
 
 
 def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_server, page):
-    code, card = resident_with_card(platform)
+    _, card = resident_with_card(platform)
     page.goto(f"{live_server}/ui/portal")
     page.click("#portal-login")
     challenge = page.inner_text("#challenge")
@@ -63,7 +50,7 @@ def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_se
 
 
 def test_a_wrong_card_answer_shows_the_reason_on_the_form(platform, live_server, page):
-    code, card = resident_with_card(platform, "31000000015")
+    _, card = resident_with_card(platform, "31000000015")
     page.goto(f"{live_server}/ui/portal/login?lang=en")
     stale = page.inner_text("#challenge")
     serial, signature = card_answers(platform, card.card_id, "4321", "00" * 32)  # signed something else

@@ -31,3 +31,22 @@ def screenshot(page, name: str) -> Path:
     path = SCREENS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def resident_with_card(platform, code: str = "31000000007", pins: tuple[str, str] = ("4321", "SIGN99")):
+    """A resident on the register (moved in from abroad) holding an active virtual card."""
+    import datetime as dt
+
+    from myna.chip.cards import CardPins, CardService
+    from myna.numbering.codes import municipality_check_digit
+    from myna.pki.basic4 import Basic4, Sex
+    from myna.residents.events import ChangeEvent, EventType
+    from myna.residents.registry import Registry
+
+    municipality = "13101" + str(municipality_check_digit("13101"))
+    registry = Registry(platform)
+    registry.ensure_municipality(municipality, "Chiyoda")
+    b4 = Basic4("鈴木 一郎", dt.date(1985, 2, 3), Sex.MALE, "東京都千代田区霞が関2-1-2")
+    registry.submit(ChangeEvent(f"ui-{code}", EventType.MOVE_IN, code, municipality, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test")
+    card = CardService(platform).create_card(code, CardPins(auth=pins[0], sign=pins[1]), "test")
+    return registry.get(code, None), card

@@ -41,7 +41,7 @@ from myna.store.models_card_management import CardApplication, CardFee, MailedNo
 from myna.store.models_cards import CardRecord
 
 OPEN = ("accepted", "in-production", "produced")  # counted as "in progress" for duplicates
-CHANNELS = ("online", "paper", "qr")
+CHANNELS = ("online", "paper", "qr", "counter")  # counter: taken by a clerk at the municipality (窓口申請)
 SOURCE_REF_MAX = 200
 PAPER_MAX_LINES = 200_000
 

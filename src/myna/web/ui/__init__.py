@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from myna.web.ui import console, portal, session
+from myna.web.ui import console, counter, portal, session
 from myna.web.ui.frame import ScreenForbidden, SignInRequired, lang_of, render, to_sign_in
 from myna.web.ui.i18n import text
 
@@ -20,6 +20,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(session.router)
     app.include_router(console.router)
+    app.include_router(counter.router)
     app.include_router(portal.router)
 
     @app.exception_handler(portal.PortalSignInRequired)

@@ -10,10 +10,12 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from myna.authority.revoking import status_of
+from myna.cards.applications import Applications
 from myna.errors import InvalidInput, MynaError, NotFound, Unauthorised
 from myna.pki import serials
 from myna.portal.disclosure import consents, disclosures
 from myna.portal.login import PortalLogin, Resident
+from myna.portal.lost_card import suspend_cards, suspend_lost
 from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.store.models_cards import CardRecord
@@ -126,6 +128,7 @@ def me(request: Request):
         disclosures=disclosures(p, who.resident_code),
         consent_error=request.query_params.get("consent_error"),
         consent_done=request.query_params.get("consent"),
+        suspended=bool(request.query_params.get("suspended")),
     )
 
 
@@ -145,3 +148,49 @@ def change_consent(request: Request, verifier: str = Form(""), action: str = For
     except MynaError as e:
         return RedirectResponse(f"/ui/portal/me?consent_error={quote(str(e))}#consents", status_code=303)
     return RedirectResponse(f"/ui/portal/me?consent={quote(action)}#consents", status_code=303)
+
+
+# -- public services: application status, lost card ------------------------------------
+
+
+@router.get("/status")
+def application_status(request: Request, receipt: str = ""):
+    result, error = None, None
+    if receipt.strip():
+        try:
+            result = Applications(request.app.state.platform).status(receipt.strip())
+        except MynaError as e:
+            error = str(e)
+    return render(request, "portal_status.html", status_code=404 if error and "no application" in error else 200, receipt=receipt, result=result, error=error)
+
+
+@router.get("/lost")
+def lost_form(request: Request):
+    return render(request, "portal_lost.html", form={}, errors={}, suspended=None)
+
+
+@router.post("/lost")
+def report_lost(request: Request, number: str = Form(""), date_of_birth: str = Form("")):
+    errors = {}
+    if not number.strip():
+        errors["number"] = "form.error.required"
+    if not date_of_birth.strip():
+        errors["date_of_birth"] = "form.error.required"
+    suspended = None
+    if not errors:
+        try:
+            suspended = suspend_lost(request.app.state.platform, number, date_of_birth, "resident@portal")
+        except MynaError as e:
+            errors["_form"] = str(e)
+    # The number is not echoed back into the page.
+    return render(request, "portal_lost.html", status_code=422 if errors else 200, form={"date_of_birth": date_of_birth}, errors=errors, suspended=suspended)
+
+
+@router.post("/me/suspend")
+def suspend_own(request: Request, card_id: str = Form("")):
+    who = current_resident(request)
+    try:
+        suspend_cards(request.app.state.platform, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
+    except MynaError as e:
+        return RedirectResponse(f"/ui/portal/me?consent_error={quote(str(e))}#cards", status_code=303)
+    return RedirectResponse("/ui/portal/me?suspended=1#cards", status_code=303)

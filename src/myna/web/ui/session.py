@@ -15,8 +15,9 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 MENU = {
     Role.OPERATOR: ["console"],
     Role.AUDITOR: ["console"],
+    Role.MUNICIPALITY: ["counter"],
 }
-SCREEN_URLS = {"console": "/ui/console"}
+SCREEN_URLS = {"console": "/ui/console", "counter": "/ui/counter"}
 
 
 @router.get("/")

@@ -1,0 +1,339 @@
+"""The municipal counter terminal (統合端末): residents and their changes, applications,
+cards arriving from production, handover with the holder setting the PINs, and the card's
+later life (suspension, loss, reissue, renewal, return, abolition).
+
+Every action goes through the same domain services as the API, scoped to the clerk's
+municipality: a clerk cannot see or touch another municipality's residents or cards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from myna.authority.tokens import Principal, Role
+from myna.cards.applications import ApplicationIn, Applications
+from myna.cards.card_status import TRANSITIONS, Action, CardStatus
+from myna.cards.handover import IDENTITY_DOCUMENTS, Counter, Handover
+from myna.cards.management import CardManagement
+from myna.chip.cards import CardPins
+from myna.errors import MynaError, NotFound
+from myna.pki.basic4 import Basic4, Sex
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
+from myna.store.models_card_management import CardApplication
+from myna.store.models_cards import CardRecord
+from myna.web.ui.frame import guard, render
+
+router = APIRouter(prefix="/ui/counter", include_in_schema=False)
+CLERK = guard(Role.MUNICIPALITY)
+COUNTER_CHANNEL = "counter"
+PHOTO_MAX = 5 * 1024 * 1024
+EVENT_TYPES = [e.value for e in EventType]
+# Which fields each change event needs on the form (the registry checks them again).
+EVENT_FIELDS = {
+    "birth": {"name", "date_of_birth", "sex", "address"},
+    "move-in": {"address"},  # name etc. only for someone not on the register (from abroad)
+    "planned-move-out": {"planned_date"},
+    "move-out": set(),
+    "name-change": {"name"},
+    "address-change": {"address"},
+    "correction": set(),
+    "death": set(),
+    "deletion": {"reason"},
+}
+CARD_ACTIONS = ("suspend", "lift", "loss", "return", "abolish", "renew")
+_DOMAIN_ACTION = {"suspend": Action.SUSPEND, "lift": Action.LIFT, "loss": Action.LOSE, "return": Action.RETURN, "abolish": Action.ABOLISH}
+
+
+def legal_actions(status: str) -> list[str]:
+    """The buttons worth showing for a card in ``status`` (the domain still decides)."""
+    try:
+        current = CardStatus(status)
+    except ValueError:
+        return []
+    out = [a for a, action in _DOMAIN_ACTION.items() if (current, action) in TRANSITIONS]
+    if current is CardStatus.ACTIVE:
+        out.append("renew")
+    return out
+
+
+def _go(url: str, message: str | None = None, error: str | None = None) -> RedirectResponse:
+    sep = "&" if "?" in url else "?"
+    if message:
+        url += f"{sep}done={quote(message)}"
+    elif error:
+        url += f"{sep}error={quote(error)}"
+    return RedirectResponse(url, status_code=303)
+
+
+def _date(value: str) -> dt.date:
+    return dt.date.fromisoformat(value.strip())
+
+
+@router.get("")
+def overview(request: Request, who: Principal = Depends(CLERK)):
+    p = request.app.state.platform
+    with p.db.session() as s:
+        arrived = s.scalars(
+            select(CardRecord).where(CardRecord.municipality_code == who.municipality_code, CardRecord.status == "shipped").order_by(CardRecord.updated_at.desc()).limit(100)
+        ).all()
+        recent = s.scalars(
+            select(CardApplication).where(CardApplication.municipality_code == who.municipality_code).order_by(CardApplication.received_at.desc()).limit(20)
+        ).all()
+        arrived = [{"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at} for c in arrived]
+        recent = [{"id": a.application_id, "resident_code": a.resident_code, "status": a.status, "due_on": a.due_on, "reason": a.reason} for a in recent]
+    return render(request, "counter.html", arrived=arrived, recent=recent, done=request.query_params.get("done"), error=request.query_params.get("error"))
+
+
+@router.get("/find")
+def find(request: Request, code: str = "", who: Principal = Depends(CLERK)):
+    code = code.strip()
+    if code.isdigit() and len(code) == 11:
+        return RedirectResponse(f"/ui/counter/residents/{code}", status_code=303)
+    if len(code) == 16:
+        return RedirectResponse(f"/ui/counter/cards/{code.upper()}", status_code=303)
+    return _go("/ui/counter", error="11-digit resident code or 16-character card id")
+
+
+# -- residents --------------------------------------------------------------------------
+
+
+def _event_form(request: Request, form: dict, errors: dict, status_code: int = 200):
+    return render(request, "counter_event.html", status_code=status_code, form=form, errors=errors, event_types=EVENT_TYPES, event_fields=EVENT_FIELDS)
+
+
+@router.get("/events/new")
+def new_event(request: Request, resident_code: str = "", who: Principal = Depends(CLERK)):
+    # The event id is fixed when the form is shown: submitting twice records the event once.
+    return _event_form(request, {"event_id": f"counter-{uuid.uuid4().hex}", "resident_code": resident_code, "effective_date": request.app.state.platform.clock.now().date().isoformat()}, {})
+
+
+@router.post("/events")
+def submit_event(
+    request: Request,
+    who: Principal = Depends(CLERK),
+    event_id: str = Form(""),
+    type: str = Form(""),
+    resident_code: str = Form(""),
+    effective_date: str = Form(""),
+    name: str = Form(""),
+    date_of_birth: str = Form(""),
+    sex: str = Form(""),
+    address: str = Form(""),
+    planned_date: str = Form(""),
+    reason: str = Form(""),
+):
+    form = dict(event_id=event_id, type=type, resident_code=resident_code, effective_date=effective_date, name=name, date_of_birth=date_of_birth, sex=sex, address=address, planned_date=planned_date, reason=reason)
+    errors: dict[str, str] = {}
+    if type not in EVENT_FIELDS:
+        errors["type"] = "form.error.required"
+    if not (resident_code.isdigit() and len(resident_code) == 11):
+        errors["resident_code"] = "counter.error.resident_code"
+    dates = {}
+    for key in ("effective_date", "date_of_birth", "planned_date"):
+        value = form[key]
+        if value:
+            try:
+                dates[key] = _date(value)
+            except ValueError:
+                errors[key] = "form.error.date"
+    if "effective_date" not in dates and "effective_date" not in errors:
+        errors["effective_date"] = "form.error.required"
+    for key in EVENT_FIELDS.get(type, ()):
+        if not form[key].strip() and key not in errors:
+            errors[key] = "form.error.required"
+    if type == "birth" and sex not in ("1", "2", "3"):
+        errors["sex"] = "form.error.required"
+    if not errors:
+        basic4 = None
+        if type == "birth" or (type == "move-in" and name.strip()):
+            basic4 = Basic4(name.strip(), dates.get("date_of_birth"), Sex(sex), address.strip()) if sex in ("1", "2", "3") and "date_of_birth" in dates else None
+        event = ChangeEvent(
+            event_id, EventType(type), resident_code, who.municipality_code, dates["effective_date"], basic4=basic4,
+            name=(name.strip() or None) if type in ("name-change", "correction") else None,
+            address=(address.strip() or None) if type in ("address-change", "move-in", "correction") else None,
+            planned_date=dates.get("planned_date"), reason=reason.strip() or None,
+        )  # fmt: skip
+        try:
+            Registry(request.app.state.platform).submit(event, who.actor)
+        except MynaError as e:
+            errors["_form"] = str(e)
+    if errors:
+        return _event_form(request, form, errors, 422)
+    return _go(f"/ui/counter/residents/{resident_code}", message=f"{type} recorded")
+
+
+@router.get("/residents/{resident_code}")
+def resident(request: Request, resident_code: str, who: Principal = Depends(CLERK)):
+    p = request.app.state.platform
+    try:
+        info = Registry(p).get(resident_code, who.municipality_code)
+    except NotFound:
+        return render(request, "error.html", status_code=404, message=f"no resident {resident_code} in municipality {who.municipality_code}")
+    with p.db.session() as s:
+        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == resident_code).order_by(CardRecord.created_at.desc()))]
+        apps = [
+            {"id": a.application_id, "status": a.status, "received_on": a.received_on, "due_on": a.due_on, "reason": a.reason, "express": a.express, "card_id": a.card_id}
+            for a in s.scalars(select(CardApplication).where(CardApplication.resident_code == resident_code).order_by(CardApplication.received_at.desc()))
+        ]
+    return render(request, "counter_resident.html", info=info, cards=cards, applications=apps, done=request.query_params.get("done"))
+
+
+# -- applications ------------------------------------------------------------------------
+
+
+def _application_form(request: Request, form: dict, errors: dict, status_code: int = 200):
+    return render(request, "counter_application.html", status_code=status_code, form=form, errors=errors)
+
+
+@router.get("/applications/new")
+def new_application(request: Request, resident_code: str = "", replaces: str = "", who: Principal = Depends(CLERK)):
+    form: dict = {"resident_code": resident_code, "source_ref": f"counter-{uuid.uuid4().hex}", "replaces": replaces, "reason": "reissue" if replaces else "new"}
+    if resident_code:
+        try:
+            info = Registry(request.app.state.platform).get(resident_code, who.municipality_code)
+            form |= {"name": info["name"], "date_of_birth": info["date_of_birth"], "sex": info["sex"], "address": info["address"]}
+        except NotFound:
+            pass
+    return _application_form(request, form, {})
+
+
+@router.post("/applications")
+async def submit_application(
+    request: Request,
+    who: Principal = Depends(CLERK),
+    resident_code: str = Form(""),
+    name: str = Form(""),
+    date_of_birth: str = Form(""),
+    sex: str = Form(""),
+    address: str = Form(""),
+    express: str = Form(""),
+    reason: str = Form("new"),
+    replaces: str = Form(""),
+    source_ref: str = Form(""),
+    photo: UploadFile | None = File(None),
+):
+    form = dict(resident_code=resident_code, name=name, date_of_birth=date_of_birth, sex=sex, address=address, express=express, reason=reason, replaces=replaces, source_ref=source_ref)
+    errors: dict[str, str] = {}
+    if not (resident_code.isdigit() and len(resident_code) == 11):
+        errors["resident_code"] = "counter.error.resident_code"
+    for key in ("name", "address"):
+        if not form[key].strip():
+            errors[key] = "form.error.required"
+    try:
+        dob = _date(date_of_birth)
+    except ValueError:
+        errors["date_of_birth"] = "form.error.date" if date_of_birth else "form.error.required"
+    if sex not in ("1", "2", "3"):
+        errors["sex"] = "form.error.required"
+    data = await photo.read(PHOTO_MAX + 1) if photo is not None and photo.filename else None
+    if data is not None and len(data) > PHOTO_MAX:
+        errors["photo"] = "counter.error.photo_size"
+    if not errors:
+        p = request.app.state.platform
+        app = ApplicationIn(
+            resident_code, name.strip(), dob, sex, address.strip(), data or None, reason if reason in ("new", "reissue", "renewal") else "new",
+            express or None, replaces or None, source_ref or None,
+        )  # fmt: skip
+        try:
+            if replaces:
+                receipt = CardManagement(p).reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
+            else:
+                # A counter application is for the municipality's own residents.
+                Registry(p).get(resident_code, who.municipality_code)
+                receipt = Applications(p).submit(app, COUNTER_CHANNEL, who.actor)
+        except MynaError as e:
+            errors["_form"] = str(e)
+    if errors:
+        return _application_form(request, form, errors, 422)
+    return render(request, "counter_receipt.html", receipt=receipt)
+
+
+# -- cards -------------------------------------------------------------------------------
+
+
+def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
+    p = request.app.state.platform
+    try:
+        card = CardManagement(p).card(card_id, who.municipality_code)
+    except NotFound as e:
+        return render(request, "error.html", status_code=404, message=str(e))
+    return render(
+        request, "counter_card.html", status_code=status_code, card=card, form=form or {}, errors=errors or {}, documents=IDENTITY_DOCUMENTS,
+        actions=legal_actions(card["status"]),
+        done=request.query_params.get("done"), error=request.query_params.get("error"),
+    )  # fmt: skip
+
+
+@router.get("/cards/{card_id}")
+def card(request: Request, card_id: str, who: Principal = Depends(CLERK)):
+    return _card_page(request, card_id, who)
+
+
+@router.get("/cards/{card_id}/pickup-notice.pdf")
+def pickup_notice(request: Request, card_id: str, who: Principal = Depends(CLERK)):
+    try:
+        pdf = Counter(request.app.state.platform).pickup_notice(card_id, who.municipality_code)
+    except MynaError as e:
+        return _go(f"/ui/counter/cards/{quote(card_id)}", error=str(e))
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="pickup-{card_id}.pdf"'})
+
+
+@router.post("/cards/{card_id}/handover")
+def hand_over(
+    request: Request,
+    card_id: str,
+    who: Principal = Depends(CLERK),
+    identity_document: str = Form(""),
+    face_matches_photo: str | None = Form(None),
+    pins_entered_by: str = Form(""),
+    auth_pin: str = Form(""),
+    auth_pin_again: str = Form(""),
+    sign_pin: str = Form(""),
+    sign_pin_again: str = Form(""),
+):
+    # PINs are never echoed back into the form.
+    form = {"identity_document": identity_document, "face_matches_photo": bool(face_matches_photo), "pins_entered_by": pins_entered_by}
+    errors: dict[str, str] = {}
+    if identity_document not in IDENTITY_DOCUMENTS:
+        errors["identity_document"] = "form.error.required"
+    if pins_entered_by not in ("holder", "clerk", "proxy"):
+        errors["pins_entered_by"] = "form.error.required"
+    if not (auth_pin.isdigit() and len(auth_pin) == 4):
+        errors["auth_pin"] = "counter.error.auth_pin"
+    elif auth_pin != auth_pin_again:
+        errors["auth_pin_again"] = "counter.error.pin_again"
+    if sign_pin and sign_pin != sign_pin_again:
+        errors["sign_pin_again"] = "counter.error.pin_again"
+    if not errors:
+        h = Handover(identity_document, bool(face_matches_photo), CardPins(auth_pin, sign_pin or None), pins_entered_by)
+        try:
+            Counter(request.app.state.platform).hand_over(card_id, h, who.actor, who.municipality_code)
+        except MynaError as e:
+            errors["_form"] = str(e)
+    if errors:
+        return _card_page(request, card_id, who, form, errors, 422)
+    return _go(f"/ui/counter/cards/{quote(card_id)}", message="handed over")
+
+
+@router.post("/cards/{card_id}/action")
+def card_action(request: Request, card_id: str, action: str = Form(""), note: str = Form(""), who: Principal = Depends(CLERK)):
+    service = CardManagement(request.app.state.platform)
+    url = f"/ui/counter/cards/{quote(card_id)}"
+    if action not in CARD_ACTIONS:
+        return _go(url, error=f"unknown action {action!r}")
+    try:
+        if action == "renew":
+            service.renew_certificates(card_id, who.actor, who.municipality_code)
+        else:
+            method = {"suspend": service.suspend, "lift": service.lift, "loss": service.lose, "return": service.return_card, "abolish": service.abolish}[action]
+            method(card_id, who.actor, note.strip() or None, who.municipality_code)
+    except MynaError as e:
+        return _go(url, error=str(e))
+    return _go(url, message=action)

@@ -1,0 +1,182 @@
+"""Counter terminal (R-CARD-2, R-CARD-6, R-CARD-7): a clerk reports a birth, takes the
+application, hands the produced card over with the holder's PINs; errors sit next to the
+fields; a clerk cannot reach another municipality's residents; other roles cannot enter."""
+
+import io
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from myna.authority.tokens import Role, Tokens
+from myna.cards.production import Production
+from myna.chip.cards import CardService
+from myna.chip.client import JpkiClient
+from myna.chip.pins import PinRef
+from myna.residents.registry import Registry
+from myna.store import models as m
+from myna.web.app import create_app
+
+CHIYODA, SHINJUKU = "131016", "131041"
+CODE = "40000000006"
+
+
+def photo() -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (350, 450), (128, 128, 128))
+    draw = ImageDraw.Draw(img)
+    for y in range(450):
+        draw.line([(0, y), (350, y)], fill=(200 - y * 100 // 450, 210, 230))
+    draw.ellipse([90, 90, 260, 310], fill=(220, 180, 150))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def counter(platform):
+    registry = Registry(platform)
+    registry.ensure_municipality(CHIYODA, "千代田区")
+    registry.ensure_municipality(SHINJUKU, "新宿区")
+    tokens = Tokens(platform)
+    client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
+    client.tokens = {
+        "chiyoda": tokens.create(Role.MUNICIPALITY, "clerk", CHIYODA),
+        "shinjuku": tokens.create(Role.MUNICIPALITY, "clerk", SHINJUKU),
+        "operator": tokens.create(Role.OPERATOR, "ops"),
+    }
+    return client
+
+
+def as_clerk(client, who="chiyoda"):
+    client.cookies.clear()
+    r = client.post("/ui/login", data={"token": client.tokens[who], "next": "/ui/counter"}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def hidden(html: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
+def report_birth(client, code=CODE):
+    form = client.get("/ui/counter/events/new").text
+    data = {"event_id": hidden(form, "event_id"), "type": "birth", "resident_code": code, "effective_date": "2026-03-30",
+            "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2", "address": "東京都千代田区千代田1-1"}  # fmt: skip
+    return client.post("/ui/counter/events", data=data, follow_redirects=False), data
+
+
+def take_application(client, code=CODE, **over):
+    form = client.get(f"/ui/counter/applications/new?resident_code={code}").text
+    data = {"resident_code": code, "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2", "address": "東京都千代田区千代田1-1",
+            "express": "newborn", "reason": "new", "replaces": "", "source_ref": hidden(form, "source_ref"), **over}  # fmt: skip
+    return client.post("/ui/counter/applications", data=data, files={"photo": ("me.png", photo(), "image/png")})
+
+
+def produced_card(platform, client) -> str:
+    as_clerk(client)
+    assert report_birth(client)[0].status_code == 303
+    r = take_application(client)
+    assert r.status_code == 200 and 'data-status="accepted"' in r.text, r.text
+    Production(platform).produce("jlis", size=10)
+    Production(platform).ship("jlis")
+    (card,) = CardService(platform).list(resident_code=CODE)
+    return card.card_id
+
+
+def test_birth_reported_twice_with_the_same_form_is_recorded_once(platform, counter):
+    as_clerk(counter)
+    r, data = report_birth(counter)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/ui/counter/residents/{CODE}")
+    again = counter.post("/ui/counter/events", data=data, follow_redirects=False)
+    assert again.status_code == 303  # acknowledged, not re-applied
+    assert len(Registry(platform).get(CODE, CHIYODA)["history"]) == 1
+    page = counter.get(f"/ui/counter/residents/{CODE}", headers={"accept-language": "en"}).text
+    assert "佐藤 みらい" in page and 'data-status="active"' in page
+
+
+def test_event_form_errors_sit_next_to_fields(platform, counter):
+    as_clerk(counter)
+    form = counter.get("/ui/counter/events/new").text
+    r = counter.post("/ui/counter/events", data={"event_id": hidden(form, "event_id"), "type": "birth", "resident_code": "123", "effective_date": "soon"})
+    assert r.status_code == 422
+    for f in ("resident_code", "effective_date", "name", "address", "sex"):
+        assert f'id="{f}-error"' in r.text, f
+    r = counter.post("/ui/counter/events", data={"event_id": hidden(form, "event_id"), "type": "death", "resident_code": "99999999999", "effective_date": "2026-03-01"})
+    assert r.status_code == 422 and 'id="form-error"' in r.text  # the registry's own refusal, shown on the form
+
+
+def test_application_receipt_and_defects(platform, counter):
+    as_clerk(counter)
+    report_birth(counter)
+    r = take_application(counter)
+    assert r.status_code == 200 and 'data-status="accepted"' in r.text
+    receipt = re.search(r'id="receipt-number">([^<]+)<', r.text).group(1)
+    assert counter.get(f"/api/v1/card-applications/{receipt}/status").json()["status"] == "accepted"
+    # No photo: received, but with a defect the receipt lists.
+    r = counter.post("/ui/counter/applications", data={"resident_code": CODE, "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2",
+                                                        "address": "東京都千代田区千代田1-1", "source_ref": "counter-x"})  # fmt: skip
+    assert r.status_code == 200 and 'data-status="defective"' in r.text
+    assert 'data-code="photo-missing"' in r.text and 'data-code="duplicate"' in r.text
+
+
+def test_application_form_errors(platform, counter):
+    as_clerk(counter)
+    r = counter.post("/ui/counter/applications", data={"resident_code": "12", "date_of_birth": "x"})
+    assert r.status_code == 422
+    for f in ("resident_code", "name", "address", "date_of_birth", "sex"):
+        assert f'id="{f}-error"' in r.text, f
+
+
+def test_handover_needs_the_holder_at_the_counter(platform, counter):
+    card_id = produced_card(platform, counter)
+    page = counter.get("/ui/counter", headers={"accept-language": "en"}).text
+    assert f'data-card="{card_id}"' in page  # arrived, awaiting handover
+    pdf = counter.get(f"/ui/counter/cards/{card_id}/pickup-notice.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    base = {"identity_document": "passport", "face_matches_photo": "1", "auth_pin": "1234", "auth_pin_again": "1234"}
+    # The clerk keys the PINs: refused, nothing changes.
+    r = counter.post(f"/ui/counter/cards/{card_id}/handover", data={**base, "pins_entered_by": "clerk"}, headers={"accept-language": "en"})
+    assert r.status_code == 422 and "set by the holder" in r.text and 'data-status="shipped"' in r.text
+    r = counter.post(f"/ui/counter/cards/{card_id}/handover", data={**base, "pins_entered_by": "holder", "auth_pin_again": "4321"})
+    assert r.status_code == 422 and 'id="auth_pin_again-error"' in r.text and "1234" not in r.text.split('id="handover-form"')[1]
+    r = counter.post(f"/ui/counter/cards/{card_id}/handover", data={**base, "pins_entered_by": "holder"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert 'data-status="active"' in counter.get(f"/ui/counter/cards/{card_id}").text
+    # The PIN the holder set opens the card.
+    client = JpkiClient(CardService(platform).open_card(card_id).transmit)
+    client.verify(PinRef.AUTH, "1234")
+
+
+def test_suspend_and_lift_from_the_card_page(platform, counter):
+    card_id = produced_card(platform, counter)
+    r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "suspend"}, follow_redirects=False)
+    assert "error=" in r.headers["location"]  # a card not yet handed over cannot be suspended
+    counter.post(f"/ui/counter/cards/{card_id}/handover", data={"identity_document": "passport", "face_matches_photo": "1", "auth_pin": "1234",
+                                                               "auth_pin_again": "1234", "pins_entered_by": "holder"})  # fmt: skip
+    counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "suspend", "note": "lost on the train"})
+    page = counter.get(f"/ui/counter/cards/{card_id}").text
+    assert 'data-status="suspended"' in page and "lost on the train" in page
+    with platform.db.session() as s:
+        assert s.query(m.Revocation).count() == 1  # a newborn's card: user-auth only
+    counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "lift"})
+    assert 'data-status="active"' in counter.get(f"/ui/counter/cards/{card_id}").text
+
+
+def test_a_clerk_cannot_reach_another_municipality(platform, counter):
+    card_id = produced_card(platform, counter)
+    as_clerk(counter, "shinjuku")
+    assert counter.get(f"/ui/counter/residents/{CODE}").status_code == 404
+    assert counter.get(f"/ui/counter/cards/{card_id}").status_code == 404
+    r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "abolish"}, follow_redirects=False)
+    assert "error=" in r.headers["location"]
+    r = take_application(counter)
+    assert r.status_code == 422 and 'id="form-error"' in r.text
+    as_clerk(counter)
+    assert 'data-status="shipped"' in counter.get(f"/ui/counter/cards/{card_id}").text
+
+
+def test_only_clerks_use_the_counter(platform, counter):
+    assert counter.get("/ui/counter", follow_redirects=False).status_code == 303  # not signed in: sign-in page
+    as_clerk(counter, "operator")
+    assert counter.get("/ui/counter").status_code == 403
