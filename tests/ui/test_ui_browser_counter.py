@@ -5,8 +5,8 @@ holder, having lost it, suspends it on the portal and sees its certificates revo
 
 import pytest
 from sqlalchemy import select
-from test_ui_counter import CHIYODA, CODE, photo
-from ui_support import screenshot
+from test_ui_counter import CODE
+from ui_support import CHIYODA, photo, screenshot
 
 from myna.authority.tokens import Role, Tokens
 from myna.cards.production import Production

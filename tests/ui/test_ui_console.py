@@ -1,10 +1,12 @@
 """Screens: sign-in, roles, the operations console's figures and the outage form (R-OPS availability)."""
 
+import datetime as dt
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from myna_testing import issue_request
+from ui_support import card_and_verifier_figures
 
 from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService
@@ -129,3 +131,25 @@ def test_language_switch_and_catalogue_complete(ui):
     r = ui.get("/ui/console?lang=en")
     assert "Operations console" in r.text and "myna_lang=en" in r.headers["set-cookie"]
     assert "Operations console" in ui.get("/ui/console").text  # the cookie keeps the choice
+
+
+def test_console_card_and_verifier_figures_come_from_the_store(ui, platform, clock):
+    """Volumes against capacity (R-CARD-5), lead times (R-CARD-4) and provision counts (R-VER-6)."""
+    card_and_verifier_figures(platform, clock)
+    sign_in(ui, "operator")
+    html = ui.get("/ui/console", headers={"accept-language": "en"}).text
+    received_day = (T0_JST := dt.datetime(2026, 4, 1, 12, tzinfo=JST)).date().isoformat()
+    shipped_day = (T0_JST + dt.timedelta(days=3)).date().isoformat()
+    assert cell(html, "table-volumes", f'data-day="{received_day}"', "received") == "3"
+    assert cell(html, "table-volumes", f'data-day="{shipped_day}"', "shipped") == "2"
+    assert cell(html, "table-capacity", 'data-row="month"', "count") == "2"
+    assert cell(html, "table-lead-monthly", 'data-month="2026-04"', "max") == "3"
+    assert cell(html, "table-lead-monthly", 'data-month="2026-04"', "over") == "0"
+    assert cell(html, "table-provisions", 'data-category="status-auth"', "provided") == "2"
+    for chart in ("chart-volumes", "chart-capacity", "chart-lead-time", "chart-provisions"):
+        assert f'id="{chart}"' in html
+    # Three days on, the third application (not produced) has 11 of 14 days left: no alert yet.
+    assert 'id="no-alerts"' in html
+    clock.advance(dt.timedelta(days=10))
+    html = ui.get("/ui/console", headers={"accept-language": "en"}).text
+    assert cell(html, "table-alerts", "data-application=", "days-left") == "1"

@@ -2,11 +2,11 @@
 application, hands the produced card over with the holder's PINs; errors sit next to the
 fields; a clerk cannot reach another municipality's residents; other roles cannot enter."""
 
-import io
 import re
 
 import pytest
 from fastapi.testclient import TestClient
+from ui_support import CHIYODA, photo
 
 from myna.authority.tokens import Role, Tokens
 from myna.cards.production import Production
@@ -17,21 +17,8 @@ from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.web.app import create_app
 
-CHIYODA, SHINJUKU = "131016", "131041"
+SHINJUKU = "131041"
 CODE = "40000000006"
-
-
-def photo() -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (350, 450), (128, 128, 128))
-    draw = ImageDraw.Draw(img)
-    for y in range(450):
-        draw.line([(0, y), (350, y)], fill=(200 - y * 100 // 450, 210, 230))
-    draw.ellipse([90, 90, 260, 310], fill=(220, 180, 150))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture

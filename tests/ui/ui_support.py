@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+CHIYODA = "131016"
 
 
 def challenge_of(html: str) -> str:
@@ -47,6 +48,59 @@ def resident_with_card(platform, code: str = "31000000007", pins: tuple[str, str
     registry = Registry(platform)
     registry.ensure_municipality(municipality, "Chiyoda")
     b4 = Basic4("鈴木 一郎", dt.date(1985, 2, 3), Sex.MALE, "東京都千代田区霞が関2-1-2")
-    registry.submit(ChangeEvent(f"ui-{code}", EventType.MOVE_IN, code, municipality, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test")
+    registry.submit(
+        ChangeEvent(f"ui-{code}", EventType.MOVE_IN, code, municipality, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test"
+    )
     card = CardService(platform).create_card(code, CardPins(auth=pins[0], sign=pins[1]), "test")
     return registry.get(code, None), card
+
+
+def card_and_verifier_figures(platform, clock) -> None:
+    """Three applications on day 0, two produced and shipped on day 3; two status answers
+    to a user-auth verifier: the figures the console tests look for."""
+    import datetime as dt
+
+    from myna_testing import issue_request
+
+    from myna.authority.issuance import IssuanceService
+    from myna.cards.applications import ApplicationIn, Applications
+    from myna.cards.production import Production
+    from myna.pki.basic4 import Basic4, Sex
+    from myna.residents.events import ChangeEvent, EventType
+    from myna.residents.registry import Registry
+    from myna.verifiers.credentials import Caller
+    from myna.verifiers.entitlements import VerifierType
+    from myna.verifiers.provision import ProvisionService
+    from myna.verifiers.registry import VerifierRegistry
+
+    registry = Registry(platform)
+    registry.ensure_municipality(CHIYODA, "千代田区")
+    for i, code in enumerate(("50000000001", "50000000002", "50000000003")):
+        b4 = Basic4(f"住民 {i}", dt.date(1990, 1, 1 + i), Sex.MALE, "東京都千代田区1-1")
+        registry.submit(
+            ChangeEvent(f"c-{code}", EventType.MOVE_IN, code, CHIYODA, dt.date(2020, 4, 1), basic4=b4, address=b4.address), "test"
+        )
+        Applications(platform).submit(ApplicationIn(code, b4.name, b4.date_of_birth, "1", b4.address, photo()), "online", "test")
+    clock.advance(dt.timedelta(days=3))
+    Production(platform).produce("jlis", size=2)  # two of the three produced and shipped
+    Production(platform).ship("jlis")
+    shop = VerifierRegistry(platform).register("SHOP01", "ショップ", VerifierType.USER_AUTH, "test")
+    issued = IssuanceService(platform).issue_many([issue_request("card-auth")], "test")[0]
+    ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
+    ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
+
+
+def photo() -> bytes:
+    """A portrait 'photograph' the defect checks accept: a gradient and a face-like oval."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (350, 450), (128, 128, 128))
+    draw = ImageDraw.Draw(img)
+    for y in range(450):
+        draw.line([(0, y), (350, y)], fill=(200 - y * 100 // 450, 210, 230))
+    draw.ellipse([90, 90, 260, 310], fill=(220, 180, 150))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

@@ -17,7 +17,9 @@ from myna.errors import Conflict, InvalidInput, NotFound
 from myna.operations.availability import Availability, Outage, availability
 from myna.store import models as m
 from myna.store.journal import audit
+from myna.store.models_card_management import CardApplication as A
 from myna.store.models_operations import CentreTraffic, OutageRecord
+from myna.store.models_verifiers import Provision
 
 # The services whose availability J-LIS reports (SPEC §8; FY2021 figures in brackets there).
 SERVICES = {
@@ -201,3 +203,57 @@ class Operations:
             for reason, kind, n in s.execute(q.group_by(m.Revocation.reason, m.Certificate.kind)):
                 out.setdefault(reason, {})[kind] = n
         return out
+
+
+# -- card management and verifier figures (SPEC §6, §5) ----------------------------------
+
+DAILY_CAPACITY = 160_000  # applications a day, and cards and certificates issued a day (R-CARD-4/5)
+MONTHLY_CAPACITY = 4_800_000  # cards shipped a month (R-CARD-5)
+
+
+def _jst_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(), JST)
+    return start, start + dt.timedelta(days=1)
+
+
+class CardFigures:
+    """What the console shows of card management: volumes against capacity and lead times."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def per_day(self, since: dt.date) -> dict[str, dict[str, int]]:
+        """{JST day: {"received": n, "shipped": n}}."""
+        start, _ = _jst_bounds(since)
+        out: dict[str, dict[str, int]] = {}
+        with self.platform.db.session() as s:
+            dialect = s.bind.dialect.name
+            for column, label in ((A.received_at, "received"), (A.shipped_at, "shipped")):
+                day = jst_day(column, dialect)
+                for d, n in s.execute(select(day, func.count()).where(column >= start).group_by(day)):
+                    out.setdefault(str(d), {"received": 0, "shipped": 0})[label] = n
+        return out
+
+    def month_shipped(self, now: dt.datetime) -> int:
+        local = now.astimezone(JST)
+        start = dt.datetime(local.year, local.month, 1, tzinfo=JST)
+        with self.platform.db.session() as s:
+            return s.scalar(select(func.count()).where(A.shipped_at >= start)) or 0
+
+    def lead_time_histogram(self) -> dict[tuple[int, bool], int]:
+        """{(lead days, express): shipped applications}."""
+        express = A.express.isnot(None)
+        with self.platform.db.session() as s:
+            rows = s.execute(select(A.lead_days, express, func.count()).where(A.lead_days.isnot(None)).group_by(A.lead_days, express))
+            return {(int(days), bool(e)): n for days, e, n in rows}
+
+
+def provision_counts(platform: Platform, since: dt.datetime) -> dict[str, dict[str, int]]:
+    """{category: {"provided": n, "refused": n}} from the provision log (R-VER-6)."""
+    out: dict[str, dict[str, int]] = {}
+    with platform.db.session() as s:
+        for category, outcome, n in s.execute(
+            select(Provision.category, Provision.outcome, func.count()).where(Provision.at >= since).group_by(Provision.category, Provision.outcome)
+        ):
+            out.setdefault(category, {"provided": 0, "refused": 0})[outcome] = n
+    return out

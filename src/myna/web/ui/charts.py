@@ -70,3 +70,11 @@ def lines(css_id: str, title: str, labels: Sequence[str], series: Mapping[str, S
     for name, values in series.items():
         chart.add(name, list(values))
     return _render(chart, css_id)
+
+
+def gauges(css_id: str, title: str, values: Mapping[str, tuple[float, float]]) -> str:
+    """One half-ring per entry: value against its maximum (e.g. today's volume against capacity)."""
+    chart = pygal.SolidGauge(**_config(title, half_pie=True, inner_radius=0.70, show_legend=True))
+    for name, (value, maximum) in values.items():
+        chart.add(name, [{"value": value, "max_value": maximum}])
+    return _render(chart, css_id)

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from myna.authority.tokens import Principal, Role
+from myna.cards import lead_time
+from myna.cards.applications import Applications
 from myna.clock import JST
 from myna.errors import MynaError
-from myna.operations.service import SERVICES, Operations, fiscal_year_start
+from myna.operations.service import DAILY_CAPACITY, MONTHLY_CAPACITY, SERVICES, CardFigures, Operations, fiscal_year_start, provision_counts
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
+from myna.verifiers.entitlements import Operation
 from myna.web.ui import charts, i18n
 from myna.web.ui.frame import guard, lang_of, render
 
@@ -71,15 +74,32 @@ def _figures(request: Request) -> dict:
     )
 
     avail = ops.availability(fiscal_year_start(now), now)
+    ratios = [a.ratio * 100 for a in avail.values() if a.ratio is not None]
+    floor = float(min([99] + [int(r) - 1 for r in ratios]))
     avail_chart = charts.bars(
         "chart-availability",
         t("console.availability"),
         [SERVICES[s][0 if lang == "ja" else 1] for s in SERVICES],
         {t("col.availability") + " (%)": [round(a.ratio * 100, 3) if a.ratio is not None else None for a in avail.values()]},
-        range=(99.0, 100.0),
-        zero=99.0,  # bars start at 99 %: the interesting band is 99.9 % and above
+        range=(floor, 100.0),
+        zero=floor,  # bars start near the lowest figure: the interesting band is 99.9 % and above
+    )
+    cards = _card_figures(p, t, today, days, now)
+    provisions = provision_counts(p, fiscal_year_start(now))
+    categories = [o.value for o in Operation if o.value in provisions]
+    provision_chart = charts.bars(
+        "chart-provisions",
+        t("console.provisions"),
+        [c for c in categories],
+        {t("portal.outcome.provided"): [provisions[c]["provided"] for c in categories], t("portal.outcome.refused"): [provisions[c]["refused"] for c in categories]},
+        x_label_rotation=30,
     )
     return {
+        **cards,
+        "provisions": provisions,
+        "provision_categories": categories,
+        "provision_titles": {o.value: o.title for o in Operation},
+        "provision_chart": provision_chart,
         "kinds": kinds,
         "status": status,
         "status_chart": status_chart,
@@ -98,6 +118,49 @@ def _figures(request: Request) -> dict:
         "services": SERVICES,
         "outages": ops.outages(limit=50),
         "jst": JST,
+    }
+
+
+def _card_figures(p, t, today: dt.date, days: list[str], now: dt.datetime) -> dict:
+    figures = CardFigures(p)
+    per_day = figures.per_day(today - dt.timedelta(days=DAYS - 1))
+    today_received = per_day.get(today.isoformat(), {}).get("received", 0)
+    month_shipped = figures.month_shipped(now)
+    volume_chart = charts.bars(
+        "chart-volumes",
+        t("console.volumes"),
+        [d[5:] for d in days],
+        {t("console.received"): [per_day.get(d, {}).get("received", 0) for d in days], t("console.shipped"): [per_day.get(d, {}).get("shipped", 0) for d in days]},
+        x_label_rotation=45,
+    )
+    capacity_chart = charts.gauges(
+        "chart-capacity",
+        t("console.capacity"),
+        {t("console.capacity.day"): (today_received, DAILY_CAPACITY), t("console.capacity.month"): (month_shipped, MONTHLY_CAPACITY)},
+    )
+    histogram = figures.lead_time_histogram()
+    top = max([lead_time.STANDARD_DAYS] + [d for d, _ in histogram])
+    lead_days = list(range(0, top + 1))
+    lead_chart = charts.stacked_bars(
+        "chart-lead-time",
+        t("console.lead_time"),
+        [str(d) for d in lead_days],
+        {t("console.standard"): [histogram.get((d, False), 0) for d in lead_days], t("counter.express"): [histogram.get((d, True), 0) for d in lead_days]},
+    )
+    monthly = Applications(p).lead_time_report("month")
+    return {
+        "per_day": per_day,
+        "today_received": today_received,
+        "month_shipped": month_shipped,
+        "daily_capacity": DAILY_CAPACITY,
+        "monthly_capacity": MONTHLY_CAPACITY,
+        "volume_chart": volume_chart,
+        "capacity_chart": capacity_chart,
+        "lead_histogram": histogram,
+        "lead_chart": lead_chart,
+        "lead_monthly": monthly,
+        "alerts": Applications(p).alerts(),
+        "limits": (lead_time.STANDARD_DAYS, lead_time.EXPRESS_DAYS),
     }
 
 

@@ -353,3 +353,32 @@ TEXT.update(
         "portal.suspend": ("一時利用停止", "Suspend"),
     }
 )
+
+TEXT.update(
+    {
+        "console.volumes": ("日別の申請受付・発送枚数（直近30日）", "Applications received and cards shipped per day (last 30 days)"),
+        "console.received": ("受付", "received"),
+        "console.shipped": ("発送", "shipped"),
+        "console.capacity": ("処理能力に対する使用率", "Use of capacity"),
+        "console.capacity.day": ("本日の受付（上限 16万件/日）", "Received today (capacity 160,000 a day)"),
+        "console.capacity.month": ("今月の発送（上限 480万枚/月）", "Shipped this month (capacity 4.8 million a month)"),
+        "console.capacity.limit": ("上限", "Capacity"),
+        "console.lead_time": ("リードタイムの分布（受付から発送まで、年末年始を除く日数）", "Lead time distribution (days from receipt to shipment, New Year excluded)"),
+        "console.lead_time.help": (
+            "期限：通常 {standard} 日、特急 {express} 日。",
+            "Deadlines: {standard} days, express {express} days.",
+        ),
+        "console.standard": ("通常", "standard"),
+        "console.month": ("月", "Month"),
+        "console.max_days": ("最大日数", "Max days"),
+        "console.mean_days": ("平均日数", "Mean days"),
+        "console.over_deadline": ("期限超過", "Over deadline"),
+        "console.alerts": ("期限が迫っている申請", "Applications close to their deadline"),
+        "console.alerts.none": ("期限が迫っている申請はありません。", "No application is close to its deadline."),
+        "console.alerts.more": ("ほかに", "and more:"),
+        "console.days_left": ("残り日数", "Days left"),
+        "console.municipality": ("市区町村", "Municipality"),
+        "console.provisions": ("検証者への提供件数（今年度、区分別）", "Provisions to verifiers this fiscal year, by category"),
+        "console.category": ("区分", "Category"),
+    }
+)
