@@ -60,6 +60,8 @@ cat >&2 <<EOF
 
 ==> myna is starting on $HOST:$PORT
       web UI:          $BASE_URL/
+      screens:         $BASE_URL/ui/  (counter terminal, resident portal, operations console;
+                       sign in with a token from the file below: "operator", "municipality:CODE")
       API docs:        $BASE_URL/docs
       demo API tokens: $MYNA_HOME/demo/tokens.json
                        (e.g. curl -H "Authorization: Bearer \$(python3 -c 'import json;print(json.load(open("$MYNA_HOME/demo/tokens.json"))["operator"])')" $BASE_URL/api/v1/certificates)

@@ -87,12 +87,17 @@ def run(platform: Platform, n: int, progress=None) -> dict:
 
 
 def demo_tokens(platform: Platform) -> Path:
-    """API tokens for trying the API: one operator, one per demo municipality."""
+    """API tokens for trying the API and the screens: an operator, an auditor, the call
+    centre, and a clerk per demo municipality."""
     path = platform.settings.home / "demo" / "tokens.json"
     if path.exists():
         return path
     t = Tokens(platform)
-    tokens = {"operator": t.create(Role.OPERATOR, "demo operator", actor="demo")}
+    tokens = {
+        "operator": t.create(Role.OPERATOR, "demo operator", actor="demo"),
+        "auditor": t.create(Role.AUDITOR, "demo auditor", actor="demo"),
+        "call-centre": t.create(Role.CALL_CENTRE, "demo call centre", actor="demo"),
+    }
     for code in municipality_codes():
         tokens[f"municipality:{code}"] = t.create(Role.MUNICIPALITY, f"demo clerk {code}", code, actor="demo")
     path.parent.mkdir(parents=True, exist_ok=True)

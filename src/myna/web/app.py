@@ -110,7 +110,8 @@ def _home(p: Platform) -> str:
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style></head><body>
 <h1>myna <small>公的個人認証サービス</small></h1>
-<p>JPKI certification authorities of this platform. API: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).
+<p>Screens: <a href="/ui/">counter terminal, resident portal, operations console</a>.
+JPKI certification authorities of this platform. API: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).
 Public notices: <a href="/notices">/notices</a>.</p>
 <table><thead><tr><th>CA</th><th>subject</th><th>state</th><th>issued</th><th>revoked</th><th>distribution</th></tr></thead>
 <tbody>{rows or '<tr><td colspan=6>No CA yet: run <code>myna init</code>.</td></tr>'}</tbody></table>
