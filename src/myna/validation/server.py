@@ -6,8 +6,8 @@ from memory, so the server around ``Centre.answer`` is most of the cost. uvicorn
 the head and the body of each response with two ``send()`` calls and runs the ASGI
 machinery (scope dict, receive/send coroutines, a task) per request; this protocol parses
 with the same C parser, calls ``Centre.answer`` straight from the parser's callback and
-writes each response with one ``transport.write``. Measured on the benchmark machine: about
-2.2x the requests per CPU-second, and a p99 at half of peak under 10 ms instead of 15.8 ms
+writes each response with one ``transport.write``. Measured on the benchmark machine, the
+same centre behind each: 2.3-2.6x the requests per server CPU-second
 (docs/benchmarks-ocsp.md).
 
 What it serves (the same URLs and answers as ``ValidityApp``, which stays the front of
