@@ -1180,7 +1180,7 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             )
     loads = [r.load[0] for r in results]
     cores = os.cpu_count() or 1
-    if loads and sorted(loads)[len(loads) // 2] > cores / 2:
+    if loads and sorted(loads)[len(loads) // 2] > cores:
         lines.append(
             f"- **Busy machine: the extra cores were not free.** Median load average {sorted(loads)[len(loads) // 2]:.1f} on {cores} cores "
             "(other jobs on the shared machine). Linux shares CPU time between sessions first (autogroup, "
