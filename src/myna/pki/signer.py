@@ -455,7 +455,10 @@ def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: Signin
         job._pool = pool = signing_pool(processes)
     except (BrokenPipeError, OSError) as exc:
         # No workers to be had (they keep dying, or cannot be started): sign here.
-        _log.warning("signing.in-process", reason=str(exc))
+        try:
+            _log.warning("signing.in-process", reason=str(exc))
+        except (OSError, ValueError):  # stderr closed: the log line must not stop the issuance
+            pass
         return submit_certificates(builders, key, 0)
     is_rsa = key.algorithm.is_rsa
     for start in range(0, len(builders), SLICE):
