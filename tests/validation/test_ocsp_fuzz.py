@@ -296,7 +296,9 @@ def test_http_post_random_and_mutated_bodies_R_REV_10(client: Client, seeds):
     def run(der: bytes, slug: str, ctype: str, auth):
         headers = {"content-type": ctype}
         if auth is not None:
-            headers["authorization"] = auth
+            # Over a socket the client library refuses values with outer whitespace (no
+            # HTTP parser would hand them on anyway): strip them there.
+            headers["authorization"] = auth.strip() if client.oversized_413 else auth
         r = client.post(f"/ocsp/{slug}" if slug else "/ocsp", content=der, headers=headers)
         _http_ok(r, der, client.oversized_413)
 
