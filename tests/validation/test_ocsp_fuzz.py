@@ -215,14 +215,21 @@ def _http_ok(r, der: bytes | None, oversized_413: bool = False) -> None:
 
 class Client:
     """A synchronous face on httpx.AsyncClient over httpx.ASGITransport (the app is
-    called in process; an exception escaping it is raised here, not turned into a 500)."""
+    called in process; an exception escaping it is raised here, not turned into a 500).
+
+    The loop runs in a thread of its own, so the face works whatever loop state other
+    tests left in the main thread (run_until_complete refuses if one is marked running)."""
 
     def __init__(self, app):
+        import threading
+
         self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://centre.test")
 
     def request(self, method: str, url: str, **kw) -> httpx.Response:
-        return self.loop.run_until_complete(self.http.request(method, url, **kw))
+        return asyncio.run_coroutine_threadsafe(self.http.request(method, url, **kw), self.loop).result(30)
 
     def get(self, url: str, **kw) -> httpx.Response:
         return self.request("GET", url, **kw)
@@ -231,7 +238,9 @@ class Client:
         return self.request("POST", url, **kw)
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.http.aclose())
+        asyncio.run_coroutine_threadsafe(self.http.aclose(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
         self.loop.close()
 
 
