@@ -128,8 +128,13 @@ def front(request, setup: Setup):
         deadline = time.monotonic() + 30
         while True:
             assert proc.poll() is None, log.read_text()
+            # Ready = synced: the revoked one known AND the good one "good". A centre answers
+            # "revoked" before its first sync completes (what it knows is revoked stays
+            # revoked), but "good" only once fresh, so "revoked" alone was a race under load.
             try:
-                if ocsp_status(ocsp_post(url, ocsp_request(setup.revoked, setup.issuer))) == "revoked":
+                if ocsp_status(ocsp_post(url, ocsp_request(setup.revoked, setup.issuer))) == "revoked" and (
+                    ocsp_status(ocsp_post(url, ocsp_request(setup.good, setup.issuer))) == "good"
+                ):
                     break
             except OSError:
                 pass

@@ -172,10 +172,13 @@ class Operations:
         out: dict[str, dict[str, int]] = {}
         with self.platform.db.session() as s:
             revoked = m.Revocation.serial.isnot(None)
+            # One expression object in both places, so its bound time is one parameter:
+            # PostgreSQL refuses a GROUP BY whose select list has a differently bound copy.
+            expired = m.Certificate.not_after < now
             q = (
-                select(m.Certificate.kind, revoked, m.Certificate.not_after < now, func.count())
+                select(m.Certificate.kind, revoked, expired, func.count())
                 .outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
-                .group_by(m.Certificate.kind, revoked, m.Certificate.not_after < now)
+                .group_by(m.Certificate.kind, revoked, expired)
             )
             for kind, is_revoked, is_expired, n in s.execute(q):
                 state = "revoked" if is_revoked else "expired" if is_expired else "valid"

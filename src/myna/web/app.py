@@ -17,6 +17,7 @@ from myna.authority.platform import Platform
 from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.web import errors
+from myna.web.guard import NulGuard
 from myna.web.deps import platform
 from myna.web import ui
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
@@ -68,6 +69,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     )
     app.state.platform = p
     errors.install(app)
+    app.add_middleware(NulGuard)
     app.include_router(certificates.router)
     app.include_router(authorities.api)
     app.include_router(authorities.public)

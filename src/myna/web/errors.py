@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from myna import logs
 from myna.errors import MynaError
@@ -30,6 +31,16 @@ def install(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
         return JSONResponse(status_code=422, content={"error": "invalid-input", "message": summary, "details": {"fields": problems}})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The backstop for values the checks let through but the database refuses (a number
+        # past a column's range, text PostgreSQL cannot hold). The session rolled back, so
+        # nothing was written; the caller sent it, so it is their 422, not our 500.
+        log.warning("value refused by the store", path=request.url.path, error=str(exc.orig)[:200])
+        return JSONResponse(
+            status_code=422, content={"error": "invalid-input", "message": "a value in the request cannot be stored (out of range or not valid text)"}
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
