@@ -86,7 +86,7 @@ from sqlalchemy import create_engine, insert, select, text
 from myna.authority.ceremony import run_ceremony
 from myna.authority.issuance import IssuanceRequest, IssuanceService, check_request
 from myna.authority.platform import Platform
-from myna.pki import profiles, serials
+from myna.pki import holder_tbs, profiles, serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki import signer as signer_mod
@@ -564,11 +564,11 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
     def count_flush(session, _context, _instances) -> None:
         flushed[0] += len(session.new)
 
-    real_sign = issuance_mod.submit_certificates
+    real_sign = issuance_mod.submit_tbs
 
-    def traced_sign(builders, key, processes=0):
+    def traced_sign(tbs, key, processes=0):
         threads.add(processes)
-        return real_sign(builders, key, processes)
+        return real_sign(tbs, key, processes)
 
     with fresh_store(run_dir, None) as url:
         p = open_platform(run_dir / "home", url, None)
@@ -583,11 +583,11 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
 
             p.authority = counted  # type: ignore[method-assign]
             event.listen(Session, "before_flush", count_flush)
-            issuance_mod.submit_certificates = traced_sign
+            issuance_mod.submit_tbs = traced_sign
             try:
                 IssuanceService(p).issue_many(reqs, "bench")
             finally:
-                issuance_mod.submit_certificates = real_sign
+                issuance_mod.submit_tbs = real_sign
                 event.remove(Session, "before_flush", count_flush)
                 del p.authority
             now = p.clock.now()
@@ -603,7 +603,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
         orm_objects=flushed[0],
         sign_processes=max(threads, default=0),
         sign_returns_orm=isinstance(signed, m.Certificate),
-        cached_extensions=hasattr(profiles, "_issuer_extensions"),
+        cached_extensions=hasattr(profiles, "issuer_extensions"),
         code=code_version(),
     )
 
@@ -880,7 +880,13 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
 
             out.append(("check_request: parse + check key, digest, fingerprint", per_cert_us(lambda: [check_request(r, now) for r in reqs], n), "issuance.check_request"))
             out.append(("Platform.authority(kind), one call", per_cert_us(lambda: [p.authority(AuthorityKind(r.kind.value)) for r in reqs], n), "platform.Platform.authority"))
-            out.append(("profiles.holder_builder", per_cert_us(builders, n), "profiles.holder_builder"))
+            out.append(("profiles.holder_builder (the reference profile; not on the pipeline's path)", per_cert_us(builders, n), "profiles.holder_builder"))
+            template = holder_tbs.template(CertKind.CARD_SIGN, ca.cert, p.urls.base, ca.slug)
+            out.append((
+                "holder_tbs template: TBS bytes (what the pipeline builds)",
+                per_cert_us(lambda: [template.tbs(serials.new_serial(), now, not_after, profiles.new_subject_id(), c.spki, BASIC4) for c in checked], n),
+                "holder_tbs.HolderTemplate.tbs",
+            ))
             out.append(("  of which basic4.to_san()", per_cert_us(lambda: [BASIC4.to_san() for _ in range(n)], n), "basic4.Basic4.to_san"))
             # Signing stages alternate item by item, so that drift in background load hits them alike.
             raw = ca.key.sign if hsm else file_signer(p, AuthorityKind.CARD_SIGN)
@@ -1121,7 +1127,7 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         f"the store writes and the per-chunk queries. {pct(TARGET)} needs all of it below {raw_us * (1 / TARGET - 1):,.0f} µs "
         f"(raw signature {raw_us:,.0f} µs on this CPU). "
         + (
-            "The issuer-derived extensions are already built once per CA generation (`profiles._issuer_extensions`). "
+            "The issuer-derived extensions are already built once per CA generation (`profiles.issuer_extensions`). "
             if facts.cached_extensions
             else "Smaller win: build the issuer-derived extensions (AKI, CRL DP, AIA, policies, key usage per kind) once per CA "
             "generation in `profiles` instead of per certificate. "

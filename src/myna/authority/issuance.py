@@ -25,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from myna.authority.platform import LoadedAuthority, Platform
 from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible
 from myna.numbering.codes import check_municipality_code, check_resident_code
-from myna.pki import profiles, serials, validity
+from myna.pki import holder_tbs, profiles, serials, validity
 from myna.pki.basic4 import Basic4
-from myna.pki.holder_keys import key_fingerprint, parse_public_key
+from myna.pki.holder_keys import key_fingerprint, parse_public_key, spki_der
 from myna.pki.kinds import AuthorityKind, CertKind
-from myna.pki.signer import PARALLEL_FROM, SigningJob, resolve_processes, submit_certificates
+from myna.pki.signer import PARALLEL_FROM, SigningJob, resolve_processes, submit_tbs
 from myna.store import models as m
 from myna.store.journal import audit_many, status_events
 
@@ -81,6 +81,7 @@ class _Checked:
     request: IssuanceRequest
     digest: str
     key: object
+    spki: bytes  # the key's SubjectPublicKeyInfo DER, as certified
     fingerprint: str
 
 
@@ -106,7 +107,8 @@ def check_request(req: IssuanceRequest, now: dt.datetime) -> _Checked:
     if req.kind.is_signature and not req.allow_minor_signature and not validity.may_hold_signature_certificate(req.date_of_birth, now):
         raise NotEligible(f"no signature certificate for a holder under {validity.SIGNATURE_MIN_AGE} (R-CERT-2)")
     key = parse_public_key(req.public_key)
-    return _Checked(req, req.digest(), key, key_fingerprint(key))
+    spki = spki_der(key)
+    return _Checked(req, req.digest(), key, spki, key_fingerprint(key, spki))
 
 
 @dataclass
@@ -256,7 +258,7 @@ class IssuanceService:
         # 1. Reserve serials, committed before any signature exists.
         with self.platform.db.session() as s:
             s.execute(
-                insert(m.SerialReservation),
+                insert(m.SerialReservation.__table__),
                 [
                     {
                         "serial": serials.to_store(n),
@@ -277,7 +279,7 @@ class IssuanceService:
         jobs = []
         for kind, ca in authorities.items():
             idx = [i for i, (c, _) in enumerate(plan) if c.request.kind is kind]
-            jobs.append((idx, submit_certificates([prepared[i][1] for i in idx], ca.key, processes)))
+            jobs.append((idx, submit_tbs([prepared[i][1] for i in idx], ca.key, processes)))
         return _InFlight(now, actor, ids, results, [row for row, _ in prepared], jobs, set(fingerprints))
 
     def _record(self, f: _InFlight) -> list[Issued]:
@@ -291,7 +293,7 @@ class IssuanceService:
         rows, now, results, ids = f.rows, f.now, f.results, f.ids
         try:
             with self.platform.db.session() as s:
-                s.execute(insert(m.Certificate), rows)
+                s.execute(insert(m.Certificate.__table__), rows)
                 audit_many(
                     s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows]
                 )
@@ -312,14 +314,14 @@ class IssuanceService:
     def _existing(s, ids: Iterable[str]) -> dict[str, m.Certificate]:
         return {row.request_id: row for row in s.scalars(select(m.Certificate).where(m.Certificate.request_id.in_(list(ids))))}
 
-    def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime) -> tuple[dict, x509.CertificateBuilder]:
-        """The certificate to sign and its issuance record (``der`` filled in once signed)."""
+    def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime) -> tuple[dict, bytes]:
+        """The certificate to sign (its TBS bytes, the profile of ``profiles.holder_builder``
+        written from the CA's template) and its issuance record (``der`` filled in once signed)."""
         req = c.request
         not_after = min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
         subject_id = profiles.new_subject_id()
-        builder = profiles.holder_builder(
-            req.kind, ca.cert, c.key, subject_id, serial, now, not_after, self.platform.urls, ca.slug, req.basic4
-        )
+        template = holder_tbs.template(req.kind, ca.cert, self.platform.urls.base, ca.slug, ca.key.algorithm.is_rsa)
+        tbs = template.tbs(serial, now, not_after, subject_id, c.spki, req.basic4)
         row = {
             "serial": serials.to_store(serial),
             "authority_id": ca.id,
@@ -335,7 +337,7 @@ class IssuanceService:
             "issued_at": now,
             "retain_until": now + dt.timedelta(days=self.platform.settings.retention_days),
         }
-        return row, builder
+        return row, tbs
 
 
 def _issued(row: m.Certificate, created: bool) -> Issued:
@@ -350,9 +352,9 @@ def record_service_certificate(
     status-feed entry, in the caller's transaction. Returns the stored serial."""
     serial = serials.to_store(cert.serial_number)
     fingerprint = key_fingerprint(cert.public_key())
-    s.execute(insert(m.SerialReservation), [{"serial": serial, "authority_id": authority_id, "request_id": request_id, "reserved_at": now}])
+    s.execute(insert(m.SerialReservation.__table__), [{"serial": serial, "authority_id": authority_id, "request_id": request_id, "reserved_at": now}])
     s.execute(
-        insert(m.Certificate),
+        insert(m.Certificate.__table__),
         [
             {
                 "serial": serial,

@@ -57,7 +57,12 @@ def check_public_key(key: object) -> None:
     raise MalformedKey(f"key type {type(key).__name__} is not accepted; use RSA-2048 or EC P-256")
 
 
-def key_fingerprint(key: PublicKey) -> str:
-    """SHA-256 of the DER SubjectPublicKeyInfo, hex: the key's identity in our records."""
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
+def spki_der(key: PublicKey) -> bytes:
+    """The key's DER SubjectPublicKeyInfo, as it goes into a certificate."""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_fingerprint(key: PublicKey, spki: bytes | None = None) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo, hex: the key's identity in our records.
+    ``spki``: that DER if the caller has it already."""
+    return hashlib.sha256(spki if spki is not None else spki_der(key)).hexdigest()

@@ -149,7 +149,7 @@ def holder_builder(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
     )
-    for extension, critical in _issuer_extensions(kind, issuer, urls.base, issuer_slug):
+    for extension, critical in issuer_extensions(kind, issuer, urls.base, issuer_slug):
         builder = builder.add_extension(extension, critical=critical)
     builder = builder.add_extension(_ski(public_key), critical=False)
     if basic4 is not None:
@@ -158,7 +158,7 @@ def holder_builder(
 
 
 @functools.lru_cache(maxsize=64)
-def _issuer_extensions(kind: CertKind, issuer: x509.Certificate, base_url: str, issuer_slug: str) -> tuple:
+def issuer_extensions(kind: CertKind, issuer: x509.Certificate, base_url: str, issuer_slug: str) -> tuple:
     """The extensions that depend only on the kind and the issuing CA, built once per CA
     generation rather than per certificate."""
     urls = Urls(base_url)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import atexit
 import fcntl
 import functools
+import itertools
 import os
 import select
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -449,20 +450,38 @@ def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: Signin
             cert = sign_certificate(b, key)
             done.append((cert, cert.public_bytes(serialization.Encoding.DER)))
         return SigningJob(key, done)
+    is_rsa = key.algorithm.is_rsa
+    return submit_tbs((tbs_of(b, is_rsa) for b in builders), key, processes)
+
+
+def submit_tbs(tbs: Iterable[bytes], key: SigningKey, processes: int = 0) -> SigningJob:
+    """Start signing certificates given by their TBS bytes (e.g. from ``holder_tbs``), in
+    order. With ``processes`` >= 2 and a file-backend key the TBS go to worker processes
+    slice by slice as ``tbs`` yields them, and this returns while they sign; otherwise
+    (or with no worker to be had) each is signed here, with the key's own ``sign`` (a
+    PKCS#11 token key included), before this returns."""
+    direct = getattr(key, "_cryptography_key", None)
+    pool = None
+    if processes >= 2 and direct is not None:
+        try:
+            pool = signing_pool(processes)
+        except (BrokenPipeError, OSError) as exc:
+            # No workers to be had (they keep dying, or cannot be started): sign here.
+            try:
+                _log.warning("signing.in-process", reason=str(exc))
+            except (OSError, ValueError):  # stderr closed: the log line must not stop the issuance
+                pass
+    if pool is None:
+        sign, algorithm, done = sign_bytes(key), signature_algorithm(key), []
+        for t in tbs:
+            der = assemble(t, algorithm, sign(t))
+            done.append((x509.load_der_x509_certificate(der), der))
+        return SigningJob(key, done)
     key_der = direct().private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     job = SigningJob(key)
-    try:
-        job._pool = pool = signing_pool(processes)
-    except (BrokenPipeError, OSError) as exc:
-        # No workers to be had (they keep dying, or cannot be started): sign here.
-        try:
-            _log.warning("signing.in-process", reason=str(exc))
-        except (OSError, ValueError):  # stderr closed: the log line must not stop the issuance
-            pass
-        return submit_certificates(builders, key, 0)
-    is_rsa = key.algorithm.is_rsa
-    for start in range(0, len(builders), SLICE):
-        part = [tbs_of(b, is_rsa) for b in builders[start : start + SLICE]]
+    job._pool = pool
+    items = iter(tbs)
+    while part := list(itertools.islice(items, SLICE)):
         try:
             task = pool.submit(key_der, part)
         except BrokenPipeError:
