@@ -1121,9 +1121,9 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         )
     lines.append(
         f"4. **What is left is spread thin.** Per certificate besides the signature: check_request "
-        f"{st.get('check_request: parse + check key, digest, fingerprint', 0):,.0f} µs, holder_builder "
-        f"{st.get('profiles.holder_builder', 0):,.0f} µs (basic 4 SAN {st.get('  of which basic4.to_san()', 0):,.0f} µs of it), "
-        f"TBS encoding inside cryptography {max(sign - raw_us, 0):,.0f} µs, DER {st.get('certificate.public_bytes(DER)', 0):,.0f} µs, "
+        f"{st.get('check_request: parse + check key, digest, fingerprint', 0):,.0f} µs, the TBS from the CA's template "
+        f"{st.get('holder_tbs template: TBS bytes (what the pipeline builds)', 0):,.0f} µs (the reference builder, no longer on the path, "
+        f"{st.get('profiles.holder_builder (the reference profile; not on the pipeline' + chr(39) + 's path)', 0):,.0f} µs plus a draft signature), "
         f"the store writes and the per-chunk queries. {pct(TARGET)} needs all of it below {raw_us * (1 / TARGET - 1):,.0f} µs "
         f"(raw signature {raw_us:,.0f} µs on this CPU). "
         + (
@@ -1144,8 +1144,8 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         lines.append(
             f"5. **Signing in {facts.sign_processes} worker processes, overlapped.** Processes, not threads (two threads signed at "
             f"{gil:.2f}x the rate of one in this run; on an idle machine with cryptography 48, two threads used 0.92 s of CPU per second: "
-            "the GIL is held while signing). The parent builds each TBS with a "
-            f"512-bit throwaway key and sends slices of {signer_mod.SLICE} to the workers over pipes as they are built; "
+            "the GIL is held while signing). The parent writes each TBS from the CA's template (`pki.holder_tbs`) "
+            f"and sends slices of {signer_mod.SLICE} to the workers over pipes; "
             f"`issue_chunks` records chunk k-1 and prepares chunk k+1 while chunk k is signed. The parent's own work "
             f"(checks, building, store) is then the limit: it used {main.cpu_seconds:.2f} s of CPU for {main.n:,} certificates "
             f"({main.cpu_seconds / main.n * 1e6:,.0f} µs each; a raw signature costs {RAW_CPU_US[0]:,.0f} µs of CPU) in {main.seconds:.2f} s of wall time. "
@@ -1168,8 +1168,9 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         lines.append(
             f"6. **PKCS#11 (SoftHSM2).** The token signs at {hsm.raw:,.0f}/s against {hsm.raw_file:,.0f}/s for cryptography: the token is "
             f"the bottleneck. The pipeline reaches {pct(hsm.ratio)} of the token's raw rate and {pct(hsm.ratio_file)} of the file backend's raw "
-            f"rate (chunk {hsm.chunk}). `signer.sign_certificate` makes a throwaway RSA-512 signature to obtain the TBS bytes: "
-            f"{hs.get('  throwaway RSA-512 draft signature', 0):,.0f} µs per certificate against "
+            f"rate (chunk {hsm.chunk}). The pipeline hands the token TBS bytes written from the template; only "
+            "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) still makes a "
+            f"throwaway RSA-512 draft signature to obtain them, {hs.get('  throwaway RSA-512 draft signature', 0):,.0f} µs against "
             f"{hs.get('  raw token signature (C_Sign) alone', 0):,.0f} µs for the token's own signature."
         )
     if hsm_threads:
