@@ -8,13 +8,14 @@ import signal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 
 from myna.pki import signer
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.keystore_file import FileKeyBackend
-from myna.pki.signer import PARALLEL_FROM, sign_certificates, submit_certificates, tbs_of
+from myna.pki.signer import PARALLEL_FROM, sign_certificates, submit_certificates, submit_tbs, tbs_of
 
 
 def _builders(n: int, public_key) -> list[x509.CertificateBuilder]:
@@ -83,3 +84,16 @@ def test_workers_that_keep_dying_give_way_to_signing_here(tmp_path, monkeypatch)
     certs = sign_certificates(builders, key, processes=2)
     assert signer._POOL is None
     assert certs == sign_certificates(builders, key, processes=0)
+
+
+def test_tbs_signed_in_workers_or_here_give_the_builders_certificates(tmp_path):
+    """submit_tbs (the issuance pipeline's path): the same certificates from TBS bytes,
+    in worker processes and in the calling thread, as from the builders directly."""
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    builders = _builders(PARALLEL_FROM + 5, key.public_key())
+    tbs = [tbs_of(b) for b in builders]
+    expected = sign_certificates(builders, key, processes=0)
+    for processes in (2, 0):
+        got = submit_tbs(iter(tbs), key, processes).result()
+        assert [cert for cert, _ in got] == expected
+        assert all(cert.public_bytes(Encoding.DER) == der for cert, der in got)
