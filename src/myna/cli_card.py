@@ -112,12 +112,24 @@ def card_create(
     sign_pin: Optional[str] = typer.Option(None, help="Signature PIN (6-16 of A-Z, 0-9)."),
     face_pin: Optional[str] = typer.Option(None, help="Card-face input-support PIN (4 digits; default: the auth PIN)."),
 ) -> None:
-    """Produce a card for a resident: keys made on the card, both certificates issued.
+    """DEMO/TEST ONLY: make an active card at once (keys on the card, both certificates
+    issued), PINs chosen here — no application (R-CARD-2), no handover (R-CARD-6).
+    Refused for a resident in card management; real cards go through `myna cards`.
     Without PINs, the card's PINs stay unset until `myna card reset-pin`."""
+    from myna.cards import by_hand
     from myna.chip.cards import CardPins, CardService
 
     pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
-    info = _run(lambda: CardService(_platform()).create_card(resident_code, pins, _actor()))
+
+    def go():
+        p = _platform()
+        by_hand.check_create(p, resident_code)
+        info = CardService(p).create_card(resident_code, pins, _actor())
+        by_hand.record_created(p, info.card_id, _actor(), pins is not None)
+        return info
+
+    info = _run(go)
+    err.print(f"card {info.card_id}: made by hand for a demo or test (no application, no handover; audit event card.created-by-hand)", highlight=False)
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
@@ -128,14 +140,32 @@ def card_reset_pin(
     new_pin: Optional[str] = typer.Option(None, "--new-pin", help="The PIN the holder chose (omit with --unblock-only)."),
     unblock_only: bool = typer.Option(False, "--unblock-only", help="Restore the counter and keep the PIN."),
     municipality: Optional[str] = typer.Option(None, help="Act as this municipality (6-digit code): only its own cards."),
+    holder_present: bool = typer.Option(False, "--holder-present", help="The holder is at the counter in person (required for a card handed over by card management)."),
+    identity_document: Optional[str] = typer.Option(
+        None, "--identity-document", help="The identity document seen: driving-licence, passport, residence-card, disability-certificate or two-documents."
+    ),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why the PIN is reset, e.g. 'forgotten', 'blocked after 3 tries' (recorded)."),
 ) -> None:
     """Counter flow, after the holder's identity was confirmed: unblock a PIN and set a
-    new one (recorded in the audit log)."""
+    new one. For a card handed over by card management, --holder-present,
+    --identity-document and --reason are required and recorded
+    (card.pin.reset-authorised) before the PIN is touched; a card not yet handed over is
+    refused. Demo and test cards need none of them."""
+    from myna.cards import by_hand
     from myna.chip.cards import CardService
 
     if unblock_only == (new_pin is not None):
         raise typer.BadParameter("give exactly one of --new-pin and --unblock-only")
-    info = _run(lambda: CardService(_platform()).reset_pin(card_id, which.value, new_pin, _actor(), municipality))
+    check = by_hand.CounterCheck(holder_present, identity_document, reason)
+
+    def go():
+        p = _platform()
+        cid, managed = by_hand.authorise_reset(p, card_id, which.value, new_pin, check, _actor(), municipality)
+        if not managed:
+            err.print(f"card {cid} is not managed by card management (a demo or test card): no counter check required", highlight=False)
+        return CardService(p).reset_pin(cid, which.value, new_pin, _actor(), municipality)
+
+    info = _run(go)
     state = info.pins[which.value]
     out.print(f"card {info.card_id}: {which.value} PIN {'reset' if new_pin else 'unblocked'}; {state.tries_left} tries")
 

@@ -92,7 +92,7 @@ def _status(code: str, status: str, note: Optional[str]) -> None:
 
 @verifier_app.command("suspend")
 def suspend(code: str, note: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
-    """Suspend: every request is refused until reinstated."""
+    """Suspend: every request is refused, and the validity centres drop its tokens, until reinstated."""
     _status(code, "suspended", note)
 
 
@@ -103,7 +103,7 @@ def reinstate(code: str, note: Optional[str] = typer.Option(None, help="Why (rec
 
 @verifier_app.command("terminate")
 def terminate(code: str, note: Optional[str] = typer.Option(None, help="Why (recorded).")) -> None:
-    """Terminate (final): client certificates are revoked with it."""
+    """Terminate (final): client certificates are revoked and bearer tokens disabled with it."""
     _status(code, "terminated", note)
 
 

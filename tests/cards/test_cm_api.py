@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 
 import pytest
-from cm_support import born, moved_in, pdf_qr_codes, photo
+from cm_support import CHIYODA, born, moved_in, pdf_qr_codes, photo
 from myna_testing import table_counts
+from sqlalchemy import select
+
+from myna.residents.events import ChangeEvent, EventType
+from myna.residents.registry import Registry
 
 ADULT = "30000000001"
 OTHER = "30000000002"
@@ -48,6 +53,22 @@ def produced_card(cm_api, code: str = ADULT) -> tuple[str, str]:
 
 
 HANDOVER = {"identity_document": "driving-licence", "face_matches_photo": True, "pins": {"auth": "1234", "sign": "ABC123"}, "pins_entered_by": "holder"}
+
+
+def active_card(cm_api, code: str = ADULT) -> tuple[str, str, dict]:
+    """Apply, produce, ship, hand over: returns (application id, card id, {"auth": serial, "sign": serial})."""
+    h = cm_api.headers_for("chiyoda")
+    app_id, card_id = produced_card(cm_api, code)
+    assert cm_api.post("/api/v1/shipments", headers=cm_api.headers_for("operator")).status_code == 200
+    r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    return app_id, card_id, cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["certificates"]
+
+
+def certificate(cm_api, serial: str) -> dict:
+    r = cm_api.get(f"/api/v1/certificates/{serial}", headers=cm_api.headers_for("operator"))
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def test_public_status_lookup_needs_no_token_and_shows_no_personal_data(cm_api, adult):
@@ -103,6 +124,8 @@ def test_defects_are_recorded_with_a_receipt(platform, cm_api, adult):
         return r.json()["status"], [d["code"] for d in r.json()["defects"]]
 
     assert defects(form(name="佐藤 次郎")) == ("defective", ["name-mismatch"])
+    assert defects(form(address="東京都千代田区千代田3-3")) == ("defective", ["address-mismatch"])
+    assert defects(form(address="東京都千代田区千代田2-22")) == ("defective", ["address-mismatch"])  # a prefix is no match
     assert defects(form(date_of_birth="1990-06-16", sex="2")) == ("defective", ["date-of-birth-mismatch", "sex-mismatch"])
     assert defects(form(photo_base64=None)) == ("defective", ["photo-missing"])
     assert defects(form(photo_base64=b64(photo(flat=True)))) == ("defective", ["photo-unusable"])
@@ -149,7 +172,13 @@ def test_counter_flow_refusals_and_call_centre_suspension(platform, cm_api, adul
     shipped = cm_api.post("/api/v1/shipments", headers=op).json()
     assert [s["cards"] for s in shipped] == [1]
     manifest = cm_api.get(f"/api/v1/shipments/{shipped[0]['shipment_id']}/manifest", headers=h).json()
-    assert manifest["manifest"]["items"][0]["card_id"] == card_id
+    assert manifest["manifest"]["items"] == [{"card_id": card_id, "application_id": app_id}]
+    assert (manifest["manifest"]["cards"], manifest["manifest"]["municipality_code"]) == (1, CHIYODA)
+    # The digest is the SHA-256 of the manifest's canonical JSON (sorted keys, UTF-8): recomputed here.
+    canonical = json.dumps(manifest["manifest"], ensure_ascii=False, sort_keys=True).encode()
+    assert hashlib.sha256(canonical).hexdigest() == manifest["manifest_sha256"] == shipped[0]["manifest_sha256"]
+    tampered = json.dumps({**manifest["manifest"], "cards": 2}, ensure_ascii=False, sort_keys=True).encode()
+    assert hashlib.sha256(tampered).hexdigest() != manifest["manifest_sha256"]
     assert cm_api.get(f"/api/v1/shipments/{shipped[0]['shipment_id']}/manifest", headers=cm_api.headers_for("shinjuku")).status_code == 404
     pickup = cm_api.get(f"/api/v1/cards/{card_id}/pickup-notice", headers=h)
     assert pickup.status_code == 200 and pickup.content.startswith(b"%PDF")
@@ -165,6 +194,11 @@ def test_counter_flow_refusals_and_call_centre_suspension(platform, cm_api, adul
         r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=body, headers=h)
         assert (r.status_code, r.json()["error"]) == (status, error), (body, r.text)
     assert cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=cm_api.headers_for("shinjuku")).status_code == 404
+    # R-CARD-6: the handover is the municipality's counter: J-LIS operators and the call centre may not.
+    for who in ("operator", "call-centre", "auditor"):
+        r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=cm_api.headers_for(who))
+        assert (r.status_code, r.json()["error"]) == (403, "forbidden"), (who, r.text)
+    assert cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER).status_code == 401
     assert table_counts(platform) == before
     r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=h)
     assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["pins_set"] == ["auth", "face", "sign"]
@@ -246,5 +280,148 @@ def test_chip_face_data_differing_from_the_printed_card_refuses_handover(platfor
     r = cm_api.post(f"/api/v1/cards/{card_id}/handover", json=HANDOVER, headers=h)
     assert r.status_code == 409 and "chip's card-face data differs from the printed card (address)" in r.json()["message"]
     assert table_counts(platform) == before
-    assert cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["status"] == "shipped"
-    assert cm_api.post(f"/api/v1/cards/{card_id}/return", json={"note": "misprint"}, headers=h).json()["status"] == "returned"
+    card = cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()
+    assert card["status"] == "shipped"
+    # R-CARD-7: the returned card (返納) takes both certificates with it: revoked at once (R-REV-1).
+    r = cm_api.post(f"/api/v1/cards/{card_id}/return", json={"note": "misprint"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "returned" and r.json()["previous"] == "shipped"
+    assert sorted(r.json()["revoked"]) == sorted(card["certificates"].values()) and len(r.json()["revoked"]) == 2
+    for serial in card["certificates"].values():
+        c = certificate(cm_api, serial)
+        assert (c["status"], c["revocation_reason"]) == ("revoked", "request") and c["revoked_at"] is not None
+    assert cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["history"][-1]["revoked"] == r.json()["revoked"]
+    assert cm_api.post(f"/api/v1/cards/{card_id}/return", json={}, headers=h).status_code == 409  # once
+
+
+
+def test_r_card_7_loss_from_active_revokes_both_certificates_and_abolition_revokes_nothing_twice(platform, cm_api, adult):
+    """R-CARD-7: a card reported lost (紛失届) while active has both certificates revoked at
+    once (R-REV-1, reason request); abolishing it afterwards finds nothing left to revoke."""
+    h = cm_api.headers_for("chiyoda")
+    _, card_id, certs = active_card(cm_api)
+    assert {certificate(cm_api, s)["status"] for s in certs.values()} == {"valid"}
+    assert cm_api.post(f"/api/v1/cards/{card_id}/loss", json={}, headers=cm_api.headers_for("shinjuku")).status_code == 404
+    assert cm_api.post(f"/api/v1/cards/{card_id}/loss", json={}, headers=cm_api.headers_for("auditor")).status_code == 403
+    r = cm_api.post(f"/api/v1/cards/{card_id}/loss", json={"note": "紛失届"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert (r.json()["previous"], r.json()["status"]) == ("active", "lost")
+    assert sorted(r.json()["revoked"]) == sorted(certs.values()) and len(certs) == 2
+    for serial in certs.values():
+        c = certificate(cm_api, serial)
+        assert (c["status"], c["revocation_reason"]) == ("revoked", "request")
+    again = cm_api.post(f"/api/v1/cards/{card_id}/loss", json={}, headers=h)
+    assert again.status_code == 409 and again.json()["error"] == "illegal-transition" and "lost" in again.json()["message"]
+    done = cm_api.post(f"/api/v1/cards/{card_id}/abolish", json={"note": "not found"}, headers=h).json()
+    assert (done["previous"], done["status"], done["revoked"]) == ("lost", "abolished", [])
+    history = cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["history"]
+    assert [(x["from"], x["to"]) for x in history[-2:]] == [("active", "lost"), ("lost", "abolished")]
+    assert sorted(history[-2]["revoked"]) == sorted(certs.values()) and history[-1]["revoked"] == []
+
+
+def test_r_card_7_abolish_by_endpoint_and_by_card_management_revokes_the_certificates(platform, cm_api, adult, keygen):
+    """R-CARD-7: abolition (廃止) through the API (the municipality, or J-LIS) and through
+    CardManagement.abolish revokes the card's certificates still in effect; a card
+    abolished stays so."""
+    from myna.cards.card_status import IllegalTransition
+    from myna.cards.management import CardManagement
+    from myna.chip.cards import CardService
+    from myna.errors import NotFound
+
+    h = cm_api.headers_for("chiyoda")
+    _, card_id, certs = active_card(cm_api)
+    for who, status in (("call-centre", 403), ("auditor", 403), ("shinjuku", 404)):
+        assert cm_api.post(f"/api/v1/cards/{card_id}/abolish", json={}, headers=cm_api.headers_for(who)).status_code == status, who
+    r = cm_api.post(f"/api/v1/cards/{card_id}/abolish", json={"note": "damaged"}, headers=h)
+    assert r.status_code == 200 and (r.json()["previous"], r.json()["status"]) == ("active", "abolished")
+    assert sorted(r.json()["revoked"]) == sorted(certs.values())
+    assert {certificate(cm_api, s)["status"] for s in certs.values()} == {"revoked"}
+    again = cm_api.post(f"/api/v1/cards/{card_id}/abolish", json={}, headers=cm_api.headers_for("operator"))
+    assert again.status_code == 409 and again.json()["error"] == "illegal-transition"
+
+    # A card still at the factory (produced, never shipped), abolished by J-LIS in Python.
+    moved_in(platform, OTHER, "佐藤 太郎", ADULT_DOB, dt.date(2026, 3, 1))
+    _, second = produced_card(cm_api, OTHER)
+    serials_ = CardService(platform).get(second).to_json()["certificates"]
+    assert set(serials_) == {"auth", "sign"}
+    done = CardManagement(platform, keygen).abolish(second, "jlis-factory", note="chip fault")
+    assert (done["previous"], done["status"]) == ("produced", "abolished")
+    assert sorted(done["revoked"]) == sorted(serials_.values())
+    for serial in serials_.values():
+        c = certificate(cm_api, serial)
+        assert (c["status"], c["revocation_reason"]) == ("revoked", "request")
+    assert CardService(platform).get(second).status == "abolished"
+    with pytest.raises(IllegalTransition, match="abolished"):
+        CardManagement(platform, keygen).abolish(second, "jlis-factory")
+    with pytest.raises(NotFound, match="no such card|no card"):
+        CardManagement(platform, keygen).abolish(card_id, "clerk", municipality_code="131041")  # another municipality's card
+
+
+def test_r_card_4_express_from_abroad_within_90_days_has_a_5_day_deadline_and_is_refused_after(platform, cm_api):
+    """R-CARD-4: express issuance (特急発行) for people moving in from abroad: 5 counted days
+    instead of 14. Eligible (a choice, defects.ABROAD_DAYS) within 90 days of the move-in
+    that put them on the register; the 91st day is too late, and a resident whose first
+    register event is a birth never moved in from abroad."""
+    h = cm_api.headers_for("chiyoda")
+    received = dt.date(2026, 4, 1)  # the tests' clock: 2026-04-01 JST
+    cases = (
+        ("30000000011", received - dt.timedelta(days=90), "accepted", [], "abroad", "2026-04-06"),
+        ("30000000012", received - dt.timedelta(days=91), "defective", ["express-not-eligible"], None, "2026-04-15"),
+    )
+    for code, moved, status, found, express, due in cases:
+        moved_in(platform, code, "佐藤 太郎", ADULT_DOB, moved)
+        r = cm_api.post("/api/v1/card-applications", json=form(code, express="abroad"), headers=h)
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert (body["status"], [d["code"] for d in body["defects"]], body["express"], body["due_on"]) == (status, found, express, due), code
+    born(platform, "30000000013", "佐藤 花子", dt.date(2026, 3, 20))
+    r = cm_api.post("/api/v1/card-applications", json=form("30000000013", name="佐藤 花子", date_of_birth="2026-03-20", sex="2", address="東京都千代田区千代田1-1", express="abroad"), headers=h)
+    assert [d["code"] for d in r.json()["defects"]] == ["express-not-eligible"] and r.json()["due_on"] == "2026-04-15"
+
+    # The 5-day deadline is the one the clock runs against: produced and shipped on day 5, within it.
+    [accepted] = cm_api.get("/api/v1/lead-time/alerts?within=30", headers=cm_api.headers_for("operator")).json()  # the only one accepted
+    assert (accepted["express"], accepted["due_on"], accepted["days_left"]) == (True, "2026-04-06", 5)
+    platform.clock.advance(dt.timedelta(days=5))
+    cm_api.post("/api/v1/production/batches", headers=cm_api.headers_for("operator"))
+    cm_api.post("/api/v1/shipments", headers=cm_api.headers_for("operator"))
+    shipped = cm_api.get(f"/api/v1/card-applications/{accepted['application_id']}", headers=h).json()
+    assert (shipped["status"], shipped["lead_days"]) == ("shipped", 5)
+    report = cm_api.get("/api/v1/lead-time/report", headers=cm_api.headers_for("operator")).json()
+    assert [(x["period"], x["shipped"], x["max_days"], x["over_deadline"]) for x in report] == [("2026-04-06", 1, 5, 0)]
+
+
+def test_r_card_9_a_cancelled_applications_fees_are_waived_not_deleted(platform, cm_api, adult):
+    """R-CARD-9: a reissue application brings 800 + 200 yen; the holder dies before
+    production, the application is cancelled (R-CERT-4) and its unpaid fees are waived:
+    still on record with their amounts, no longer outstanding, not collectable, and the
+    waiver is an audit event."""
+    from myna.store import models as m
+    from myna.store.models_card_management import CardFee
+
+    h, op = cm_api.headers_for("chiyoda"), cm_api.headers_for("operator")
+    _, card_id, _ = active_card(cm_api)
+    assert cm_api.post(f"/api/v1/cards/{card_id}/loss", json={}, headers=h).status_code == 200
+    r = cm_api.post(f"/api/v1/cards/{card_id}/reissue", json={"application": form(express="loss")}, headers=h)
+    assert r.status_code == 201 and r.json()["status"] == "accepted", r.text
+    reissue = r.json()["application_id"]
+    due = [f for f in cm_api.get("/api/v1/card-fees?outstanding=true", headers=h).json()]
+    assert sorted((f["item"], f["amount_yen"], f["status"]) for f in due) == [("card-reissue", 800, "outstanding"), ("certificates-reissue", 200, "outstanding")]
+    Registry(platform).submit(ChangeEvent("death-adult", EventType.DEATH, ADULT, CHIYODA, dt.date(2026, 4, 1)), actor="test")
+    made = cm_api.post("/api/v1/production/batches", headers=op).json()
+    assert [(b["produced"], b["cancelled"]) for b in made] == [(0, 1)]
+    assert cm_api.get(f"/api/v1/card-applications/{reissue}/status").json()["status"] == "cancelled"
+    assert cm_api.get("/api/v1/card-fees?outstanding=true", headers=h).json() == []
+    mine = [f for f in cm_api.get("/api/v1/card-fees", headers=h).json() if f["application_id"] == reissue]
+    assert sorted((f["item"], f["amount_yen"], f["status"], f["collected_at"]) for f in mine) == [
+        ("card-reissue", 800, "waived", None), ("certificates-reissue", 200, "waived", None)
+    ]  # fmt: skip
+    before = table_counts(platform)
+    for f in mine:
+        r = cm_api.post(f"/api/v1/card-fees/{f['id']}/collect", headers=h)
+        assert r.status_code == 409 and "waived" in r.json()["message"], r.text
+    assert table_counts(platform) == before
+    with platform.db.session() as s:
+        assert s.scalar(select(CardFee.collected_at).where(CardFee.id == mine[0]["id"])) is None  # kept, not collected
+        waived = {e.subject: json.loads(e.detail) for e in s.scalars(select(m.AuditEvent).where(m.AuditEvent.action == "fee.waived"))}
+    assert set(waived) == {str(f["id"]) for f in mine}
+    assert all(d["application_id"] == reissue and "cancelled" in d["reason"] for d in waived.values())
+    assert sum(d["amount_yen"] for d in waived.values()) == 1000

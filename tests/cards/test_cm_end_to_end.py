@@ -6,6 +6,7 @@ and certificate is checked along the way, from the store and the chip itself."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from cm_support import CHIYODA, born, pdf_qr_codes, pdf_text, photo
@@ -17,6 +18,7 @@ from myna.cards import lead_time
 from myna.cards.applications import ApplicationIn, Applications
 from myna.cards.handover import Counter, Handover
 from myna.cards.management import CardManagement
+from myna.cards.notices import parse_qr
 from myna.cards.production import Production
 from myna.chip.cards import CardPins, CardService
 from myna.chip.image import KeyRef
@@ -129,8 +131,12 @@ def test_born_notice_qr_application_production_handover_loss_express_reissue_and
     assert again.status == "accepted" and again.express == "loss" and again.due_on == dt.date(2027, 5, 6)  # received 1 May JST
     assert sorted((f["item"], f["amount_yen"]) for f in mgmt.fees(CHIYODA, outstanding=True)) == [("card-reissue", 800), ("certificates-reissue", 200)]
     produce_and_ship(platform, keygen, days=3)
-    second_id = apps.get(again.application_id)["card_id"]
-    assert hand_over(platform, second_id)["replaced_card"] == card_id
+    reissued = apps.get(again.application_id)
+    second_id = reissued["card_id"]
+    assert reissued["lead_days"] == 3 == lead_time.days_between(dt.date(2027, 5, 1), platform.clock.now().astimezone(JST).date())
+    assert lead_time.allowed_days(express=True) == 5  # R-CARD-4: express, not the 14 days
+    given = hand_over(platform, second_id)
+    assert given["replaced_card"] == card_id and given["lead_days"] == 3 and given["within_deadline"] is True
     second = cards.get(second_id)
     assert second.status == "active" and cert(platform, second.auth_serial).status == "valid"
     assert cards.get(card_id).status == "abolished"
@@ -147,7 +153,12 @@ def test_born_notice_qr_application_production_handover_loss_express_reissue_and
     notices, letters = mgmt.expiry_notices("schedule", pdf=True)
     assert [(n["card_id"], n["renew"]) for n in notices] == [(second_id, "both")]
     notice_text = pdf_text(letters, tmp_path)
-    assert "有効期限通知書" in notice_text and "マイナンバーカードと電子証明書" in notice_text and "令和14年3月20日" in notice_text
+    assert "有効期限通知書" in notice_text and "令和14年3月20日" in notice_text
+    # A child's card and certificate end together: both named, one new card applied for with the form below.
+    assert re.search(r"^\s*更新が必要なもの\s+マイナンバーカードと電子証明書\s*$", notice_text, re.M), notice_text
+    assert "下の交付申請書(更新)で" in notice_text and "個人番号カード交付申請書(更新)" in notice_text and "電子証明書の更新は" not in notice_text
+    [renewal_qr] = pdf_qr_codes(letters, tmp_path)
+    assert parse_qr(renewal_qr)[0] == notices[0]["renewal_form_id"] and NAME not in renewal_qr
     assert mgmt.expiry_notices("schedule")[0] == []  # once
 
     # 8. Renewal before expiry: a renewal application, a new card; the old card abolished, its certificate revoked and linked.

@@ -107,11 +107,20 @@ def test_r_card_9_fee_schedule():
     assert [(f.item, f.amount_yen) for f in fees.for_application("new")] == [("card-new", 0)]
     assert sum(f.amount_yen for f in fees.for_application("reissue")) == 1000
     assert fees.SCHEDULE["certificates-renewal"].amount_yen == 0
+    # A fee is collected, waived (not collected and its application cancelled) or outstanding.
+    assert [fees.status(True, "cancelled"), fees.status(False, "cancelled"), fees.status(False, "accepted"), fees.status(False, None)] == [
+        "collected", "waived", "outstanding", "outstanding"
+    ]  # fmt: skip
 
 
 def test_r_card_1_qr_payload_round_trip_and_refusals():
     text = qr_payload("N0123456789ABCDEF", "ab" * 16)
     assert parse_qr(text) == ("N0123456789ABCDEF", "ab" * 16)
-    for bad in ("", "MYNA-APPLY/1/N0123/xx", text + "/more", text.replace("/1/", "/2/")):
+    for bad in ("", "MYNA-APPLY/1/N0123/xx", text + "/more", text.replace("/1/", "/2/"), text.replace("/N", "/X"), text.replace("/N", "/r")):
         with pytest.raises(InvalidInput):
             parse_qr(bad)
+    # R-CARD-8: the renewal form below an expiry notice uses the same payload with an R form id.
+    from myna.cards.applications import renewal_form_id
+
+    assert renewal_form_id(1) == "R0000000000000001" and renewal_form_id(2**40) == "R0000010000000000"
+    assert parse_qr(qr_payload(renewal_form_id(42), "cd" * 16)) == ("R000000000000002A", "cd" * 16)

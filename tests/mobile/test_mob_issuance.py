@@ -172,15 +172,95 @@ def test_r_rev_6_cascade_follows_the_link_not_the_holder(platform, cards):
 
 
 def test_r_rev_6_expiry_does_not_cascade(platform, cards, clock):
+    """R-REV-6 / R-REV-7: the card certificates' expiry is not a revocation. The mobile
+    certificates end by their own notAfter (capped at the card's: valid up to the card's
+    last second, then ``expired``, never ``revoked``), and nothing that could write a
+    revocation does so after expiry: revoking the expired card or mobile certificate is
+    refused, a resident change (R-REV-2) finds nothing in effect, the CRLs list nothing."""
+    from chip_support import MUNICIPALITY
+    from cryptography import x509
+
+    from myna.authority.crls import CrlService
+    from myna.residents.events import ChangeEvent, EventType
+    from myna.residents.registry import Registry
+
     h = make_holder(platform, cards)
     _, mobile, _ = phone_apply_and_issue(platform, h)
+    _, mobile_auth, _ = phone_apply_and_issue(platform, h, "mobile-auth")
     card_end = _row(platform, h.sign_serial).not_after
+    assert _row(platform, mobile.serial).not_after == card_end == _row(platform, mobile_auth.serial).not_after
+    clock.set(card_end)  # the last second of validity
+    assert [Records(platform).get(x).status for x in (h.sign_serial, mobile.serial, mobile_auth.serial)] == ["valid"] * 3
     clock.set(card_end + dt.timedelta(seconds=1))
-    assert Records(platform).get(h.sign_serial).status == "expired"
-    rec = Records(platform).get(mobile.serial)
-    assert rec.revocation_reason is None and rec.revoked_at is None  # no revocation recorded (R-REV-7)
+    for serial in (h.sign_serial, h.auth_serial, mobile.serial, mobile_auth.serial):
+        rec = Records(platform).get(serial)
+        assert (rec.status, rec.revoked_at, rec.revocation_reason) == ("expired", None, None), serial
+    for serial in (h.sign_serial, mobile.serial):
+        with pytest.raises(Conflict, match="R-REV-7"):
+            RevocationService(platform).revoke(serial, RevocationReason.REQUEST, "test")
+    Registry(platform).submit(
+        ChangeEvent("nc-after-expiry", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, card_end.date(), name="田中 花子"),
+        actor="test",
+    )
+    CrlService(platform).publish_all()
+    for slug in ("card-sign", "card-auth", "mobile-sign", "mobile-auth"):
+        assert len(x509.load_der_x509_crl(CrlService(platform).latest(slug).der)) == 0, slug
+    assert Records(platform).get(mobile.serial).status == "expired"
     with platform.db.session() as s:
         assert s.query(m.Revocation).count() == 0
+
+
+def test_r_cert_5_refused_with_an_expired_card_signature_certificate(platform, cards, clock):
+    """R-CERT-5: only a holder of a *valid* card SIG may apply: once it has expired, the
+    application (signed with the same card key, signingTime now) is refused, for either
+    kind, and nothing is recorded."""
+    h = make_holder(platform, cards)
+    clock.set(_row(platform, h.sign_serial).not_after + dt.timedelta(seconds=1))
+    before = table_counts(platform)
+    for kind in ("mobile-sign", "mobile-auth"):
+        doc = application_document(kind, h.basic4)
+        with pytest.raises(CardCertificateNotValid, match="validity period"):
+            MobileService(platform).apply(doc, h.sign(doc))
+    assert table_counts(platform) == before
+
+
+def test_r_cert_5_refused_when_the_card_certificate_expires_between_application_and_key(platform, cards, clock):
+    """R-CERT-5: J-LIS checks the card certificate again at issuance: an application made
+    ten minutes before the card SIG expires cannot be completed after it expired."""
+    h = make_holder(platform, cards)
+    card_end = _row(platform, h.sign_serial).not_after
+    clock.set(card_end - dt.timedelta(minutes=10))
+    service, se = MobileService(platform), SoftwareSecureElement()
+    doc = application_document("mobile-sign", h.basic4)
+    app = service.apply(doc, h.sign(doc))
+    public = se.generate(app.id, KeyAlgorithm.EC_P256)
+    clock.set(card_end + dt.timedelta(seconds=1))  # the application itself is still within its 30 minutes
+    with pytest.raises(CardCertificateNotValid, match="expired"):
+        service.issue(app.id, public, se.sign(app.id, proof_message(app.id, app.challenge)))
+    with platform.db.session() as s:
+        assert s.query(m.Certificate).filter(m.Certificate.kind == "mobile-sign").count() == 0
+
+
+def test_r_rev_5_issuer_key_compromise_of_the_card_ca_revokes_the_linked_mobile_certificates(platform, cards):
+    """R-REV-5 then R-REV-6: when the card signature CA's key is compromised, every card SIG
+    it signed is revoked (key-compromise) and, at the same moment, the mobile signature
+    certificates linked to them (linked-card-revoked), although the mobile CA's key is
+    sound. Certificates of the other purpose stay valid."""
+    h = make_holder(platform, cards)
+    other = make_holder(platform, cards, name="佐藤 一郎")
+    _, h_sign, _ = phone_apply_and_issue(platform, h, "mobile-sign")
+    _, h_auth, _ = phone_apply_and_issue(platform, h, "mobile-auth")
+    _, other_sign, _ = phone_apply_and_issue(platform, other, "mobile-sign")
+    result = RevocationService(platform).compromise_authority("card-sign", "test", note="key leaked")
+    assert result.revoked == 2  # the two card SIGs the CA signed
+    for card in (h.sign_serial, other.sign_serial):
+        rec = Records(platform).get(card)
+        assert (rec.status, rec.revocation_reason, rec.revoked_at) == ("revoked", "key-compromise", result.revoked_at)
+    for mobile in (h_sign.serial, other_sign.serial):
+        rec = Records(platform).get(mobile)
+        assert (rec.status, rec.revocation_reason, rec.revoked_at) == ("revoked", "linked-card-revoked", result.revoked_at)
+    assert Records(platform).get(h_auth.serial).status == "valid" and Records(platform).get(h.auth_serial).status == "valid"
+    assert platform.authority("mobile-sign").active  # the mobile CA itself is not compromised
 
 
 def test_r_rev_6_unlinked_mobile_certificates_still_cascade_by_holder(platform):

@@ -66,6 +66,28 @@ def portal(platform):
 
 
 @pytest.fixture
+def counter(platform):
+    """A test client for the counter terminal, with clerks' tokens of two municipalities
+    (Chiyoda and Shinjuku) and an operator's; ``as_clerk`` in test_ui_counter signs in."""
+    from ui_support import CHIYODA, SHINJUKU
+
+    from myna.authority.tokens import Role, Tokens
+    from myna.residents.registry import Registry
+
+    registry = Registry(platform)
+    registry.ensure_municipality(CHIYODA, "千代田区")
+    registry.ensure_municipality(SHINJUKU, "新宿区")
+    tokens = Tokens(platform)
+    client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
+    client.tokens = {
+        "chiyoda": tokens.create(Role.MUNICIPALITY, "clerk", CHIYODA),
+        "shinjuku": tokens.create(Role.MUNICIPALITY, "clerk", SHINJUKU),
+        "operator": tokens.create(Role.OPERATOR, "ops"),
+    }
+    return client
+
+
+@pytest.fixture
 def holder(platform):
     """A resident's user-auth key and certificate (EC, as on a phone: cheap to make)."""
     key = ec.generate_private_key(ec.SECP256R1())

@@ -15,6 +15,20 @@ from myna.pki.revocation import RevocationReason
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 
+# pygal draws each plotted value as a <desc class="value"> beside a <desc class="x_label">,
+# inside one <g class="series serie-N"> per series (overlays repeat the group, empty).
+_PLOTTED = """els => els.map(g => [...g.querySelectorAll('desc.value')].map(
+    d => [(d.parentElement.querySelector('desc.x_label') || {}).textContent || '', d.textContent]))"""
+
+
+def plotted(page, chart: str) -> list[dict[str, str]]:
+    """Per series, in the order the console adds them: x label -> the value in the SVG."""
+    return [dict(s) for s in page.eval_on_selector_all(f"#{chart} g.series", _PLOTTED) if s]
+
+
+def nonzero(series: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in s.items() if v not in ("0", "")} for s in series]
+
 
 def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_server, page):
     service = IssuanceService(platform)
@@ -39,18 +53,19 @@ def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_ser
     assert page.inner_text('#table-status tr[data-kind="card-sign"] td[data-col="revoked"]') == "1"
     # card-auth: 4 issued here (1 revoked), 2 on the produced cards, 1 for the verifier's question
     assert page.inner_text('#table-status tr[data-kind="card-auth"] td[data-col="valid"]') == "6"
-    # pygal draws one <rect class="rect reactive ..."> per bar with the value in a <desc class="value">
-    status_values = page.eval_on_selector_all("#chart-status desc.value", "els => els.map(e => e.textContent)")
-    assert sorted(int(float(v)) for v in status_values if v) == sorted([4, 1, 0, 6, 1, 0])
-    traffic = page.eval_on_selector_all("#chart-traffic desc.value", "els => els.map(e => e.textContent)")
-    assert "1500" in traffic and "900" in traffic
-    assert page.is_visible("#chart-revoked svg") and page.is_visible("#chart-availability svg")
-    volumes = page.eval_on_selector_all("#chart-volumes desc.value", "els => els.map(e => e.textContent)")
-    assert volumes.count("3") == 1 and volumes.count("2") == 1  # received on day 0, shipped on day 3
-    lead = page.eval_on_selector_all("#chart-lead-time desc.value", "els => els.map(e => e.textContent)")
-    assert "2" in lead  # both shipped cards took 3 days
-    provided = page.eval_on_selector_all("#chart-provisions desc.value", "els => els.map(e => e.textContent)")
-    assert "2" in provided
+    # The charts' plotted values, read back out of the SVG, series by series.
+    sign, auth = "カード署名用", "カード利用者証明用"
+    assert plotted(page, "chart-status") == [{sign: "4", auth: "6"}, {sign: "1", auth: "1"}, {sign: "0", auth: "0"}]  # valid, revoked, expired
+    request, change = "失効申請・届出", "住民票の異動"
+    assert plotted(page, "chart-revoked") == [{request: "1", change: "0"}, {request: "0", change: "1"}]  # card-sign, card-auth
+    # Traffic: this hour (12:00 JST) per centre; OCSP series first, then CRL (osaka, tokyo).
+    assert nonzero(plotted(page, "chart-traffic")) == [{"12:00": "900"}, {"12:00": "1500"}, {"12:00": "4"}, {"12:00": "12"}]
+    services = ["カード管理システム", "公的個人認証サービス（窓口向け）", "公的個人認証サービス（検証者向け）"]
+    assert plotted(page, "chart-availability") == [dict.fromkeys(services, "100")]
+    # Applications received on day 0 (1 April), cards shipped on day 3 (4 April).
+    assert nonzero(plotted(page, "chart-volumes")) == [{"04-01": "3"}, {"04-04": "2"}]
+    assert nonzero(plotted(page, "chart-lead-time")) == [{"3": "2"}, {}]  # both took 3 days, none express
+    assert plotted(page, "chart-provisions") == [{"status-auth": "2"}, {"status-auth": "0"}]  # provided, refused
     screenshot(page, "console-ja")
 
     # An incident recorded through the form lowers the counter service's availability.
@@ -63,6 +78,8 @@ def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_ser
     # 84 h since the fiscal year began (clock 4 April 12:00 JST), 1.2 h down.
     assert page.inner_text('#table-availability tr[data-service="jpki-counter"] td[data-col="ratio"]') == f"{100 * (1 - 1.2 / 84):.3f} %"
     assert "ロードバランサ障害" in page.inner_text("#table-outages")
+    ratio = f"{round(100 * (1 - 1.2 / 84), 3):g}"
+    assert plotted(page, "chart-availability") == [{services[0]: "100", services[1]: ratio, services[2]: "100"}]
 
     page.click("#lang-switch")
     assert page.inner_text("h1") == "Operations console"

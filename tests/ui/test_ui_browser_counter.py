@@ -22,8 +22,11 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     Registry(platform).ensure_municipality(CHIYODA, "千代田区")
     token = Tokens(platform).create(Role.MUNICIPALITY, "窓口 太郎", CHIYODA)
     page.goto(f"{live_server}/ui/login")
+    screenshot(page, "login-ja")
     page.fill("#token", token)
     page.click("button[type=submit]")
+    assert page.inner_text("#whoami").endswith("窓口 太郎")
+    screenshot(page, "home-ja")
     page.click("#menu-counter")
     assert page.url.endswith("/ui/counter")
 
@@ -39,6 +42,8 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     screenshot(page, "counter-event-ja")
     page.click("#event-form button[type=submit]")
     assert page.get_attribute("#resident-status", "data-status") == "active"
+    assert page.inner_text("#done") == "届出を記録しました：出生"
+    screenshot(page, "counter-resident-ja")
 
     # The application, pre-filled from the record, with a photograph and express for a newborn.
     page.click("#take-application")
@@ -47,6 +52,7 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     picture.write_bytes(photo())
     page.set_input_files("#photo", str(picture))
     page.select_option("#express", "newborn")
+    screenshot(page, "counter-application-ja")
     page.click("#application-form button[type=submit]")
     assert page.get_attribute("#receipt-status", "data-status") == "accepted"
     receipt = page.inner_text("#receipt-number")
@@ -60,9 +66,12 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     # Anyone with the receipt number sees it shipped.
     page.goto(f"{live_server}/ui/portal/status?receipt={receipt}")
     assert page.get_attribute("#application-status", "data-status") == "shipped"
+    screenshot(page, "portal-status-ja")
 
     # Handover: the card is listed as arrived; the holder keys in the PIN.
     page.goto(f"{live_server}/ui/counter")
+    assert page.is_visible("#pickup-notices")
+    screenshot(page, "counter-ja")
     page.click(f'#arrived tr[data-card="{card.card_id}"] a')
     page.select_option("#identity_document", "two-documents")
     page.check("#face_matches_photo")
@@ -79,6 +88,7 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     page.goto(f"{live_server}/ui/portal/lost?lang=en")
     page.fill("#number", info["number"])
     page.fill("#date_of_birth", info["date_of_birth"])
+    screenshot(page, "portal-lost-form-en")
     page.click("#lost-form button[type=submit]")
     assert page.is_visible("#lost-done")
     assert page.get_attribute(f'#suspended-cards li[data-card="{card.card_id}"]', "data-revoked") == "1"  # a newborn: user-auth only
@@ -89,4 +99,10 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     # The clerk sees the effect on the card page.
     page.goto(f"{live_server}/ui/counter/cards/{card.card_id}?lang=ja")
     assert page.get_attribute("#card-status", "data-status") == "suspended"
+    assert "日本時間" in page.inner_text("#card-history")
     screenshot(page, "counter-card-ja")
+
+    # The console is not for a clerk: the screen says so (403), nothing else is shown.
+    response = page.goto(f"{live_server}/ui/console")
+    assert response.status == 403 and page.inner_text("#error-message") == "この画面を使う権限がありません。"
+    screenshot(page, "error-403-ja")

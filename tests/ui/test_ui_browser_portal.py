@@ -11,8 +11,13 @@ from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.image import KeyRef
 from myna.chip.pins import PinRef
+from myna.errors import NotFound
 from myna.numbering.codes import municipality_check_digit
 from myna.pki import serials
+from myna.verifiers.credentials import Caller
+from myna.verifiers.entitlements import VerifierType
+from myna.verifiers.provision import ProvisionService
+from myna.verifiers.registry import VerifierRegistry
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 MUNICIPALITY = "13101" + str(municipality_check_digit("13101"))
@@ -28,7 +33,17 @@ def card_answers(platform, card_id: str, pin: str, challenge_hex: str) -> tuple[
 
 def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_server, page):
     _, card = resident_with_card(platform)
+    # Two verifiers; the shop has asked about the card's user-auth certificate, the bank
+    # asked for basic 4 information it may not have for it (refused, R-VER-7).
+    registry = VerifierRegistry(platform)
+    bank = registry.register("BANK01", "みどり銀行", VerifierType.SIGNATURE, "test")
+    shop = registry.register("SHOP01", "ログイン専用ショップ", VerifierType.USER_AUTH, "test")
+    provision = ProvisionService(platform)
+    provision.status(Caller(shop, "token", "1"), "auth", card.auth_serial)
+    with pytest.raises(NotFound):
+        provision.basic4(Caller(bank, "token", "2"), card.auth_serial)
     page.goto(f"{live_server}/ui/portal")
+    screenshot(page, "portal-home-ja")
     page.click("#portal-login")
     challenge = page.inner_text("#challenge")
     serial, signature = card_answers(platform, card.card_id, "4321", challenge)
@@ -44,6 +59,14 @@ def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_se
     assert page.get_attribute(f'#my-cards tr[data-card="{card.card_id}"] td[data-col="status"]', "data-status") == "active"
     assert page.inner_text(f'#my-cards tr[data-card="{card.card_id}"] td[data-col="status"]') == "利用中"
     screenshot(page, "portal-me-ja")
+    # Consent to the bank, given on the page; who received what, newest first.
+    page.click("#grant-BANK01")
+    assert page.is_visible("#consent-done")
+    assert page.get_attribute('#my-consents tr[data-verifier="BANK01"]', "data-consented") == "yes"
+    rows = page.eval_on_selector_all("#my-disclosures tbody tr", "els => els.map(e => [e.dataset.verifier, e.dataset.outcome])")
+    assert rows == [["BANK01", "refused"], ["SHOP01", "provided"]]
+    screenshot(page, "portal-consents-ja", "#consents")
+    screenshot(page, "portal-disclosures-ja", "#disclosures")
     page.click("#portal-logout")
     page.goto(f"{live_server}/ui/portal/me")
     assert page.url.endswith("/ui/portal/login")

@@ -5,35 +5,18 @@ fields; a clerk cannot reach another municipality's residents; other roles canno
 import re
 
 import pytest
-from fastapi.testclient import TestClient
-from ui_support import CHIYODA, photo
+from ui_support import CHIYODA, SHINJUKU, photo
 
-from myna.authority.tokens import Role, Tokens
 from myna.cards.production import Production
 from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.pins import PinRef
+from myna.errors import NotFound
 from myna.residents.registry import Registry
 from myna.store import models as m
-from myna.web.app import create_app
+from myna.store.models_cards import CardRecord
 
-SHINJUKU = "131041"
 CODE = "40000000006"
-
-
-@pytest.fixture
-def counter(platform):
-    registry = Registry(platform)
-    registry.ensure_municipality(CHIYODA, "千代田区")
-    registry.ensure_municipality(SHINJUKU, "新宿区")
-    tokens = Tokens(platform)
-    client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
-    client.tokens = {
-        "chiyoda": tokens.create(Role.MUNICIPALITY, "clerk", CHIYODA),
-        "shinjuku": tokens.create(Role.MUNICIPALITY, "clerk", SHINJUKU),
-        "operator": tokens.create(Role.OPERATOR, "ops"),
-    }
-    return client
 
 
 def as_clerk(client, who="chiyoda"):
@@ -105,6 +88,7 @@ def test_application_receipt_and_defects(platform, counter):
                                                         "address": "東京都千代田区千代田1-1", "source_ref": "counter-x"})  # fmt: skip
     assert r.status_code == 200 and 'data-status="defective"' in r.text
     assert 'data-code="photo-missing"' in r.text and 'data-code="duplicate"' in r.text
+    assert '<li data-code="photo-missing">顔写真がありません — <span lang="en">no photograph</span>' in r.text  # Japanese first
 
 
 def test_application_form_errors(platform, counter):
@@ -150,17 +134,123 @@ def test_suspend_and_lift_from_the_card_page(platform, counter):
     assert 'data-status="active"' in counter.get(f"/ui/counter/cards/{card_id}").text
 
 
+UNKNOWN_CARD = "FFFFFFFFFFFFFFFF"
+HANDOVER = {"identity_document": "passport", "face_matches_photo": "1", "pins_entered_by": "holder", "auth_pin": "1234", "auth_pin_again": "1234"}
+
+
+def hand_over(client, card_id, **over):
+    return client.post(f"/ui/counter/cards/{card_id}/handover", data={**HANDOVER, **over}, follow_redirects=False)
+
+
+def scoped_state(platform) -> dict:
+    """Everything a clerk's action could change: cards, their history, revocations,
+    applications, handovers, fees and the resident's record."""
+    from myna.store.models_card_management import CardApplication, CardFee, CardHandover, CardStatusChange
+
+    with platform.db.session() as s:
+        return {
+            "cards": sorted((c.card_id, c.status, c.auth_serial, c.sign_serial) for c in s.query(CardRecord)),
+            "changes": s.query(CardStatusChange).count(),
+            "revocations": s.query(m.Revocation).count(),
+            "applications": sorted((a.application_id, a.status) for a in s.query(CardApplication)),
+            "handovers": s.query(CardHandover).count(),
+            "fees": s.query(CardFee).count(),
+            "resident": Registry(platform).get(CODE, CHIYODA),
+        }
+
+
+def message(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}">(.*?)</p>', html, re.S)
+    assert found, element_id
+    return found.group(1)
+
+
 def test_a_clerk_cannot_reach_another_municipality(platform, counter):
     card_id = produced_card(platform, counter)
     as_clerk(counter, "shinjuku")
     assert counter.get(f"/ui/counter/residents/{CODE}").status_code == 404
     assert counter.get(f"/ui/counter/cards/{card_id}").status_code == 404
     r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "abolish"}, follow_redirects=False)
-    assert "error=" in r.headers["location"]
+    assert r.status_code == 404
     r = take_application(counter)
     assert r.status_code == 422 and 'id="form-error"' in r.text
     as_clerk(counter)
     assert 'data-status="shipped"' in counter.get(f"/ui/counter/cards/{card_id}").text
+
+
+def test_another_municipalitys_card_is_answered_like_an_unknown_one(platform, counter):
+    """Scoping of the counter (R-CARD-6, R-CARD-7): a municipality-B clerk trying every
+    screen on A's shipped card and resident gets what an unknown card or resident gets
+    (404, the same page), never A's card id, and nothing changes."""
+    from myna.cards.management import CardManagement
+
+    card_id = produced_card(platform, counter)
+    before = scoped_state(platform)
+    as_clerk(counter, "shinjuku")
+
+    def same_as_unknown(path_for, method="get", **kw):
+        foreign = getattr(counter, method)(path_for(card_id), follow_redirects=False, **kw)
+        unknown = getattr(counter, method)(path_for(UNKNOWN_CARD), follow_redirects=False, **kw)
+        assert foreign.status_code == unknown.status_code == 404, (foreign.status_code, unknown.status_code)
+        assert foreign.text.replace(card_id, UNKNOWN_CARD) == unknown.text  # the very same page
+        assert card_id not in message(foreign.text, "error-message")
+        return foreign
+
+    same_as_unknown(lambda c: f"/ui/counter/cards/{c}")
+    same_as_unknown(lambda c: f"/ui/counter/cards/{c}/pickup-notice.pdf")
+    same_as_unknown(lambda c: f"/ui/counter/cards/{c}/handover", "post", data=HANDOVER)
+    same_as_unknown(lambda c: f"/ui/counter/cards/{c}/action", "post", data={"action": "return"})
+    # A prefix of A's card id finds nothing either, and the full id is not given away.
+    r = counter.get(f"/ui/counter/cards/{card_id[:6]}")
+    assert r.status_code == 404 and card_id not in r.text
+    assert r.text.replace(card_id[:6], "FFFFFF") == counter.get("/ui/counter/cards/FFFFFF").text
+    with pytest.raises(NotFound) as e:  # the service the API uses answers the same way
+        CardManagement(platform).card(card_id[:6], SHINJUKU)
+    assert card_id not in str(e.value) and str(e.value) == str(pytest.raises(NotFound, CardManagement(platform).card, UNKNOWN_CARD, SHINJUKU).value)
+    # A's arrived card is not in B's list, and B's batch of pickup notices has nothing to print.
+    overview = counter.get("/ui/counter").text
+    assert card_id not in overview and 'id="arrived"' not in overview
+    r = counter.get("/ui/counter/pickup-notices.pdf", follow_redirects=False)
+    assert r.status_code == 303 and "pdf" not in r.headers.get("content-type", "")
+    # A's resident: not shown, not pre-filled into B's application form.
+    foreign, unknown = counter.get(f"/ui/counter/residents/{CODE}"), counter.get("/ui/counter/residents/49999999999")
+    assert foreign.status_code == unknown.status_code == 404 and foreign.text.replace(CODE, "49999999999") == unknown.text
+    assert "佐藤 みらい" not in counter.get(f"/ui/counter/applications/new?resident_code={CODE}").text
+    assert scoped_state(platform) == before
+
+
+def test_another_municipality_cannot_change_an_active_card_or_its_resident(platform, counter):
+    """A-municipality's card in use and its holder: a B clerk's suspension, renewal,
+    reissue (``replaces``) and change report are refused like unknown ones (R-CARD-7,
+    R-CARD-8, the registry's municipality scoping); no card id in the messages."""
+    card_id = produced_card(platform, counter)
+    assert hand_over(counter, card_id).status_code == 303
+    before = scoped_state(platform)
+    assert before["cards"][0][1] == "active"
+    as_clerk(counter, "shinjuku")
+    for action in ("suspend", "renew", "loss", "abolish"):
+        r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": action}, follow_redirects=False)
+        unknown = counter.post(f"/ui/counter/cards/{UNKNOWN_CARD}/action", data={"action": action}, follow_redirects=False)
+        assert r.status_code == unknown.status_code == 404, action
+        assert r.text.replace(card_id, UNKNOWN_CARD) == unknown.text and card_id not in message(r.text, "error-message")
+    # A reissue application naming A's card.
+    r = take_application(counter, replaces=card_id, reason="reissue", express="loss")
+    unknown = take_application(counter, replaces=UNKNOWN_CARD, reason="reissue", express="loss")
+    assert r.status_code == unknown.status_code == 422
+    assert message(r.text, "form-error") == message(unknown.text, "form-error") and card_id not in message(r.text, "form-error")
+    # A change report on A's resident: the registry's refusal, the same as for an unknown code.
+    form = counter.get("/ui/counter/events/new").text
+    for code in (CODE, "49999999999"):
+        data = {"event_id": hidden(form, "event_id"), "type": "address-change", "resident_code": code, "effective_date": "2026-04-01", "address": "東京都新宿区西新宿2-8-1"}
+        r = counter.post("/ui/counter/events", data=data)
+        assert r.status_code == 422
+        if code == CODE:
+            refused = message(r.text, "form-error")
+    assert refused.replace(CODE, "49999999999") == message(r.text, "form-error")
+    assert scoped_state(platform) == before
+    as_clerk(counter)
+    page = counter.get(f"/ui/counter/cards/{card_id}").text
+    assert 'data-status="active"' in page and "東京都千代田区千代田1-1" in counter.get(f"/ui/counter/residents/{CODE}").text
 
 
 def test_only_clerks_use_the_counter(platform, counter):

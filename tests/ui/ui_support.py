@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHIYODA = "131016"
+SHINJUKU = "131041"
 
 
 def challenge_of(html: str) -> str:
@@ -27,10 +28,27 @@ def sign_in(portal, key, serial, **over):
     return portal.post("/ui/portal/login", data=data, follow_redirects=False, headers={"accept-language": "en"})
 
 
-def screenshot(page, name: str) -> Path:
+def pdf_text(pdf: bytes, tmp: Path) -> str:
+    """The text of a PDF as poppler's pdftotext reads it (pages separated by form feeds)."""
+    import subprocess
+
+    from myna_testing import require_tool
+
+    require_tool("pdftotext", "Debian package poppler-utils")
+    path = tmp / "doc.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def screenshot(page, name: str, selector: str | None = None) -> Path:
+    """docs/screens/NAME.png: the whole page, or only the element ``selector`` finds.
+    Every name must be listed in docs/screens.md (test_ui_docs checks)."""
     SCREENS.mkdir(parents=True, exist_ok=True)
     path = SCREENS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if selector:
+        page.locator(selector).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 

@@ -134,3 +134,98 @@ def test_consent_through_the_cli(platform, cards, cli_env, tmp_path, clock):
     (tmp_path / "junk.p7s").write_bytes(b"junk")
     r = cli_env.invoke(app, ["verifier", "consent", str(doc), str(tmp_path / "junk.p7s")])
     assert r.exit_code == 1 and "well-formed" in r.output
+
+
+def _ocsp_outcome(centre, cert, issuer, token) -> str:
+    """What an access-controlled validity centre answers this token about ``cert``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509 import ocsp
+
+    der = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+    resp = ocsp.load_der_ocsp_response(centre.answer(der, token=token))
+    if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return resp.response_status.name.lower()
+    return resp.certificate_status.name.lower()
+
+
+def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(platform, clock, http, enrol, tmp_path):
+    """R-VER-1: a suspended verifier's bearer token is refused by the verifier API and is
+    absent from the credentials the validity centres receive (feed endpoint and in-process
+    feed alike), so an access-controlled centre answers it ``unauthorized`` after its next
+    sync; reinstatement restores it everywhere; termination is final (token disabled)."""
+    import hashlib
+
+    from myna_testing import issue_request
+
+    from myna.authority.feed import verifier_credentials
+    from myna.authority.issuance import IssuanceService
+    from myna.errors import Unauthorised
+    from myna.validation.centre import Centre, CentreConfig
+    from myna.validation.feeds import DbFeed
+    from myna.validation.provision import provision
+
+    reg = VerifierRegistry(platform)
+    sig, pf = enrol("SIG1", "signature"), enrol("PF1", "platform-operator")
+    stray = Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")  # bound to no verifier: unaffected
+    centre_token = Tokens(platform).create(Role.CENTRE, "tokyo")
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+
+    def pulled() -> dict[str, str]:
+        r = http.get("/api/v1/feed/verifiers", headers=bearer(centre_token))
+        assert r.status_code == 200
+        assert r.json() == DbFeed(platform).credentials() == verifier_credentials(platform)
+        return r.json()
+
+    cert = IssuanceService(platform).issue(issue_request("card-sign"), actor="test").certificate
+    issuer = platform.authority("card-sign").cert
+    c = Centre.from_bundle(provision(platform, "ver1", tmp_path / "bundle", actor="test"), CentreConfig(name="ver1", open_access=False), clock=clock)
+    try:
+
+        def state() -> tuple[int, bool, str]:
+            c.sync_once(DbFeed(platform))
+            return http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code, digest(sig) in pulled(), _ocsp_outcome(c, cert, issuer, sig)
+
+        assert state() == (200, True, "good")
+        assert pulled()[digest(sig)] == "verifier-sign" and pulled()[digest(pf)] == "verifier-both"
+
+        reg.set_status("SIG1", "suspended", "t", note="audit finding")
+        code, listed, answer = state()
+        assert (code, listed, answer) == (403, False, "unauthorized")
+        assert http.get("/api/v1/verifier/whoami", headers=bearer(sig)).json()["error"] == "verifier-suspended"
+        # only that verifier's token is withdrawn
+        assert digest(pf) in pulled() and digest(stray) in pulled()
+        assert _ocsp_outcome(c, cert, issuer, pf) == "good" and _ocsp_outcome(c, cert, issuer, stray) == "good"
+
+        reg.set_status("SIG1", "active", "t")
+        assert state() == (200, True, "good")
+
+        reg.set_status("SIG1", "terminated", "t")
+        assert state()[1:] == (False, "unauthorized")
+        with pytest.raises(Unauthorised, match="disabled"):
+            Tokens(platform).authenticate(sig)  # disabled at the token layer too
+        with pytest.raises(Conflict, match="final"):
+            reg.set_status("SIG1", "active", "t")
+        assert state()[1:] == (False, "unauthorized")
+        assert http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code == 401
+        # a platform operator's suspension withdraws its token as well
+        reg.set_status("PF1", "suspended", "t")
+        c.sync_once(DbFeed(platform))
+        assert digest(pf) not in pulled() and _ocsp_outcome(c, cert, issuer, pf) == "unauthorized"
+    finally:
+        c.replica.close()
+
+
+def test_r_ver_1_a_bound_token_of_an_unknown_verifier_or_another_role_is_not_given_to_centres(platform, enrol):
+    """R-VER-1: a token labelled ``verifier:CODE`` is listed for the centres only if CODE is
+    an active registered verifier whose type gives that role."""
+    import hashlib
+
+    from myna.authority.feed import verifier_credentials
+
+    enrol("UA1", "user-auth")
+    ghost = Tokens(platform).create(Role.VERIFIER_BOTH, "verifier:NOPE")
+    wrong_role = Tokens(platform).create(Role.VERIFIER_BOTH, "verifier:UA1")
+    listed = verifier_credentials(platform)
+    assert hashlib.sha256(ghost.encode()).hexdigest() not in listed
+    assert hashlib.sha256(wrong_role.encode()).hexdigest() not in listed
+    assert sorted(listed.values()) == ["verifier-auth"]

@@ -131,3 +131,54 @@ def test_r_ver_4_links_recorded_by_card_management_are_followed(platform, cards,
     with platform.db.session() as s:
         with pytest.raises(Conflict, match="already has"):
             record_renewal(s, h.auth_serial, new.auth_serial, platform.clock.now(), "t")
+
+
+def test_r_ver_4_renewal_at_the_counter_end_to_end(platform, cards, clock, http, enrol):
+    """R-VER-4 end to end: the card's certificates are renewed at the counter through
+    ``CardManagement.renew_certificates`` (new keys, the old certificates revoked as
+    superseded, the links written by card management). A verifier holding the old serial
+    then learns the new one from the renewal endpoint, its status says the old one is
+    revoked, basic 4 (with consent) comes from the new certificate, and the corresponding
+    serials of the new card certificates are each other; each answer is logged."""
+    import json
+
+    from sqlalchemy import select
+
+    from myna.cards.management import CardManagement
+    from myna.pki import serials
+    from myna.store import models_verifiers as mv
+
+    h = make_holder(platform, cards)
+    sig, ua, both = enrol("SIG1", "signature"), enrol("UA1", "user-auth"), enrol("BOTH1", "signature-and-user-auth")
+    Consents(platform).grant_via_portal(h.resident_code, "SIG1", "portal")
+    clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=dt.timezone.utc))  # within three months of the certificates' expiry
+    done = CardManagement(platform, cards.keygen).renew_certificates(h.card_id, "clerk")  # the same key pool as the cards
+    got = done["certificates"]
+    assert got["card-sign"]["old"] == h.sign_hex and got["card-auth"]["old"] == h.auth_hex
+    new_sign, new_auth = got["card-sign"]["new"], got["card-auth"]["new"]
+    assert {new_sign, new_auth}.isdisjoint({h.sign_hex, h.auth_hex})
+
+    r = http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(sig))
+    assert r.status_code == 200
+    assert r.json() == {"old_serial": h.sign_hex, "renewed": True, "new_serial": new_sign, "chain": [new_sign], "new_status": "good"}
+    r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(ua))
+    assert r.status_code == 200 and r.json()["new_serial"] == new_auth and r.json()["new_status"] == "good"
+    # the old certificate itself: revoked (superseded at the counter)
+    r = http.get(f"/api/v1/verifier/status/sign/{h.sign_hex}", headers=bearer(sig))
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    # R-VER-2: asked with the old serial, the latest basic 4 information and serial
+    r = http.get(f"/api/v1/verifier/basic4/{h.sign_hex}", headers=bearer(sig))
+    assert r.status_code == 200 and r.json()["serial"] == new_sign and r.json()["renewed"] is True
+    assert r.json()["basic4"]["name"] == h.basic4.name
+    # R-VER-3: the new card SIG and card UA correspond; the old, revoked one gives nothing
+    r = http.get(f"/api/v1/verifier/corresponding/sign-auth/{new_sign}", headers=bearer(both))
+    assert r.status_code == 200 and r.json()["corresponding"] == [{"serial": new_auth, "kind": "card-auth"}]
+    assert http.get(f"/api/v1/verifier/corresponding/sign-auth/{h.sign_hex}", headers=bearer(both)).status_code == 410
+    # R-VER-1: a user-auth verifier learns nothing about the signature chain
+    assert http.get(f"/api/v1/verifier/renewal/sign/{h.sign_hex}", headers=bearer(ua)).status_code == 403
+    with platform.db.session() as s:
+        logged = [
+            (p.outcome, json.loads(p.detail).get("answered_serial"))
+            for p in s.scalars(select(mv.Provision).where(mv.Provision.category == "renewal-sign").order_by(mv.Provision.id))
+        ]
+    assert logged == [("provided", serials.to_store(serials.parse(new_sign))), ("refused", None)]

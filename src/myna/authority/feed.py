@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from myna.authority.platform import Platform, authority_slug
 from myna.store import models as m
+from myna.store import models_verifiers as mv
 from myna.store.replica import FeedEvent
 
 MAX_FEED_PAGE = 10_000
@@ -32,9 +33,36 @@ def read_feed(platform: Platform, after: int, limit: int = 5000, also: list[int]
 
 
 def verifier_credentials(platform: Platform) -> dict[str, str]:
-    """SHA-256 of each enabled verifier token → its role (verifier-sign/-auth/-both)."""
+    """SHA-256 of each enabled verifier token → its role (verifier-sign/-auth/-both).
+
+    A token bound to a registered verifier (label ``verifier:CODE``, made by ``myna
+    verifier token``) is listed only while that verifier is **active** and its type still
+    gives the token's role (R-VER-1): suspending the verifier withdraws the token from the
+    centres at their next sync, reinstating it brings the token back, and termination is
+    final (the registry also disables the token). A bound token whose verifier does not
+    exist is not listed. Verifier-role tokens not bound to any registered verifier (made
+    with ``myna token create``, e.g. for a centre's own tests) are listed as before.
+    """
+    # Imported here: the verifier services sit above the authority layer.
+    from myna.verifiers.credentials import TOKEN_LABEL_PREFIX, TOKEN_ROLE
+    from myna.verifiers.registry import Status
+
+    role_of_type = {vtype.value: role.value for vtype, role in TOKEN_ROLE.items()}
+
     with platform.db.session() as s:
         rows = s.execute(
-            select(m.ApiToken.token_sha256, m.ApiToken.role).where(m.ApiToken.role.like("verifier-%"), m.ApiToken.disabled.is_(False))
+            select(m.ApiToken.token_sha256, m.ApiToken.role, m.ApiToken.label).where(
+                m.ApiToken.role.like("verifier-%"), m.ApiToken.disabled.is_(False)
+            )
         ).all()
-    return {h: role for h, role in rows}
+        registered = {code: (vtype, status) for code, vtype, status in s.execute(select(mv.Verifier.code, mv.Verifier.type, mv.Verifier.status))}
+    out: dict[str, str] = {}
+    for digest, role, label in rows:
+        if label.startswith(TOKEN_LABEL_PREFIX):
+            found = registered.get(label.removeprefix(TOKEN_LABEL_PREFIX))
+            if found is None or found[1] != Status.ACTIVE.value:
+                continue
+            if role_of_type.get(found[0]) != role:
+                continue
+        out[digest] = role
+    return out

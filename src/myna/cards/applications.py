@@ -19,6 +19,7 @@ import binascii
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from myna.numbering.codes import check_resident_code
 from myna.store import models as m
 from myna.store.journal import audit
-from myna.store.models_card_management import CardApplication, CardFee, MailedNotice, ManagedCard
+from myna.store.models_card_management import CardApplication, CardFee, ExpiryNotice, MailedNotice, ManagedCard
 from myna.store.models_cards import CardRecord
 
 OPEN = ("accepted", "in-production", "produced")  # counted as "in progress" for duplicates
@@ -113,6 +114,23 @@ def _receipt(row: CardApplication, created: bool = True) -> Receipt:
     return Receipt(row.application_id, row.status, row.channel, row.received_on, row.due_on, row.express, json.loads(row.defects), created)
 
 
+def renewal_form_id(expiry_notice_id: int) -> str:
+    """The id printed on the renewal application form of an expiry notice (R-CARD-8)."""
+    return f"R{expiry_notice_id:016X}"
+
+
+def renewal_form_token(platform: Platform, form_id: str, card_id: str, resident_code: str) -> str:
+    """The renewal form's QR token: an HMAC under a key derived from the card-image key
+    (there is no per-form token column; the form id alone is no credential)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from myna.chip.cards import CardService
+
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"myna renewal application form token").derive(CardService(platform).image_key.pepper)
+    return hmac.new(key, f"{form_id}|{card_id}|{resident_code}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def decode_photo(text: str | None) -> bytes | None:
     if text is None or text == "":
         return None
@@ -185,6 +203,8 @@ class Applications:
 
     def notice_prefill(self, qr_text: str) -> tuple[MailedNotice, dict]:
         notice_id, token = parse_qr(qr_text)
+        if not notice_id.startswith("N"):
+            raise NotFound("no application form with this QR code")
         with self.platform.db.session() as s:
             row = s.get(MailedNotice, notice_id)
             if row is None or not secrets.compare_digest(row.form_token, token):
@@ -213,8 +233,35 @@ class Applications:
                     raise Conflict("a concurrent application for this resident won; retry") from None
                 return self._duplicate(dup, digest)
 
+    def renewal_prefill(self, form_id: str, token: str) -> tuple[ExpiryNotice, dict]:
+        """The renewal form of an expiry notice that asked for a new card (R-CARD-8): the
+        application is filled in from the holder's resident record."""
+        notice_pk = int(form_id[1:], 16)  # parse_qr: 16 hexadecimal digits
+        if notice_pk >= 2**63:  # beyond a BIGINT: no such notice (and no database error)
+            raise NotFound("no application form with this QR code")
+        with self.platform.db.session() as s:
+            row = s.get(ExpiryNotice, notice_pk)
+            good = row is not None and row.renew in ("card", "both")
+            if not good or not secrets.compare_digest(renewal_form_token(self.platform, form_id, row.card_id, row.resident_code), token):
+                raise NotFound("no application form with this QR code")
+            resident = s.get(m.ResidentRecord, row.resident_code)
+            if resident is None:
+                raise NotFound("no application form with this QR code")
+            prefill = {"name": resident.name, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "address": resident.address}
+            return row, prefill
+
     def submit_qr(self, qr_text: str, photo: bytes | None, actor: str, express: str | None = None, source_ref: str | None = None) -> Receipt:
-        """The QR path: the form's printed data fills the application in."""
+        """The QR path: the form's printed data fills the application in. A number
+        notice's form applies for a first card; an expiry notice's renewal form (``R…``)
+        for a renewal (the card replaced is the holder's active one)."""
+        form_id, token = parse_qr(qr_text)
+        if form_id.startswith("R"):
+            renewal, prefill = self.renewal_prefill(form_id, token)
+            app = ApplicationIn(
+                resident_code=renewal.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
+                sex=prefill["sex"], address=prefill["address"], photo=photo, reason="renewal", express=express, source_ref=source_ref,
+            )  # fmt: skip
+            return self.submit(app, "qr", actor, notice_id=form_id)
         notice, prefill = self.notice_prefill(qr_text)
         app = ApplicationIn(
             resident_code=notice.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),

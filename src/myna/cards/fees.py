@@ -28,6 +28,20 @@ SCHEDULE: dict[str, Fee] = {
 }
 
 
+# A fee not collected whose application was cancelled is waived (免除): kept on record,
+# no longer outstanding, not collectable.
+WAIVED_WITH = ("cancelled",)
+
+
+def status(collected: bool, application_status: str | None) -> str:
+    """``collected``, ``waived`` (its application was cancelled) or ``outstanding``."""
+    if collected:
+        return "collected"
+    if application_status in WAIVED_WITH:
+        return "waived"
+    return "outstanding"
+
+
 def for_application(reason: str) -> list[Fee]:
     """The fees an application brings (zero-yen items are recorded too: a complete record)."""
     if reason == "reissue":

@@ -59,12 +59,17 @@ class Counter:
         row = s.get(CardRecord, card_id)
         managed = s.get(ManagedCard, card_id)
         if row is None or managed is None or (municipality_code is not None and row.municipality_code != municipality_code):
-            raise NotFound(f"no card {card_id}" + (f" at municipality {municipality_code}" if municipality_code else ""))
+            raise NotFound(f"no card {card_id}" if municipality_code is None else f"no such card at municipality {municipality_code}")
         return row, managed
+
+    def _resolve(self, card_id: str, municipality_code: str | None) -> str:
+        from myna.cards.management import resolve_card  # another municipality's card: as unknown
+
+        return resolve_card(self.cards, card_id, municipality_code)
 
     def pickup_notice(self, card_id: str, municipality_code: str | None = None) -> bytes:
         """交付通知書 for a card that has arrived at the municipality."""
-        cid = self.cards.resolve(card_id)
+        cid = self._resolve(card_id, municipality_code)
         with self.platform.db.session() as s:
             row, managed = self._card(s, cid, municipality_code)
             if row.status != CardStatus.SHIPPED.value:
@@ -82,7 +87,7 @@ class Counter:
     def hand_over(self, card_id: str, h: Handover, actor: str, municipality_code: str | None = None) -> dict:
         h.check()
         pins = h.pins.items()  # checks the PINs' form before anything is written
-        cid = self.cards.resolve(card_id)
+        cid = self._resolve(card_id, municipality_code)
         image = None
         with self.platform.db.session() as s:
             row, managed = self._card(s, cid, municipality_code)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.cards import expiry, fees
-from myna.cards.applications import ApplicationIn, Applications, Receipt
+from myna.cards.applications import ApplicationIn, Applications, Receipt, renewal_form_id, renewal_form_token
 from myna.cards.card_status import Action, CardStatus, IllegalTransition, next_status
 from myna.cards.notices import ExpiryLetter, expiry_notices_pdf
 from myna.chip.cards import CardService
@@ -30,7 +30,7 @@ from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.store.journal import audit
-from myna.store.models_card_management import CardFee, CardStatusChange, CertificateRenewal, ExpiryNotice, ManagedCard
+from myna.store.models_card_management import CardApplication, CardFee, CardStatusChange, CertificateRenewal, ExpiryNotice, ManagedCard
 from myna.store.models_cards import CardRecord
 
 NOTE_MAX = 500
@@ -53,6 +53,27 @@ def revoke_card_certificates(platform: Platform, s, card: CardRecord, now: dt.da
     return done
 
 
+def resolve_card(cards: CardService, card_id: str, municipality_code: str | None) -> str:
+    """A card id or unique prefix (:meth:`CardService.resolve`). With ``municipality_code``
+    only that municipality's cards are looked at: another municipality's card gets the same
+    answer as an unknown one and no card id is echoed, so a clerk learns nothing about the
+    card ids of other municipalities (as the registry does for residents)."""
+    if municipality_code is None:
+        return cards.resolve(card_id)
+    text = (card_id or "").strip().upper()
+    if not (4 <= len(text) <= 16 and all(c in "0123456789ABCDEF" for c in text)):
+        raise InvalidInput("a card id is 16 characters of 0-9 and A-F (a unique prefix of 4 or more will do)")
+    with cards.platform.db.session() as s:
+        found = list(
+            s.scalars(select(CardRecord.card_id).where(CardRecord.municipality_code == municipality_code, CardRecord.card_id.startswith(text, autoescape=True)).limit(2))
+        )
+    if not found:
+        raise NotFound(f"no such card at municipality {municipality_code}")
+    if len(found) > 1:
+        raise InvalidInput("more than one card starts with these characters: give more of the card id")
+    return found[0]
+
+
 class CardManagement:
     def __init__(self, platform: Platform, keygen: KeyGen | None = None):
         self.platform = platform
@@ -61,12 +82,12 @@ class CardManagement:
     def _change(self, card_id: str, action: Action, actor: str, note: str | None, municipality_code: str | None) -> dict:
         if note is not None and len(note) > NOTE_MAX:
             raise InvalidInput(f"note is longer than {NOTE_MAX} characters")
-        cid = self.cards.resolve(card_id)
+        cid = resolve_card(self.cards, card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid, with_for_update=True)
             if municipality_code is not None and row.municipality_code != municipality_code:
-                raise NotFound(f"no card {cid} at municipality {municipality_code}")
+                raise NotFound(f"no such card at municipality {municipality_code}")
             rule = next_status(row.status, action, cid)
             revoked = revoke_card_certificates(self.platform, s, row, now, actor, f"card {cid} {rule.to.value}" + (f": {note}" if note else "")) if rule.revokes else []
             s.add(CardStatusChange(card_id=cid, from_status=row.status, to_status=rule.to.value, at=now, actor=actor, note=note, revoked=json.dumps(revoked)))
@@ -98,11 +119,11 @@ class CardManagement:
         """再交付 (R-CARD-7): follows the application path. Without an application nothing
         happens; with one, it is received like any other (defects, receipt, express
         after loss) and names the card it replaces, which is abolished at handover."""
-        cid = self.cards.resolve(card_id)
+        cid = resolve_card(self.cards, card_id, municipality_code)
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
             if municipality_code is not None and row.municipality_code != municipality_code:
-                raise NotFound(f"no card {cid} at municipality {municipality_code}")
+                raise NotFound(f"no such card at municipality {municipality_code}")
             status, holder = row.status, row.resident_code
         if status not in (CardStatus.LOST.value, CardStatus.SUSPENDED.value, CardStatus.RETURNED.value, CardStatus.ACTIVE.value):
             raise IllegalTransition(f"card {cid} is {status}: only a lost, suspended, returned or damaged (active) card is reissued")
@@ -120,12 +141,12 @@ class CardManagement:
         (superseded) if still in effect, and the old-to-new link recorded (R-VER-4).
         Allowed within three months of the certificates' expiry, or when they were
         revoked while the card stayed usable (a lifted suspension)."""
-        cid = self.cards.resolve(card_id)
+        cid = resolve_card(self.cards, card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
             if municipality_code is not None and row.municipality_code != municipality_code:
-                raise NotFound(f"no card {cid} at municipality {municipality_code}")
+                raise NotFound(f"no such card at municipality {municipality_code}")
             if row.status != CardStatus.ACTIVE.value:
                 raise IllegalTransition(f"card {cid} is {row.status}: certificates are renewed on an active card")
             managed = s.get(ManagedCard, cid)
@@ -208,32 +229,58 @@ class CardManagement:
                 exists = s.scalar(select(ExpiryNotice.id).where(ExpiryNotice.card_id == card.card_id, ExpiryNotice.renew == renew, ExpiryNotice.expires_at == expires))
                 if exists is not None:
                     continue
-                s.add(ExpiryNotice(card_id=card.card_id, resident_code=card.resident_code, renew=renew, expires_at=expires, created_at=now))
-                audit(s, now, actor, "card.expiry-notice", card.card_id, renew=renew, expires_at=expires.isoformat())
-                out.append({"card_id": card.card_id, "renew": renew, "card_expires_at": managed.card_expires_at.isoformat(), "certificates_expire_at": cert_exp.isoformat() if cert_exp else None})
+                notice = ExpiryNotice(card_id=card.card_id, resident_code=card.resident_code, renew=renew, expires_at=expires, created_at=now)
+                s.add(notice)
+                s.flush()
+                # A new card is applied for: the letter carries a renewal form with its QR code.
+                form_id = renewal_form_id(notice.id) if renew in ("card", "both") else None
+                audit(s, now, actor, "card.expiry-notice", card.card_id, renew=renew, expires_at=expires.isoformat(), form_id=form_id)
+                out.append(
+                    {"card_id": card.card_id, "renew": renew, "card_expires_at": managed.card_expires_at.isoformat(), "certificates_expire_at": cert_exp.isoformat() if cert_exp else None,
+                     "renewal_form_id": form_id}
+                )  # fmt: skip
                 if pdf:
                     resident = s.get(m.ResidentRecord, card.resident_code)
+                    token = renewal_form_token(self.platform, form_id, card.card_id, card.resident_code) if form_id else None
                     letters.append(
-                        ExpiryLetter(card.card_id, resident.name, resident.address, renew, managed.card_expires_at.astimezone(JST).date(), cert_exp.astimezone(JST).date() if cert_exp else None)
-                    )
+                        ExpiryLetter(
+                            card.card_id, resident.name, resident.address, renew, managed.card_expires_at.astimezone(JST).date(), cert_exp.astimezone(JST).date() if cert_exp else None,
+                            form_id=form_id, token=token, date_of_birth=resident.date_of_birth,
+                        )
+                    )  # fmt: skip
         return out, (expiry_notices_pdf(letters) if letters else None)
 
     # -- fees (R-CARD-9) ------------------------------------------------------------------
 
     def fees(self, municipality_code: str | None = None, outstanding: bool = False) -> list[dict]:
+        """Fees with their status: ``outstanding``, ``collected``, or ``waived`` (not
+        collected, its application cancelled: kept on record, no longer due)."""
         with self.platform.db.session() as s:
-            q = select(CardFee).order_by(CardFee.id)
+            q = select(CardFee, CardApplication.status).outerjoin(CardApplication, CardApplication.application_id == CardFee.application_id).order_by(CardFee.id)
             if municipality_code is not None:
                 q = q.where(CardFee.municipality_code == municipality_code)
             if outstanding:
-                q = q.where(CardFee.collected_at.is_(None))
+                q = q.where(CardFee.collected_at.is_(None), or_(CardApplication.status.is_(None), CardApplication.status.not_in(fees.WAIVED_WITH)))
             return [
                 {"id": f.id, "application_id": f.application_id, "card_id": f.card_id, "resident_code": f.resident_code, "item": f.item,
-                 "amount_yen": f.amount_yen, "due_at": f.due_at.isoformat(), "collected_at": f.collected_at.isoformat() if f.collected_at else None}
-                for f in s.scalars(q)
+                 "amount_yen": f.amount_yen, "due_at": f.due_at.isoformat(), "collected_at": f.collected_at.isoformat() if f.collected_at else None,
+                 "status": fees.status(f.collected_at is not None, app_status)}
+                for f, app_status in s.execute(q)
             ]  # fmt: skip
 
+    def check_collectable(self, fee_id: int, municipality_code: str | None = None) -> None:
+        """Refuses (409) a waived fee: its application was cancelled, nothing is to be
+        collected. (:meth:`collect_fee` itself refuses a fee already collected.)"""
+        with self.platform.db.session() as s:
+            f = s.get(CardFee, fee_id)
+            if f is None or (municipality_code is not None and f.municipality_code != municipality_code):
+                raise NotFound(f"no fee {fee_id}")
+            app_status = s.scalar(select(CardApplication.status).where(CardApplication.application_id == f.application_id)) if f.application_id else None
+            if fees.status(f.collected_at is not None, app_status) == "waived":
+                raise Conflict(f"fee {fee_id} was waived: its application was cancelled")
+
     def collect_fee(self, fee_id: int, actor: str, municipality_code: str | None = None) -> dict:
+        self.check_collectable(fee_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             f = s.get(CardFee, fee_id)
@@ -246,10 +293,10 @@ class CardManagement:
             return {"id": fee_id, "item": f.item, "amount_yen": f.amount_yen, "collected_at": now.isoformat()}
 
     def card(self, card_id: str, municipality_code: str | None = None) -> dict:
-        cid = self.cards.resolve(card_id)
+        cid = resolve_card(self.cards, card_id, municipality_code)
         info = self.cards.get(cid)
         if municipality_code is not None and info.municipality_code != municipality_code:
-            raise NotFound(f"no card {cid} at municipality {municipality_code}")
+            raise NotFound(f"no such card at municipality {municipality_code}")
         with self.platform.db.session() as s:
             managed = s.get(ManagedCard, cid)
             history = [

@@ -6,6 +6,10 @@ fonts-ipaexfont-gothic / -mincho (embedded, so any reader shows the text, and
 pdftotext extracts it). The QR code (segno) on the application form carries only the
 form's id and a random token, never personal data: the platform fills the application
 in from the notice it points to. Pure: data in, bytes out.
+
+Two kinds of form carry a QR code: the number notice's (form id ``N…``, R-CARD-1) and the
+renewal application form below an expiry notice that asks for a new card (form id
+``R…``, R-CARD-8); both decode to ``MYNA-APPLY/1/<form id>/<token>``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from myna.clock import JST
 from myna.errors import InvalidInput, NotInitialised
 
 QR_PREFIX = "MYNA-APPLY/1/"
-_QR = re.compile(r"^MYNA-APPLY/1/(N[0-9A-F]{16})/([0-9a-f]{32})$")
+_QR = re.compile(r"^MYNA-APPLY/1/([NR][0-9A-F]{16})/([0-9a-f]{32})$")  # N: number notice's form, R: renewal form
 _FONT_GLOBS = {
     "IPAexGothic": ["/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf", "/usr/share/fonts/*/ipaexfont*/ipaexg.ttf", "/usr/share/fonts/**/ipaexg.ttf"],
     "IPAexMincho": ["/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf", "/usr/share/fonts/*/ipaexfont*/ipaexm.ttf", "/usr/share/fonts/**/ipaexm.ttf"],
@@ -99,6 +103,10 @@ class ExpiryLetter:
     renew: str  # card, certificates, both
     card_expires: dt.date
     certificates_expire: dt.date | None
+    # The renewal application form (card or both): its id and token for the QR code.
+    form_id: str | None = None
+    token: str | None = None
+    date_of_birth: dt.date | None = None
 
 
 class _Pages:
@@ -182,21 +190,29 @@ def number_notices_pdf(letters: list[NumberLetter]) -> bytes:
         p.line("通知日", _wareki(n.issued_on))
         p.line("住所地市町村", n.municipality)
         p.text("この通知書は個人番号を証明する書類としては使えません。マイナンバーカードの交付を希望される方は、下の交付申請書で申請してください。")
-        p.rule("きりとり線")
-        p.c.setFont(p.gothic, 14)
-        p.c.drawString(60, p.y, "個人番号カード交付申請書")
-        p.y -= 26
-        top = p.y
-        p.line("申請書ID", n.notice_id)
-        p.line("氏名", n.name)
-        p.line("生年月日", n.date_of_birth.isoformat())
-        p.line("住所", n.address)
-        p.y = top
-        p.qr(qr_payload(n.notice_id, n.token))
-        p.y -= 110
-        p.text("スマートフォンでQRコードを読み取ると、氏名・住所等が入力済みの申請画面が開きます。顔写真(縦45mm×横35mm)を添えて申請してください。")
+        _application_form(p, "個人番号カード交付申請書", n.notice_id, n.token, n.name, n.date_of_birth, n.address)
         p.end_page()
     return p.pdf()
+
+
+def _application_form(p: _Pages, heading: str, form_id: str, token: str, name: str, date_of_birth: dt.date, address: str, note: str | None = None) -> None:
+    """Below the tear line: the application form with its id, what it is filled in
+    with, and the QR code (form id and token only) that opens it pre-filled."""
+    p.rule("きりとり線")
+    p.c.setFont(p.gothic, 14)
+    p.c.drawString(60, p.y, heading)
+    p.y -= 26
+    top = p.y
+    p.line("申請書ID", form_id)
+    p.line("氏名", name)
+    p.line("生年月日", date_of_birth.isoformat())
+    p.line("住所", address)
+    if note:
+        p.line("申請の種類", note)
+    p.y = top
+    p.qr(qr_payload(form_id, token))
+    p.y -= 110
+    p.text("スマートフォンでQRコードを読み取ると、氏名・住所等が入力済みの申請画面が開きます。顔写真(縦45mm×横35mm)を添えて申請してください。")
 
 
 def pickup_notice_pdf(letter: PickupLetter) -> bytes:
@@ -236,8 +252,11 @@ def _expiry_page(p: _Pages, letter: ExpiryLetter) -> None:
     p.line("更新が必要なもの", what)
     if letter.renew == "certificates":
         p.text("電子証明書の更新は、住所地の市町村窓口で手続きができます(手数料無料)。カードをお持ちください。")
+    elif letter.form_id and letter.token and letter.date_of_birth:
+        p.text("カードの更新には新しいカードの交付申請が必要です(手数料無料)。下の交付申請書(更新)で申請してください。")
+        _application_form(p, "個人番号カード交付申請書(更新)", letter.form_id, letter.token, letter.name, letter.date_of_birth, letter.address, "有効期限による更新(新しいカードの交付)")
     else:
-        p.text("カードの更新には新しいカードの交付申請が必要です(手数料無料)。同封の申請書で申請してください。")
+        p.text("カードの更新には新しいカードの交付申請が必要です(手数料無料)。住所地の市町村窓口またはオンラインで申請してください。")
     p.end_page()
 
 

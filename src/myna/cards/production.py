@@ -36,7 +36,7 @@ from myna.errors import InvalidInput, MynaError, NotEligible, NotFound
 from myna.pki import validity
 from myna.store import models as m
 from myna.store.journal import audit, audit_many
-from myna.store.models_card_management import CardApplication, CardShipment, CardStatusChange, ManagedCard, ProductionBatch
+from myna.store.models_card_management import CardApplication, CardFee, CardShipment, CardStatusChange, ManagedCard, ProductionBatch
 from myna.store.models_cards import CardRecord
 
 MAX_BATCH = 10_000
@@ -169,12 +169,18 @@ class Production:
         return record
 
     def _cancel(self, application_id: str, actor: str, why: str) -> None:
+        """The application is cancelled; its fees not yet collected are waived in the same
+        transaction (R-CARD-9): each stays recorded, reported as ``waived`` (its
+        application cancelled) and no longer outstanding, with a ``fee.waived`` audit event."""
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             app = s.get(CardApplication, application_id)
             app.status, app.updated_at = "cancelled", now
             app.defects = json.dumps([{"code": "not-resident", "message": why}], ensure_ascii=False)
-            audit(s, now, actor, "application.cancelled", application_id, reason=why)
+            waived = list(s.scalars(select(CardFee).where(CardFee.application_id == application_id, CardFee.collected_at.is_(None)).order_by(CardFee.id)))
+            audit(s, now, actor, "application.cancelled", application_id, reason=why, fees_waived=[f.id for f in waived])
+            for f in waived:
+                audit(s, now, actor, "fee.waived", str(f.id), application_id=application_id, item=f.item, amount_yen=f.amount_yen, reason=f"application cancelled: {why}")
 
     def produce(
         self, actor: str, size: int = 1000, max_batches: int = 1, progress: Callable[[int], None] | None = None, chunk: int = CHUNK

@@ -33,7 +33,7 @@ from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
-from myna.pki import profiles, serials
+from myna.pki import holder_tbs, serials
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import parse_public_key
 from myna.pki.kinds import CertKind
@@ -98,14 +98,15 @@ class _CappedIssuance(IssuanceService):
         self.cap = cap
 
     def _prepare(self, c, serial, ca, now):
-        row, builder = super()._prepare(c, serial, ca, now)
+        row, tbs = super()._prepare(c, serial, ca, now)
         if row["not_after"] > self.cap:
+            # The pipeline signs TBS bytes written from the CA's template: write them again
+            # with the capped notAfter (same template, subject id and key).
             row["not_after"] = self.cap
             req = c.request
-            builder = profiles.holder_builder(
-                req.kind, ca.cert, c.key, row["subject_id"], serial, now, self.cap, self.platform.urls, ca.slug, req.basic4
-            )
-        return row, builder
+            template = holder_tbs.template(req.kind, ca.cert, self.platform.urls.base, ca.slug, ca.key.algorithm.is_rsa)
+            tbs = template.tbs(serial, now, self.cap, row["subject_id"], c.spki, req.basic4)
+        return row, tbs
 
 
 def _valid(s, serial: str, now: dt.datetime) -> m.Certificate | None:

@@ -26,6 +26,7 @@ class Verifier(Base):
     agreement_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    terminated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)  # 廃止: final
 
 
 class VerifierCa(Base):

@@ -30,11 +30,10 @@ from myna.pki.signer import sign_certificate
 from myna.store import models_verifiers as mv
 from myna.store.journal import audit
 from myna.verifiers.entitlements import VerifierType
-from myna.verifiers.registry import Status, VerifierInfo, VerifierRegistry, info
+from myna.verifiers.registry import TOKEN_LABEL_PREFIX, Status, VerifierInfo, VerifierRegistry, info
 
 CA_DAYS = 3650
 CLIENT_DAYS = 825  # client certificates are renewed well before the CA
-TOKEN_LABEL_PREFIX = "verifier:"
 # Which bearer-token role a verifier of each type gets: the roles the access-controlled
 # OCSP mode of the validity centres already admits (myna.validation).
 TOKEN_ROLE = {

@@ -5,7 +5,9 @@ attributed to, checks the entitlement matrix before reading anything
 (:mod:`myna.verifiers.entitlements`), and records the provision — or the refusal, with
 its error code — in ``verifier_provisions``. A platform operator may ask on behalf of
 one of its entrusting businesses (``on_behalf_of``); the business is then the recipient
-(consent must be given to it) and the log names both.
+(consent must be given to it) and the log names both. A request naming no known category
+(an unknown purpose, pair or CA) is refused and logged too, under the category
+``unrecognised`` with what was asked.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NoReturn
 
 from cryptography import x509
 from sqlalchemy import select
@@ -50,6 +52,8 @@ class NotDisclosed(MynaError):
 class NoAgreement(Forbidden):
     code = "no-agreement"
 
+
+UNRECOGNISED = "unrecognised"  # the log category of a request for no known operation
 
 PURPOSES = {"sign": (CertKind.CARD_SIGN, CertKind.MOBILE_SIGN), "auth": (CertKind.CARD_AUTH, CertKind.MOBILE_AUTH)}
 PAIRS = {
@@ -112,6 +116,27 @@ class ProvisionService:
                 )  # fmt: skip
             raise
 
+    def _refuse_unrecognised(self, caller: Caller, request: str, asked: str, serial: int | None, exc: MynaError) -> NoReturn:
+        """Log the refusal of a request that names no known category (R-VER-6: every
+        refusal is logged), then raise it. The entitlement matrix is not consulted: the
+        answer is the same whoever asks (R-VER-7)."""
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            s.add(
+                mv.Provision(
+                    at=now, verifier_id=caller.verifier.id, on_behalf_of_id=None, category=UNRECOGNISED, outcome="refused",
+                    serial=serials.to_store(serial) if serial is not None else None,
+                    detail=json.dumps({"via": caller.via, "credential": caller.credential, "error": exc.code, "request": request, "asked": asked[:64]}, sort_keys=True),
+                )
+            )  # fmt: skip
+        raise exc
+
+    def _kinds(self, caller: Caller, request: str, purpose: str, serial: int) -> tuple[CertKind, ...]:
+        try:
+            return _purpose(purpose)
+        except NotFound as exc:
+            self._refuse_unrecognised(caller, request, purpose, serial, exc)
+
     @staticmethod
     def _recipient(s, verifier: VerifierInfo, on_behalf_of: str | None) -> VerifierInfo:
         if on_behalf_of is None:
@@ -146,7 +171,7 @@ class ProvisionService:
     # -- R-REV-10: revocation information, real time and as files -------------------
 
     def status(self, caller: Caller, purpose: str, serial: int, on_behalf_of: str | None = None) -> dict:
-        kinds = _purpose(purpose)
+        kinds = self._kinds(caller, "status", purpose, serial)
         op = Operation.STATUS_SIGN if purpose == "sign" else Operation.STATUS_AUTH
 
         def fn(s, now, _recipient, store_serial):
@@ -166,9 +191,12 @@ class ProvisionService:
     def revocation_file(self, caller: Caller, slug: str, delta: bool = False) -> bytes:
         from myna.authority.crls import CrlService
 
-        ca = self.platform.authority_by_slug(slug)  # public names: unknown slug is 404
-        if ca.kind is AuthorityKind.ROOT:
-            raise NotFound("the root CA's CRL is public at /crl/root.crl; verifiers get holder CAs' files here")
+        try:
+            ca = self.platform.authority_by_slug(slug)  # public names: unknown slug is 404
+            if ca.kind is AuthorityKind.ROOT:
+                raise NotFound("the root CA's CRL is public at /crl/root.crl; verifiers get holder CAs' files here")
+        except MynaError as exc:
+            self._refuse_unrecognised(caller, "revocation-file", slug, None, exc)
         op = Operation.FILE_SIGN if ca.kind.cert_kind.is_signature else Operation.FILE_AUTH
         out: dict = {}
 
@@ -212,10 +240,9 @@ class ProvisionService:
     # -- R-VER-3: corresponding serials, only of unexpired certificates --------------
 
     def corresponding(self, caller: Caller, pair: str, serial: int, on_behalf_of: str | None = None) -> dict:
-        try:
-            op, left, right = PAIRS[pair]
-        except KeyError:
-            raise NotFound(f"unknown pair {pair!r}; one of {', '.join(PAIRS)}") from None
+        if pair not in PAIRS:
+            self._refuse_unrecognised(caller, "corresponding", pair, serial, NotFound(f"unknown pair {pair!r}; one of {', '.join(PAIRS)}"))
+        op, left, right = PAIRS[pair]
 
         def fn(s, now, _recipient, store_serial):
             asked = self._cert(s, store_serial, (left, right), f"{left.value} or {right.value}")
@@ -266,7 +293,7 @@ class ProvisionService:
     # -- R-VER-4: old-to-new linkage ------------------------------------------------
 
     def renewal(self, caller: Caller, purpose: str, serial: int, on_behalf_of: str | None = None) -> dict:
-        kinds = _purpose(purpose)
+        kinds = self._kinds(caller, "renewal", purpose, serial)
         op = Operation.RENEWAL_SIGN if purpose == "sign" else Operation.RENEWAL_AUTH
 
         def fn(s, now, _recipient, store_serial):

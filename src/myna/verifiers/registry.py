@@ -2,7 +2,11 @@
 businesses entrusting them, agreements (R-VER-5), suspension and termination.
 
 Every change is an audit event. A suspended verifier is refused until reinstated; a
-terminated one for good (its client certificates are revoked with it).
+terminated one for good (its client certificates are revoked and its bearer tokens
+disabled with it). A suspended verifier's bearer tokens stay enabled but are refused by
+the verifier API (each request re-reads the registry) and left out of the credentials the
+validity centres receive (``authority.feed.verifier_credentials``), so reinstatement
+restores them without any bookkeeping of which token was withdrawn by which suspension.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from sqlalchemy import select, update
 
 from myna.authority.platform import Platform
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
+from myna.store import models as m
 from myna.store import models_verifiers as mv
 from myna.store.journal import audit
 from myna.verifiers.entitlements import VerifierType
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+TOKEN_LABEL_PREFIX = "verifier:"  # a bearer token bound to a verifier is labelled verifier:CODE
 
 
 class Status(str, enum.Enum):
@@ -176,9 +182,11 @@ class VerifierRegistry:
             return info(s, row)
 
     def set_status(self, code: str, status: Status | str, actor: str, note: str | None = None) -> VerifierInfo:
-        """Suspend, reinstate or terminate. Termination is final and revokes the verifier's
-        client certificates; terminating an operator suspends nothing else by itself, but its
-        entrusting businesses can no longer be served through it."""
+        """Suspend, reinstate or terminate. Termination is final: it revokes the verifier's
+        client certificates and disables its bearer tokens. A suspension takes the tokens out
+        of the validity centres' credentials and the verifier API refuses them, until
+        reinstated (see the module docstring). Terminating an operator suspends nothing
+        else by itself, but its entrusting businesses can no longer be served through it."""
         try:
             status = Status(status)
         except ValueError:
@@ -194,10 +202,16 @@ class VerifierRegistry:
                 raise Conflict(f"verifier {code} is already {status.value}")
             before, row.status, row.updated_at = row.status, status.value, now
             if status is Status.TERMINATED:
+                row.terminated_at = now
                 s.execute(
                     update(mv.VerifierCredential)
                     .where(mv.VerifierCredential.verifier_id == row.id, mv.VerifierCredential.revoked_at.is_(None))
                     .values(revoked_at=now)
+                )
+                s.execute(
+                    update(m.ApiToken)
+                    .where(m.ApiToken.label == TOKEN_LABEL_PREFIX + row.code, m.ApiToken.disabled.is_(False))
+                    .values(disabled=True)
                 )
             audit(s, now, actor, f"verifier.{status.value}", code, before=before, note=note)
             return info(s, row)

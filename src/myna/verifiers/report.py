@@ -2,9 +2,17 @@
 from the provision log, as CSV and as a PDF for publication.
 
 Counts are computed from ``verifier_provisions`` in one query, so the report always
-equals the log. The year is the calendar year in Japan time (JST). The PDF is drawn
-with reportlab in IPAex Gothic (Debian package fonts-ipaexfont-gothic), embedded, so the
-Japanese category names show in any reader.
+equals the log (refusals of requests naming no known category, logged as
+``unrecognised``, are a line of their own and part of the refused total). The year is the
+calendar year in Japan time (JST). The PDF is drawn with reportlab in IPAex Gothic
+(Debian package fonts-ipaexfont-gothic), embedded, so the Japanese category names show in
+any reader.
+
+Revocation status that the validity centres give (OCSP, and CRLs they serve) is not in the
+provision log: the centres answer without asking the platform and do not log per verifier.
+Its lines come from the centres' own per-minute traffic counts (``centre_traffic``, what
+they report to ``POST /api/v1/operations/traffic``), **counted per centre, not per
+verifier**, and are kept out of the log totals.
 """
 
 from __future__ import annotations
@@ -21,7 +29,9 @@ from myna.authority.platform import Platform
 from myna.clock import JST
 from myna.errors import InvalidInput, NotInitialised
 from myna.store import models_verifiers as mv
+from myna.store.models_operations import CentreTraffic
 from myna.verifiers.entitlements import Operation, VerifierType
+from myna.verifiers.provision import UNRECOGNISED
 
 FONT_NAME = "IPAexGothic"
 FONT_GLOBS = [
@@ -40,12 +50,29 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class CentreCount:
+    """What one validity centre reported for the year (its per-minute counts summed)."""
+
+    centre: str
+    ocsp: int
+    crl: int
+    errors: int
+
+
+UNRECOGNISED_TITLE = "不明な区分への要求 / requests for an unknown purpose, pair or CA (refused)"
+CENTRE_OCSP_TITLE = "失効情報 (検証センター経由・センター別集計、検証者別ではない) / revocation status through the validity centres (OCSP), counted per centre, not per verifier"
+CENTRE_CRL_TITLE = "失効情報ファイル (検証センター経由・センター別集計、検証者別ではない) / revocation files served by the validity centres, counted per centre, not per verifier"
+
+
+@dataclass(frozen=True)
 class ProvisionReport:
     year: int
     start: dt.datetime
     end: dt.datetime
     rows: list[ReportRow]
-    verifiers: dict[str, int]  # registered verifiers per type at the end of the year
+    verifiers: dict[str, int]  # registered (not terminated) verifiers per type at the end of the year
+    unrecognised: int = 0  # refusals logged as ``unrecognised`` (no known category asked)
+    centres: tuple[CentreCount, ...] = ()  # the validity centres' own counts, per centre
 
     @property
     def total_provided(self) -> int:
@@ -53,7 +80,19 @@ class ProvisionReport:
 
     @property
     def total_refused(self) -> int:
-        return sum(r.refused for r in self.rows)
+        return sum(r.refused for r in self.rows) + self.unrecognised
+
+    @property
+    def centre_ocsp(self) -> int:
+        return sum(c.ocsp for c in self.centres)
+
+    @property
+    def centre_crl(self) -> int:
+        return sum(c.crl for c in self.centres)
+
+    @property
+    def centre_errors(self) -> int:
+        return sum(c.errors for c in self.centres)
 
     def csv(self) -> str:
         buf = io.StringIO()
@@ -72,6 +111,7 @@ class ProvisionReport:
                     *[r.by_type.get(t, 0) for t in types],
                 ]
             )
+        w.writerow([self.year, UNRECOGNISED, UNRECOGNISED_TITLE, "R-VER-6", 0, self.unrecognised, *[0 for _ in types]])
         w.writerow(
             [
                 self.year,
@@ -83,6 +123,16 @@ class ProvisionReport:
                 *[sum(r.by_type.get(t, 0) for r in self.rows) for t in types],
             ]
         )
+        # The validity centres' counts: outside the log's total; the per-type columns stay
+        # empty because the centres do not count per verifier. "refused" of the OCSP line
+        # is the requests the centres answered with an error.
+        blank = ["" for _ in types]
+        w.writerow([self.year, "centre-ocsp", CENTRE_OCSP_TITLE, "R-VER-6, R-REV-10", self.centre_ocsp, self.centre_errors, *blank])
+        for c in self.centres:
+            w.writerow([self.year, f"centre-ocsp:{c.centre}", CENTRE_OCSP_TITLE, "R-VER-6, R-REV-10", c.ocsp, c.errors, *blank])
+        w.writerow([self.year, "centre-crl", CENTRE_CRL_TITLE, "R-VER-6, R-REV-10", self.centre_crl, "", *blank])
+        for c in self.centres:
+            w.writerow([self.year, f"centre-crl:{c.centre}", CENTRE_CRL_TITLE, "R-VER-6, R-REV-10", c.crl, "", *blank])
         return buf.getvalue()
 
     def pdf(self) -> bytes:
@@ -116,12 +166,31 @@ class ProvisionReport:
             c.drawString(50, y, r.category.title)
             c.drawRightString(470, y, f"{r.provided:,}")
             c.drawRightString(545, y, f"{r.refused:,}")
+        y -= 16
+        c.drawString(50, y, UNRECOGNISED_TITLE)
+        c.drawRightString(470, y, "0")
+        c.drawRightString(545, y, f"{self.unrecognised:,}")
         y -= 8
         c.line(50, y, 545, y)
         y -= 16
         c.drawString(50, y, "合計 / total")
         c.drawRightString(470, y, f"{self.total_provided:,}")
         c.drawRightString(545, y, f"{self.total_refused:,}")
+        y -= 36
+        c.drawString(50, y, "検証センター経由の失効情報 (センター別集計、検証者別ではない)")
+        y -= 12
+        c.drawString(50, y, "Through the validity centres: counted per centre, not per verifier (not in the total above)")
+        y -= 16
+        c.drawString(60, y, "センター / centre")
+        c.drawRightString(390, y, "OCSP")
+        c.drawRightString(470, y, "CRL")
+        c.drawRightString(545, y, "エラー errors")
+        for row in [*self.centres, CentreCount("合計 / total", self.centre_ocsp, self.centre_crl, self.centre_errors)]:
+            y -= 14
+            c.drawString(60, y, row.centre)
+            c.drawRightString(390, y, f"{row.ocsp:,}")
+            c.drawRightString(470, y, f"{row.crl:,}")
+            c.drawRightString(545, y, f"{row.errors:,}")
         y -= 36
         c.drawString(50, y, "登録検証者数 / registered verifiers (年末時点)")
         for vtype, n in sorted(self.verifiers.items()):
@@ -159,8 +228,23 @@ def provision_report(platform: Platform, year: int) -> ProvisionReport:
             .where(mv.Provision.at >= start, mv.Provision.at < end)
             .group_by(mv.Provision.category, mv.Provision.outcome, mv.Verifier.type)
         ).all()
+        # Registered at the year end: registered before it and not terminated before it
+        # (a suspended verifier is still registered).
         registered = dict(
-            s.execute(select(mv.Verifier.type, func.count()).where(mv.Verifier.registered_at < end).group_by(mv.Verifier.type)).all()
+            s.execute(
+                select(mv.Verifier.type, func.count())
+                .where(mv.Verifier.registered_at < end, (mv.Verifier.terminated_at.is_(None)) | (mv.Verifier.terminated_at >= end))
+                .group_by(mv.Verifier.type)
+            ).all()
+        )
+        centres = tuple(
+            CentreCount(name, int(ocsp or 0), int(crl or 0), int(errors or 0))
+            for name, ocsp, crl, errors in s.execute(
+                select(CentreTraffic.centre, func.sum(CentreTraffic.ocsp), func.sum(CentreTraffic.crl), func.sum(CentreTraffic.errors))
+                .where(CentreTraffic.minute >= start, CentreTraffic.minute < end)
+                .group_by(CentreTraffic.centre)
+                .order_by(CentreTraffic.centre)
+            )
         )
     rows = []
     for op in Operation:
@@ -171,4 +255,5 @@ def provision_report(platform: Platform, year: int) -> ProvisionReport:
             if cat == op.value and out == "provided":
                 by_type[vtype] = by_type.get(vtype, 0) + n
         rows.append(ReportRow(op, provided, refused, by_type))
-    return ProvisionReport(year, start, end, rows, registered)
+    unrecognised = sum(n for cat, out, _t, n in counted if cat == UNRECOGNISED and out == "refused")
+    return ProvisionReport(year, start, end, rows, registered, unrecognised, centres)

@@ -264,7 +264,9 @@ def card_fees(outstanding: bool = False, p: Platform = Depends(platform), who: P
 
 @router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter")
 def collect_fee(fee_id: int, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return CardManagement(p).collect_fee(fee_id, who.actor, who.municipality_code)
+    mgmt = CardManagement(p)
+    mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected
+    return mgmt.collect_fee(fee_id, who.actor, who.municipality_code)
 
 
 @router.get("/lead-time/report", summary="Lead time from receipt to shipment: max and mean per day or month (R-CARD-4)")

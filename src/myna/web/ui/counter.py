@@ -9,9 +9,11 @@ municipality: a clerk cannot see or touch another municipality's residents or ca
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from urllib.parse import quote
 
+import pypdf
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -22,13 +24,16 @@ from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Counter, Handover
 from myna.cards.management import CardManagement
 from myna.chip.cards import CardPins
-from myna.errors import MynaError, NotFound
+from myna.chip.pins import PinRef
+from myna.clock import JST
+from myna.errors import InvalidInput, MynaError, NotFound
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
 from myna.store.models_card_management import CardApplication
 from myna.store.models_cards import CardRecord
-from myna.web.ui.frame import guard, render
+from myna.web.ui import i18n
+from myna.web.ui.frame import guard, lang_of, render
 
 router = APIRouter(prefix="/ui/counter", include_in_schema=False)
 CLERK = guard(Role.MUNICIPALITY)
@@ -48,6 +53,10 @@ EVENT_FIELDS = {
     "deletion": {"reason"},
 }
 CARD_ACTIONS = ("suspend", "lift", "loss", "return", "abolish", "renew")
+ARRIVED_MAX = 100  # cards listed as arrived (and printed in one batch of pickup notices)
+# Notes the platform itself writes into a card's history, shown translated.
+SYSTEM_NOTES = {"handed over": "counter.note.handed_over", "lost: reported on the resident portal": "counter.note.portal_lost"}
+PRODUCTION_NOTES = {("manufacturing", "produced"): "counter.note.application", ("produced", "shipped"): "counter.note.shipment"}
 _DOMAIN_ACTION = {"suspend": Action.SUSPEND, "lift": Action.LIFT, "loss": Action.LOSE, "return": Action.RETURN, "abolish": Action.ABOLISH}
 
 
@@ -76,29 +85,74 @@ def _date(value: str) -> dt.date:
     return dt.date.fromisoformat(value.strip())
 
 
-@router.get("")
-def overview(request: Request, who: Principal = Depends(CLERK)):
+def _arrived(s, municipality_code: str) -> list[CardRecord]:
+    """Cards shipped to the municipality and not yet handed over, newest first."""
+    return s.scalars(
+        select(CardRecord)
+        .where(CardRecord.municipality_code == municipality_code, CardRecord.status == CardStatus.SHIPPED.value)
+        .order_by(CardRecord.updated_at.desc(), CardRecord.card_id)
+        .limit(ARRIVED_MAX)
+    ).all()
+
+
+def _overview(request: Request, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
     p = request.app.state.platform
     with p.db.session() as s:
-        arrived = s.scalars(
-            select(CardRecord).where(CardRecord.municipality_code == who.municipality_code, CardRecord.status == "shipped").order_by(CardRecord.updated_at.desc()).limit(100)
-        ).all()
+        arrived = _arrived(s, who.municipality_code)
         recent = s.scalars(
             select(CardApplication).where(CardApplication.municipality_code == who.municipality_code).order_by(CardApplication.received_at.desc()).limit(20)
         ).all()
         arrived = [{"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at} for c in arrived]
         recent = [{"id": a.application_id, "resident_code": a.resident_code, "status": a.status, "due_on": a.due_on, "reason": a.reason} for a in recent]
-    return render(request, "counter.html", arrived=arrived, recent=recent, done=request.query_params.get("done"), error=request.query_params.get("error"))
+    return render(
+        request, "counter.html", status_code=status_code, arrived=arrived, recent=recent, form=form or {}, errors=errors or {},
+        done=request.query_params.get("done"), error=request.query_params.get("error"),
+    )  # fmt: skip
+
+
+@router.get("")
+def overview(request: Request, who: Principal = Depends(CLERK)):
+    return _overview(request, who)
 
 
 @router.get("/find")
 def find(request: Request, code: str = "", who: Principal = Depends(CLERK)):
-    code = code.strip()
-    if code.isdigit() and len(code) == 11:
-        return RedirectResponse(f"/ui/counter/residents/{code}", status_code=303)
-    if len(code) == 16:
-        return RedirectResponse(f"/ui/counter/cards/{code.upper()}", status_code=303)
-    return _go("/ui/counter", error="11-digit resident code or 16-character card id")
+    text = code.strip()
+    if text.isascii() and text.isdigit() and len(text) == 11:
+        return RedirectResponse(f"/ui/counter/residents/{text}", status_code=303)
+    if len(text) == 16 and all(c in "0123456789ABCDEF" for c in text.upper()):
+        return RedirectResponse(f"/ui/counter/cards/{text.upper()}", status_code=303)
+    return _overview(request, who, {"code": code[:100]}, {"code": "counter.error.find" if text else "form.error.required"}, 422)
+
+
+@router.get("/pickup-notices.pdf")
+def pickup_notices(request: Request, who: Principal = Depends(CLERK)):
+    """The pickup notices (交付通知書) of every card in the arrived list, in one PDF to print."""
+    p = request.app.state.platform
+    with p.db.session() as s:
+        ids = [c.card_id for c in _arrived(s, who.municipality_code)]
+    counter = Counter(p)
+    pdfs = []
+    for card_id in ids:
+        try:
+            pdfs.append(counter.pickup_notice(card_id, who.municipality_code))
+        except MynaError:
+            continue  # handed over (or changed) since the list was read: nothing to notify
+    if not pdfs:
+        return _go("/ui/counter", error="counter.error.no_arrived")
+    return Response(_joined(pdfs), media_type="application/pdf", headers={"Content-Disposition": 'inline; filename="pickup-notices.pdf"'})
+
+
+def _joined(pdfs: list[bytes]) -> bytes:
+    """The letters' pages in one document, in order, for printing the batch at once."""
+    if len(pdfs) == 1:
+        return pdfs[0]
+    writer = pypdf.PdfWriter()
+    for pdf in pdfs:
+        writer.append(pypdf.PdfReader(io.BytesIO(pdf)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 # -- residents --------------------------------------------------------------------------
@@ -133,7 +187,7 @@ def submit_event(
     errors: dict[str, str] = {}
     if type not in EVENT_FIELDS:
         errors["type"] = "form.error.required"
-    if not (resident_code.isdigit() and len(resident_code) == 11):
+    if not (resident_code.isascii() and resident_code.isdigit() and len(resident_code) == 11):
         errors["resident_code"] = "counter.error.resident_code"
     dates = {}
     for key in ("effective_date", "date_of_birth", "planned_date"):
@@ -166,7 +220,7 @@ def submit_event(
             errors["_form"] = str(e)
     if errors:
         return _event_form(request, form, errors, 422)
-    return _go(f"/ui/counter/residents/{resident_code}", message=f"{type} recorded")
+    return _go(f"/ui/counter/residents/{resident_code}", message=type)
 
 
 @router.get("/residents/{resident_code}")
@@ -175,7 +229,8 @@ def resident(request: Request, resident_code: str, who: Principal = Depends(CLER
     try:
         info = Registry(p).get(resident_code, who.municipality_code)
     except NotFound:
-        return render(request, "error.html", status_code=404, message=f"no resident {resident_code} in municipality {who.municipality_code}")
+        # Unknown, or another municipality's: the same answer (nothing learnt about others' residents).
+        return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_resident", lang_of(request)))
     with p.db.session() as s:
         cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == resident_code).order_by(CardRecord.created_at.desc()))]
         apps = [
@@ -221,7 +276,7 @@ async def submit_application(
 ):
     form = dict(resident_code=resident_code, name=name, date_of_birth=date_of_birth, sex=sex, address=address, express=express, reason=reason, replaces=replaces, source_ref=source_ref)
     errors: dict[str, str] = {}
-    if not (resident_code.isdigit() and len(resident_code) == 11):
+    if not (resident_code.isascii() and resident_code.isdigit() and len(resident_code) == 11):
         errors["resident_code"] = "counter.error.resident_code"
     for key in ("name", "address"):
         if not form[key].strip():
@@ -258,12 +313,40 @@ async def submit_application(
 # -- cards -------------------------------------------------------------------------------
 
 
+def _note(note: str | None, lang: str) -> str | None:
+    if not note:
+        return None
+    if note in SYSTEM_NOTES:
+        return i18n.text(SYSTEM_NOTES[note], lang)
+    if note.startswith("replaced by "):
+        return f"{i18n.text('counter.note.replaced_by', lang)} {note.removeprefix('replaced by ')}"
+    return note
+
+
+def _jst(iso: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(iso).astimezone(JST) if iso else None
+
+
+def _card_error(request: Request, e: MynaError):
+    """Unknown, another municipality's (the same answer: no card id echoed), or malformed."""
+    lang = lang_of(request)
+    if isinstance(e, NotFound):
+        return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_card", lang))
+    return render(request, "error.html", status_code=e.status if 400 <= e.status < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
+
+
 def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
     p = request.app.state.platform
     try:
         card = CardManagement(p).card(card_id, who.municipality_code)
-    except NotFound as e:
-        return render(request, "error.html", status_code=404, message=str(e))
+    except MynaError as e:
+        return _card_error(request, e)
+    lang = lang_of(request)
+    card["expires_on"] = _jst(card.get("card_expires_at")).date().isoformat() if card.get("card_expires_at") else None
+    for h in card["history"]:
+        h["at_jst"], h["note_text"] = _jst(h["at"]), _note(h["note"], lang)
+        if h["note"] and (h["from"], h["to"]) in PRODUCTION_NOTES:  # production notes the application, shipping the shipment
+            h["note_text"] = f"{i18n.text(PRODUCTION_NOTES[h['from'], h['to']], lang)} {h['note']}"
     return render(
         request, "counter_card.html", status_code=status_code, card=card, form=form or {}, errors=errors or {}, documents=IDENTITY_DOCUMENTS,
         actions=legal_actions(card["status"]),
@@ -280,9 +363,27 @@ def card(request: Request, card_id: str, who: Principal = Depends(CLERK)):
 def pickup_notice(request: Request, card_id: str, who: Principal = Depends(CLERK)):
     try:
         pdf = Counter(request.app.state.platform).pickup_notice(card_id, who.municipality_code)
+    except NotFound as e:
+        return _card_error(request, e)
     except MynaError as e:
         return _go(f"/ui/counter/cards/{quote(card_id)}", error=str(e))
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="pickup-{card_id}.pdf"'})
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="pickup-{quote(card_id.upper())}.pdf"'})
+
+
+def _pin_ok(ref: PinRef, pin: str) -> bool:
+    try:
+        ref.check(pin)
+    except InvalidInput:
+        return False
+    return True
+
+
+def _has_sign_certificate(request: Request, card_id: str, who: Principal) -> bool:
+    """Whether the holder must set a signature PIN too (the domain checks again)."""
+    try:
+        return bool(CardManagement(request.app.state.platform).card(card_id, who.municipality_code)["certificates"]["sign"])
+    except MynaError:
+        return False  # the handover itself answers (not found, malformed id)
 
 
 @router.post("/cards/{card_id}/handover")
@@ -303,14 +404,20 @@ def hand_over(
     errors: dict[str, str] = {}
     if identity_document not in IDENTITY_DOCUMENTS:
         errors["identity_document"] = "form.error.required"
+    if not face_matches_photo:
+        errors["face_matches_photo"] = "counter.error.face"  # R-CARD-6: no handover without the face check
     if pins_entered_by not in ("holder", "clerk", "proxy"):
         errors["pins_entered_by"] = "form.error.required"
-    if not (auth_pin.isdigit() and len(auth_pin) == 4):
+    if not _pin_ok(PinRef.AUTH, auth_pin):
         errors["auth_pin"] = "counter.error.auth_pin"
     elif auth_pin != auth_pin_again:
         errors["auth_pin_again"] = "counter.error.pin_again"
-    if sign_pin and sign_pin != sign_pin_again:
+    if sign_pin and not _pin_ok(PinRef.SIGN, sign_pin):
+        errors["sign_pin"] = "counter.error.sign_pin"
+    elif sign_pin and sign_pin != sign_pin_again:
         errors["sign_pin_again"] = "counter.error.pin_again"
+    elif not sign_pin and _has_sign_certificate(request, card_id, who):
+        errors["sign_pin"] = "counter.error.sign_pin_required"
     if not errors:
         h = Handover(identity_document, bool(face_matches_photo), CardPins(auth_pin, sign_pin or None), pins_entered_by)
         try:
@@ -327,13 +434,15 @@ def card_action(request: Request, card_id: str, action: str = Form(""), note: st
     service = CardManagement(request.app.state.platform)
     url = f"/ui/counter/cards/{quote(card_id)}"
     if action not in CARD_ACTIONS:
-        return _go(url, error=f"unknown action {action!r}")
+        return _go(url, error="counter.error.action")
     try:
         if action == "renew":
             service.renew_certificates(card_id, who.actor, who.municipality_code)
         else:
             method = {"suspend": service.suspend, "lift": service.lift, "loss": service.lose, "return": service.return_card, "abolish": service.abolish}[action]
             method(card_id, who.actor, note.strip() or None, who.municipality_code)
+    except NotFound as e:
+        return _card_error(request, e)  # unknown, or another municipality's: the same 404
     except MynaError as e:
         return _go(url, error=str(e))
     return _go(url, message=action)

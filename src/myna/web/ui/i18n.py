@@ -382,3 +382,46 @@ TEXT.update(
         "console.category": ("区分", "Category"),
     }
 )
+
+TEXT.update(
+    {
+        "error.refused": ("受け付けられませんでした。理由（英語）：", "Not accepted:"),
+        "time.jst": ("日本時間", "JST"),
+        "counter.pickup_notices": ("到着したカードの交付通知書をまとめて印刷（PDF）", "Print the pickup notices of all arrived cards (PDF)"),
+        "counter.error.find": (
+            "住民票コードは11桁の数字、カード番号は16文字（0-9、A-F）です。",
+            "Enter an 11-digit resident code or a 16-character card id (0-9, A-F).",
+        ),
+        "counter.error.no_arrived": ("交付を待つカードはありません。", "No card is waiting for handover."),
+        "counter.error.no_resident": ("この市区町村にこの住民票コードの住民はいません。", "No resident with this code in this municipality."),
+        "counter.error.no_card": ("この市区町村にこのカードの記録はありません。", "No such card at this municipality."),
+        "counter.error.card_id": ("カード番号が正しくありません。", "This is not a valid card id."),
+        "counter.error.face": (
+            "本人の顔と写真の一致を確認してください。確認できないときは交付できません。",
+            "Check that the face matches the photo: without that the card is not handed over.",
+        ),
+        "counter.error.sign_pin": ("英大文字と数字 6〜16 文字で入力してください。", "Enter 6-16 of A-Z and 0-9."),
+        "counter.error.sign_pin_required": (
+            "このカードには署名用電子証明書があります。署名用暗証番号も本人が設定します。",
+            "This card has a signature certificate: the holder sets its PIN too.",
+        ),
+        "counter.error.action": ("この手続はありません。", "No such procedure."),
+        "counter.done.event": ("届出を記録しました：", "Recorded: "),
+        "counter.note.handed_over": ("交付", "handed over"),
+        "counter.note.portal_lost": ("紛失：住民ポータルから届出", "lost: reported on the resident portal"),
+        "counter.note.replaced_by": ("再交付により廃止、新しいカード", "replaced by"),
+        "defect.photo-missing": ("顔写真がありません", "No photograph"),
+        "defect.photo-unusable": ("顔写真が使えません", "Photograph not usable"),
+        "defect.not-resident": ("住民登録がありません", "Not on the resident register"),
+        "defect.name-mismatch": ("氏名が住民票と違います", "Name differs from the record"),
+        "defect.address-mismatch": ("住所が住民票と違います", "Address differs from the record"),
+        "defect.date-of-birth-mismatch": ("生年月日が住民票と違います", "Date of birth differs from the record"),
+        "defect.sex-mismatch": ("性別が住民票と違います", "Sex differs from the record"),
+        "defect.duplicate": ("申請が重複しています", "Duplicate"),
+        "defect.nothing-to-reissue": ("再交付の対象となるカードがありません", "Nothing to reissue"),
+        "defect.renewal-not-due": ("更新の時期ではありません", "Renewal not yet due"),
+        "defect.express-not-eligible": ("特急発行の対象ではありません", "Not eligible for express issuance"),
+        "counter.note.application": ("申請", "application"),
+        "counter.note.shipment": ("発送", "shipment"),
+    }
+)

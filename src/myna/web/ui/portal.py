@@ -127,6 +127,7 @@ def me(request: Request):
         consents=consents(p, who.resident_code),
         disclosures=disclosures(p, who.resident_code),
         consent_error=request.query_params.get("consent_error"),
+        suspend_error=request.query_params.get("suspend_error"),
         consent_done=request.query_params.get("consent"),
         suspended=bool(request.query_params.get("suspended")),
     )
@@ -192,5 +193,5 @@ def suspend_own(request: Request, card_id: str = Form("")):
     try:
         suspend_cards(request.app.state.platform, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
     except MynaError as e:
-        return RedirectResponse(f"/ui/portal/me?consent_error={quote(str(e))}#cards", status_code=303)
+        return RedirectResponse(f"/ui/portal/me?suspend_error={quote(str(e))}#cards", status_code=303)
     return RedirectResponse("/ui/portal/me?suspended=1#cards", status_code=303)
