@@ -87,9 +87,9 @@ from myna.authority.ceremony import run_ceremony
 from myna.authority.issuance import IssuanceRequest, IssuanceService, check_request
 from myna.authority.platform import Platform
 from myna.pki import holder_tbs, profiles, serials
+from myna.pki import signer as signer_mod
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import AuthorityKind, CertKind
-from myna.pki import signer as signer_mod
 from myna.pki.signer import _throwaway, sign_certificate
 from myna.settings import Settings
 from myna.store import models as m
@@ -1069,12 +1069,10 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     lookup = st.get("Platform.authority(kind), one call", 0.0)
     orm = st.get("store via ORM objects: reserve; record + audit (chunks of 200)", 0.0)
     core = st.get("store via Core executemany, same rows", 0.0)
-    sign = st.get("sign_certificate: TBS encoding + signature", 0.0)
     base_r = median_ratio(whatif, note=VARIANTS[""]) or main.ratio
     lookup_r = median_ratio(whatif, note=VARIANTS["lookup"])
     core_r = median_ratio(whatif, note=VARIANTS["lookup+core"])
     threads_r = median_ratio(whatif, note=VARIANTS["lookup+core+threads"])
-    best = max(r for r in (main.ratio, lookup_r, core_r, threads_r) if r)
     met = main.ratio >= TARGET
     if main.ratio_all is None:
         lines.append(

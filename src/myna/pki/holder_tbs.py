@@ -38,7 +38,6 @@ from cryptography import x509
 from myna.pki import profiles
 from myna.pki.basic4 import OID_ADDRESS, OID_ADDRESS_ALT, OID_BIRTH, OID_NAME, OID_NAME_ALT, OID_SEX, Basic4, encode_birth
 from myna.pki.crl_der import (
-    _CONTEXT_0_CONSTRUCTED,
     _SEQUENCE,
     SignatureAlgorithm,
     _extension,

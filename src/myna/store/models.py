@@ -278,7 +278,9 @@ class NumberNotice(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
-from myna.store import models_cards  # noqa: E402,F401
-from myna.store import models_card_management  # noqa: E402,F401
-from myna.store import models_verifiers  # noqa: E402,F401
-from myna.store import models_operations  # noqa: E402,F401
+from myna.store import (
+    models_card_management,  # noqa: E402,F401
+    models_cards,  # noqa: E402,F401
+    models_operations,  # noqa: E402,F401
+    models_verifiers,  # noqa: E402,F401
+)

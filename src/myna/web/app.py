@@ -16,10 +16,9 @@ from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
 from myna.residents.registry import Registry
 from myna.store import models as m
-from myna.web import errors
-from myna.web.guard import NulGuard
+from myna.web import errors, ui
 from myna.web.deps import platform
-from myna.web import ui
+from myna.web.guard import NulGuard
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
 from myna.web.routers import mobile as mobile_router
 from myna.web.routers import verifiers as verifiers_router
