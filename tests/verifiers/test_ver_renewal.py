@@ -182,3 +182,29 @@ def test_r_ver_4_renewal_at_the_counter_end_to_end(platform, cards, clock, http,
             for p in s.scalars(select(mv.Provision).where(mv.Provision.category == "renewal-sign").order_by(mv.Provision.id))
         ]
     assert logged == [("provided", serials.to_store(serials.parse(new_sign))), ("refused", None)]
+
+
+def test_r_ver_4_one_successor_per_certificate_across_both_link_tables(platform, cards, clock, http, enrol):
+    """A certificate linked first by the verifier services (``record_renewal``) keeps that
+    successor when card management renews it at the counter afterwards: card management
+    writes no second, different link, so the answer to a verifier never depends on which
+    of the two tables is read first."""
+    from sqlalchemy import select
+
+    from myna.cards.management import CardManagement
+    from myna.store.models_card_management import CertificateRenewal
+
+    h = make_holder(platform, cards)
+    linked = new_card(platform, cards, h.resident_code, h.basic4)
+    with platform.db.session() as s:
+        record_renewal(s, h.auth_serial, linked.auth_serial, platform.clock.now(), "operator")
+    clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=dt.timezone.utc))
+    done = CardManagement(platform, cards.keygen).renew_certificates(h.card_id, "clerk")
+    assert done["certificates"]["card-auth"]["new"] != linked.auth_hex
+    with platform.db.session() as s:
+        counter_links = {r.old_serial: r.new_serial for r in s.scalars(select(CertificateRenewal))}
+    assert format(h.auth_serial, "040x") not in counter_links  # the first link stands
+    assert format(h.sign_serial, "040x") in counter_links  # the signature one had none: written
+    token = enrol("UA1", "user-auth")
+    r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(token))
+    assert r.status_code == 200 and r.json()["new_serial"] == linked.auth_hex

@@ -28,6 +28,7 @@ from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardHandover, CardStatusChange, CertificateRenewal, ManagedCard
 from myna.store.models_cards import CardPin, CardRecord
+from myna.verifiers.renewals import next_serial
 
 # Documents a counter accepts (choice, after the public lists): one with a photo, or two without.
 IDENTITY_DOCUMENTS = ("driving-licence", "passport", "residence-card", "disability-certificate", "two-documents")
@@ -140,7 +141,8 @@ class Counter:
         new = s.get(CardRecord, new_id)
         # Old-to-new linkage (R-VER-4) also when a new card replaces the old one.
         for kind, old_serial, new_serial in (("card-auth", old.auth_serial, new.auth_serial), ("card-sign", old.sign_serial, new.sign_serial)):
-            if old_serial and new_serial and s.get(CertificateRenewal, old_serial) is None:
+            # One successor per certificate, whichever table recorded it first (R-VER-4).
+            if old_serial and new_serial and next_serial(s, old_serial) is None:
                 s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind, card_id=new_id, resident_code=old.resident_code, at=now))
         revoked = revoke_card_certificates(self.platform, s, old, now, actor, f"card {old_id} replaced by {new_id}")
         s.add(CardStatusChange(card_id=old_id, from_status=old.status, to_status=CardStatus.ABOLISHED.value, at=now, actor=actor, note=f"replaced by {new_id}", revoked=json.dumps(revoked)))

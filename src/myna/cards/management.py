@@ -32,6 +32,7 @@ from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardStatusChange, CertificateRenewal, ExpiryNotice, ManagedCard
 from myna.store.models_cards import CardRecord
+from myna.verifiers.renewals import next_serial
 
 NOTE_MAX = 500
 
@@ -165,6 +166,10 @@ class CardManagement:
             links = []
             for kind, (old_serial, new_serial) in pairs.items():
                 if old_serial is None:
+                    continue
+                if next_serial(s, old_serial) is not None:
+                    # Already linked (R-VER-4; e.g. by the verifier services' record_renewal):
+                    # one successor per certificate, the first recorded one stands.
                     continue
                 s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind.value, card_id=card.card_id, resident_code=card.resident_code, at=now))
                 links.append((kind, old_serial, new_serial))
