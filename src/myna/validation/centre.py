@@ -38,6 +38,7 @@ from myna.pki.ocsp import CertStatus, OcspQuery, OcspRefusal, Responder, parse_r
 from myna.pki.revocation import RevocationReason
 from myna.store.replica import FeedEvent, Replica
 from myna.validation.provision import load_bundle
+from myna.validation.traffic import TrafficCounter
 
 log = logs.get("myna.validation")
 
@@ -56,6 +57,8 @@ class FeedSource(Protocol):
     def credentials(self) -> dict[str, str]: ...
 
     def crl(self, slug: str, delta: bool) -> bytes | None: ...
+
+    def report_traffic(self, centre: str, minute: dt.datetime, ocsp: int, crl: int, errors: int) -> None: ...
 
 
 @dataclass
@@ -118,6 +121,10 @@ class Centre:
         self._crls: dict[tuple[str, bool], bytes] = {}
         self.synced_at: dt.datetime | None = None
         self.last_seq = replica.last_seq()
+        # Counted by the HTTP fronts, reported by the sync loop. Minutes by this centre's
+        # clock (the platform's, in tests a set one); the system clock read directly when
+        # it is the system clock, as that is cheaper on the hot path.
+        self.traffic = TrafficCounter(time.time if isinstance(self.clock, SystemClock) else lambda: self.clock.now().timestamp())
 
     @classmethod
     def from_bundle(cls, directory: Path, config: CentreConfig, replica_path: Path | None = None, clock: Clock | None = None) -> "Centre":

@@ -12,7 +12,12 @@ from myna.authority.crls import CrlService
 from myna.authority.feed import read_feed, verifier_credentials
 from myna.authority.platform import Platform
 from myna.errors import NotFound
+from myna.operations.service import Operations
 from myna.store.replica import FeedEvent
+
+
+class TrafficRefused(Exception):
+    """The platform refused a traffic report (4xx): sending it again would not help."""
 
 
 class DbFeed:
@@ -30,6 +35,9 @@ class DbFeed:
             return CrlService(self.platform).latest(slug, delta=delta).der
         except NotFound:
             return None
+
+    def report_traffic(self, centre: str, minute: dt.datetime, ocsp: int, crl: int, errors: int) -> None:
+        Operations(self.platform).report_traffic(centre, minute, ocsp, crl, errors)
 
 
 class HttpFeed:
@@ -62,6 +70,13 @@ class HttpFeed:
     def crl(self, slug: str, delta: bool) -> bytes | None:
         r = self.client.get(f"/crl/{slug}{'-delta' if delta else ''}.crl")
         return r.content if r.status_code == 200 else None
+
+    def report_traffic(self, centre: str, minute: dt.datetime, ocsp: int, crl: int, errors: int) -> None:
+        body = {"centre": centre, "minute": minute.isoformat(), "ocsp": ocsp, "crl": crl, "errors": errors}
+        r = self.client.post("/api/v1/operations/traffic", json=body)
+        if 400 <= r.status_code < 500:
+            raise TrafficRefused(f"{r.status_code} {r.text[:200]}")
+        r.raise_for_status()
 
     def close(self) -> None:
         self.client.close()

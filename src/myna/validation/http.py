@@ -24,8 +24,10 @@ from urllib.parse import unquote
 from cryptography.x509 import ocsp as x509_ocsp
 
 from myna import logs
+from myna.errors import MynaError
 from myna.pki.ocsp import MAX_REQUEST_BYTES, unsuccessful
 from myna.validation.centre import Centre, FeedSource
+from myna.validation.feeds import TrafficRefused
 
 log = logs.get("myna.validation")
 
@@ -54,16 +56,20 @@ def ocsp_answer(centre: Centre, der: bytes, token: str | None, slug: str | None)
     """``Centre.answer``, with internalError instead of an exception: never a 500 page to
     an OCSP client, internalError is the protocol's answer (and the bug is logged)."""
     try:
-        return centre.answer(der, token, slug)
+        answer = centre.answer(der, token, slug)
     except Exception:
         log.exception("ocsp answer failed")
-        return INTERNAL
+        answer = INTERNAL
+    centre.traffic.ocsp(answer)
+    return answer
 
 
 def crl_body(centre: Centre, name: str) -> bytes | None:
     """The DER of ``/crl/{name}.crl`` (``{ca}`` or ``{ca}-delta``), or None."""
     delta = name.endswith("-delta")
-    return centre.crl(name.removesuffix("-delta"), delta)
+    data = centre.crl(name.removesuffix("-delta"), delta)
+    centre.traffic.crl(data is not None)
+    return data
 
 
 def health(centre: Centre) -> tuple[int, bytes]:
@@ -183,11 +189,12 @@ class SyncLoop:
     """Keeps a centre's replica current: pulls the feed every ``interval`` seconds and the
     CRLs every ``crl_interval`` seconds, in a background thread."""
 
-    def __init__(self, centre: Centre, source: FeedSource, interval: float = 0.2, crl_interval: float = 30.0):
+    def __init__(self, centre: Centre, source: FeedSource, interval: float = 0.2, crl_interval: float = 30.0, traffic_interval: float = 20.0):
         self.centre = centre
         self.source = source
         self.interval = interval
         self.crl_interval = crl_interval
+        self.traffic_interval = traffic_interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -200,12 +207,32 @@ class SyncLoop:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.report_traffic(everything=True)
+
+    def report_traffic(self, everything: bool = False) -> int:
+        """Send the counted minutes to the platform (see myna.validation.traffic): a report
+        the platform refuses is dropped (sending it again would not help), one that fails
+        is kept for the next report. Returns the minutes the platform took."""
+        minutes = self.centre.traffic.take(everything)
+        sent = 0
+        for i, (minute, ocsp, crl, errors) in enumerate(minutes):
+            try:
+                self.source.report_traffic(self.centre.config.name, minute, ocsp, crl, errors)
+                sent += 1
+            except (TrafficRefused, MynaError) as exc:
+                log.warning("traffic report refused", centre=self.centre.config.name, minute=minute.isoformat(), error=str(exc))
+            except Exception as exc:  # the platform unreachable: keep the counts for the next report
+                self.centre.traffic.put_back(minutes[i:])
+                log.warning("traffic report failed", centre=self.centre.config.name, error=str(exc))
+                break
+        return sent
 
     def hook(self, phase: str) -> None:
         self.start() if phase == "startup" else self.stop()
 
     def _run(self) -> None:
         last_crl = 0.0
+        last_traffic = time.monotonic()
         failing = False
         while not self._stop.is_set():
             try:
@@ -213,6 +240,9 @@ class SyncLoop:
                 if time.monotonic() - last_crl > self.crl_interval:
                     self.centre.refresh_crls(self.source)
                     last_crl = time.monotonic()
+                if time.monotonic() - last_traffic > self.traffic_interval:
+                    last_traffic = time.monotonic()
+                    self.report_traffic()
                 if failing:
                     log.info("feed reachable again", centre=self.centre.config.name)
                 failing = False
