@@ -8,6 +8,24 @@ import sys
 import structlog
 
 
+class _StderrLogger:
+    """Writes each line to whatever ``sys.stderr`` is at that moment (test runners and
+    daemon managers swap it; structlog's PrintLogger keeps the stream it was given), and
+    never lets a failed write (a closed stream, a broken pipe) break the work being logged."""
+
+    def msg(self, message: str) -> None:
+        try:
+            print(message, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = failure = msg
+
+
+def _stderr_logger(*_args) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(fmt: str = "console", level: int = logging.INFO) -> None:
     renderer = (
         structlog.processors.JSONRenderer()
@@ -22,7 +40,7 @@ def configure(fmt: str = "console", level: int = logging.INFO) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
