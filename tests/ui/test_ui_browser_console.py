@@ -65,7 +65,8 @@ def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_ser
     # Applications received on day 0 (1 April), cards shipped on day 3 (4 April).
     assert nonzero(plotted(page, "chart-volumes")) == [{"04-01": "3"}, {"04-04": "2"}]
     assert nonzero(plotted(page, "chart-lead-time")) == [{"3": "2"}, {}]  # both took 3 days, none express
-    assert plotted(page, "chart-provisions") == [{"status-auth": "2"}, {"status-auth": "0"}]  # provided, refused
+    ua_status = "失効情報 (利用者証明用)"  # the category status-auth, by its Japanese title
+    assert plotted(page, "chart-provisions") == [{ua_status: "2"}, {ua_status: "0"}]  # provided, refused
     screenshot(page, "console-ja")
 
     # An incident recorded through the form lowers the counter service's availability.

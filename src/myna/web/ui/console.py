@@ -90,7 +90,7 @@ def _figures(request: Request) -> dict:
     provision_chart = charts.bars(
         "chart-provisions",
         t("console.provisions"),
-        [c for c in categories],
+        [_category_label(c, lang) for c in categories],
         {t("portal.outcome.provided"): [provisions[c]["provided"] for c in categories], t("portal.outcome.refused"): [provisions[c]["refused"] for c in categories]},
         x_label_rotation=30,
     )
@@ -208,3 +208,11 @@ def record_outage(
     if errors:
         return render(request, "console.html", status_code=422, **_figures(request), form=form, errors=errors, saved=False, can_record=True)
     return RedirectResponse("/ui/console?saved=1#outages", status_code=303)
+
+
+def _category_label(category: str, lang: str) -> str:
+    """A provision category on the chart's axis: the Japanese or the English part of its
+    title ("失効情報 (利用者証明用) / revocation status, user-auth"); a title with no English
+    part is shown as it is in both languages."""
+    japanese, _, english = Operation(category).title.partition(" / ")
+    return japanese if lang == "ja" or not english else english
