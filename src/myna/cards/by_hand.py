@@ -25,7 +25,6 @@ from myna.authority.platform import Platform
 from myna.cards.applications import OPEN
 from myna.cards.card_status import CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS
-from myna.cards.management import resolve_card
 from myna.chip.cards import CardService
 from myna.chip.pins import PinRef
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -95,7 +94,7 @@ def authorise_reset(
     if check.identity_document is not None and check.identity_document not in IDENTITY_DOCUMENTS:
         raise InvalidInput(f"the identity document must be one of {', '.join(IDENTITY_DOCUMENTS)}")
     # Looked up among the municipality's own cards only: a foreign card answers like an unknown one.
-    cid = resolve_card(CardService(platform), card_id, municipality_code)
+    cid = CardService(platform).resolve(card_id, municipality_code)
     now = platform.clock.now()
     with platform.db.session() as s:
         row = s.get(CardRecord, cid)

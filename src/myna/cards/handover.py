@@ -64,9 +64,7 @@ class Counter:
         return row, managed
 
     def _resolve(self, card_id: str, municipality_code: str | None) -> str:
-        from myna.cards.management import resolve_card  # another municipality's card: as unknown
-
-        return resolve_card(self.cards, card_id, municipality_code)
+        return self.cards.resolve(card_id, municipality_code)  # another municipality's card: as unknown
 
     def pickup_notice(self, card_id: str, municipality_code: str | None = None) -> bytes:
         """交付通知書 for a card that has arrived at the municipality."""

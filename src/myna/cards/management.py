@@ -54,27 +54,6 @@ def revoke_card_certificates(platform: Platform, s, card: CardRecord, now: dt.da
     return done
 
 
-def resolve_card(cards: CardService, card_id: str, municipality_code: str | None) -> str:
-    """A card id or unique prefix (:meth:`CardService.resolve`). With ``municipality_code``
-    only that municipality's cards are looked at: another municipality's card gets the same
-    answer as an unknown one and no card id is echoed, so a clerk learns nothing about the
-    card ids of other municipalities (as the registry does for residents)."""
-    if municipality_code is None:
-        return cards.resolve(card_id)
-    text = (card_id or "").strip().upper()
-    if not (4 <= len(text) <= 16 and all(c in "0123456789ABCDEF" for c in text)):
-        raise InvalidInput("a card id is 16 characters of 0-9 and A-F (a unique prefix of 4 or more will do)")
-    with cards.platform.db.session() as s:
-        found = list(
-            s.scalars(select(CardRecord.card_id).where(CardRecord.municipality_code == municipality_code, CardRecord.card_id.startswith(text, autoescape=True)).limit(2))
-        )
-    if not found:
-        raise NotFound(f"no such card at municipality {municipality_code}")
-    if len(found) > 1:
-        raise InvalidInput("more than one card starts with these characters: give more of the card id")
-    return found[0]
-
-
 class CardManagement:
     def __init__(self, platform: Platform, keygen: KeyGen | None = None):
         self.platform = platform
@@ -83,7 +62,7 @@ class CardManagement:
     def _change(self, card_id: str, action: Action, actor: str, note: str | None, municipality_code: str | None) -> dict:
         if note is not None and len(note) > NOTE_MAX:
             raise InvalidInput(f"note is longer than {NOTE_MAX} characters")
-        cid = resolve_card(self.cards, card_id, municipality_code)
+        cid = self.cards.resolve(card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid, with_for_update=True)
@@ -120,7 +99,7 @@ class CardManagement:
         """再交付 (R-CARD-7): follows the application path. Without an application nothing
         happens; with one, it is received like any other (defects, receipt, express
         after loss) and names the card it replaces, which is abolished at handover."""
-        cid = resolve_card(self.cards, card_id, municipality_code)
+        cid = self.cards.resolve(card_id, municipality_code)
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
             if municipality_code is not None and row.municipality_code != municipality_code:
@@ -142,7 +121,7 @@ class CardManagement:
         (superseded) if still in effect, and the old-to-new link recorded (R-VER-4).
         Allowed within three months of the certificates' expiry, or when they were
         revoked while the card stayed usable (a lifted suspension)."""
-        cid = resolve_card(self.cards, card_id, municipality_code)
+        cid = self.cards.resolve(card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
@@ -298,7 +277,7 @@ class CardManagement:
             return {"id": fee_id, "item": f.item, "amount_yen": f.amount_yen, "collected_at": now.isoformat()}
 
     def card(self, card_id: str, municipality_code: str | None = None) -> dict:
-        cid = resolve_card(self.cards, card_id, municipality_code)
+        cid = self.cards.resolve(card_id, municipality_code)
         info = self.cards.get(cid)
         if municipality_code is not None and info.municipality_code != municipality_code:
             raise NotFound(f"no such card at municipality {municipality_code}")

@@ -463,21 +463,34 @@ class CardService:
 
     # -- reading -------------------------------------------------------------------
 
-    def resolve(self, card_id: str) -> str:
-        """A card id, or a unique prefix of at least 4 characters (case-insensitive)."""
+    def resolve(self, card_id: str, municipality_code: str | None = None) -> str:
+        """A card id, or a unique prefix of at least 4 characters (case-insensitive).
+
+        With ``municipality_code`` only that municipality's cards are looked at: another
+        municipality's card gets the same answer as an unknown one and no card id is
+        echoed, so a clerk learns nothing about the card ids of other municipalities (as
+        the resident registry does for residents)."""
         text = (card_id or "").strip().upper()
         if not re.fullmatch(r"[0-9A-F]{4,16}", text):
             raise InvalidInput("a card id is 16 characters of 0-9 and A-F (a unique prefix of 4 or more will do)")
+        scoped = municipality_code is not None
         with self.platform.db.session() as s:
-            if len(text) == 16:
+            if len(text) == 16 and not scoped:
                 if s.get(CardRecord, text) is None:
                     raise NotFound(f"no card {text}")
                 return text
-            found = list(s.scalars(select(CardRecord.card_id).where(CardRecord.card_id.startswith(text, autoescape=True)).limit(2)))
+            q = select(CardRecord.card_id).where(CardRecord.card_id.startswith(text, autoescape=True))
+            if scoped:
+                q = q.where(CardRecord.municipality_code == municipality_code)
+            found = list(s.scalars(q.limit(2)))
         if not found:
-            raise NotFound(f"no card starts with {text}")
+            raise NotFound(f"no such card at municipality {municipality_code}" if scoped else f"no card starts with {text}")
         if len(found) > 1:
-            raise InvalidInput(f"more than one card starts with {text}: give more of the card id")
+            raise InvalidInput(
+                "more than one card starts with these characters: give more of the card id"
+                if scoped
+                else f"more than one card starts with {text}: give more of the card id"
+            )
         return found[0]
 
     def get(self, card_id: str) -> CardInfo:
@@ -572,7 +585,7 @@ class CardService:
         (初期化・再設定). ``municipality_code`` limits a municipality to its own cards."""
         ref = PinRef(which)
         checked = ref.check(new_pin) if new_pin is not None else None
-        cid = self.resolve(card_id)
+        cid = self.resolve(card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row, pin = self._pin_row(s, cid, ref, municipality_code)
