@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from myna.pki import holder_tbs, profiles
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.crl_der import SignatureAlgorithm, assemble
+from myna.pki.holder_keys import spki_der
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.signer import tbs_of
 
@@ -44,7 +45,7 @@ def _reference(kind, key, subject_id, serial, not_before, not_after, basic4) -> 
 
 def _templated(kind, key, subject_id, serial, not_before, not_after, basic4) -> bytes:
     _, ca = _ca()
-    return holder_tbs.template(kind, ca, URLS.base, "card-sign").tbs(serial, not_before, not_after, subject_id, holder_tbs.spki_der(key), basic4)
+    return holder_tbs.template(kind, ca, URLS.base, "card-sign").tbs(serial, not_before, not_after, subject_id, spki_der(key), basic4)
 
 
 texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FFF, exclude_categories=("Cs",)), min_size=1, max_size=120).filter(str.strip)
@@ -76,7 +77,7 @@ def test_the_signed_template_is_a_valid_certificate_with_the_profile():
     ca_key, ca = _ca()
     key = _holder_keys()[0]
     b4 = Basic4("山田 花子", dt.date(1990, 1, 2), Sex.FEMALE, "東京都千代田区千代田1-1")
-    tbs = holder_tbs.template(CertKind.CARD_SIGN, ca, URLS.base, "card-sign").tbs(123456789, NOW, NOW + dt.timedelta(days=100), "0" * 24, holder_tbs.spki_der(key), b4)
+    tbs = holder_tbs.template(CertKind.CARD_SIGN, ca, URLS.base, "card-sign").tbs(123456789, NOW, NOW + dt.timedelta(days=100), "0" * 24, spki_der(key), b4)
     der = assemble(tbs, SignatureAlgorithm.SHA256_WITH_RSA, ca_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
     cert = x509.load_der_x509_certificate(der)
     cert.verify_directly_issued_by(ca)
@@ -90,7 +91,7 @@ def test_the_signed_template_is_a_valid_certificate_with_the_profile():
 
 def test_basic4_only_where_the_profile_allows_R_CERT_1():
     _, ca = _ca()
-    spki = holder_tbs.spki_der(_holder_keys()[0])
+    spki = spki_der(_holder_keys()[0])
     b4 = Basic4("山田 花子", dt.date(1990, 1, 2), Sex.FEMALE, "東京都")
     with pytest.raises(ValueError, match="R-CERT-1"):
         holder_tbs.template(CertKind.CARD_AUTH, ca, URLS.base, "card-auth").tbs(1, NOW, NOW, "0" * 24, spki, b4)

@@ -47,10 +47,9 @@ from myna.pki.crl_der import (
     _time,
     _tlv,
 )
-from myna.pki.holder_keys import spki_der
 from myna.pki.kinds import CertKind
 
-__all__ = ["HolderTemplate", "san_value", "spki_der", "subject_key_id", "template"]
+__all__ = ["HolderTemplate", "san_value", "subject_key_id", "template"]
 
 _SET = 0x31
 _UTF8_STRING = 0x0C
