@@ -314,11 +314,15 @@ class IssuanceService:
     def _existing(s, ids: Iterable[str]) -> dict[str, m.Certificate]:
         return {row.request_id: row for row in s.scalars(select(m.Certificate).where(m.Certificate.request_id.in_(list(ids))))}
 
+    def _not_after(self, req: IssuanceRequest, ca: LoadedAuthority, now: dt.datetime) -> dt.datetime:
+        """R-CERT-2: to the fifth birthday after issuance, never past the CA's own certificate."""
+        return min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
+
     def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime) -> tuple[dict, bytes]:
         """The certificate to sign (its TBS bytes, the profile of ``profiles.holder_builder``
         written from the CA's template) and its issuance record (``der`` filled in once signed)."""
         req = c.request
-        not_after = min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
+        not_after = self._not_after(req, ca, now)
         subject_id = profiles.new_subject_id()
         template = holder_tbs.template(req.kind, ca.cert, self.platform.urls.base, ca.slug, ca.key.algorithm.is_rsa)
         tbs = template.tbs(serial, now, not_after, subject_id, c.spki, req.basic4)

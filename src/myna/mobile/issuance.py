@@ -33,7 +33,7 @@ from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
-from myna.pki import holder_tbs, serials
+from myna.pki import serials
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import parse_public_key
 from myna.pki.kinds import CertKind
@@ -97,16 +97,8 @@ class _CappedIssuance(IssuanceService):
         super().__init__(platform)
         self.cap = cap
 
-    def _prepare(self, c, serial, ca, now):
-        row, tbs = super()._prepare(c, serial, ca, now)
-        if row["not_after"] > self.cap:
-            # The pipeline signs TBS bytes written from the CA's template: write them again
-            # with the capped notAfter (same template, subject id and key).
-            row["not_after"] = self.cap
-            req = c.request
-            template = holder_tbs.template(req.kind, ca.cert, self.platform.urls.base, ca.slug, ca.key.algorithm.is_rsa)
-            tbs = template.tbs(serial, now, self.cap, row["subject_id"], c.spki, req.basic4)
-        return row, tbs
+    def _not_after(self, req, ca, now):
+        return min(super()._not_after(req, ca, now), self.cap)
 
 
 def _valid(s, serial: str, now: dt.datetime) -> m.Certificate | None:
