@@ -592,7 +592,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
                 del p.authority
             now = p.clock.now()
             extra = requests_for(holder_keys(2), "inspect-sign")[1]
-            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now)[0]
+            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now, now)[0]
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)

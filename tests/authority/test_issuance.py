@@ -172,3 +172,23 @@ def test_one_bad_request_fails_the_whole_batch_before_anything_is_signed(platfor
 def test_signature_basic4_must_agree_with_date_of_birth(platform):
     with pytest.raises(InvalidInput, match="differs"):
         IssuanceService(platform).issue(issue_request("card-sign", date_of_birth=dt.date(1991, 1, 1)), "t")
+
+
+def test_request_digest_is_the_stored_formula():
+    """Digests are stored with every certificate to tell a retry from a different request:
+    the formula (SHA-256 of sorted-key JSON) must not drift between versions, or retries of
+    requests recorded before an upgrade would be refused as different."""
+    import hashlib
+    import json
+
+    for req in (issue_request("card-sign", request_id="d-1"), issue_request("card-auth", request_id="d-2")):
+        body = {
+            "kind": req.kind.value,
+            "key": hashlib.sha256(req.public_key.strip()).hexdigest(),  # PEM bytes here
+            "resident_code": req.resident_code,
+            "dob": req.date_of_birth.isoformat(),
+            "basic4": None if req.basic4 is None else json.dumps(req.basic4.__dict__, default=str, sort_keys=True, ensure_ascii=False),
+            "municipality": req.municipality_code,
+            "minor": req.allow_minor_signature,
+        }
+        assert req.digest() == hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

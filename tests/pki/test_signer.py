@@ -97,3 +97,14 @@ def test_tbs_signed_in_workers_or_here_give_the_builders_certificates(tmp_path):
         got = submit_tbs(iter(tbs), key, processes).result()
         assert [cert for cert, _ in got] == expected
         assert all(cert.public_bytes(Encoding.DER) == der for cert, der in got)
+
+
+def test_workers_run_below_the_parents_priority(tmp_path):
+    """The parent's checks and store writes are the batch's serial part: the workers take
+    what it leaves (signer._lower_priority)."""
+    key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
+    sign_certificates(_builders(PARALLEL_FROM, key.public_key()), key, processes=2)
+    pool = signer.signing_pool(2)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for w in pool.workers:
+        assert os.getpriority(os.PRIO_PROCESS, w.process.pid) == min(19, mine + signer.WORKER_NICE)

@@ -34,6 +34,10 @@ from myna.store import models as m
 from myna.store.journal import audit_many, status_events
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
+# The request digest's encoders, made once (json.dumps with options makes one per call).
+# Their output must never change: stored digests tell a retry from a different request.
+_BASIC4_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,11 @@ class IssuanceRequest:
             "key": hashlib.sha256(key.strip()).hexdigest(),
             "resident_code": self.resident_code,
             "dob": self.date_of_birth.isoformat(),
-            "basic4": None if self.basic4 is None else json.dumps(self.basic4.__dict__, default=str, sort_keys=True, ensure_ascii=False),
+            "basic4": None if self.basic4 is None else _BASIC4_JSON.encode(self.basic4.__dict__),
             "municipality": self.municipality_code,
             "minor": self.allow_minor_signature,
         }
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(_DIGEST_JSON.encode(body).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,8 @@ class IssuanceService:
         processes = 0
         if stream or len(todo) >= PARALLEL_FROM:
             processes = resolve_processes(self.platform.settings.signing_processes)
-        prepared = [self._prepare(c, n, authorities[c.request.kind], now) for c, n in plan]
+        retain_until = now + dt.timedelta(days=self.platform.settings.retention_days)
+        prepared = [self._prepare(c, n, authorities[c.request.kind], now, retain_until) for c, n in plan]
         jobs = []
         for kind, ca in authorities.items():
             idx = [i for i, (c, _) in enumerate(plan) if c.request.kind is kind]
@@ -318,7 +323,7 @@ class IssuanceService:
         """R-CERT-2: to the fifth birthday after issuance, never past the CA's own certificate."""
         return min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
 
-    def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime) -> tuple[dict, bytes]:
+    def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime, retain_until: dt.datetime) -> tuple[dict, bytes]:
         """The certificate to sign (its TBS bytes, the profile of ``profiles.holder_builder``
         written from the CA's template) and its issuance record (``der`` filled in once signed)."""
         req = c.request
@@ -339,7 +344,7 @@ class IssuanceService:
             "not_before": now,
             "not_after": not_after,
             "issued_at": now,
-            "retain_until": now + dt.timedelta(days=self.platform.settings.retention_days),
+            "retain_until": retain_until,
         }
         return row, tbs
 

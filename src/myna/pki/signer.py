@@ -145,6 +145,22 @@ def _unpack(body: bytes | memoryview, start: int) -> list[bytes]:
     return out
 
 
+WORKER_NICE = 5  # how much lower than the platform's own threads the workers run
+
+
+def _lower_priority() -> None:
+    """Run this worker below the parent. The parent's share (checks, TBS, the store) is the
+    serial part of a batch: with equal priority, two busy workers and the parent split two
+    cores three ways, the parent gets two thirds of one and the workers run dry waiting for
+    it (bench/issuance.py measured the difference). Lower-priority workers take what the
+    parent leaves; the platform's HTTP threads, which share the parent's process, also
+    keep answering during a big batch. Raising a nice value needs no privilege."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # not on a Unix, or refused: equal priority then
+        pass
+
+
 def _worker_main(tasks, results) -> None:
     """A signing worker: reads K (key number + key, PKCS#8 DER) and S (task number + key
     number + TBS list) messages, answers each S with R (task number + signatures). Ends
@@ -153,6 +169,7 @@ def _worker_main(tasks, results) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the parent's to handle
+    _lower_priority()
     reader = io.open(tasks.fileno(), "rb", closefd=False)
     out = results.fileno()
     keys: dict[int, object] = {}  # loading an RSA key checks it: milliseconds, so once per key

@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session
 from myna.store import models as m
 
 
+# One encoder for every record: json.dumps with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _json(data: dict) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+    return _ENCODER.encode(data)
 
 
 def audit(s: Session, at: dt.datetime, actor: str, action: str, subject: str, **detail: object) -> None:
