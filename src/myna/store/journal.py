@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from myna.store import models as m
 
-
 # One encoder for every record: json.dumps with options builds a new JSONEncoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 

@@ -24,7 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-
 _MEMO_SIZE = 256  # datetimes remembered per bind processor (cleared when full)
 
 
