@@ -675,14 +675,15 @@ def run_pipeline(
             tbs = warm_up(p)
             reqs = requests_for(keys, "bench")
             key_pem = b""
+            signers = signer_mod.resolve_processes(p.settings.signing_processes)
             if hsm:
-                # Token keys never go to worker processes: no all-core comparison.
+                # Workers reach a token key through their own sessions; raw is the token
+                # through one session (the parent's), as a single signer sees it.
                 raw = {"same": p.authority(AuthorityKind.CARD_SIGN).key.sign, "file": software_signer()}
                 all_cores = None
             else:
                 key_pem = file_key_pem(p, AuthorityKind.CARD_SIGN)
                 raw = {"same": file_signer(p, AuthorityKind.CARD_SIGN)}
-                signers = signer_mod.resolve_processes(p.settings.signing_processes)
             load0 = os.getloadavg()[0]
             timing = issue_all(p, reqs, chunk, raw, tbs, variant, all_cores if variant == "" else None, key_pem)
             load1 = os.getloadavg()[0]
@@ -1165,8 +1166,10 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     if hsm_stage_rows and hsm:
         hs = {name: us for name, us, _ in hsm_stage_rows}
         lines.append(
-            f"6. **PKCS#11 (SoftHSM2).** The token signs at {hsm.raw:,.0f}/s against {hsm.raw_file:,.0f}/s for cryptography: the token is "
-            f"the bottleneck. The pipeline reaches {pct(hsm.ratio)} of the token's raw rate and {pct(hsm.ratio_file)} of the file backend's raw "
+            f"6. **PKCS#11 (SoftHSM2).** Through one session the token signs at {hsm.raw:,.0f}/s against {hsm.raw_file:,.0f}/s for cryptography. "
+            + (f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) and sign in parallel: "
+               if hsm.signers else "The pipeline signs in this process, one operation at a time: ")
+            + f"{pct(hsm.ratio)} of the token's one-session rate and {pct(hsm.ratio_file)} of the file backend's raw "
             f"rate (chunk {hsm.chunk}). The pipeline hands the token TBS bytes written from the template; only "
             "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) still makes a "
             f"throwaway RSA-512 draft signature to obtain them, {hs.get('  throwaway RSA-512 draft signature', 0):,.0f} µs against "

@@ -214,10 +214,7 @@ def test_refused_first_chunk_changes_nothing(platform):
     assert table_counts(platform) == before
 
 
-@pytest.mark.pkcs11
-def test_token_keys_are_signed_in_this_process_chunk_after_chunk(softhsm, tmp_path, database_url, clock):
-    """A PKCS#11 key cannot go to a worker: issue_chunks signs in the calling thread, still
-    chunk by chunk with the same records, and starts no pool."""
+def _token_platform(softhsm, tmp_path, database_url, clock):
     from myna.authority.ceremony import run_ceremony
     from myna.authority.platform import Platform
 
@@ -232,16 +229,53 @@ def test_token_keys_are_signed_in_this_process_chunk_after_chunk(softhsm, tmp_pa
         signing_processes=2,
     )
     p = Platform.open(settings, clock)
+    run_ceremony(p, "t")
+    return p
+
+
+@pytest.mark.pkcs11
+def test_token_keys_are_used_by_workers_through_their_own_sessions(softhsm, tmp_path, database_url, clock, monkeypatch):
+    """A PKCS#11 key stays in the token: each worker opens its own session and the token
+    signs there, chunk by chunk with the same records. Nothing is signed in this process
+    (its signing path would raise here)."""
+    p = _token_platform(softhsm, tmp_path, database_url, clock)
     try:
-        run_ceremony(p, "t")
         signer.shutdown_pool()
+
+        def no_signing_here(key):
+            raise AssertionError("a slice was signed in the parent")
+
+        monkeypatch.setattr(signer, "sign_bytes", no_signing_here)
         reqs = requests(90, "hsm")
         out = list(IssuanceService(p).issue_chunks(chunks(reqs, 40), "t"))
-        assert signer._POOL is None
+        assert signer._POOL is not None and signer._POOL.size == 2
         issued = [i for part in out for i in part]
         assert [len(part) for part in out] == [40, 40, 10]
         verify_all(p, issued)
         certs, _, audits = store_rows(p)
         assert len(certs) == audits == 90
+    finally:
+        p.close()
+
+
+@pytest.mark.pkcs11
+def test_a_worker_that_cannot_reach_the_token_key_leaves_the_slice_to_this_process(softhsm, tmp_path, database_url, clock, monkeypatch):
+    """A worker that finds another key under the reference (or cannot log in) answers with
+    its error; this process signs those slices with the token itself: no certificate lost,
+    none signed by a wrong key."""
+    from myna.pki.keystore_pkcs11 import Pkcs11SigningKey
+
+    p = _token_platform(softhsm, tmp_path, database_url, clock)
+    try:
+        signer.shutdown_pool()
+        real = Pkcs11SigningKey.worker_spec
+        monkeypatch.setattr(Pkcs11SigningKey, "worker_spec", lambda self: {**real(self), "spki": "00"})
+        monkeypatch.setattr(signer, "_WARNED", set())
+        issued = IssuanceService(p).issue_many(requests(40, "refused"), "t")
+        assert signer._POOL is not None
+        assert any("is not the parent's" in reason for reason in signer._WARNED)  # the workers refused
+        verify_all(p, issued)
+        certs, _, audits = store_rows(p)
+        assert len(certs) == audits == 40
     finally:
         p.close()

@@ -34,6 +34,7 @@ from asn1crypto.keys import ECDomainParameters, NamedCurve
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from myna.pki.keys import HASH, KeyAlgorithm, KeyNotFound, PublicKey
 
@@ -52,6 +53,10 @@ SOFTHSM_MODULE_PATHS = (
 
 # DER ECParameters naming secp256r1: what CKA_EC_PARAMS holds for a P-256 key.
 _P256_PARAMS = ECDomainParameters(name="named", value=NamedCurve.unmap("secp256r1")).dump()
+# Environment variables a PKCS#11 module reads its configuration from, passed on to
+# signing workers (which were started earlier, with the environment of then).
+MODULE_ENVIRONMENT = ("SOFTHSM2_CONF",)
+
 _T = TypeVar("_T")
 
 
@@ -208,6 +213,21 @@ class Pkcs11SigningKey:
 
     def sign(self, data: bytes) -> bytes:
         return self._backend._sign(self._id, self._algorithm, data)
+
+    def worker_spec(self) -> dict[str, Any]:
+        """Where this key is, for a signing worker process that opens its own session on
+        the token (myna.pki.signer): module, token, user PIN, CKA_ID, the public key it
+        must find there, and the module's configuration from the environment. The key
+        itself stays in the token."""
+        b = self._backend
+        return {
+            "module": b.module_path,
+            "token": b.token_label,
+            "pin": b._pin,
+            "ref": self.ref,
+            "spki": self._public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo).hex(),
+            "env": {name: os.environ[name] for name in MODULE_ENVIRONMENT if name in os.environ},
+        }
 
     def __repr__(self) -> str:
         return f"Pkcs11SigningKey(ref={self.ref!r}, algorithm={self._algorithm.value})"

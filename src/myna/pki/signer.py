@@ -15,6 +15,7 @@ import atexit
 import fcntl
 import functools
 import itertools
+import json
 import os
 import select
 import struct
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from myna import logs
 from myna.pki.crl_der import SignatureAlgorithm, assemble
-from myna.pki.keys import SigningKey
+from myna.pki.keys import KeyNotFound, SigningKey
 
 # A throwaway RSA key whose signatures are discarded: only the TBS bytes of a draft are
 # kept, and a TBS does not depend on the signing key's size. 512 bits makes the draft
@@ -103,8 +104,12 @@ def sign_bytes(key: SigningKey):
 # worker's pipe the moment it is submitted, and signatures wait in the other pipe until
 # the parent collects them. No helper thread, no pickling.
 #
-# One pool per process, started on first use and shut down at exit. PKCS#11 keys never
-# go to workers (a token key cannot leave the token; the session belongs to this process).
+# One pool per process, started on first use and shut down at exit. A PKCS#11 key does
+# not leave its token: a worker is told where the key is (module, token, PIN, CKA_ID),
+# opens its own session and logs in itself, and the token signs. A token serves several
+# sessions at once (SoftHSM2 in software, HSMs in hardware), while in the parent a token
+# key can only be used one operation at a time per module, and a signing thread there
+# would wait for the GIL behind the parent's own work after every signature.
 
 _log = logs.get(__name__)
 PARALLEL_FROM = 32  # fewer certificates than this are signed in the calling thread
@@ -161,6 +166,28 @@ def _lower_priority() -> None:
         pass
 
 
+def _token_key(spec: dict, tokens: dict):
+    """In a worker: the ``sign`` of a PKCS#11 key, through this worker's own session and
+    login on the token; the error instead if the key cannot be reached (every slice for
+    it is then answered with that error, and the parent signs those slices itself)."""
+    try:
+        from myna.pki.keystore_pkcs11 import Pkcs11KeyBackend
+
+        # PKCS#11 modules read their configuration from the environment at C_Initialize;
+        # the worker was forked from a server started earlier, with the environment of then.
+        os.environ.update(spec["env"])
+        where = (spec["module"], spec["token"])
+        backend = tokens.get(where)
+        if backend is None:
+            backend = tokens[where] = Pkcs11KeyBackend(spec["module"], spec["token"], spec["pin"])
+        key = backend.load(spec["ref"])
+        if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex() != spec["spki"]:
+            raise KeyNotFound(f"the key {spec['ref']} this worker reached on {spec['token']!r} is not the parent's")
+        return key.sign
+    except Exception as exc:
+        return exc
+
+
 def _worker_main(tasks, results) -> None:
     """A signing worker: reads K (key number + key, PKCS#8 DER) and S (task number + key
     number + TBS list) messages, answers each S with R (task number + signatures). Ends
@@ -173,6 +200,7 @@ def _worker_main(tasks, results) -> None:
     reader = io.open(tasks.fileno(), "rb", closefd=False)
     out = results.fileno()
     keys: dict[int, object] = {}  # loading an RSA key checks it: milliseconds, so once per key
+    tokens: dict[tuple[str, str], object] = {}  # (module, token label) -> this worker's backend
     while True:
         header = reader.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -188,11 +216,19 @@ def _worker_main(tasks, results) -> None:
                 keys[number] = functools.partial(key.sign, padding=padding.PKCS1v15(), algorithm=hashes.SHA256())
             else:
                 keys[number] = functools.partial(key.sign, signature_algorithm=ec.ECDSA(hashes.SHA256()))
+        elif kind == b"P":
+            (number,) = _TASK.unpack_from(body)
+            keys[number] = _token_key(json.loads(bytes(body[_TASK.size :])), tokens)
         elif kind == b"S":
             (number,) = _TASK.unpack_from(body, _TASK.size)
-            sign = keys[number]
-            reply = body[: _TASK.size] + _pack([sign(t) for t in _unpack(body, 2 * _TASK.size)])
-            data = memoryview(_HEADER.pack(b"R", len(reply)) + reply)
+            try:
+                sign = keys[number]
+                if isinstance(sign, BaseException):
+                    raise sign
+                reply, kind = body[: _TASK.size] + _pack([sign(t) for t in _unpack(body, 2 * _TASK.size)]), b"R"
+            except Exception as exc:  # the token refused, or its key could not be reached
+                reply, kind = body[: _TASK.size] + f"{type(exc).__name__}: {exc}".encode(), b"E"
+            data = memoryview(_HEADER.pack(kind, len(reply)) + reply)
             try:
                 while data:
                     data = data[os.write(out, data) :]
@@ -244,12 +280,13 @@ class _Pool:
         self.lock = threading.RLock()
         self.workers = [_Worker(ctx) for _ in range(processes)]
         self.next_task = 0
-        self.key_numbers: dict[bytes, int] = {}
-        self.replies: dict[int, list[bytes]] = {}
+        self.key_numbers: dict[tuple[bytes, bytes], int] = {}
+        self.replies: dict[int, list[bytes] | str] = {}  # signatures, or the worker's error text
+        self.sizes: dict[int, int] = {}  # task -> TBS sent, until its reply comes
         self.owner: dict[int, _Worker] = {}
         self.closed = False
 
-    def submit(self, key_der: bytes, tbs: list[bytes]) -> int:
+    def submit(self, key_der: tuple[bytes, bytes], tbs: list[bytes]) -> int:
         with self.lock:
             self._pump(0)  # notices a worker that died since
             live = [w for w in self.workers if not w.dead]
@@ -260,16 +297,19 @@ class _Pool:
             body = _TASK.pack(task) + self._key(w, key_der) + _pack(tbs)
             w.outbuf += _HEADER.pack(b"S", len(body)) + body
             w.queued += len(tbs)
+            self.sizes[task] = len(tbs)
             self.owner[task] = w
             self._pump(0)
             return task
 
-    def _key(self, w: _Worker, key_der: bytes) -> bytes:
-        """The key's number, packed; sends the key to ``w`` first if it does not have it."""
-        number = self.key_numbers.setdefault(key_der, len(self.key_numbers) + 1)
+    def _key(self, w: _Worker, key: tuple[bytes, bytes]) -> bytes:
+        """The key's number, packed; sends the key (``(b"K", PKCS#8 DER)``, or ``(b"P",
+        where a token key is)``) to ``w`` first if it does not have it."""
+        number = self.key_numbers.setdefault(key, len(self.key_numbers) + 1)
         packed = _TASK.pack(number)
         if number not in w.keys:
-            w.outbuf += _HEADER.pack(b"K", len(packed) + len(key_der)) + packed + key_der
+            kind, payload = key
+            w.outbuf += _HEADER.pack(kind, len(packed) + len(payload)) + packed + payload
             w.keys.add(number)
         return packed
 
@@ -286,7 +326,10 @@ class _Pool:
                     self._pump(0)  # what it wrote before it died
                     w.dead = True
             del self.owner[task]
-            return self.replies.pop(task)
+            reply = self.replies.pop(task)
+            if isinstance(reply, str):
+                raise WorkerRefused(reply)
+            return reply
 
     def forget(self, task: int) -> None:
         with self.lock:
@@ -328,16 +371,19 @@ class _Pool:
     def _parse(self, w: _Worker) -> None:
         buf, i = w.inbuf, 0
         while len(buf) - i >= _HEADER.size:
-            _, size = _HEADER.unpack_from(buf, i)
+            kind, size = _HEADER.unpack_from(buf, i)
             if len(buf) - i - _HEADER.size < size:
                 break
             body = memoryview(buf)[i + _HEADER.size : i + _HEADER.size + size]
             (task,) = _TASK.unpack_from(body)
-            sigs = _unpack(body, _TASK.size)
+            if kind == b"E":  # the worker could not sign this slice: its error text
+                reply: list[bytes] | str = bytes(body[_TASK.size :]).decode(errors="replace")
+            else:
+                reply = _unpack(body, _TASK.size)
             body.release()
-            w.queued -= len(sigs)
+            w.queued -= self.sizes.pop(task, 0)
             if task in self.owner:  # else forgotten (cancelled)
-                self.replies[task] = sigs
+                self.replies[task] = reply
             i += _HEADER.size + size
         del buf[:i]
 
@@ -399,9 +445,10 @@ def start_pool(processes: int) -> float:
         tasks = []
         for w in pool.workers:  # one small task on each worker, not on the least busy
             pool.next_task += 1
-            body = _TASK.pack(pool.next_task) + pool._key(w, throwaway) + _pack([b"ready"])
+            body = _TASK.pack(pool.next_task) + pool._key(w, (b"K", throwaway)) + _pack([b"ready"])
             w.outbuf += _HEADER.pack(b"S", len(body)) + body
             w.queued += 1
+            pool.sizes[pool.next_task] = 1
             pool.owner[pool.next_task] = w
             tasks.append(pool.next_task)
         for task in tasks:
@@ -415,6 +462,35 @@ def shutdown_pool() -> None:
         pool, _POOL = _POOL, None
     if pool is not None and pool.pid == os.getpid():
         pool.close()
+
+
+class WorkerRefused(Exception):
+    """A worker answered a slice with an error instead of signatures."""
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(event: str, reason: str) -> None:
+    if reason in _WARNED:
+        return
+    _WARNED.add(reason)
+    try:
+        _log.warning(event, reason=reason)
+    except (OSError, ValueError):  # stderr closed: the log line must not stop the issuance
+        pass
+
+
+def _worker_key(key: SigningKey) -> tuple[bytes, bytes] | None:
+    """What a worker needs to sign with ``key``: a file key's PKCS#8 DER, or where a token
+    key is; None for a key no worker can use."""
+    direct = getattr(key, "_cryptography_key", None)
+    if direct is not None:
+        return b"K", direct().private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    where = getattr(key, "worker_spec", None)
+    if where is not None:
+        return b"P", json.dumps(where(), sort_keys=True).encode()
+    return None
 
 
 class SigningJob:
@@ -436,9 +512,12 @@ class SigningJob:
                     if task is None:
                         raise BrokenPipeError
                     signatures = self._pool.collect(task)
-                except BrokenPipeError:
-                    # A worker died (OOM killer, a signal): the TBS are still here, so sign
-                    # them in this process; the next batch starts a fresh pool.
+                except (WorkerRefused, BrokenPipeError) as exc:
+                    # A worker died (OOM killer, a signal; the next batch starts a fresh
+                    # pool) or could not reach a token key (its own login, the module's
+                    # configuration): the TBS are still here, so this process signs them.
+                    if isinstance(exc, WorkerRefused):
+                        _warn_once("signing.worker-refused", str(exc))
                     sign = sign_bytes(self._key)
                     signatures = [sign(t) for t in tbs]
                 for t, sig in zip(tbs, signatures):
@@ -457,11 +536,10 @@ class SigningJob:
 
 
 def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: SigningKey, processes: int = 0) -> SigningJob:
-    """Start signing ``builders`` with one key. With ``processes`` >= 2 and a file-backend
-    key the signatures are made in worker processes, slice by slice as the TBS are built,
+    """Start signing ``builders`` with one key. With ``processes`` >= 2 and a key workers
+    can use (a file key, a token key) the signatures are made in worker processes, slice by slice as the TBS are built,
     and this returns while they sign; otherwise everything is signed here, before it returns."""
-    direct = getattr(key, "_cryptography_key", None)
-    if processes < 2 or direct is None or not builders:
+    if processes < 2 or not builders or not (hasattr(key, "_cryptography_key") or hasattr(key, "worker_spec")):
         done = []
         for b in builders:
             cert = sign_certificate(b, key)
@@ -473,34 +551,30 @@ def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: Signin
 
 def submit_tbs(tbs: Iterable[bytes], key: SigningKey, processes: int = 0) -> SigningJob:
     """Start signing certificates given by their TBS bytes (e.g. from ``holder_tbs``), in
-    order. With ``processes`` >= 2 and a file-backend key the TBS go to worker processes
-    slice by slice as ``tbs`` yields them, and this returns while they sign; otherwise
-    (or with no worker to be had) each is signed here, with the key's own ``sign`` (a
-    PKCS#11 token key included), before this returns."""
-    direct = getattr(key, "_cryptography_key", None)
+    order. With ``processes`` >= 2 the TBS go to worker processes slice by slice as ``tbs``
+    yields them (a file key sent to them, a token key reached by each through its own
+    session), and this returns while they sign; otherwise (or with no worker to be had)
+    each is signed here, with the key's own ``sign``, before this returns."""
+    worker_key = _worker_key(key) if processes >= 2 else None
     pool = None
-    if processes >= 2 and direct is not None:
+    if worker_key is not None:
         try:
             pool = signing_pool(processes)
         except (BrokenPipeError, OSError) as exc:
             # No workers to be had (they keep dying, or cannot be started): sign here.
-            try:
-                _log.warning("signing.in-process", reason=str(exc))
-            except (OSError, ValueError):  # stderr closed: the log line must not stop the issuance
-                pass
+            _warn_once("signing.in-process", str(exc))
     if pool is None:
         sign, algorithm, done = sign_bytes(key), signature_algorithm(key), []
         for t in tbs:
             der = assemble(t, algorithm, sign(t))
             done.append((x509.load_der_x509_certificate(der), der))
         return SigningJob(key, done)
-    key_der = direct().private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     job = SigningJob(key)
     job._pool = pool
     items = iter(tbs)
     while part := list(itertools.islice(items, SLICE)):
         try:
-            task = pool.submit(key_der, part)
+            task = pool.submit(worker_key, part)
         except BrokenPipeError:
             task = None
         job._slices.append((task, part))
