@@ -189,8 +189,9 @@ def _token_key(spec: dict, tokens: dict):
 
 
 def _worker_main(tasks, results) -> None:
-    """A signing worker: reads K (key number + key, PKCS#8 DER) and S (task number + key
-    number + TBS list) messages, answers each S with R (task number + signatures). Ends
+    """A signing worker: reads K (key number + key, PKCS#8 DER), P (key number + where a
+    token key is, JSON) and S (task number + key number + TBS list) messages, answers each
+    S with R (task number + signatures) or E (task number + error text). Ends
     at end of input, i.e. when the parent closes its end or dies."""
     import io
     import signal
@@ -286,7 +287,7 @@ class _Pool:
         self.owner: dict[int, _Worker] = {}
         self.closed = False
 
-    def submit(self, key_der: tuple[bytes, bytes], tbs: list[bytes]) -> int:
+    def submit(self, key: tuple[bytes, bytes], tbs: list[bytes]) -> int:
         with self.lock:
             self._pump(0)  # notices a worker that died since
             live = [w for w in self.workers if not w.dead]
@@ -294,7 +295,7 @@ class _Pool:
                 raise BrokenPipeError("no signing worker left")
             w = min(live, key=lambda w: w.queued)
             task = self.next_task = self.next_task + 1
-            body = _TASK.pack(task) + self._key(w, key_der) + _pack(tbs)
+            body = _TASK.pack(task) + self._key(w, key) + _pack(tbs)
             w.outbuf += _HEADER.pack(b"S", len(body)) + body
             w.queued += len(tbs)
             self.sizes[task] = len(tbs)
