@@ -34,8 +34,8 @@ from asn1crypto.keys import ECDomainParameters, NamedCurve
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from myna.pki.holder_keys import spki_der
 from myna.pki.keys import HASH, KeyAlgorithm, KeyNotFound, PublicKey
 
 try:  # python-pkcs11 is the optional extra "pkcs11"; the SoftHSM helpers work without it
@@ -225,7 +225,7 @@ class Pkcs11SigningKey:
             "token": b.token_label,
             "pin": b._pin,
             "ref": self.ref,
-            "spki": self._public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo).hex(),
+            "spki": spki_der(self._public).hex(),
             "env": {name: os.environ[name] for name in MODULE_ENVIRONMENT if name in os.environ},
         }
 

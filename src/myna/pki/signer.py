@@ -171,6 +171,7 @@ def _token_key(spec: dict, tokens: dict):
     login on the token; the error instead if the key cannot be reached (every slice for
     it is then answered with that error, and the parent signs those slices itself)."""
     try:
+        from myna.pki.holder_keys import spki_der
         from myna.pki.keystore_pkcs11 import Pkcs11KeyBackend
 
         # PKCS#11 modules read their configuration from the environment at C_Initialize;
@@ -181,7 +182,7 @@ def _token_key(spec: dict, tokens: dict):
         if backend is None:
             backend = tokens[where] = Pkcs11KeyBackend(spec["module"], spec["token"], spec["pin"])
         key = backend.load(spec["ref"])
-        if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex() != spec["spki"]:
+        if spki_der(key.public_key()).hex() != spec["spki"]:
             raise KeyNotFound(f"the key {spec['ref']} this worker reached on {spec['token']!r} is not the parent's")
         return key.sign
     except Exception as exc:
@@ -537,10 +538,11 @@ class SigningJob:
 
 
 def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: SigningKey, processes: int = 0) -> SigningJob:
-    """Start signing ``builders`` with one key. With ``processes`` >= 2 and a key workers
-    can use (a file key, a token key) the signatures are made in worker processes, slice by slice as the TBS are built,
-    and this returns while they sign; otherwise everything is signed here, before it returns."""
-    if processes < 2 or not builders or not (hasattr(key, "_cryptography_key") or hasattr(key, "worker_spec")):
+    """Start signing ``builders`` with one key. With ``processes`` >= 2 the TBS are built
+    and go to ``submit_tbs`` (worker processes for a key they can use, slice by slice as
+    the TBS are built, and this returns while they sign); otherwise everything is signed
+    here, before it returns."""
+    if processes < 2 or not builders:
         done = []
         for b in builders:
             cert = sign_certificate(b, key)

@@ -50,7 +50,6 @@ class UtcDateTime(TypeDecorator):
         holds a reference to each, so an id is not reused while it is in there."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        utc = dt.timezone.utc
         memo: dict[int, tuple[dt.datetime, str]] = {}
 
         def process(value):
@@ -59,9 +58,7 @@ class UtcDateTime(TypeDecorator):
             hit = memo.get(id(value))
             if hit is not None and hit[0] is value:
                 return hit[1]
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the store")
-            u = value if value.tzinfo is utc else value.astimezone(utc)
+            u = self.process_bind_param(value, dialect)
             text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
             if len(memo) >= _MEMO_SIZE:
                 memo.clear()
