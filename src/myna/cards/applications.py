@@ -44,7 +44,15 @@ from myna.store.models_cards import CardRecord
 OPEN = ("accepted", "in-production", "produced")  # counted as "in progress" for duplicates
 CHANNELS = ("online", "paper", "qr", "counter")  # counter: taken by a clerk at the municipality (窓口申請)
 SOURCE_REF_MAX = 200
+JLIS = "jlis"  # the requester scope of J-LIS's own staff: paper import, operators, the command line
 PAPER_MAX_LINES = 200_000
+
+
+def requester_for(municipality_code: str | None) -> str:
+    """The scope of a sender's ``source_ref`` (R-RA-3): a municipality's keys are its own,
+    so one municipality reusing another's key gets its own application and cannot learn
+    that the other's exists; J-LIS's staff share one scope."""
+    return f"municipality:{municipality_code}" if municipality_code else JLIS
 
 
 def new_id(prefix: str) -> str:
@@ -213,8 +221,13 @@ class Applications:
 
     # -- receiving ------------------------------------------------------------------
 
-    def submit(self, app: ApplicationIn, channel: str, actor: str, notice_id: str | None = None) -> Receipt:
-        """Receive one application, check it for defects, give it a receipt number."""
+    def submit(self, app: ApplicationIn, channel: str, actor: str, notice_id: str | None = None, requester: str = JLIS) -> Receipt:
+        """Receive one application, check it for defects, give it a receipt number.
+
+        ``requester`` scopes ``app.source_ref`` (see :func:`requester_for`): a retry from the
+        same requester with the same content answers the application already recorded
+        (``created`` false); with other content, :class:`IdempotencyMismatch`. The same
+        holds when the two arrive at once (R-RA-3)."""
         if channel not in CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
         app.check()
@@ -222,13 +235,14 @@ class Applications:
         now = self.platform.clock.now()
         try:
             with self.platform.db.session() as s:
-                return self._receive(s, app, channel, digest, now, actor, notice_id)
+                return self._receive(s, app, channel, digest, now, actor, notice_id, requester)
         except IntegrityError:
-            # The same source_ref raced in twice: the one that committed is the answer.
+            # The same key raced in twice: the one that committed answers this request too,
+            # but only if it is the same request (its digest), else a 409 like a late retry.
             if app.source_ref is None:
                 raise
             with self.platform.db.session() as s:
-                dup = s.scalar(select(CardApplication).where(CardApplication.source_ref == app.source_ref))
+                dup = self._by_ref(s, requester, app.source_ref)
                 if dup is None:
                     raise Conflict("a concurrent application for this resident won; retry") from None
                 return self._duplicate(dup, digest)
@@ -261,13 +275,18 @@ class Applications:
                 resident_code=renewal.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
                 sex=prefill["sex"], address=prefill["address"], photo=photo, reason="renewal", express=express, source_ref=source_ref,
             )  # fmt: skip
-            return self.submit(app, "qr", actor, notice_id=form_id)
+            return self.submit(app, "qr", actor, notice_id=form_id, requester=f"form:{form_id}")
         notice, prefill = self.notice_prefill(qr_text)
         app = ApplicationIn(
             resident_code=notice.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
             sex=prefill["sex"], address=prefill["address"], photo=photo, express=express, source_ref=source_ref,
         )  # fmt: skip
-        return self.submit(app, "qr", actor, notice_id=notice.notice_id)
+        # The public's keys are scoped to the form: whoever holds it is the requester.
+        return self.submit(app, "qr", actor, notice_id=notice.notice_id, requester=f"form:{notice.notice_id}")
+
+    @staticmethod
+    def _by_ref(s, requester: str, source_ref: str) -> CardApplication | None:
+        return s.scalar(select(CardApplication).where(CardApplication.requester == requester, CardApplication.source_ref == source_ref))
 
     @staticmethod
     def _duplicate(dup: CardApplication, digest: str) -> Receipt:
@@ -275,9 +294,9 @@ class Applications:
             raise IdempotencyMismatch(f"source_ref {dup.source_ref!r} was already used for a different application")
         return _receipt(dup, created=False)
 
-    def _receive(self, s, app: ApplicationIn, channel: str, digest: str, now: dt.datetime, actor: str, notice_id: str | None) -> Receipt:
+    def _receive(self, s, app: ApplicationIn, channel: str, digest: str, now: dt.datetime, actor: str, notice_id: str | None, requester: str) -> Receipt:
         if app.source_ref is not None:
-            dup = s.scalar(select(CardApplication).where(CardApplication.source_ref == app.source_ref))
+            dup = self._by_ref(s, requester, app.source_ref)
             if dup is not None:
                 return self._duplicate(dup, digest)
         today = now.astimezone(JST).date()
@@ -292,7 +311,7 @@ class Applications:
         express = app.express if not any(x.code == "express-not-eligible" for x in found) else None
         resident = s.get(m.ResidentRecord, app.resident_code)
         row = CardApplication(
-            application_id=new_id("A"), channel=channel, source_ref=app.source_ref, digest=digest,
+            application_id=new_id("A"), channel=channel, requester=requester, source_ref=app.source_ref, digest=digest,
             resident_code=app.resident_code, municipality_code=resident.municipality_code if resident else None,
             reason=app.reason, express=express, replaces_card_id=app.replaces_card_id, notice_id=notice_id,
             name=app.name, date_of_birth=app.date_of_birth, sex=app.sex, address=app.address, photo=app.photo,
@@ -352,7 +371,7 @@ class Applications:
             shown = "\n".join(f"line {b['line']}: {b['message']}" for b in bad[:50])
             more = f"\n... and {len(bad) - 50} more bad lines" if len(bad) > 50 else ""
             raise InvalidInput(f"{len(bad)} bad lines of {len(apps) + len(bad)} forms; nothing was imported\n{shown}{more}", lines=bad)
-        receipts = [self.submit(a, "paper", actor) for a in apps]
+        receipts = [self.submit(a, "paper", actor, requester=JLIS) for a in apps]
         return {
             "forms": len(receipts),
             "new": sum(r.created for r in receipts),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.cards import expiry, fees
-from myna.cards.applications import ApplicationIn, Applications, Receipt, renewal_form_id, renewal_form_token
+from myna.cards.applications import ApplicationIn, Applications, Receipt, renewal_form_id, renewal_form_token, requester_for
 from myna.cards.card_status import Action, CardStatus, IllegalTransition, next_status
 from myna.cards.notices import ExpiryLetter, expiry_notices_pdf
 from myna.chip.cards import CardService
@@ -112,7 +112,7 @@ class CardManagement:
         if application.resident_code != holder:
             raise InvalidInput("the application is not from the card's holder")
         app = ApplicationIn(**{**application.__dict__, "reason": "reissue", "replaces_card_id": cid})
-        return Applications(self.platform).submit(app, channel, actor)
+        return Applications(self.platform).submit(app, channel, actor, requester=requester_for(municipality_code))
 
     # -- renewal (R-CARD-8) ----------------------------------------------------------------
 

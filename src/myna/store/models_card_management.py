@@ -35,9 +35,15 @@ class CardApplication(Base):
     """An application for a card (交付申請, R-CARD-2). Its id is the receipt number."""
 
     __tablename__ = "card_applications"
+    # The sender's id is unique per sender only (R-RA-3): another municipality's id is
+    # never an answer to this one, nor a sign that it exists.
+    __table_args__ = (UniqueConstraint("requester", "source_ref", name="uq_card_applications_requester_source_ref"),)
     application_id: Mapped[str] = mapped_column(String(20), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8))  # online, paper, qr
-    source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)  # the sender's id: a retry is not a new application
+    channel: Mapped[str] = mapped_column(String(8))  # online, paper, qr, counter
+    # Who sent it, as the scope of source_ref: municipality:<code>, jlis (J-LIS's staff:
+    # paper import, operators) or form:<form id> (the public QR path, the form's token being the credential).
+    requester: Mapped[str] = mapped_column(String(32))
+    source_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the sender's id: a retry is not a new application
     digest: Mapped[str] = mapped_column(String(64))
     resident_code: Mapped[str] = mapped_column(String(11), index=True)
     municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
-from myna.cards.applications import ApplicationIn, Applications, decode_photo
+from myna.cards.applications import ApplicationIn, Applications, decode_photo, requester_for
 from myna.cards.handover import Counter, Handover
 from myna.cards.management import CardManagement
 from myna.cards.production import Production
@@ -142,7 +142,7 @@ def apply_online(body: ApplicationBody, response: Response, p: Platform = Depend
     scope = _scope(who)
     if scope is not None:
         _own_resident(p, app.resident_code, scope)
-    receipt = Applications(p).submit(app, "online", who.actor)
+    receipt = Applications(p).submit(app, "online", who.actor, requester=requester_for(scope))
     if not receipt.created:
         response.status_code = 200
     return receipt.to_json()

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from myna.authority.tokens import Principal, Role
-from myna.cards.applications import ApplicationIn, Applications
+from myna.cards.applications import ApplicationIn, Applications, requester_for
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Counter, Handover
 from myna.cards.management import CardManagement
@@ -302,7 +302,7 @@ async def submit_application(
             else:
                 # A counter application is for the municipality's own residents.
                 Registry(p).get(resident_code, who.municipality_code)
-                receipt = Applications(p).submit(app, COUNTER_CHANNEL, who.actor)
+                receipt = Applications(p).submit(app, COUNTER_CHANNEL, who.actor, requester=requester_for(who.municipality_code))
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
