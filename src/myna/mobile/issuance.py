@@ -27,12 +27,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalid
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
-from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
+from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.pki import serials
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import parse_public_key
@@ -136,6 +137,12 @@ class MobileService:
                 status="accepted", created_at=now, expires_at=now + APPLICATION_TTL,
             )  # fmt: skip
             s.add(app)
+            try:
+                s.flush()
+            except IntegrityError:
+                # The same document submitted twice at once: the unique digest lets one in;
+                # the other is a replay like a late one (its challenge is never shown twice).
+                raise Conflict("this application document was already submitted") from None
             audit(s, now, f"resident:{doc.resident_code}", "mobile.applied", app.id, kind=kind.value, card_serial=card_serial)
             return Application(app.id, kind, app.challenge, serials.to_display(int(card_serial, 16)), app.expires_at)
 
@@ -188,7 +195,7 @@ class MobileService:
                 row = s.get(m.Certificate, app.issued_serial)
                 if row is not None and row.key_fingerprint == _fingerprint(key):
                     return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), False)
-                raise Conflict(f"application {application_id} was already used to issue a certificate")
+                raise IdempotencyMismatch(f"application {application_id} was already used to issue a certificate for another key")
             if now > app.expires_at:
                 raise ApplicationExpired(f"application {application_id} expired at {app.expires_at.isoformat()}; apply again")
             self._check_proof(key, proof, proof_message(app.id, app.challenge))
@@ -206,13 +213,25 @@ class MobileService:
             )  # fmt: skip
         who = actor or f"resident:{app.resident_code}"
         issued = _CappedIssuance(self.platform, cap).issue(request, who)
+        # R-RA-3: two keys sent for one application at once share its issuance request id;
+        # whatever issuance answers, a caller only ever receives a certificate of its own key.
+        if _fingerprint(issued.certificate.public_key()) != _fingerprint(key):
+            raise IdempotencyMismatch(f"application {application_id} was already used to issue a certificate for another key")
+        store = serials.to_store(issued.serial)
         with self.platform.db.session() as s:
+            # The write comes first, so concurrent calls record one after the other (SQLite's
+            # writer lock, PostgreSQL's row lock); only the first links the certificate.
+            first = s.execute(
+                update(mv.MobileApplication)
+                .where(mv.MobileApplication.id == application_id, mv.MobileApplication.status == "accepted")
+                .values(status="issued", issued_serial=store)
+            ).rowcount
             app = s.get(mv.MobileApplication, application_id)
-            store = serials.to_store(issued.serial)
-            if s.get(mv.MobileLink, store) is None:
+            if not first and app.issued_serial != store:
+                raise IdempotencyMismatch(f"application {application_id} was already used to issue a certificate for another key")
+            if first:
                 s.add(mv.MobileLink(mobile_serial=store, card_serial=app.card_serial, application_id=app.id, linked_at=now))
-            app.status, app.issued_serial = "issued", store
-            audit(s, now, who, "mobile.issued", app.id, serial=store, card_serial=app.card_serial)
+                audit(s, now, who, "mobile.issued", app.id, serial=store, card_serial=app.card_serial)
         # The card certificate may have been revoked while we signed: R-REV-6 then applies
         # to the new certificate at once (the cascade at revocation time could not see it).
         with self.platform.db.session() as s:
