@@ -68,6 +68,7 @@ class Production:
             raise InvalidInput(f"batch size must be between 1 and {MAX_BATCH}")
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
+            _writer_lock(s)
             ids = list(
                 s.scalars(
                     select(CardApplication.application_id)
@@ -94,12 +95,19 @@ class Production:
             return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == "open").order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
 
     def _one(self, r, actor: str) -> str:
+        record, recorded = self._recorder(r.application_id, r.photo, actor), []
+
+        def on_issued(s, card: CardRecord) -> None:
+            record(s, card)
+            recorded.append(card.card_id)
+
         try:
             self.cards.create_card(
                 r.resident_code, None, actor, card_id=r.card_id, request_prefix=f"application:{r.application_id}:",
-                final_status=CardStatus.PRODUCED.value, on_issued=self._recorder(r.application_id, r.photo, actor),
+                final_status=CardStatus.PRODUCED.value, on_issued=on_issued,
             )  # fmt: skip
-            return "created"
+            # Produced by this run only if its transaction recorded it (not a concurrent run's card).
+            return "created" if recorded else "existing"
         except NotEligible:
             return "not-eligible"
         except MynaError as exc:
@@ -218,13 +226,16 @@ class Production:
                 groups.setdefault(r.municipality_code, []).append(r)
         for code, rows in groups.items():
             shipment_id = new_id("S")
-            manifest = {
-                "shipment_id": shipment_id, "municipality_code": code, "shipped_at": now.isoformat(), "cards": len(rows),
-                "items": [{"card_id": r.card_id, "application_id": r.application_id} for r in rows],
-            }  # fmt: skip
-            text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
-            digest = hashlib.sha256(text.encode()).hexdigest()
             with self.platform.db.session() as s:
+                rows = _claim(s, rows, now)
+                if not rows:  # a concurrent shipping run took them all
+                    continue
+                manifest = {
+                    "shipment_id": shipment_id, "municipality_code": code, "shipped_at": now.isoformat(), "cards": len(rows),
+                    "items": [{"card_id": r.card_id, "application_id": r.application_id} for r in rows],
+                }  # fmt: skip
+                text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
+                digest = hashlib.sha256(text.encode()).hexdigest()
                 s.add(CardShipment(shipment_id=shipment_id, municipality_code=code, shipped_at=now, cards=len(rows), manifest=text, manifest_sha256=digest))
                 s.flush()
                 s.execute(
@@ -250,6 +261,33 @@ class Production:
             if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
                 raise NotFound(f"no shipment {shipment_id}")
             return {"manifest": json.loads(row.manifest), "manifest_sha256": row.manifest_sha256}
+
+
+def _writer_lock(s) -> None:
+    """Begin the transaction with a write, so that on SQLite it holds the writer lock
+    before it reads (SQLite ignores FOR UPDATE, and its reads outside a write see no
+    lock): two production runs then form their batches one after the other, never both
+    from the same accepted applications. On PostgreSQL it changes nothing (FOR UPDATE
+    SKIP LOCKED keeps concurrent runs apart there)."""
+    s.execute(update(ProductionBatch).where(ProductionBatch.batch_id.is_(None)).values(status=ProductionBatch.status))
+
+
+def _claim(s, rows: list, now) -> list:
+    """The rows still produced, marked shipped in this transaction by a conditional
+    update: of two shipping runs at once, each card goes with exactly one (R-RA-3)."""
+    claimed: set[str] = set()
+    ids = [r.application_id for r in rows]
+    for i in range(0, len(ids), 5000):  # within every store's limit of bound parameters
+        claimed.update(
+            s.scalars(
+                update(CardApplication)
+                .where(CardApplication.application_id.in_(ids[i : i + 5000]), CardApplication.status == "produced")
+                .values(status="shipped", updated_at=now)
+                .returning(CardApplication.application_id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return [r for r in rows if r.application_id in claimed]
 
 
 def produced_count(platform: Platform) -> int:

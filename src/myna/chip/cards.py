@@ -26,6 +26,7 @@ from typing import Callable
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from myna.authority.issuance import IssuanceRequest, IssuanceService
@@ -33,7 +34,7 @@ from myna.authority.platform import Platform
 from myna.chip.engine import Card
 from myna.chip.image import CardImage, FaceData, ImageKey, KeyGen, KeyRef
 from myna.chip.pins import Attempt, Outcome, PinHasher, PinRef
-from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
+from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_resident_code
 from myna.pki import serials, validity
 from myna.pki.basic4 import Basic4, Sex
@@ -260,7 +261,10 @@ class CardService:
                         updated_at=now,
                     )
                 )
-                s.flush()
+                try:
+                    s.flush()
+                except IntegrityError:
+                    raise _BeingMade(card_id) from None
                 audit(s, now, actor, "card.manufactured", card_id, resident_code=resident_code)
             elif row.status != MANUFACTURING:
                 return self._info(s, row)
@@ -282,16 +286,13 @@ class CardService:
             )
             for kind, key in kinds
         ]
-        issued = {i.kind: i for i in IssuanceService(self.platform).issue_many(requests, actor)}
+        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))}
 
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
+            if not _complete(s, card_id, issued, final_status, now):  # a concurrent run finished it
+                return self._info(s, s.get(CardRecord, card_id))
             row = s.get(CardRecord, card_id)
-            if row.status != MANUFACTURING:  # a concurrent run finished it
-                return self._info(s, row)
-            row.auth_serial = serials.to_store(issued[CertKind.CARD_AUTH].serial)
-            row.sign_serial = serials.to_store(issued[CertKind.CARD_SIGN].serial) if CertKind.CARD_SIGN in issued else None
-            row.status, row.updated_at = final_status, now
             for ref, pin in checked_pins.items():
                 if ref is PinRef.SIGN and row.sign_serial is None:
                     continue
@@ -371,6 +372,10 @@ class CardService:
                         )
                     )  # fmt: skip
                     audit(s, now, actor, "card.manufactured", card_id, resident_code=code)
+            try:
+                s.flush()
+            except IntegrityError:
+                raise _BeingMade(", ".join(o[1] for o in orders)) from None
         requests = []
         for code, _card_id, prefix, image, basic4, municipality, _ in todo:
             wants_sign = validity.may_hold_signature_certificate(basic4.date_of_birth, now)
@@ -381,24 +386,16 @@ class CardService:
                         date_of_birth=basic4.date_of_birth, basic4=basic4 if kind.is_signature else None, municipality_code=municipality,
                     )
                 )  # fmt: skip
-        results = IssuanceService(self.platform).issue_many(requests, actor)
-        # issue_many answers in the order of the requests; each is checked against its request's key below.
+        results = _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))
         issued = dict(zip((r.request_id for r in requests), results, strict=True))
-        for req in requests:
-            got = issued[req.request_id].certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            if got != req.public_key or issued[req.request_id].kind is not req.kind:
-                raise Conflict(f"issuance answered {req.request_id} with another key or kind")
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             for _, card_id, prefix, _, _, _, _ in todo:
-                row = s.get(CardRecord, card_id)
-                if row.status != MANUFACTURING:  # a concurrent run finished it
+                mine = {k: issued[f"{prefix}{k.value}"] for k in (CertKind.CARD_AUTH, CertKind.CARD_SIGN) if f"{prefix}{k.value}" in issued}
+                if not _complete(s, card_id, mine, final_status, now):  # a concurrent run finished it
                     outcome[card_id] = "existing"
                     continue
-                auth, sign = issued[f"{prefix}{CertKind.CARD_AUTH.value}"], issued.get(f"{prefix}{CertKind.CARD_SIGN.value}")
-                row.auth_serial = serials.to_store(auth.serial)
-                row.sign_serial = serials.to_store(sign.serial) if sign else None
-                row.status, row.updated_at = final_status, now
+                row = s.get(CardRecord, card_id)
                 audit(s, now, actor, "card.issued", card_id, auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=[])
                 s.flush()
                 if on_issued is not None:
@@ -444,7 +441,7 @@ class CardService:
             )
             for kind, key in kinds
         ]
-        issued = {i.kind: i for i in IssuanceService(self.platform).issue_many(requests, actor)}
+        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))}
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
@@ -648,3 +645,40 @@ class CardService:
 def create_card(platform: Platform, resident_code: str, pins: CardPins | None = None, actor: str = "card-production", **kw) -> CardInfo:
     """Produce a card for a resident on the register; see :meth:`CardService.create_card`."""
     return CardService(platform, keygen=kw.pop("keygen", None)).create_card(resident_code, pins, actor, **kw)
+
+
+class _BeingMade(Conflict):
+    code = "card-being-made"
+
+    def __init__(self, card_ids: str):
+        super().__init__(f"another production run is making card {card_ids} at this moment; run production again to finish it")
+
+
+def _checked(requests: list[IssuanceRequest], results: list) -> list:
+    """R-RA-3: each certificate written into a card certifies that card's own key. The
+    requests' ids are the card's idempotency keys; whatever issuance answers for them
+    (e.g. a concurrent run's certificate), a certificate of another key or kind is refused."""
+    for req, got in zip(requests, results, strict=True):
+        spki = got.certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if spki != req.public_key or got.kind is not req.kind:
+            raise IdempotencyMismatch(f"issuance answered {req.request_id} with a certificate of another key or kind")
+    return results
+
+
+def _complete(s: Session, card_id: str, issued: dict, final_status: str, now: dt.datetime) -> bool:
+    """Write the certificates into a card still being manufactured, in one conditional
+    update: of two runs finishing one card at once only one does (the update takes
+    SQLite's writer lock and PostgreSQL's row lock; the other then finds no such row)."""
+    sign = issued.get(CertKind.CARD_SIGN)
+    return bool(
+        s.execute(
+            update(CardRecord)
+            .where(CardRecord.card_id == card_id, CardRecord.status == MANUFACTURING)
+            .values(
+                auth_serial=serials.to_store(issued[CertKind.CARD_AUTH].serial),
+                sign_serial=serials.to_store(sign.serial) if sign else None,
+                status=final_status,
+                updated_at=now,
+            )
+        ).rowcount
+    )
