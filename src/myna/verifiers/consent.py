@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput
@@ -83,6 +84,12 @@ class Consents:
                     signer_serial=doc.signer_serial, signed_at=doc.signed_at, recorded_at=now,
                 )
             )  # fmt: skip
+            try:
+                s.flush()
+            except IntegrityError:
+                # The same document twice at once: its digest (the key) lets one in; the
+                # other is refused like a later replay, and applies nothing.
+                raise Conflict("this consent document was already submitted") from None
             return self._apply(s, doc.resident_code, verifier, action, now, "document", f"resident:{doc.resident_code}")
 
     def grant_via_portal(self, resident_code: str, verifier: str, actor: str) -> ConsentState:
