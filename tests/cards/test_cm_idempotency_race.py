@@ -152,9 +152,9 @@ def test_r_ra_3_qr_same_key_two_forms_each_gets_its_own_and_one_form_own_or_409(
     """The public QR path: the key is scoped to the form (whose token is the credential).
     Two holders' forms with one source_ref at once: each its own application. One form,
     one source_ref, two different photos at once: one recorded, the other caller 409."""
-    from myna.residents.registry import Registry
-    from myna.residents.events import ChangeEvent, EventType
     from myna.pki.basic4 import Basic4, Sex
+    from myna.residents.events import ChangeEvent, EventType
+    from myna.residents.registry import Registry
 
     reg = Registry(platform)
     for code in ("31000000011", "31000000012"):
