@@ -37,7 +37,9 @@ def install(app: FastAPI) -> None:
         # The backstop for values the checks let through but the database refuses (a number
         # past a column's range, text PostgreSQL cannot hold). The session rolled back, so
         # nothing was written; the caller sent it, so it is their 422, not our 500.
-        log.warning("value refused by the store", path=request.url.path, error=str(exc.orig)[:200])
+        # The driver's message may quote the value refused: its class and SQLSTATE say enough.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        log.warning("value refused by the store", path=request.url.path, error=type(exc.orig).__name__, sqlstate=sqlstate)
         return JSONResponse(
             status_code=422, content={"error": "invalid-input", "message": "a value in the request cannot be stored (out of range or not valid text)"}
         )
