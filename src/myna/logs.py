@@ -168,6 +168,19 @@ def configure(fmt: str = "console", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=False,
     )
     guard_stdlib()
+    sys.excepthook = _excepthook
+
+
+def _excepthook(kind, value, tb) -> None:
+    """A command that dies of a bug prints the safe traceback (a daemon's or cron's stderr
+    is its log); Ctrl-C stays quiet as Python's own hook would have it."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    try:
+        print(mask(safe_traceback((kind, value, tb))), file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 # The standard library's records: uvicorn's error log ("Exception in ASGI application" with

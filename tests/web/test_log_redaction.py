@@ -148,6 +148,16 @@ def test_stdlib_records_are_masked_by_the_handler_filter():
     assert NAME not in text and token not in text and "[redacted]" in text
 
 
+def test_a_command_dying_of_a_bug_prints_the_stack_without_the_message(tmp_path):
+    """The CLI (``myna ...`` under cron or a daemon manager: its stderr is the log)."""
+    token = "myna_" + "B" * 43
+    code = f"from myna import logs\nlogs.configure()\nbasic4 = {BASIC4!r}\nraise ValueError({NAME!r} + {token!r} + {RESIDENT_CODE!r})\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(myna.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1 and "ValueError" in done.stderr, done.stderr
+    assert _leaks(done.stderr + done.stdout, [token, NAME, ADDRESS, RESIDENT_CODE]) == []
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
