@@ -126,6 +126,14 @@ def test_no_secret_or_personal_data_in_logs_in_process(platform, capsys, monkeyp
         assert "RuntimeError" in logged and "KeyError" in logged and "_boom_get" in logged  # the stack still says where
         assert _leaks(logged, _secrets(token)) == [], f"{fmt}: secrets in the log"
     logs.configure("console")
+    # The audit log (a table, not a line) names the token by its label, never the token.
+    from sqlalchemy import select
+
+    from myna.store import models as m
+
+    with platform.db.session() as s:
+        audited = " ".join(f"{e.actor} {e.action} {e.subject} {e.detail}" for e in s.scalars(select(m.AuditEvent)))
+    assert "token.created" in audited and token not in audited and token.removeprefix("myna_") not in audited
 
 
 def test_stdlib_records_are_masked_by_the_handler_filter():
