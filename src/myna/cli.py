@@ -133,7 +133,8 @@ def serve(
 
     p = _platform()
     app_ = _run(lambda: platform_app(p, schedule=schedule))
-    config = uvicorn.Config(app_, host=host, port=port, log_level="info")  # configures logging
+    # uvicorn configures logging here; its handlers mask what a line could leak (myna.logs).
+    config = uvicorn.Config(app_, host=host, port=port, log_level="info", log_config=logs.uvicorn_log_config())
     quiet_ocsp_access_log()
     uvicorn.Server(config).run()
 

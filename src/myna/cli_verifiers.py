@@ -194,7 +194,7 @@ def serve(
     cert, key, ca_file = _run(lambda: write_server_files(p, host))
     app_ = _run(lambda: platform_app(p, schedule=False))
     err.print(f"verifier endpoint on https://{host}:{port} (client certificates from {escape(str(ca_file))})")
-    uvicorn.Server(server_config(app_, host, port, cert, key, ca_file, log_level="info")).run()
+    uvicorn.Server(server_config(app_, host, port, cert, key, ca_file, log_level="info", log_config=logs.uvicorn_log_config())).run()
 
 
 @report_app.command("provision")

@@ -11,10 +11,16 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_MIN_W, PHOTO_MIN_H = 300, 400  # (choice) enough for the 35 x 45 mm photo printed on the card
+# (choice) The most pixels a photo may have, read from its header before any decoding: a
+# 35 x 45 mm print needs 1654 x 2126 even at 1200 dpi (3.5 MP), a phone camera's full frame
+# is 12 MP (3024 x 4032). Decoding costs ~4 bytes a pixel whatever the file's size (an
+# 87 MP PNG of 247 KiB took 330 MB), so this bound is the check's memory bound (~64 MB).
+PHOTO_MAX_PIXELS = 16_000_000
 PHOTO_RATIO = (1.2, 1.4)  # height / width; the printed photo is 45 / 35 = 1.29
 PHOTO_MIN_STDDEV = 8.0  # a blank or flat image is no photograph
 NEWBORN_DAYS = 365  # (choice) express for a child under one year old
@@ -86,19 +92,28 @@ def check_photo(photo: bytes | None) -> Defect | None:
     from PIL import Image, ImageStat, UnidentifiedImageError  # Pillow: reportlab's own dependency
 
     try:
-        with Image.open(io.BytesIO(photo)) as img:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check, at open: far past our bound, so an error like ours.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(photo))  # reads the header only
+        with img:
             if img.format not in ("JPEG", "PNG"):
                 return Defect("photo-unusable", f"photograph must be JPEG or PNG, not {img.format}")
             w, h = img.size
             if w < PHOTO_MIN_W or h < PHOTO_MIN_H:
                 return Defect("photo-unusable", f"photograph is {w}x{h} pixels; at least {PHOTO_MIN_W}x{PHOTO_MIN_H} needed")
+            if w * h > PHOTO_MAX_PIXELS:
+                return Defect("photo-unusable", f"photograph is {w}x{h} pixels; at most {PHOTO_MAX_PIXELS // 1_000_000} megapixels")
             ratio = h / w
             if not PHOTO_RATIO[0] <= ratio <= PHOTO_RATIO[1]:
                 return Defect("photo-unusable", f"photograph is not a 35 x 45 mm portrait (height/width {ratio:.2f})")
+            img.draft("L", (64, 64))  # a JPEG decodes at 1/8 scale, in grey: all the flatness check needs
             grey = img.convert("L")
             grey.thumbnail((64, 64))
             if max(ImageStat.Stat(grey).stddev) < PHOTO_MIN_STDDEV:
                 return Defect("photo-unusable", "photograph is blank or flat: no face can be seen")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return Defect("photo-unusable", f"photograph has far more than {PHOTO_MAX_PIXELS // 1_000_000} megapixels")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         return Defect("photo-unusable", f"photograph cannot be read ({type(exc).__name__})")
     return None

@@ -111,7 +111,7 @@ class Production:
         except NotEligible:
             return "not-eligible"
         except MynaError as exc:
-            log.error("card not produced", application_id=r.application_id, error=exc.message)
+            log.error("card not produced", application_id=r.application_id, error=exc.code)  # the message may quote the record
             return "failed"
 
     def run_batch(self, batch_id: str, actor: str, progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> BatchResult:

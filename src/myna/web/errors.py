@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 
 from myna import logs
 from myna.errors import MynaError
@@ -32,12 +34,24 @@ def install(app: FastAPI) -> None:
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
         return JSONResponse(status_code=422, content={"error": "invalid-input", "message": summary, "details": {"fields": problems}})
 
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException):
+        # FastAPI answers a body its JSON parser raised on (not a JSONDecodeError: nesting
+        # past the recursion limit, bytes that are not UTF-8) with a bare 400 "error parsing
+        # the body"; like any other unreadable body it is the caller's invalid input.
+        if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
+            why = "is nested too deeply" if isinstance(exc.__cause__, RecursionError) else "is not valid JSON text"
+            return JSONResponse(status_code=422, content={"error": "invalid-input", "message": f"the request's body {why}"})
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
         # The backstop for values the checks let through but the database refuses (a number
         # past a column's range, text PostgreSQL cannot hold). The session rolled back, so
         # nothing was written; the caller sent it, so it is their 422, not our 500.
-        log.warning("value refused by the store", path=request.url.path, error=str(exc.orig)[:200])
+        # The driver's message may quote the value refused: its class and SQLSTATE say enough.
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        log.warning("value refused by the store", path=request.url.path, error=type(exc.orig).__name__, sqlstate=sqlstate)
         return JSONResponse(
             status_code=422, content={"error": "invalid-input", "message": "a value in the request cannot be stored (out of range or not valid text)"}
         )

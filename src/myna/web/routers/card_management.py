@@ -28,6 +28,7 @@ from myna.cards.management import CardManagement
 from myna.cards.production import Production
 from myna.chip.cards import CardPins
 from myna.errors import InvalidInput
+from myna.web.bounds import RowId
 from myna.web.deps import platform, require
 
 router = APIRouter(prefix="/api/v1", tags=["card management"])
@@ -263,7 +264,7 @@ def card_fees(outstanding: bool = False, p: Platform = Depends(platform), who: P
 
 
 @router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter")
-def collect_fee(fee_id: int, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def collect_fee(fee_id: RowId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     mgmt = CardManagement(p)
     mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected
     return mgmt.collect_fee(fee_id, who.actor, who.municipality_code)

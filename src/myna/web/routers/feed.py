@@ -9,6 +9,7 @@ from myna.authority.feed import MAX_FEED_PAGE, read_feed, verifier_credentials
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
 from myna.errors import InvalidInput
+from myna.web.bounds import BIGINT_MAX
 from myna.web.deps import platform, require
 
 router = APIRouter(prefix="/api/v1/feed", tags=["validity centres"])
@@ -31,9 +32,9 @@ class FeedPage(BaseModel):
 
 @router.get("/status", response_model=FeedPage, summary="Status changes after a position, in feed order")
 def status_feed(
-    after: int = Query(ge=0),
+    after: int = Query(ge=0, le=BIGINT_MAX),
     limit: int = Query(default=5000, ge=1, le=MAX_FEED_PAGE),
-    also: str | None = Query(default=None, description="Comma-separated seqs still awaited (gaps)"),
+    also: str | None = Query(default=None, max_length=20_000, description="Comma-separated seqs still awaited (gaps)"),
     p: Platform = Depends(platform),
     _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
 ) -> FeedPage:
@@ -43,6 +44,8 @@ def status_feed(
             wanted = [int(x) for x in also.split(",") if x]
         except ValueError:
             raise InvalidInput("also must be comma-separated integers") from None
+        if any(not 0 <= x <= BIGINT_MAX for x in wanted):
+            raise InvalidInput(f"also's seqs are between 0 and {BIGINT_MAX}")
     events, head = read_feed(p, after, limit, wanted)
     return FeedPage(
         events=[EventOut(seq=e.seq, serial=e.serial, authority=e.authority, event=e.event, at=e.at.isoformat(), not_after=e.not_after.isoformat(), reason=e.reason) for e in events],

@@ -14,6 +14,7 @@ from myna.authority.tokens import Principal, Role
 from myna.errors import InvalidInput
 from myna.operations.service import SERVICES, Operations, fiscal_year_start
 from myna.validation.provision import CENTRE_NAME
+from myna.web.bounds import RowId
 from myna.web.deps import platform, require
 
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
@@ -69,7 +70,7 @@ def record_outage(body: OutageIn, p: Platform = Depends(platform), who: Principa
 
 
 @router.post("/outages/{outage_id}/end", summary="Close an ongoing outage")
-def end_outage(outage_id: int, body: OutageEnd, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+def end_outage(outage_id: RowId, body: OutageEnd, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
     return Operations(p).end_outage(outage_id, body.ended_at, who.actor).to_json()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -161,7 +161,7 @@ def list_verifiers(_who: Principal = Depends(require(*READ)), p: Platform = Depe
 
 
 @router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response)
-def report_csv(year: int, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
+def report_csv(year: int = Path(ge=2000, le=2200), _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
     """The provision report (R-VER-6) of a year, as CSV."""
     return Response(provision_report(p, year).csv(), media_type="text/csv; charset=utf-8")
 
