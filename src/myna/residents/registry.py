@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from myna import logs
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.clock import JST
@@ -28,7 +29,6 @@ from myna.pki import serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
-from myna import logs
 from myna.residents.events import (
     MOVE_IN_DEADLINE_DAYS,
     ChangeEvent,
