@@ -166,3 +166,45 @@ def test_R_RA_3_one_event_id_posted_together_is_applied_once(live_api, same_body
         if not same_body:
             won = bodies[[a.status_code for a in answers].index(201)]["name"]
             assert after["name"] == won
+
+
+def test_R_RA_4_the_version_check_refuses_a_record_changed_after_it_was_read(platform, monkeypatch):
+    """The belt behind the lock: a record changed between the read and the write (by a
+    writer that did not take the lock; simulated here from inside the unit of work) makes
+    the UPDATE ... WHERE version = <read> match nothing: the event is refused, nothing of
+    it is written."""
+    import datetime as dt
+    from contextlib import contextmanager
+
+    from myna_testing import table_counts
+    from residents_support import CHIYODA, ev, register, registry
+    from sqlalchemy import update
+
+    from myna.errors import Conflict
+    from myna.residents import registry as registry_module
+    from myna.store import models as m
+
+    reg = registry(platform)
+    code = "35000000001"
+    register(reg, code)
+    sessions: list = []
+    real_apply, real_write_session = registry_module.apply, platform.db.write_session
+
+    @contextmanager
+    def write_session():
+        with real_write_session() as s:
+            sessions.append(s)
+            yield s
+
+    def apply_then_someone_else_writes(state, event):
+        outcome = real_apply(state, event)
+        bump = update(m.ResidentRecord).where(m.ResidentRecord.resident_code == code).values(version=m.ResidentRecord.version + 1)
+        sessions[-1].execute(bump, execution_options={"synchronize_session": False})
+        return outcome
+
+    monkeypatch.setattr(platform.db, "write_session", write_session)
+    monkeypatch.setattr(registry_module, "apply", apply_then_someone_else_writes)
+    before = table_counts(platform), reg.get(code, None)
+    with pytest.raises(Conflict, match="concurrent change"):
+        reg.submit(ev("nc-1", "name-change", code, CHIYODA, dt.date(2026, 3, 1), name="鈴木 花子"), actor="test")
+    assert (table_counts(platform), reg.get(code, None)) == before
