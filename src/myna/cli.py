@@ -499,8 +499,16 @@ def residents_run_due() -> None:
     """Apply the 30-day move-in rule now (R-REV-3); `myna serve` runs it every 30 s."""
     from myna.residents.registry import Registry
 
-    done = _run(lambda: Registry(_platform()).run_due(actor="cli"))
+    report = _run(lambda: Registry(_platform()).apply_due(actor="cli"))
+    done = report.done
     out.print(f"{len(done)} residents passed the move-in deadline; {sum(len(d['revoked']) for d in done)} certificates revoked")
+    if report.failures:
+        # Everyone else was processed; the failed ones are named by log reference only (the
+        # journal has an entry "resident.move-in-deadline-failed" for each, with the code).
+        err.print(f"[bold red]error[/]: the rule failed for {len(report.failures)} residents:", highlight=False)
+        for f in report.failures:
+            err.print(f"  resident_ref={f['resident_ref']} error={escape(f['error'])}", highlight=False)
+        raise typer.Exit(code=1)
 
 
 @residents_app.command("register-municipality")

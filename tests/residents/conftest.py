@@ -29,3 +29,29 @@ def api(platform):
     client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
     client.headers_for = lambda who: {"Authorization": f"Bearer {made[who]}"}
     return client
+
+
+@pytest.fixture
+def live_api(api, platform):
+    """The same app served by uvicorn in a thread on a local port, for requests that must
+    really run at the same time (R-RA-4): ``(base_url, headers_for)``."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", api.headers_for
+    server.should_exit = True
+    thread.join(10)

@@ -75,6 +75,12 @@ class Person:
     lapsed: bool = False  # the 30-day rule already applied to this move
     last: dt.date | None = None
     dob: dt.date = dt.date(1990, 6, 15)
+    # the rest of the basic 4 information: a change to what is already there is refused
+    name: str = ""
+    name_alt: str | None = None
+    sex: Sex = Sex.FEMALE
+    address: str = ""
+    address_alt: str | None = None
     certs: list[Cert] = field(default_factory=list)
 
     @property
@@ -126,8 +132,11 @@ class Model:
         elif t == "planned-move-out":
             if p.status != "active":
                 why.add(impossible)
-            if e.planned_date is None or e.planned_date < e.effective_date:
-                why.add("invalid-input")
+            if e.planned_date is None or e.planned_date < e.effective_date or (e.planned_date - e.effective_date).days > 366:
+                why.add("invalid-input")  # R-RA-5: at most a year ahead
+        elif t == "planned-move-out-withdrawn":  # R-REV-3a
+            if p.status not in ("moving-out", "moved-out"):
+                why.add(impossible)
         elif t == "move-out":
             if p.status not in ("active", "moving-out"):
                 why.add(impossible)
@@ -138,10 +147,14 @@ class Model:
                 why.add("invalid-input")
             if t == "correction" and all(v is None for v in (e.name, e.address, e.date_of_birth, e.sex)):
                 why.add("invalid-input")
+            if t == "correction" and e.minor and (e.date_of_birth is not None or e.sex is not None):
+                why.add("invalid-input")  # R-REV-2: never a minor correction
+            if self.unchanged(p, e):
+                why.add("invalid-input")  # a change to what the record already says
         elif t == "address-change":
             if p.status != "active":
                 why.add(impossible)
-            if e.address is None:
+            if e.address is None or self.unchanged(p, e):
                 why.add("invalid-input")
         elif t in ("death", "deletion"):
             if p.status not in ("active", "moving-out", "moved-out"):
@@ -149,6 +162,35 @@ class Model:
             if t == "deletion" and not e.reason:
                 why.add("invalid-input")
         return why
+
+    @staticmethod
+    def unchanged(p: Person, e: ChangeEvent) -> bool:
+        t = e.type.value
+        if t == "name-change":
+            return (e.name, e.name_alt) == (p.name, p.name_alt)
+        if t == "address-change":
+            return (e.address, e.address_alt) == (p.address, p.address_alt)
+        if t == "correction":
+            given = {"name": e.name, "address": e.address, "dob": e.date_of_birth, "sex": e.sex}
+            return all(getattr(p, k) == v for k, v in given.items() if v is not None)
+        return False
+
+    @staticmethod
+    def set_basic4(p: Person, e: ChangeEvent) -> None:
+        t = e.type.value
+        if t in ("birth", "move-in") and e.basic4 is not None and not p.exists:
+            b = e.basic4
+            p.name, p.name_alt, p.dob, p.sex, p.address, p.address_alt = b.name, b.name_alt, b.date_of_birth, b.sex, b.address, b.address_alt
+        elif t == "move-in":
+            p.address, p.address_alt = e.address or e.basic4.address, e.address_alt
+        elif t == "name-change":
+            p.name, p.name_alt = e.name, e.name_alt
+        elif t == "address-change":
+            p.address, p.address_alt = e.address, e.address_alt
+        elif t == "correction":
+            for k, v in {"name": e.name, "address": e.address, "dob": e.date_of_birth, "sex": e.sex}.items():
+                if v is not None:
+                    setattr(p, k, v)
 
     def revoke_card(self, p: Person, kind: str, reason: str, now: dt.datetime) -> list[Cert]:
         """Revoke the holder's valid ``kind`` card certificates, then R-REV-6: the holder's
@@ -165,6 +207,7 @@ class Model:
         p = self.people[e.resident_code]
         t = e.type.value
         done: list[Cert] = []
+        self.set_basic4(p, e)
         if t in ("birth", "move-in") and not p.exists:
             p.status, p.municipality, p.dob = "active", e.municipality_code, e.basic4.date_of_birth
         elif t == "move-in":  # completing a move: the address changed (R-REV-2); the user-auth
@@ -175,6 +218,10 @@ class Model:
             p.status, p.municipality, p.planned, p.lapsed = "active", e.municipality_code, None, False
         elif t == "planned-move-out":
             p.status, p.planned = "moving-out", e.planned_date
+        elif t == "planned-move-out-withdrawn":  # R-REV-3a: the 30-day clock stops
+            if not p.lapsed and e.effective_date > p.planned + DEADLINE:
+                done += self.revoke_card(p, "card-auth", RC, now)  # ... unless it had already run out
+            p.status, p.planned, p.lapsed = "active", None, False
         elif t == "move-out":  # deletion by move-out: R-REV-2 yes, R-REV-3 (一) no
             done += self.revoke_card(p, "card-sign", RC, now)
             p.status, p.planned = "moved-out", p.planned or e.effective_date
@@ -237,8 +284,8 @@ def reported_serials(items: list[dict]) -> set[int]:
 VALID_TYPES = {
     None: ["birth", "move-in"],
     "active": ["planned-move-out"] * 3 + ["move-out", "name-change", "address-change", "correction", "death", "deletion"],
-    "moving-out": ["move-in"] * 3 + ["move-out", "name-change", "correction", "death", "deletion"],
-    "moved-out": ["move-in"] * 3 + ["death", "deletion"],
+    "moving-out": ["move-in"] * 3 + ["move-out", "name-change", "correction", "death", "deletion", "planned-move-out-withdrawn"],
+    "moved-out": ["move-in"] * 3 + ["death", "deletion", "planned-move-out-withdrawn"],
     "deleted": [],
 }
 ACTIONS = ["event"] * 7 + ["duplicate", "duplicate", "clock", "clock", "run-due", "issue", "issue", "revoke"]

@@ -116,7 +116,7 @@ SCENARIOS = [
         [e("address-change", D(2026, 3, 1), address="東京都千代田区永田町1-7-1")],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
-    row("R-REV-2-minor-correction-revokes-nothing", [e("correction", D(2026, 3, 1), name="山田 花子", minor=True)], {}),
+    row("R-REV-2-minor-correction-revokes-nothing", [e("correction", D(2026, 3, 1), name="山田 華子", minor=True)], {}),
     row("R-REV-2-non-minor-correction-revokes-sign-not-auth", [e("correction", D(2026, 3, 1), sex=Sex.UNKNOWN)], {"card-sign": RC, "mobile-sign": LINKED}),
     row(
         "R-REV-2-R-REV-3-death-revokes-all-four",

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
+from myna import logs
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.clock import JST
@@ -27,6 +30,7 @@ from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.residents.events import (
+    MOVE_IN_DEADLINE_DAYS,
     ChangeEvent,
     EventType,
     Resident,
@@ -38,6 +42,7 @@ from myna.residents.events import (
 from myna.store import models as m
 from myna.store.journal import audit
 
+log = logs.get("myna.residents")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
 MAX_GENERATIONS = 100
 _KINDS = {Revoke.SIGNATURE: CertKind.CARD_SIGN, Revoke.USER_AUTH: CertKind.CARD_AUTH}
@@ -54,6 +59,15 @@ class EventResult:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class DueReport:
+    """What a run of the 30-day rule did: residents done, and residents that failed (by
+    log reference and error type only)."""
+
+    done: list[dict] = dataclasses.field(default_factory=list)
+    failures: list[dict] = dataclasses.field(default_factory=list)
 
 
 def event_digest(event: ChangeEvent) -> str:
@@ -95,14 +109,16 @@ def _store(row: m.ResidentRecord, state: Resident, now: dt.datetime) -> None:
     row.planned_move_out = state.planned_move_out
     row.ua_lapsed = state.ua_lapsed
     row.last_effective = state.last_effective
-    row.version = (row.version or 0) + 1
-    row.updated_at = now
+    row.updated_at = now  # the version goes up with the UPDATE (version_id_col), checked against the one read
 
 
 class Registry:
     def __init__(self, platform: Platform):
         self.platform = platform
-        self._numbers = NumberGenerator(load_or_create(platform.settings.home))
+        key = load_or_create(platform.settings.home)
+        self._numbers = NumberGenerator(key)
+        # A key of its own for log references, derived so the numbering key is used for nothing else.
+        self._log_key = hmac.new(key, b"myna resident log reference", hashlib.sha256).digest()
 
     # -- municipalities -------------------------------------------------------------
 
@@ -135,7 +151,12 @@ class Registry:
         if event.effective_date > now.astimezone(JST).date():
             raise InvalidInput(f"effective_date {event.effective_date.isoformat()} is in the future: report a change once it has happened")
         try:
-            with self.platform.db.session() as s:
+            # R-RA-4: one event at a time per resident. The state is read inside the write
+            # transaction, under the write lock (SQLite) or the row lock (PostgreSQL), so an
+            # event that arrives together with another is checked against the other's result.
+            with self.platform.db.write_session() as s:
+                row = s.get(m.ResidentRecord, event.resident_code, with_for_update=True)
+                # After the lock: a retry that waited for its first copy finds it here.
                 dup = s.scalar(
                     select(m.ResidentEvent).where(m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id)
                 )
@@ -143,14 +164,13 @@ class Registry:
                     return self._duplicate(dup, digest)
                 if s.get(m.Municipality, event.municipality_code) is None:
                     raise Forbidden(f"municipality {event.municipality_code} is not registered")
-                row = s.get(m.ResidentRecord, event.resident_code, with_for_update=True)
                 state = _state(row) if row is not None else None
                 self._authorise(state, event)
                 outcome = apply(state, event)
                 number = None
                 if row is None:
                     number = self._issue_number(s, event.resident_code, event.municipality_code, now, "new")
-                    row = m.ResidentRecord(resident_code=event.resident_code, number=number, version=0)
+                    row = m.ResidentRecord(resident_code=event.resident_code, number=number)
                     s.add(row)
                 _store(row, outcome.resident, now)
                 revoked = self._revoke(s, event.resident_code, outcome.revoke, now, actor, f"{event.type.value} {event.event_id}")
@@ -171,8 +191,13 @@ class Registry:
                 )
                 audit(s, now, actor, f"resident.{event.type.value}", event.resident_code, event_id=event.event_id, revoked=[r["serial"] for r in revoked])
                 return result
+        except StaleDataError:
+            # The version check behind the lock: the record changed after it was read (a
+            # writer that did not take the lock). Nothing was written; the caller may retry.
+            raise Conflict("a concurrent change to this resident won; retry") from None
         except IntegrityError:
-            # The same event raced in twice: the one that committed is the answer.
+            # The same event raced in twice (or two first events of a resident not yet on
+            # the register, where there is no row to lock): the one that committed is the answer.
             with self.platform.db.session() as s:
                 dup = s.scalar(
                     select(m.ResidentEvent).where(m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id)
@@ -225,7 +250,7 @@ class Registry:
     def reissue_number(self, resident_code: str, municipality_code: str, reason: str, actor: str) -> str:
         """A new number after a leak (R-NUM-1): the old one is retired, never reused."""
         now = self.platform.clock.now()
-        with self.platform.db.session() as s:
+        with self.platform.db.write_session() as s:
             row = s.get(m.ResidentRecord, resident_code, with_for_update=True)
             if row is None or row.municipality_code != municipality_code:
                 raise NotFound(f"no resident {resident_code} in municipality {municipality_code}")
@@ -233,7 +258,6 @@ class Registry:
             old.retired_at, old.retired_reason = now, reason[:200]
             number = self._issue_number(s, resident_code, municipality_code, now, "reissue", old.generation + 1)
             row.number = number
-            row.version += 1
             audit(s, now, actor, "number.reissued", resident_code, reason=reason)
             return number
 
@@ -241,28 +265,71 @@ class Registry:
 
     def run_due(self, actor: str = "schedule") -> list[dict]:
         """R-REV-3 (二): revoke the user-auth certificate of everyone whose move-out was not
-        followed by a move-in within 30 days of the planned date. Run by the schedule."""
+        followed by a move-in within 30 days of the planned date. Run by the schedule.
+        The residents done; failures are logged (see ``apply_due``)."""
+        return self.apply_due(actor).done
+
+    def apply_due(self, actor: str = "schedule") -> DueReport:
+        """The 30-day rule for every resident due, each in a transaction of its own (R-RA-5):
+        one resident's bad data fails that resident only; it is logged without personal
+        data (a keyed reference, see ``log_ref``), recorded in the journal under the resident
+        code, and counted, and the others are done all the same."""
         now = self.platform.clock.now()
         today = now.astimezone(JST).date()
-        done = []
+        # Only the codes: a row whose other columns cannot be read must not stop the query.
+        # "planned + 30 < today" written as "planned < today - 30": no arithmetic on stored dates.
+        horizon = today - dt.timedelta(days=MOVE_IN_DEADLINE_DAYS)
         with self.platform.db.session() as s:
-            rows = s.scalars(
-                select(m.ResidentRecord).where(
-                    m.ResidentRecord.status.in_([Status.MOVING_OUT.value, Status.MOVED_OUT.value]),
-                    m.ResidentRecord.ua_lapsed.is_(False),
-                    m.ResidentRecord.planned_move_out.is_not(None),
+            codes = list(
+                s.scalars(
+                    select(m.ResidentRecord.resident_code)
+                    .where(
+                        m.ResidentRecord.status.in_([Status.MOVING_OUT.value, Status.MOVED_OUT.value]),
+                        m.ResidentRecord.ua_lapsed.is_(False),
+                        m.ResidentRecord.planned_move_out.is_not(None),
+                        m.ResidentRecord.planned_move_out < horizon,
+                    )
+                    .order_by(m.ResidentRecord.resident_code)
                 )
             )
-            for row in rows:
-                if not move_in_deadline_passed(_state(row), today):
-                    continue
-                row.ua_lapsed = True
-                row.version += 1
-                row.updated_at = now
-                revoked = self._revoke(s, row.resident_code, (Revoke.USER_AUTH,), now, actor, "no move-in within 30 days of the planned move-out")
-                audit(s, now, actor, "resident.move-in-deadline", row.resident_code, revoked=[r["serial"] for r in revoked])
-                done.append({"resident_code": row.resident_code, "revoked": revoked})
-        return done
+        report = DueReport()
+        for code in codes:
+            try:
+                revoked = self._lapse_one(code, today, now, actor)
+            except Exception as exc:  # noqa: BLE001 — isolate the resident, report, go on
+                ref = self.log_ref(code)
+                log.error("move-in deadline rule failed for a resident", resident_ref=ref, error=type(exc).__name__)
+                report.failures.append({"resident_ref": ref, "error": type(exc).__name__})
+                self._journal_failure(code, now, actor, exc)
+                continue
+            if revoked is not None:
+                report.done.append({"resident_code": code, "resident_ref": self.log_ref(code), "revoked": revoked})
+        return report
+
+    def _lapse_one(self, code: str, today: dt.date, now: dt.datetime, actor: str) -> list[dict] | None:
+        with self.platform.db.write_session() as s:
+            row = s.get(m.ResidentRecord, code, with_for_update=True)
+            # Read again under the lock: a move-in or a withdrawal may have come in between.
+            if row is None or not move_in_deadline_passed(_state(row), today):
+                return None
+            row.ua_lapsed = True
+            row.updated_at = now
+            revoked = self._revoke(s, code, (Revoke.USER_AUTH,), now, actor, "no move-in within 30 days of the planned move-out")
+            audit(s, now, actor, "resident.move-in-deadline", code, revoked=[r["serial"] for r in revoked])
+            return revoked
+
+    def _journal_failure(self, code: str, now: dt.datetime, actor: str, exc: Exception) -> None:
+        try:
+            with self.platform.db.session() as s:
+                audit(s, now, actor, "resident.move-in-deadline-failed", code, error=type(exc).__name__, detail=str(exc)[:200])
+        except Exception as again:  # noqa: BLE001 — the log line above already reports the failure
+            log.error("could not journal the failure", resident_ref=self.log_ref(code), error=type(again).__name__)
+
+    def log_ref(self, resident_code: str) -> str:
+        """A reference to a resident for log lines: a keyed hash of the resident code (a
+        plain hash of an 11-digit code is reversed by trying them all). An operator finds
+        the resident through the journal entry written with it, or by computing it."""
+        return hmac.new(self._log_key, resident_code.encode(), hashlib.sha256).hexdigest()[:16]
 
     # -- reading ----------------------------------------------------------------------
 

@@ -26,6 +26,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+WRITE_LOCK = "myna_write_lock"
+
+
+def _sqlite_begin(conn) -> None:
+    # pysqlite opens a transaction only at the first INSERT/UPDATE, so what a unit of work
+    # read before it may already be stale when it writes (lost updates). A unit of work
+    # that reads in order to write asks for the write lock first: BEGIN IMMEDIATE makes the
+    # writers of the database take turns, and what they read stays true until they commit.
+    # Others keep the driver's behaviour (readers never wait for a writer under WAL).
+    if conn.get_execution_options().get(WRITE_LOCK):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a statement's error names its SQL, never the values (names, codes).
     if url.startswith("sqlite"):
@@ -34,6 +47,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
@@ -70,6 +84,18 @@ class Database:
             raise
         finally:
             s.close()
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A unit of work that reads state in order to change it (read, decide, write).
+        On SQLite it holds the database's write lock from its first statement (BEGIN
+        IMMEDIATE, waiting up to the busy timeout for another writer), so no other writer
+        can change what it read; on PostgreSQL the rows it depends on must be read with
+        ``with_for_update`` (SELECT ... FOR UPDATE), which waits for a concurrent writer
+        and then returns the committed row."""
+        with self.session() as s:
+            s.connection(execution_options={WRITE_LOCK: True})
+            yield s
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -263,6 +263,10 @@ class ResidentRecord(Base):
     last_effective: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Every UPDATE says WHERE version = <the version read> and sets version + 1; a row
+    # changed by someone else since it was read fails the unit of work (StaleDataError)
+    # instead of being overwritten (R-RA-4, a check behind the per-resident lock).
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ResidentEvent(Base):

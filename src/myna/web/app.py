@@ -38,7 +38,7 @@ async def schedule_loop(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
                 done = await asyncio.to_thread(service.publish_for, ca, delta, "schedule")
                 log.info("crl published", authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries)
             for lapsed in await asyncio.to_thread(registry.run_due):
-                log.info("move-in deadline passed", revoked=len(lapsed["revoked"]))  # who: the audit log
+                log.info("move-in deadline passed", resident_ref=lapsed["resident_ref"], revoked=len(lapsed["revoked"]))  # no resident code in logs
         except Exception:  # keep the schedule alive; the error is logged for operators
             log.exception("scheduled job failed")
         await asyncio.sleep(tick)

@@ -34,8 +34,8 @@ class EventIn(BaseModel):
     address_alt: str | None = Field(default=None, max_length=256)
     date_of_birth: dt.date | None = None
     sex: Literal["1", "2", "3"] | None = None
-    minor: bool = Field(default=False, description="correction: a minor correction (軽微な修正) revokes nothing")
-    planned_date: dt.date | None = Field(default=None, description="planned-move-out: 転出の予定年月日")
+    minor: bool = Field(default=False, description="correction of name or address only: a minor correction (軽微な修正) revokes nothing")
+    planned_date: dt.date | None = Field(default=None, description="planned-move-out: 転出の予定年月日, at most one year after effective_date (R-RA-5)")
     reason: str | None = Field(default=None, max_length=200, description="deletion: why")
 
 

@@ -45,6 +45,7 @@ EVENT_FIELDS = {
     "birth": {"name", "date_of_birth", "sex", "address"},
     "move-in": {"address"},  # name etc. only for someone not on the register (from abroad)
     "planned-move-out": {"planned_date"},
+    "planned-move-out-withdrawn": set(),
     "move-out": set(),
     "name-change": {"name"},
     "address-change": {"address"},

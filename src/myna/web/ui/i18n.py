@@ -314,6 +314,7 @@ TEXT.update(
         "event.birth": ("出生", "birth"),
         "event.move-in": ("転入", "move-in"),
         "event.planned-move-out": ("転出届（予定）", "move-out notice (planned)"),
+        "event.planned-move-out-withdrawn": ("転出取消", "move-out notice withdrawn"),
         "event.move-out": ("転出", "move-out"),
         "event.name-change": ("氏名の変更", "name change"),
         "event.address-change": ("転居", "address change"),
