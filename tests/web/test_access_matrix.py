@@ -456,3 +456,33 @@ def test_the_matrix_is_whole():
     cells = len(list(token_cells())) + len(list(verifier_cells()))
     api = [e for e in ENTRIES if e.credential is not Credential.SCREEN]
     assert len(api) == 75 and cells >= 1000, cells  # 70 operations in the schema, and /, /healthz and the docs
+
+
+# -- whose resident: the holder's registration, not the issuing municipality ------------------------
+
+
+def test_r_ra_2_a_certificate_issued_through_another_municipality_belongs_to_the_holders(world: World):
+    """The probe's case: a certificate for a Chiyoda resident recorded as issued through
+    Shinjuku. Chiyoda (the holder's municipality) reads, lists and revokes it; Shinjuku gets
+    the answer of an unknown serial and does not list it."""
+    own, other = world.towns["own"], world.towns["other"]
+    saved = world.snapshot()
+    try:
+        with world.platform.db.session() as s:
+            from myna.pki import serials
+            from myna.store import models as m
+
+            s.get(m.Certificate, serials.to_store(serials.parse(own.sign))).municipality_code = other.code
+        chiyoda, shinjuku = ({"Authorization": f"Bearer {world.tokens[c]}"} for c in (CHIYODA, SHINJUKU))
+        c = world.client
+        assert c.get(f"/api/v1/certificates/{own.sign}", headers=chiyoda).status_code == 200
+        assert own.sign in c.get("/api/v1/certificates?limit=1000", headers=chiyoda).text
+        assert own.sign not in c.get("/api/v1/certificates?limit=1000", headers=shinjuku).text
+        for method, tail, body in [("GET", "", None), ("POST", "/revocation", {"reason": "request"})]:
+            r = c.request(method, f"/api/v1/certificates/{own.sign}{tail}", headers=shinjuku, json=body)
+            unknown = c.request(method, f"/api/v1/certificates/{UNKNOWN_SERIAL}{tail}", headers=shinjuku, json=body)
+            assert r.status_code == unknown.status_code == 404
+            assert _without(r.text, [own.sign]) == _without(unknown.text, [UNKNOWN_SERIAL])
+        assert c.post(f"/api/v1/certificates/{own.sign}/revocation", headers=chiyoda, json={"reason": "request"}).status_code == 201
+    finally:
+        world.restore(saved)
