@@ -2,6 +2,7 @@
 token per role (a clerk for each of three municipalities)."""
 
 from __future__ import annotations
+from myna_testing import verifier_token
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ def api(platform):
         "operator": tokens.create(Role.OPERATOR, "op"),
         "auditor": tokens.create(Role.AUDITOR, "audit"),
         "centre": tokens.create(Role.CENTRE, "centre"),
-        "verifier": tokens.create(Role.VERIFIER_BOTH, "verifier"),
+        "verifier": verifier_token(platform, Role.VERIFIER_BOTH),
     }
     client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
     client.headers_for = lambda who: {"Authorization": f"Bearer {made[who]}"}
