@@ -2,11 +2,11 @@
 pooled card keys, and the HTTP API with one token per role."""
 
 from __future__ import annotations
-from myna_testing import verifier_token
 
 import pytest
 from cm_support import CHIYODA, SHINJUKU, KeyPool, registry
 from fastapi.testclient import TestClient
+from myna_testing import verifier_token
 
 from myna.authority.tokens import Role, Tokens
 from myna.web.app import create_app

@@ -2,10 +2,10 @@
 token per role (a clerk for each of three municipalities)."""
 
 from __future__ import annotations
-from myna_testing import verifier_token
 
 import pytest
 from fastapi.testclient import TestClient
+from myna_testing import verifier_token
 from residents_support import CHIYODA, OSAKA_KITA, SHINJUKU, registry
 
 from myna.authority.tokens import Role, Tokens

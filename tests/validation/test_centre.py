@@ -9,7 +9,6 @@ what cryptography will not build), responses parsed and verified with cryptograp
 """
 
 from __future__ import annotations
-from myna_testing import verifier_token
 
 import datetime as dt
 import os
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService

@@ -19,7 +19,6 @@ Bounded (``max_examples``, no deadline): the whole module runs in well under 20 
 """
 
 from __future__ import annotations
-from myna_testing import verifier_token
 
 import asyncio
 import base64
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService

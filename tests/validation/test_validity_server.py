@@ -10,7 +10,6 @@ One test starts the real ``myna validity serve`` command and stops it with SIGTE
 """
 
 from __future__ import annotations
-from myna_testing import verifier_token
 
 import asyncio
 import base64
@@ -32,6 +31,7 @@ from centre_support import ca_cert, issue, outcome, parse, request_der
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService

@@ -2,12 +2,11 @@
 agreements, client certificates, bad input answered with specific errors and no record."""
 
 from __future__ import annotations
-from myna_testing import legacy_verifier_token
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from myna_testing import table_counts
+from myna_testing import legacy_verifier_token, table_counts
 from typer.testing import CliRunner
 from ver_support import bearer
 
