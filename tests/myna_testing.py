@@ -131,3 +131,30 @@ def require_tool(name: str, hint: str = "") -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def verifier_token(platform, role, code: str | None = None) -> str:
+    """A verifier-role token, bound (as every one must be, R-VER-1) to a newly registered
+    verifier whose type gives ``role``."""
+    from myna.authority.tokens import Role
+    from myna.verifiers.credentials import Credentials
+    from myna.verifiers.registry import VerifierRegistry
+
+    vtype = {Role.VERIFIER_SIGN: "signature", Role.VERIFIER_AUTH: "user-auth", Role.VERIFIER_BOTH: "signature-and-user-auth"}[Role(role)]
+    code = code or f"T{uuid.uuid4().hex[:10].upper()}"
+    VerifierRegistry(platform).register(code, f"{code} test verifier", vtype, "test")
+    return Credentials(platform).create_token(code, "test")
+
+
+def legacy_verifier_token(platform, role, label: str) -> str:
+    """A verifier-role token row as older versions made them, bound to no (or any) verifier
+    by its label alone: such rows may still be in a store, and must give no access."""
+    import hashlib
+    import secrets
+
+    from myna.store import models as m
+
+    token = "myna_" + secrets.token_urlsafe(32)
+    with platform.db.session() as s:
+        s.add(m.ApiToken(token_sha256=hashlib.sha256(token.encode()).hexdigest(), role=role.value, municipality_code=None, label=label, created_at=platform.clock.now(), disabled=False))
+    return token

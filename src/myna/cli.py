@@ -365,18 +365,19 @@ def crl_publish(
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., help="operator, municipality or auditor."),
+    role: str = typer.Option(..., help="operator, municipality, auditor, call-centre or centre (verifier tokens: `myna verifier token CODE`)."),
     label: str = typer.Option(..., help="Whose token this is."),
     municipality: Optional[str] = typer.Option(None, help="For role municipality: its 6-digit code."),
 ) -> None:
     """Create an API token (printed once; only its hash is stored)."""
     from myna.authority.tokens import Role, Tokens
 
-    try:
-        r = Role(role)
-    except ValueError:
-        raise typer.BadParameter(f"role must be one of {', '.join(x.value for x in Role)}") from None
-    sys.stdout.write(_run(lambda: Tokens(_platform()).create(r, label, municipality)) + "\n")
+    from myna.authority.tokens import PLAIN_ROLES
+
+    if role not in {x.value for x in PLAIN_ROLES}:
+        hint = "; a verifier's token is made with `myna verifier token CODE`" if role.startswith("verifier") else ""
+        raise typer.BadParameter(f"role must be one of {', '.join(x.value for x in PLAIN_ROLES)}{hint}")
+    sys.stdout.write(_run(lambda: Tokens(_platform()).create(Role(role), label, municipality)) + "\n")
 
 
 @validity_app.command("provision")

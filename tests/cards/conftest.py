@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from cm_support import CHIYODA, SHINJUKU, KeyPool, registry
 from fastapi.testclient import TestClient
+from myna_testing import verifier_token
 
 from myna.authority.tokens import Role, Tokens
 from myna.web.app import create_app
@@ -26,7 +27,7 @@ def cm_api(platform):
         "operator": tokens.create(Role.OPERATOR, "op"),
         "auditor": tokens.create(Role.AUDITOR, "audit"),
         "call-centre": tokens.create(Role.CALL_CENTRE, "call"),
-        "verifier": tokens.create(Role.VERIFIER_BOTH, "verifier"),
+        "verifier": verifier_token(platform, Role.VERIFIER_BOTH),
     }
     client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
     client.headers_for = lambda who: {"Authorization": f"Bearer {made[who]}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from myna_testing import verifier_token
 from residents_support import CHIYODA, OSAKA_KITA, SHINJUKU, registry
 
 from myna.authority.tokens import Role, Tokens
@@ -24,7 +25,7 @@ def api(platform):
         "operator": tokens.create(Role.OPERATOR, "op"),
         "auditor": tokens.create(Role.AUDITOR, "audit"),
         "centre": tokens.create(Role.CENTRE, "centre"),
-        "verifier": tokens.create(Role.VERIFIER_BOTH, "verifier"),
+        "verifier": verifier_token(platform, Role.VERIFIER_BOTH),
     }
     client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
     client.headers_for = lambda who: {"Authorization": f"Bearer {made[who]}"}

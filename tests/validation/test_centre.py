@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
@@ -508,9 +509,9 @@ def test_lag_bound_holds_to_the_subsecond_with_the_system_clock_R_REV_10(platfor
 def verifiers(platform: Platform) -> dict[str, str]:
     t = Tokens(platform)
     return {
-        "sign": t.create(Role.VERIFIER_SIGN, "signature verifier"),
-        "auth": t.create(Role.VERIFIER_AUTH, "user-auth verifier"),
-        "both": t.create(Role.VERIFIER_BOTH, "both"),
+        "sign": verifier_token(platform, Role.VERIFIER_SIGN),
+        "auth": verifier_token(platform, Role.VERIFIER_AUTH),
+        "both": verifier_token(platform, Role.VERIFIER_BOTH),
         "centre": t.create(Role.CENTRE, "a centre, not a verifier"),
         "operator": t.create(Role.OPERATOR, "an operator, not a verifier"),
     }
@@ -545,7 +546,7 @@ def test_access_controlled_mode_R_VER_1(platform: Platform, make_centre, feed, v
         for kind in certs:
             assert ask_outcome(c, ca_cert(platform, kind), ca_cert(platform, "root"), token=token) == "good"
     # a token created after the last sync is not known until the next one
-    late = Tokens(platform).create(Role.VERIFIER_SIGN, "late")
+    late = verifier_token(platform, Role.VERIFIER_SIGN)
     assert ask_outcome(c, certs["card-sign"], ca_cert(platform, "card-sign"), token=late) == "unauthorized"
     c.sync_once(feed)
     assert ask_outcome(c, certs["card-sign"], ca_cert(platform, "card-sign"), token=late) == "good"

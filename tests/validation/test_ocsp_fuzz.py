@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
@@ -165,7 +166,7 @@ def test_centre_answer_never_raises_on_random_and_mutated_requests_R_REV_10(sync
 def test_centre_answer_never_raises_in_access_controlled_mode_R_VER_1(platform: Platform, make_centre, feed, seeds):
     """R-VER-1 mode under the same input, with random, valid and wrong-type tokens and
     random slug hints: still never an exception, never internalError."""
-    tokens = [Tokens(platform).create(Role.VERIFIER_SIGN, "fuzz-sign"), Tokens(platform).create(Role.VERIFIER_AUTH, "fuzz-auth")]
+    tokens = [verifier_token(platform, Role.VERIFIER_SIGN), verifier_token(platform, Role.VERIFIER_AUTH)]
     c = make_centre(open_access=False, max_lag_s=3600.0)
     c.sync_once(feed)
 

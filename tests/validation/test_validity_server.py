@@ -31,6 +31,7 @@ from centre_support import ca_cert, issue, outcome, parse, request_der
 from cryptography.x509 import ocsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
@@ -422,8 +423,8 @@ def test_access_controlled_mode_over_http_R_VER_1(platform: Platform, make_centr
     token gets it; the root's answer (issuing CA status) is open."""
     issuer = ca_cert(platform, "card-auth")
     cert = issue(platform, "card-auth")
-    tok_auth = Tokens(platform).create(Role.VERIFIER_AUTH, "srv-auth")
-    tok_sign = Tokens(platform).create(Role.VERIFIER_SIGN, "srv-sign")
+    tok_auth = verifier_token(platform, Role.VERIFIER_AUTH)
+    tok_sign = verifier_token(platform, Role.VERIFIER_SIGN)
     c = make_centre(open_access=False, max_lag_s=3600.0)
     c.sync_once(feed)
     running = Running(c)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from myna_testing import table_counts
+from myna_testing import legacy_verifier_token, table_counts
 from typer.testing import CliRunner
 from ver_support import bearer
 
@@ -70,7 +70,7 @@ def test_registry_over_http(platform, http):
     assert r.status_code == 422
     assert b"BEGIN CERTIFICATE" in http.get("/verifier-ca.crt").content
     # a plain verifier-role token that belongs to no registered verifier is refused
-    stray = Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")
+    stray = legacy_verifier_token(platform, Role.VERIFIER_SIGN, "some-ocsp-client")
     r = http.get("/api/v1/verifier/whoami", headers=bearer(stray))
     assert r.status_code == 401 and "registered verifier" in r.json()["message"]
     assert http.get("/api/v1/verifier/whoami").status_code == 401
@@ -166,7 +166,7 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
 
     reg = VerifierRegistry(platform)
     sig, pf = enrol("SIG1", "signature"), enrol("PF1", "platform-operator")
-    stray = Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")  # bound to no verifier: unaffected
+    stray = legacy_verifier_token(platform, Role.VERIFIER_SIGN, "some-ocsp-client")  # bound to no verifier: never a credential
     centre_token = Tokens(platform).create(Role.CENTRE, "tokyo")
     digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
 
@@ -193,8 +193,8 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
         assert (code, listed, answer) == (403, False, "unauthorized")
         assert http.get("/api/v1/verifier/whoami", headers=bearer(sig)).json()["error"] == "verifier-suspended"
         # only that verifier's token is withdrawn
-        assert digest(pf) in pulled() and digest(stray) in pulled()
-        assert _ocsp_outcome(c, cert, issuer, pf) == "good" and _ocsp_outcome(c, cert, issuer, stray) == "good"
+        assert digest(pf) in pulled() and digest(stray) not in pulled()
+        assert _ocsp_outcome(c, cert, issuer, pf) == "good" and _ocsp_outcome(c, cert, issuer, stray) == "unauthorized"
 
         reg.set_status("SIG1", "active", "t")
         assert state() == (200, True, "good")
@@ -223,9 +223,42 @@ def test_r_ver_1_a_bound_token_of_an_unknown_verifier_or_another_role_is_not_giv
     from myna.authority.feed import verifier_credentials
 
     enrol("UA1", "user-auth")
-    ghost = Tokens(platform).create(Role.VERIFIER_BOTH, "verifier:NOPE")
-    wrong_role = Tokens(platform).create(Role.VERIFIER_BOTH, "verifier:UA1")
+    ghost = legacy_verifier_token(platform, Role.VERIFIER_BOTH, "verifier:NOPE")
+    wrong_role = legacy_verifier_token(platform, Role.VERIFIER_BOTH, "verifier:UA1")
     listed = verifier_credentials(platform)
     assert hashlib.sha256(ghost.encode()).hexdigest() not in listed
     assert hashlib.sha256(wrong_role.encode()).hexdigest() not in listed
     assert sorted(listed.values()) == ["verifier-auth"]
+
+
+def test_r_ver_1_verifier_tokens_are_made_only_for_a_registered_active_verifier_of_that_role(platform, enrol):
+    """R-VER-1: ``myna token create --role verifier-sign`` made a token bound to no verifier,
+    which a verifiers-only centre answered. Now a verifier-role token is made only bound to
+    a registered, active verifier whose type gives the role (``myna verifier token``); a
+    row left from before is not given to the centres."""
+    import hashlib
+
+    from myna.authority.feed import verifier_credentials
+    from myna.errors import InvalidInput, NotFound
+
+    with pytest.raises(InvalidInput, match="myna verifier token"):
+        Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")
+    with pytest.raises(NotFound):
+        Tokens(platform).create(Role.VERIFIER_SIGN, "verifier:NOPE")
+    enrol("UA2", "user-auth")
+    with pytest.raises(InvalidInput, match="user-auth"):
+        Tokens(platform).create(Role.VERIFIER_SIGN, "verifier:UA2")
+    VerifierRegistry(platform).set_status("UA2", "suspended", "t")
+    with pytest.raises(Exception, match="suspended"):
+        Tokens(platform).create(Role.VERIFIER_AUTH, "verifier:UA2")
+    old = legacy_verifier_token(platform, Role.VERIFIER_SIGN, "made before tokens were bound")
+    assert hashlib.sha256(old.encode()).hexdigest() not in verifier_credentials(platform)
+
+
+def test_r_ver_1_the_cli_makes_no_verifier_token(platform, settings, monkeypatch):
+    monkeypatch.setenv("MYNA_HOME", str(settings.home))
+    monkeypatch.setenv("MYNA_DATABASE_URL", settings.database_url)
+    r = CliRunner().invoke(app, ["token", "create", "--role", "verifier-sign", "--label", "x"])
+    assert r.exit_code != 0 and "myna verifier token" in r.output
+    r = CliRunner().invoke(app, ["token", "create", "--help"])
+    assert "call-centre" in r.output and "centre" in r.output

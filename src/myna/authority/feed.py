@@ -40,8 +40,8 @@ def verifier_credentials(platform: Platform) -> dict[str, str]:
     gives the token's role (R-VER-1): suspending the verifier withdraws the token from the
     centres at their next sync, reinstating it brings the token back, and termination is
     final (the registry also disables the token). A bound token whose verifier does not
-    exist is not listed. Verifier-role tokens not bound to any registered verifier (made
-    with ``myna token create``, e.g. for a centre's own tests) are listed as before.
+    exist is not listed, nor is a verifier-role token bound to no verifier (such tokens
+    can no longer be made, R-VER-1; one left from before is not a credential).
     """
     # Imported here: the verifier services sit above the authority layer.
     from myna.verifiers.credentials import TOKEN_LABEL_PREFIX, TOKEN_ROLE
@@ -58,11 +58,12 @@ def verifier_credentials(platform: Platform) -> dict[str, str]:
         registered = {code: (vtype, status) for code, vtype, status in s.execute(select(mv.Verifier.code, mv.Verifier.type, mv.Verifier.status))}
     out: dict[str, str] = {}
     for digest, role, label in rows:
-        if label.startswith(TOKEN_LABEL_PREFIX):
-            found = registered.get(label.removeprefix(TOKEN_LABEL_PREFIX))
-            if found is None or found[1] != Status.ACTIVE.value:
-                continue
-            if role_of_type.get(found[0]) != role:
-                continue
+        if not label.startswith(TOKEN_LABEL_PREFIX):
+            continue  # bound to no verifier (made before tokens were bound): no credential
+        found = registered.get(label.removeprefix(TOKEN_LABEL_PREFIX))
+        if found is None or found[1] != Status.ACTIVE.value:
+            continue
+        if role_of_type.get(found[0]) != role:
+            continue
         out[digest] = role
     return out

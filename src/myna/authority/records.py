@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from sqlalchemy import select
 
+from myna.authority.holders import acts_for, holder_of
 from myna.authority.platform import Platform
 from myna.authority.revoking import status_of
 from myna.errors import InvalidInput, NotFound
@@ -83,7 +84,7 @@ class Records:
     def get(self, serial: int, municipality_code: str | None = None) -> CertificateRecord:
         with self.platform.db.session() as s:
             row = s.get(m.Certificate, serials.to_store(serial))
-            if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
+            if row is None or not acts_for(s, municipality_code, row):  # R-RA-2: as unknown
                 raise NotFound(f"no certificate with serial {serials.to_display(serial)}")
             rev = s.scalar(select(m.Revocation).where(m.Revocation.serial == row.serial))
             return _record(row, rev, self.platform.clock.now())
@@ -113,7 +114,7 @@ class Records:
             # CA and OCSP responder certificates are issuance records too, but not holders'.
             q = q.where(m.Certificate.kind.in_([k.value for k in CertKind]))
         if municipality_code is not None:
-            q = q.where(m.Certificate.municipality_code == municipality_code)
+            q = q.where(holder_of(municipality_code))  # the holders registered there now (R-RA-2)
         if resident_code is not None:
             q = q.where(m.Certificate.resident_code == resident_code)
         if status == "revoked":

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from myna.authority.holders import acts_for
 from myna.authority.platform import Platform
 from myna.errors import AlreadyRevoked, Conflict, Forbidden, InvalidInput, NotFound
 from myna.pki import serials
@@ -63,8 +64,9 @@ class RevocationService:
     ) -> Revoked:
         """Record the revocation of one holder certificate.
 
-        ``municipality_code`` restricts the action to certificates issued through that
-        municipality (the municipality role); ``None`` means J-LIS itself.
+        ``municipality_code`` restricts the action to certificates of that municipality's
+        residents, by their current registration (the municipality role, R-RA-2); ``None``
+        means J-LIS itself.
         """
         if not isinstance(reason, RevocationReason):
             raise InvalidInput(f"unknown revocation reason {reason!r}")
@@ -77,7 +79,7 @@ class RevocationService:
             row = s.get(m.Certificate, serials.to_store(serial))
             if row is None or row.kind not in {k.value for k in CertKind}:
                 raise NotFound(f"no holder certificate with serial {serials.to_display(serial)}")
-            if municipality_code is not None and row.municipality_code != municipality_code:
+            if not acts_for(s, municipality_code, row):
                 # Same answer as for an unknown serial: a municipality learns nothing about others' certificates.
                 raise NotFound(f"no holder certificate with serial {serials.to_display(serial)}")
             existing = s.scalar(select(m.Revocation).where(m.Revocation.serial == row.serial))

@@ -6,6 +6,10 @@ issue card certificates for its residents and revoke what it issued), ``auditor`
 lost cards around the clock, R-CARD-7), and the verifier roles
 that the access-controlled OCSP mode admits. Tokens are random; only their SHA-256 is
 stored.
+
+A verifier-role token is always bound to a registered, active verifier whose type gives
+that role (label ``verifier:CODE``, made by ``myna verifier token CODE``): a verifier
+token bound to nobody would be a credential no registration answers for (R-VER-1).
 """
 
 from __future__ import annotations
@@ -48,6 +52,24 @@ class Principal:
         return f"{self.role.value}{where}:{self.label}"
 
 
+VERIFIER_ROLES = frozenset({Role.VERIFIER_SIGN, Role.VERIFIER_AUTH, Role.VERIFIER_BOTH})
+# The roles ``myna token create`` makes; verifier tokens come from ``myna verifier token``.
+PLAIN_ROLES = tuple(r for r in Role if r not in VERIFIER_ROLES)
+
+
+def _check_verifier_binding(platform: Platform, role: Role, label: str) -> None:
+    # Imported here: the verifier services sit above the authority layer.
+    from myna.verifiers.credentials import TOKEN_LABEL_PREFIX, TOKEN_ROLE
+    from myna.verifiers.registry import VerifierRegistry
+
+    if not label.startswith(TOKEN_LABEL_PREFIX):
+        raise InvalidInput(f"a {role.value} token is made for a registered verifier: `myna verifier token CODE`")
+    verifier = VerifierRegistry(platform).get(label.removeprefix(TOKEN_LABEL_PREFIX))  # NotFound if unregistered
+    verifier.ensure_active()
+    if TOKEN_ROLE.get(verifier.type) is not role:
+        raise InvalidInput(f"verifier {verifier.code} is a {verifier.type.value} verifier: its token role is not {role.value}")
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -65,6 +87,8 @@ class Tokens:
             raise InvalidInput(f"a {role.value} token has no municipality")
         if not label or len(label) > 200:
             raise InvalidInput("label must be 1-200 characters")
+        if role in VERIFIER_ROLES:
+            _check_verifier_binding(self.platform, role, label)
         token = "myna_" + secrets.token_urlsafe(32)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:

@@ -39,6 +39,7 @@ from myna.residents.events import (
     apply,
     move_in_deadline_passed,
 )
+from myna.residents.new_records import creates_a_record, refuse_code_in_use
 from myna.store import models as m
 from myna.store.journal import audit
 
@@ -225,6 +226,8 @@ class Registry:
             raise NotFound(f"no resident {event.resident_code} in municipality {event.municipality_code}")
         if state.municipality_code == event.municipality_code:
             return
+        if creates_a_record(state, event):
+            refuse_code_in_use(event)  # one answer, whoever's resident it is elsewhere (R-RA-2)
         if event.type is EventType.MOVE_IN and state.status in (Status.MOVING_OUT, Status.MOVED_OUT):
             return
         # Same answer as for an unknown resident: nothing is learnt about others' residents.

@@ -30,4 +30,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
             raise Forbidden(f"role {p.role.value} may not do this; needs one of: {', '.join(r.value for r in roles)}")
         return p
 
+    check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
     return check

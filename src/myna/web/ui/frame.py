@@ -62,6 +62,7 @@ def guard(*roles: Role):
             raise ScreenForbidden()
         return who
 
+    check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
     return check
 
 

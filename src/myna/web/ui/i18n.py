@@ -342,8 +342,8 @@ TEXT.update(
         "portal.shipped_on": ("発送日", "Shipped on"),
         "portal.lost": ("カードをなくしたとき（一時利用停止）", "Lost your card? Suspend it"),
         "portal.lost.help": (
-            "個人番号と生年月日を入力すると、お使いのカードを一時利用停止にし、電子証明書を失効させます（24時間受付）。見つかったときは市区町村の窓口で解除できます。",
-            "Enter your Individual Number and date of birth: your card in use is suspended and its certificates revoked at once (open around the clock). If it turns up, the municipal counter lifts the suspension.",
+            "個人番号と、住民票のとおりの氏名・生年月日・住所を入力すると、お使いのカードを一時利用停止にし、電子証明書を失効させます（24時間受付）。停止したことはご本人に通知します。見つかったときは市区町村の窓口で解除できます。",
+            "Enter your Individual Number, and your name, date of birth and address as registered: your card in use is suspended and its certificates revoked at once (open around the clock), and you are notified. If it turns up, the municipal counter lifts the suspension.",
         ),
         "portal.lost.submit": ("一時利用停止にする", "Suspend my card"),
         "portal.lost.done": ("カードを一時利用停止にしました。電子証明書は失効しました。", "Your card is suspended and its certificates are revoked."),

@@ -171,20 +171,24 @@ def lost_form(request: Request):
 
 
 @router.post("/lost")
-def report_lost(request: Request, number: str = Form(""), date_of_birth: str = Form("")):
+def report_lost(request: Request, number: str = Form(""), date_of_birth: str = Form(""), name: str = Form(""), address: str = Form("")):
     errors = {}
-    if not number.strip():
-        errors["number"] = "form.error.required"
-    if not date_of_birth.strip():
-        errors["date_of_birth"] = "form.error.required"
+    for key, value in (("number", number), ("name", name), ("date_of_birth", date_of_birth), ("address", address)):
+        if not value.strip():
+            errors[key] = "form.error.required"
     suspended = None
+    status = 422
     if not errors:
         try:
-            suspended = suspend_lost(request.app.state.platform, number, date_of_birth, "resident@portal")
+            # The source the attempt limit counts: the client's address as the server sees it.
+            source = request.client.host if request.client else "unknown"
+            suspended = suspend_lost(request.app.state.platform, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
         except MynaError as e:
             errors["_form"] = str(e)
+            status = 429 if e.status == 429 else 422
     # The number is not echoed back into the page.
-    return render(request, "portal_lost.html", status_code=422 if errors else 200, form={"date_of_birth": date_of_birth}, errors=errors, suspended=suspended)
+    form = {"date_of_birth": date_of_birth, "name": name[:256], "address": address[:256]}
+    return render(request, "portal_lost.html", status_code=status if errors else 200, form=form, errors=errors, suspended=suspended)
 
 
 @router.post("/me/suspend")
