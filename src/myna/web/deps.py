@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role, Tokens
 from myna.errors import Forbidden
+from myna.web.openapi import AUTH_STATUSES
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `myna token create`")
 
@@ -30,4 +31,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
             raise Forbidden(f"role {p.role.value} may not do this; needs one of: {', '.join(r.value for r in roles)}")
         return p
 
+    setattr(check, AUTH_STATUSES, (401, 403))
     return check

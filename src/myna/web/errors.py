@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 
 from myna import logs
 from myna.errors import MynaError
@@ -31,6 +32,13 @@ def install(app: FastAPI) -> None:
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "invalid request"
         return JSONResponse(status_code=422, content={"error": "invalid-input", "message": summary, "details": {"fields": problems}})
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        # What the framework answers itself (an unknown address, a wrong method, a body it
+        # cannot parse) in the same body as every other error.
+        code = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)}, headers=exc.headers)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:

@@ -33,7 +33,7 @@ class FeedPage(BaseModel):
 def status_feed(
     after: int = Query(ge=0),
     limit: int = Query(default=5000, ge=1, le=MAX_FEED_PAGE),
-    also: str | None = Query(default=None, description="Comma-separated seqs still awaited (gaps)"),
+    also: str | None = Query(default=None, pattern=r"^[0-9,]*$", description="Comma-separated seqs still awaited (gaps)"),
     p: Platform = Depends(platform),
     _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
 ) -> FeedPage:
