@@ -93,7 +93,7 @@ def server(tmp_path_factory):
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.1)
 
-    schema = httpx.get(f"{base}/openapi.json").json()
+    schema = httpx.get(f"{base}/openapi.json", timeout=120).json()
     with_examples = _add_examples(schema, _fixture_ids(p, resident))
     schema_file = home / "openapi.json"
     schema_file.write_text(json.dumps(with_examples))

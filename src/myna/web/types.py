@@ -17,11 +17,27 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Callable
 
-from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
+from myna.errors import InvalidInput
+from myna.numbering.codes import check_resident_code
 from myna.pki.serials import STORE_WIDTH
+
+
+def _domain(check: Callable[[str], object]) -> Callable[[str], str]:
+    """A domain check as a Pydantic validator: its InvalidInput becomes the field's error."""
+
+    def validate(value: str) -> str:
+        try:
+            check(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    return validate
+
 
 # -- identifiers -----------------------------------------------------------------------
 
@@ -40,7 +56,13 @@ RequestId = Annotated[
     Field(pattern=REQUEST_ID_PATTERN, min_length=1, max_length=200, description="Your idempotency key: 1-200 of A-Z a-z 0-9 . _ : @ / + -"),
 ]
 ResidentCode = Annotated[
-    str, Field(pattern=RESIDENT_CODE_PATTERN, min_length=11, max_length=11, description="11-digit resident-record code (住民票コード)")
+    str,
+    # the domain's own check (and message); the schema states the same rule
+    AfterValidator(_domain(check_resident_code)),
+    Field(
+        description="11-digit resident-record code (住民票コード)",
+        json_schema_extra={"pattern": RESIDENT_CODE_PATTERN, "minLength": 11, "maxLength": 11},
+    ),
 ]
 MunicipalityCode = Annotated[
     str,
