@@ -149,7 +149,7 @@ def test_schema_describes_the_server_for_every_role(server, role, tmp_path):
     phases = "examples,coverage,fuzzing" if role in FULL_ROLES else "examples,fuzzing"
     cmd = [
         _st(), "--config-file", str(CONFIG), "run", str(server["schema"]), "--url", server["base"],
-        "--checks", "all", "--phases", phases, "--max-examples", str(MAX_EXAMPLES if role in FULL_ROLES else max(2, MAX_EXAMPLES // 2)),
+        "--checks", "all", "--phases", phases, "--max-examples", str(MAX_EXAMPLES),
         "--seed", str(SEED), "--generation-deterministic", "--no-shrink", "--workers", "1", "--request-timeout", "30",
         "--header", f"Authorization: Bearer {server['token'][role]}", "--output-truncate", "true",
     ]  # fmt: skip

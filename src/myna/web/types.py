@@ -119,3 +119,13 @@ BASE64_PATTERN = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 def base64_length(max_bytes: int) -> int:
     """The longest base64 text (whole groups) that decodes to at most ``max_bytes``."""
     return 4 * (max_bytes // 3)
+
+
+def _base64(value: str) -> str:
+    if not value or not re.fullmatch(BASE64_PATTERN, value):
+        raise ValueError("not base64 (A-Z a-z 0-9 + /, padded with =)")
+    return value
+
+
+# A base64 field that carries something (a document, a signature, a proof).
+Base64 = Annotated[str, AfterValidator(_base64), Field(json_schema_extra={"pattern": BASE64_PATTERN, "minLength": 4})]

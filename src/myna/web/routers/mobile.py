@@ -17,7 +17,7 @@ from myna.pki import serials
 from myna.verifiers import card_signed
 from myna.web.deps import platform
 from myna.web.openapi import raises
-from myna.web.types import BASE64_PATTERN, base64_length
+from myna.web.types import Base64, base64_length
 
 router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
 
@@ -30,13 +30,13 @@ def _b64(field: str, text: str) -> bytes:
 
 
 class ApplicationIn(BaseModel):
-    document: str = Field(min_length=4, max_length=base64_length(card_signed.MAX_DOCUMENT), pattern=BASE64_PATTERN, description="the application document, base64")
-    signature: str = Field(min_length=4, max_length=base64_length(card_signed.MAX_SIGNATURE), pattern=BASE64_PATTERN, description="detached CMS SignedData over it, made with the card's signature key, base64")
+    document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the application document, base64")
+    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData over it, made with the card's signature key, base64")
 
 
 class KeyIn(BaseModel):
     public_key: str = Field(max_length=10_000, description="the phone key's SubjectPublicKeyInfo, PEM")
-    proof: str = Field(max_length=2_000, pattern=BASE64_PATTERN, description="the phone key's signature over the possession message, base64")
+    proof: Base64 = Field(max_length=2_000, description="the phone key's signature over the possession message, base64")
 
 
 @router.post("/applications", status_code=201, responses=raises(Conflict, NotFound))

@@ -31,7 +31,7 @@ from myna.verifiers.renewals import record_renewal
 from myna.verifiers.report import provision_report
 from myna.web.deps import platform, require
 from myna.web.openapi import AUTH_STATUSES, binary, raises
-from myna.web.types import BASE64_PATTERN, Serial, VerifierCode, base64_length
+from myna.web.types import Base64, Serial, VerifierCode, base64_length
 
 router = APIRouter(tags=["verifiers"])
 _bearer = HTTPBearer(auto_error=False)
@@ -117,8 +117,8 @@ def certification_code(c: Caller = Depends(caller), p: Platform = Depends(platfo
 
 
 class SignedDocumentIn(BaseModel):
-    document: str = Field(min_length=4, max_length=base64_length(card_signed.MAX_DOCUMENT), pattern=BASE64_PATTERN, description="the signed document, base64")
-    signature: str = Field(min_length=4, max_length=base64_length(card_signed.MAX_SIGNATURE), pattern=BASE64_PATTERN, description="detached CMS SignedData (DER), base64, made with the card's signature key")
+    document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the signed document, base64")
+    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData (DER), base64, made with the card's signature key")
 
 
 @router.post("/api/v1/consents", responses=raises(Conflict, NotFound))
