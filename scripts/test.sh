@@ -11,9 +11,10 @@
 #   2. fast suite on a real PostgreSQL server started here (scripts/start-postgres.sh)
 #   3. slow tests (-m slow) on SQLite
 #   4. slow tests on PostgreSQL
+#   5. Schemathesis over the OpenAPI schema, every role (-m schema, SQLite)
 # A summary follows; the exit status is non-zero if any step failed.
 #
-# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW (seconds per step);
+# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_SCHEMA (seconds per step);
 # MYNA_TEST_DATABASE_URL already set = use that PostgreSQL server instead of starting one.
 
 # No `set -e`: a failing step must not stop the others; every status is checked by hand.
@@ -27,6 +28,7 @@ source scripts/lib.sh
 # fails the run instead of blocking CI forever, not to police speed.
 TIMEOUT_FAST="${MYNA_TEST_TIMEOUT_FAST:-900}"
 TIMEOUT_SLOW="${MYNA_TEST_TIMEOUT_SLOW:-1200}"
+TIMEOUT_SCHEMA="${MYNA_TEST_TIMEOUT_SCHEMA:-1200}"
 
 RUN_START=$SECONDS
 LOGDIR="$(mktemp -d /tmp/myna-test.XXXXXX)"
@@ -154,9 +156,11 @@ run_step() {
 }
 
 EXTRA_ARGS=$#
-FAST=(-m "not slow" -n 2 -q)
+FAST=(-m "not slow and not schema" -n 2 -q)
 # Slow tests (crash/timing tests, long interop runs) run one at a time.
-SLOW=(-m slow -q)
+SLOW=(-m "slow and not schema" -q)
+# Schemathesis against a live server, one role after another (bounded, fixed seed).
+SCHEMA=(-m schema -q tests/web/test_schemathesis.py)
 
 # --- the steps ----------------------------------------------------------------------
 run_step "fast / SQLite" "$TIMEOUT_FAST" no sqlite "${FAST[@]}" "$@"
@@ -194,6 +198,10 @@ pg_step() { # name seconds no_tests_ok args...
 pg_step "fast / PostgreSQL" "$TIMEOUT_FAST" no "${FAST[@]}" "$@"
 run_step "slow / SQLite" "$TIMEOUT_SLOW" yes sqlite "${SLOW[@]}" "$@"
 pg_step "slow / PostgreSQL" "$TIMEOUT_SLOW" yes "${SLOW[@]}" "$@"
+# With extra arguments (e.g. -k crl) the schema tests may all be deselected: no failure then.
+SCHEMA_NO_TESTS_OK=no
+[ "$EXTRA_ARGS" -gt 0 ] && SCHEMA_NO_TESTS_OK=yes
+run_step "schema / SQLite" "$TIMEOUT_SCHEMA" "$SCHEMA_NO_TESTS_OK" sqlite "${SCHEMA[@]}" "$@"
 
 # Stop our server now rather than in the exit trap, so that nothing is printed after the
 # summary: CI reads the closing lines.

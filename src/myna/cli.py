@@ -370,9 +370,7 @@ def token_create(
     municipality: Optional[str] = typer.Option(None, help="For role municipality: its 6-digit code."),
 ) -> None:
     """Create an API token (printed once; only its hash is stored)."""
-    from myna.authority.tokens import Role, Tokens
-
-    from myna.authority.tokens import PLAIN_ROLES
+    from myna.authority.tokens import PLAIN_ROLES, Role, Tokens
 
     if role not in {x.value for x in PLAIN_ROLES}:
         hint = "; a verifier's token is made with `myna verifier token CODE`" if role.startswith("verifier") else ""

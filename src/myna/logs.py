@@ -96,7 +96,7 @@ def safe_traceback(exc_info) -> str:
             exc, note = exc.__context__, "During handling of the above exception, another exception occurred:"
         else:
             exc = None
-    for i, (exc, note) in enumerate(reversed(chain)):
+    for i, (exc, _note) in enumerate(reversed(chain)):
         if i:
             lines.append(f"\n{chain[len(chain) - i][1]}\n\n")
         frames = traceback.extract_tb(exc.__traceback__ if exc is not value else tb)

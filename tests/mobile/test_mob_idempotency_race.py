@@ -42,7 +42,7 @@ def test_r_ra_3_mobile_different_keys_for_one_application_own_certificate_or_409
     holder = make_holder(platform, cards)
     service = MobileService(platform)
     with live_server(platform) as url:
-        for trial in range(TRIALS):
+        for _trial in range(TRIALS):
             doc = application_document("mobile-sign", holder.basic4)  # a fresh nonce: a new application each trial
             app = service.apply(doc, holder.sign(doc))
             se = SoftwareSecureElement()

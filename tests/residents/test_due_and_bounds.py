@@ -244,9 +244,10 @@ def test_R_REV_2_a_change_to_the_same_values_is_refused_and_revokes_nothing(api,
 
 def test_R_RA_5_one_year_ahead_from_a_leap_day_is_the_28th_of_february():
     """The pure rule (``events.apply``): 2028-02-29 + one year is 2029-02-28."""
+    from residents_support import basic4, ev
+
     from myna.errors import InvalidInput
     from myna.residents.events import Resident, Status, apply
-    from residents_support import basic4, ev
 
     state = Resident(R, CHIYODA, basic4(), Status.ACTIVE, last_effective=dt.date(2028, 1, 1))
     ok = apply(state, ev("p", "planned-move-out", R, CHIYODA, dt.date(2028, 2, 29), planned_date=dt.date(2029, 2, 28)))

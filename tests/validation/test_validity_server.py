@@ -35,7 +35,7 @@ from myna_testing import verifier_token
 
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Role, Tokens
+from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre

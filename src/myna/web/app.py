@@ -16,7 +16,7 @@ from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
 from myna.residents.registry import Registry
 from myna.store import models as m
-from myna.web import errors, ui
+from myna.web import errors, openapi, ui
 from myna.web.deps import platform
 from myna.web.guard import NulGuard
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
@@ -69,6 +69,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     app.state.platform = p
     errors.install(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(openapi.AllowHeader, fastapi_app=app)
     app.include_router(certificates.router)
     app.include_router(authorities.api)
     app.include_router(authorities.public)
@@ -90,6 +91,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     def home(pl: Platform = Depends(platform)) -> str:
         return _home(pl)
 
+    openapi.document_errors(app)
     return app
 
 

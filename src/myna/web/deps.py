@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role, Tokens
 from myna.errors import Forbidden
+from myna.web.openapi import AUTH_STATUSES
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `myna token create`")
 
@@ -31,4 +32,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
         return p
 
     check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
+    setattr(check, AUTH_STATUSES, (401, 403))
     return check

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
@@ -35,14 +34,17 @@ def install(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content={"error": "invalid-input", "message": summary, "details": {"fields": problems}})
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         # FastAPI answers a body its JSON parser raised on (not a JSONDecodeError: nesting
         # past the recursion limit, bytes that are not UTF-8) with a bare 400 "error parsing
         # the body"; like any other unreadable body it is the caller's invalid input.
         if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
             why = "is nested too deeply" if isinstance(exc.__cause__, RecursionError) else "is not valid JSON text"
             return JSONResponse(status_code=422, content={"error": "invalid-input", "message": f"the request's body {why}"})
-        return await http_exception_handler(request, exc)
+        # What the framework answers itself (an unknown address, a wrong method, a body it
+        # cannot parse) in the same body as every other error.
+        code = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return JSONResponse(status_code=exc.status_code, content={"error": code, "message": str(exc.detail)}, headers=exc.headers)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:

@@ -17,6 +17,7 @@ from myna.errors import InvalidInput, NotFound
 from myna.pki import serials
 from myna.pki.kinds import AuthorityKind
 from myna.web.deps import platform, require
+from myna.web.openapi import binary
 
 api = APIRouter(prefix="/api/v1", tags=["authorities"])
 public = APIRouter(tags=["distribution"])
@@ -100,13 +101,16 @@ def compromise(kind: AuthorityKind, body: CompromiseIn, p: Platform = Depends(pl
     return CompromiseOut(authority=done.authority, revoked=done.revoked, revoked_at=done.revoked_at.isoformat())
 
 
-@public.get("/ca/{name}", summary="A CA certificate (DER), as named by caIssuers", response_class=Response)
+@public.get("/ca/{name}", summary="A CA certificate (DER), as named by caIssuers", response_class=Response, responses=binary("application/pkix-cert", "The certificate (DER)"))
 def ca_certificate(name: str, p: Platform = Depends(platform)) -> Response:
     slug = _strip(name, ".crt")
     return Response(p.authority_by_slug(slug).cert.public_bytes(Encoding.DER), media_type="application/pkix-cert")
 
 
-@public.get("/crl/{name}", summary="The latest CRL or delta CRL (DER), as named by the certificates", response_class=Response)
+@public.get(
+    "/crl/{name}", summary="The latest CRL or delta CRL (DER), as named by the certificates", response_class=Response,
+    responses=binary("application/pkix-crl", "The CRL (DER)", {"Cache-Control": "public, max-age=60", "Last-Modified": "the CRL's thisUpdate", "Expires": "the CRL's nextUpdate"}),
+)  # fmt: skip
 def crl(name: str, p: Platform = Depends(platform)) -> Response:
     slug = _strip(name, ".crl")
     delta = slug.endswith("-delta")

@@ -12,7 +12,6 @@ residents' cards at the counter; the call centre suspends any card.
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -27,9 +26,11 @@ from myna.cards.handover import Counter, Handover
 from myna.cards.management import CardManagement
 from myna.cards.production import Production
 from myna.chip.cards import CardPins
-from myna.errors import InvalidInput
+from myna.errors import Conflict, InvalidInput, NotFound
 from myna.web.bounds import RowId
 from myna.web.deps import platform, require
+from myna.web.openapi import binary, raises, retried
+from myna.web.types import BASE64_PATTERN, CardId, IsoDate, MunicipalityCode, ResidentCode
 
 router = APIRouter(prefix="/api/v1", tags=["card management"])
 PAPER_MAX_BYTES = 200 * 1024 * 1024
@@ -45,16 +46,16 @@ def _pdf(body: bytes, name: str, **headers: str) -> Response:
 
 
 class ApplicationBody(BaseModel):
-    resident_code: str = Field(description="11-digit resident-record code (住民票コード)")
-    name: str = Field(max_length=256)
-    date_of_birth: dt.date
+    resident_code: ResidentCode
+    name: str = Field(min_length=1, max_length=256, pattern=r"\S")
+    date_of_birth: IsoDate
     sex: Literal["1", "2", "3"]
-    address: str = Field(max_length=256)
-    photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX, description="JPEG or PNG, portrait 35x45 mm, at least 300x400 pixels")
+    address: str = Field(min_length=1, max_length=256, pattern=r"\S")
+    photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX, pattern=BASE64_PATTERN, description="JPEG or PNG, portrait 35x45 mm, at least 300x400 pixels")
     reason: Literal["new", "reissue", "renewal"] = "new"
     express: Literal["newborn", "loss", "abroad"] | None = None
-    replaces_card_id: str | None = Field(default=None, max_length=16)
-    source_ref: str | None = Field(default=None, max_length=200, description="Your id for this application: a retry with it is not a new application")
+    replaces_card_id: CardId | None = None
+    source_ref: str | None = Field(default=None, min_length=1, max_length=200, description="Your id for this application: a retry with it is not a new application")
 
     def domain(self) -> ApplicationIn:
         return ApplicationIn(
@@ -64,10 +65,10 @@ class ApplicationBody(BaseModel):
 
 
 class QrBody(BaseModel):
-    qr: str = Field(max_length=200, description="The text of the QR code on the application form")
-    photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX)
+    qr: str = Field(max_length=200, pattern=r"^MYNA-APPLY/1/[NR][0-9A-F]{16}/[0-9a-f]{32}$", description="The text of the QR code on the application form")
+    photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX, pattern=BASE64_PATTERN)
     express: Literal["newborn", "loss", "abroad"] | None = None
-    source_ref: str | None = Field(default=None, max_length=200)
+    source_ref: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class NoteBody(BaseModel):
@@ -79,13 +80,15 @@ class ReturnedBody(BaseModel):
 
 
 class PinsBody(BaseModel):
-    auth: str = Field(description="user-auth PIN, 4 digits")
-    sign: str | None = Field(default=None, description="signature PIN, 6-16 of A-Z 0-9 (cards with a signature certificate)")
-    face: str | None = Field(default=None, description="card-face PIN, 4 digits (default: the auth PIN)")
+    auth: str = Field(pattern=r"^[0-9]{4}$", description="user-auth PIN, 4 digits")
+    sign: str | None = Field(default=None, pattern=r"^[A-Z0-9]{6,16}$", description="signature PIN, 6-16 of A-Z 0-9 (cards with a signature certificate)")
+    face: str | None = Field(default=None, pattern=r"^[0-9]{4}$", description="card-face PIN, 4 digits (default: the auth PIN)")
 
 
 class HandoverBody(BaseModel):
-    identity_document: str = Field(description="driving-licence, passport, residence-card, disability-certificate or two-documents")
+    identity_document: Literal["driving-licence", "passport", "residence-card", "disability-certificate", "two-documents"] = Field(
+        description="the document the holder showed (two-documents: two that together identify)"
+    )
     face_matches_photo: bool = Field(description="the clerk compared the holder's face with the card's photo")
     pins: PinsBody
     pins_entered_by: Literal["holder", "clerk", "proxy"] = Field(description="who keyed the PINs in: only the holder may")
@@ -103,7 +106,7 @@ def application_status(application_id: str, p: Platform = Depends(platform)) -> 
     return Applications(p).status(application_id)
 
 
-@router.post("/card-applications/qr", status_code=201, summary="Apply with the QR code of the mailed form (public: the form's token is the credential)")
+@router.post("/card-applications/qr", status_code=201, summary="Apply with the QR code of the mailed form (public: the form's token is the credential)", responses={**retried(), **raises(Conflict, NotFound)})
 def apply_qr(body: QrBody, response: Response, p: Platform = Depends(platform)) -> dict:
     receipt = Applications(p).submit_qr(body.qr, decode_photo(body.photo_base64), "online:qr", express=body.express, source_ref=body.source_ref)
     if not receipt.created:
@@ -121,9 +124,12 @@ def fee_schedule() -> list[dict]:
 # -- notices and applications -----------------------------------------------------------------
 
 
-@router.post("/number-notices/mail", summary="Print the number notices not yet mailed, with application forms (PDF, R-CARD-1)")
+@router.post(
+    "/number-notices/mail", summary="Print the number notices not yet mailed, with application forms (PDF, R-CARD-1)", response_class=Response,
+    responses={**binary("application/pdf", "The notices, one letter each", {"X-Myna-Notices": "the notice ids in the document, comma-separated"}), 204: {"description": "Nothing to mail"}},
+)  # fmt: skip
 def mail_notices(
-    municipality_code: str | None = None, limit: int = Query(default=1000, ge=1, le=10_000),
+    municipality_code: MunicipalityCode | None = None, limit: int = Query(default=1000, ge=1, le=10_000),
     p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Response:  # fmt: skip
     mailed, pdf = Applications(p).mail_notices(who.actor, municipality_code, limit)
@@ -132,12 +138,12 @@ def mail_notices(
     return _pdf(pdf, "number-notices.pdf", **{"X-Myna-Notices": ",".join(x["notice_id"] for x in mailed)})
 
 
-@router.post("/mailed-notices/{notice_id}/returned", summary="Record a notice returned by the post office (never re-sent)")
+@router.post("/mailed-notices/{notice_id}/returned", summary="Record a notice returned by the post office (never re-sent)", responses=raises(Conflict))
 def notice_returned(notice_id: str, body: ReturnedBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
     return Applications(p).mark_returned(notice_id, body.reason, who.actor)
 
 
-@router.post("/card-applications", status_code=201, summary="An online application (R-CARD-2); the answer is the receipt")
+@router.post("/card-applications", status_code=201, summary="An online application (R-CARD-2); the answer is the receipt", responses={**retried(), **raises(Conflict, NotFound)})
 def apply_online(body: ApplicationBody, response: Response, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
     app = body.domain()
     scope = _scope(who)
@@ -195,62 +201,71 @@ def manifest(shipment_id: str, p: Platform = Depends(platform), who: Principal =
 # -- the counter -------------------------------------------------------------------------------------
 
 
-@router.get("/cards/{card_id}/pickup-notice", summary="交付通知書 for a shipped card (PDF, R-CARD-6)")
-def pickup_notice(card_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
+@router.get(
+    "/cards/{card_id}/pickup-notice", summary="交付通知書 for a shipped card (PDF, R-CARD-6)", response_class=Response,
+    responses={**binary("application/pdf", "The pickup notice"), **raises(Conflict)},
+)
+def pickup_notice(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
     return _pdf(Counter(p).pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
 
 
-@router.post("/cards/{card_id}/handover", summary="Hand the card over: identity, face, chip data, PINs by the holder; then active")
-def hand_over(card_id: str, body: HandoverBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post("/cards/{card_id}/handover", summary="Hand the card over: identity, face, chip data, PINs by the holder; then active", responses=raises(Conflict))
+def hand_over(card_id: CardId, body: HandoverBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     h = Handover(body.identity_document, body.face_matches_photo, CardPins(body.pins.auth, body.pins.sign, body.pins.face), body.pins_entered_by)
     return Counter(p).hand_over(card_id, h, who.actor, who.municipality_code)
 
 
 @router.get("/cards/{card_id}/management", summary="A card's status, expiry and history")
-def card(card_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
+def card(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
     return CardManagement(p).card(card_id, _scope(who))
 
 
-@router.post("/cards/{card_id}/suspend", summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates")
-def suspend(card_id: str, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+@router.post("/cards/{card_id}/suspend", summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates", responses=raises(Conflict))
+def suspend(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
     return CardManagement(p).suspend(card_id, who.actor, body.note, _scope(who))
 
 
-@router.post("/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)")
-def lift(card_id: str, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post("/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)", responses=raises(Conflict))
+def lift(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return CardManagement(p).lift(card_id, who.actor, body.note, who.municipality_code)
 
 
-@router.post("/cards/{card_id}/loss", summary="Record the loss of a card (紛失届)")
-def lose(card_id: str, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
+@router.post("/cards/{card_id}/loss", summary="Record the loss of a card (紛失届)", responses=raises(Conflict))
+def lose(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
     return CardManagement(p).lose(card_id, who.actor, body.note, _scope(who))
 
 
-@router.post("/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application")
-def reissue(card_id: str, body: ReissueBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post("/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application", responses=raises(Conflict))
+def reissue(card_id: CardId, body: ReissueBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     app = body.application.domain() if body.application else None
     return CardManagement(p).reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
 
 
-@router.post("/cards/{card_id}/return", summary="The card is returned (返納)")
-def return_card(card_id: str, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post("/cards/{card_id}/return", summary="The card is returned (返納)", responses=raises(Conflict))
+def return_card(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return CardManagement(p).return_card(card_id, who.actor, body.note, who.municipality_code)
 
 
-@router.post("/cards/{card_id}/abolish", summary="Abolish the card (廃止)")
-def abolish(card_id: str, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+@router.post("/cards/{card_id}/abolish", summary="Abolish the card (廃止)", responses=raises(Conflict))
+def abolish(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
     return CardManagement(p).abolish(card_id, who.actor, body.note, _scope(who))
 
 
-@router.post("/cards/{card_id}/renew-certificates", summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked")
-def renew(card_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post("/cards/{card_id}/renew-certificates", summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked", responses=raises(Conflict))
+def renew(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return CardManagement(p).renew_certificates(card_id, who.actor, who.municipality_code)
 
 
 # -- expiry, fees, lead time ---------------------------------------------------------------------------
 
 
-@router.post("/expiry-notices", summary="Expiry notices due (about three months ahead, R-CARD-8); format=pdf for the letters")
+@router.post(
+    "/expiry-notices", summary="Expiry notices due (about three months ahead, R-CARD-8); format=pdf for the letters",
+    responses={
+        200: {"description": "format=json: the notices; format=pdf: the letters", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        204: {"description": "format=pdf and no notice due"},
+    },
+)  # fmt: skip
 def expiry_notices(format: Literal["json", "pdf"] = "json", p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))):
     notices, pdf = CardManagement(p).expiry_notices(who.actor, pdf=format == "pdf")
     if format == "pdf":
@@ -263,7 +278,7 @@ def card_fees(outstanding: bool = False, p: Platform = Depends(platform), who: P
     return CardManagement(p).fees(_scope(who), outstanding)
 
 
-@router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter")
+@router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter", responses=raises(Conflict))
 def collect_fee(fee_id: RowId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     mgmt = CardManagement(p)
     mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -14,12 +13,14 @@ from myna.authority.platform import Platform
 from myna.authority.records import MAX_PAGE, Records
 from myna.authority.revoking import RevocationService
 from myna.authority.tokens import Principal, Role
-from myna.errors import Forbidden
+from myna.errors import Conflict, Forbidden, NotFound
 from myna.pki import serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.web.deps import platform, require
+from myna.web.openapi import raises, retried
+from myna.web.types import IsoDate, MunicipalityCode, RequestId, ResidentCode, Serial
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
@@ -29,7 +30,7 @@ ANY_ROLE = (Role.OPERATOR, Role.MUNICIPALITY, Role.AUDITOR)
 class Basic4In(BaseModel):
     name: str = Field(max_length=256, examples=["山田 花子"])
     name_alt: str | None = Field(default=None, max_length=256)
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
     sex: Literal["1", "2", "3"] = Field(description="1 male, 2 female, 3 not known")
     address: str = Field(max_length=256, examples=["東京都千代田区千代田1-1"])
     address_alt: str | None = Field(default=None, max_length=256)
@@ -39,13 +40,13 @@ class Basic4In(BaseModel):
 
 
 class IssueIn(BaseModel):
-    request_id: str = Field(max_length=200, description="Your idempotency key: a retry with the same id returns the same certificate")
+    request_id: RequestId = Field(description="Your idempotency key: a retry with the same id returns the same certificate")
     kind: CertKind
     public_key_pem: str = Field(max_length=20_000, description="SubjectPublicKeyInfo in PEM (RSA-2048 or EC P-256)")
-    resident_code: str = Field(description="11-digit resident-record code (住民票コード)")
-    date_of_birth: dt.date
+    resident_code: ResidentCode
+    date_of_birth: IsoDate
     basic4: Basic4In | None = Field(default=None, description="Required for signature kinds, forbidden for user-auth kinds")
-    municipality_code: str | None = Field(default=None, description="6-digit local-government code; a municipality token fills in its own")
+    municipality_code: MunicipalityCode | None = Field(default=None, description="6-digit local-government code; a municipality token fills in its own")
     allow_minor_signature: bool = False
 
 
@@ -70,7 +71,8 @@ class CertificatePage(BaseModel):
 
 
 class RevokeIn(BaseModel):
-    reason: RevocationReason
+    # key-compromise revokes a whole CA, through /authorities/{kind}/compromise (R-REV-5)
+    reason: Literal["request", "resident-change", "record-error", "linked-card-revoked"]
     note: str | None = Field(default=None, max_length=1000)
 
 
@@ -86,7 +88,7 @@ def _issued_out(p: Platform, issued: Issued) -> CertificateOut:
     return CertificateOut(**rec.to_json(), pem=issued.pem, created=issued.created)
 
 
-@router.post("/certificates", response_model=CertificateOut, status_code=201, summary="Issue a holder certificate")
+@router.post("/certificates", response_model=CertificateOut, status_code=201, summary="Issue a holder certificate", responses={**retried(CertificateOut), **raises(Conflict, NotFound)})
 def issue(
     body: IssueIn,
     response: Response,
@@ -125,7 +127,7 @@ def _scope(who: Principal) -> str | None:
 def list_certificates(
     kind: CertKind | None = None,
     status: Literal["valid", "revoked", "expired"] | None = None,
-    after: str | None = Query(default=None, description="cursor: the `next` of the previous page"),
+    after: Serial | None = Query(default=None, description="cursor: the `next` of the previous page"),
     limit: int = Query(default=100, ge=1, le=MAX_PAGE),
     p: Platform = Depends(platform),
     who: Principal = Depends(require(*ANY_ROLE)),
@@ -135,17 +137,17 @@ def list_certificates(
 
 
 @router.get("/certificates/{serial}", response_model=CertificateOut, summary="One certificate with its status")
-def get_certificate(serial: str, p: Platform = Depends(platform), who: Principal = Depends(require(*ANY_ROLE))) -> CertificateOut:
+def get_certificate(serial: Serial, p: Platform = Depends(platform), who: Principal = Depends(require(*ANY_ROLE))) -> CertificateOut:
     rec = Records(p).get(serials.parse(serial), municipality_code=_scope(who))
     return CertificateOut(**rec.to_json(), pem=rec.certificate.public_bytes(Encoding.PEM).decode())
 
 
-@router.post("/certificates/{serial}/revocation", response_model=RevokedOut, status_code=201, summary="Revoke a certificate")
+@router.post("/certificates/{serial}/revocation", response_model=RevokedOut, status_code=201, summary="Revoke a certificate", responses=raises(Conflict))
 def revoke(
-    serial: str,
+    serial: Serial,
     body: RevokeIn,
     p: Platform = Depends(platform),
     who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
 ) -> RevokedOut:
-    done = RevocationService(p).revoke(serials.parse(serial), body.reason, who.actor, body.note, municipality_code=_scope(who))
+    done = RevocationService(p).revoke(serials.parse(serial), RevocationReason(body.reason), who.actor, body.note, municipality_code=_scope(who))
     return RevokedOut(serial=serials.to_display(done.serial), reason=done.reason.value, rule=done.reason.rule, revoked_at=done.revoked_at.isoformat())

@@ -11,10 +11,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
-from myna.errors import InvalidInput
+from myna.errors import Conflict, InvalidInput, NotFound
 from myna.mobile.issuance import MobileService
 from myna.pki import serials
+from myna.verifiers import card_signed
 from myna.web.deps import platform
+from myna.web.openapi import raises
+from myna.web.types import Base64, base64_length
 
 router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
 
@@ -27,21 +30,21 @@ def _b64(field: str, text: str) -> bytes:
 
 
 class ApplicationIn(BaseModel):
-    document: str = Field(max_length=32_000, description="the application document, base64")
-    signature: str = Field(max_length=100_000, description="detached CMS SignedData over it, made with the card's signature key, base64")
+    document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the application document, base64")
+    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData over it, made with the card's signature key, base64")
 
 
 class KeyIn(BaseModel):
     public_key: str = Field(max_length=10_000, description="the phone key's SubjectPublicKeyInfo, PEM")
-    proof: str = Field(max_length=2_000, description="the phone key's signature over the possession message, base64")
+    proof: Base64 = Field(max_length=2_000, description="the phone key's signature over the possession message, base64")
 
 
-@router.post("/applications", status_code=201)
+@router.post("/applications", status_code=201, responses=raises(Conflict, NotFound))
 def apply(body: ApplicationIn, p: Platform = Depends(platform)) -> dict:
     return MobileService(p).apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
 
 
-@router.post("/applications/{application_id}/certificate", status_code=201)
+@router.post("/applications/{application_id}/certificate", status_code=201, responses=raises(Conflict))
 def issue(application_id: str, body: KeyIn, p: Platform = Depends(platform)) -> dict:
     issued = MobileService(p).issue(application_id, body.public_key, _b64("proof", body.proof))
     return {

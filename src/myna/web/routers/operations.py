@@ -7,18 +7,21 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
-from myna.errors import InvalidInput
+from myna.errors import Conflict, InvalidInput
 from myna.operations.service import SERVICES, Operations, fiscal_year_start
 from myna.validation.provision import CENTRE_NAME
 from myna.web.bounds import RowId
 from myna.web.deps import platform, require
+from myna.web.openapi import raises
+from myna.web.types import IsoAwareDatetime
 
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 READERS = (Role.OPERATOR, Role.AUDITOR)
+SERVICE_PATTERN = "^(" + "|".join(SERVICES) + ")$"  # the keys are lower-case words and '-'
 
 
 def _centre(name: str) -> str:
@@ -28,20 +31,20 @@ def _centre(name: str) -> str:
 
 
 class OutageIn(BaseModel):
-    service: str = Field(description=f"one of: {', '.join(SERVICES)}")
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
+    service: str = Field(pattern=SERVICE_PATTERN, description=f"one of: {', '.join(SERVICES)}")
+    started_at: IsoAwareDatetime
+    ended_at: IsoAwareDatetime | None = None
     planned: bool = Field(default=False, description="maintenance and other planned stops: excluded from availability")
-    cause: str = Field(min_length=1, max_length=2000)
+    cause: str = Field(min_length=1, max_length=2000, pattern=r"\S")
 
 
 class OutageEnd(BaseModel):
-    ended_at: AwareDatetime
+    ended_at: IsoAwareDatetime
 
 
 class TrafficIn(BaseModel):
     centre: Annotated[str, AfterValidator(_centre)]
-    minute: AwareDatetime = Field(description="the minute counted (seconds are dropped)")
+    minute: IsoAwareDatetime = Field(description="the minute counted (seconds are dropped)")
     ocsp: int = Field(ge=0, le=10**9)
     crl: int = Field(ge=0, le=10**9)
     errors: int = Field(default=0, ge=0, le=10**9)
@@ -54,7 +57,7 @@ def services() -> dict[str, dict[str, str]]:
 
 @router.get("/outages", summary="Outage log, newest first")
 def outages(
-    service: str | None = None,
+    service: str | None = Query(default=None, pattern=SERVICE_PATTERN),
     limit: int = Query(default=100, ge=1, le=1000),
     p: Platform = Depends(platform),
     _who: Principal = Depends(require(*READERS)),
@@ -69,15 +72,15 @@ def record_outage(body: OutageIn, p: Platform = Depends(platform), who: Principa
     return Operations(p).record_outage(body.service, body.started_at, body.ended_at, body.planned, body.cause, who.actor).to_json()
 
 
-@router.post("/outages/{outage_id}/end", summary="Close an ongoing outage")
+@router.post("/outages/{outage_id}/end", summary="Close an ongoing outage", responses=raises(Conflict))
 def end_outage(outage_id: RowId, body: OutageEnd, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
     return Operations(p).end_outage(outage_id, body.ended_at, who.actor).to_json()
 
 
 @router.get("/availability", summary="Availability per service: (service time − outage time) ÷ service time, planned outages excluded")
 def availability(
-    start: AwareDatetime | None = Query(default=None, description="default: the start of this fiscal year (1 April, JST)"),
-    end: AwareDatetime | None = Query(default=None, description="default: now"),
+    start: IsoAwareDatetime | None = Query(default=None, description="default: the start of this fiscal year (1 April, JST)"),
+    end: IsoAwareDatetime | None = Query(default=None, description="default: now"),
     p: Platform = Depends(platform),
     _who: Principal = Depends(require(*READERS)),
 ) -> dict:

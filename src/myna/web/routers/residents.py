@@ -3,7 +3,6 @@ number notices. A municipality token acts only on its own residents."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -11,31 +10,33 @@ from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
-from myna.errors import Forbidden, InvalidInput
+from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.pki.basic4 import Sex
 from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
 from myna.web.deps import platform, require
+from myna.web.openapi import raises, retried
 from myna.web.routers.certificates import Basic4In
+from myna.web.types import IsoDate, MunicipalityCode, RequestId, ResidentCode
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
 
 class EventIn(BaseModel):
-    event_id: str = Field(max_length=200, description="Your id for this event: a retry with the same id is acknowledged, not re-applied")
+    event_id: RequestId = Field(description="Your id for this event: a retry with the same id is acknowledged, not re-applied")
     type: EventType
-    resident_code: str
-    effective_date: dt.date = Field(description="The date the change took effect (異動日); events apply in date order per resident")
-    municipality_code: str | None = Field(default=None, description="Filled in from a municipality token")
+    resident_code: ResidentCode
+    effective_date: IsoDate = Field(description="The date the change took effect (異動日); events apply in date order per resident")
+    municipality_code: MunicipalityCode | None = Field(default=None, description="Filled in from a municipality token")
     basic4: Basic4In | None = Field(default=None, description="birth; move-in of someone not on the register")
     name: str | None = Field(default=None, max_length=256)
     name_alt: str | None = Field(default=None, max_length=256)
     address: str | None = Field(default=None, max_length=256)
     address_alt: str | None = Field(default=None, max_length=256)
-    date_of_birth: dt.date | None = None
+    date_of_birth: IsoDate | None = None
     sex: Literal["1", "2", "3"] | None = None
     minor: bool = Field(default=False, description="correction of name or address only: a minor correction (軽微な修正) revokes nothing")
-    planned_date: dt.date | None = Field(default=None, description="planned-move-out: 転出の予定年月日, at most one year after effective_date (R-RA-5)")
+    planned_date: IsoDate | None = Field(default=None, description="planned-move-out: 転出の予定年月日, at most one year after effective_date (R-RA-5)")
     reason: str | None = Field(default=None, max_length=200, description="deletion: why")
 
 
@@ -49,7 +50,7 @@ class EventOut(BaseModel):
 
 
 class MunicipalityIn(BaseModel):
-    code: str
+    code: MunicipalityCode
     name: str = Field(max_length=100)
 
 
@@ -63,7 +64,7 @@ def _municipality(who: Principal, given: str | None) -> str:
     return given
 
 
-@router.post("/residents/events", response_model=EventOut, status_code=201, summary="Report a change event (異動等情報)")
+@router.post("/residents/events", response_model=EventOut, status_code=201, summary="Report a change event (異動等情報)", responses={**retried(EventOut), **raises(Conflict, NotFound)})
 def submit_event(body: EventIn, response: Response, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> EventOut:
     event = ChangeEvent(
         event_id=body.event_id,
@@ -104,12 +105,12 @@ def list_residents(
 
 
 @router.get("/residents/{resident_code}", summary="One identity record with its full history (R-RES-1)")
-def get_resident(resident_code: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+def get_resident(resident_code: ResidentCode, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
     return Registry(p).get(resident_code, _scope(who))
 
 
 @router.post("/residents/{resident_code}/number", summary="Issue a new number after a leak (R-NUM-1)")
-def reissue(resident_code: str, reason: str = Query(min_length=1, max_length=200), p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def reissue(resident_code: ResidentCode, reason: str = Query(min_length=1, max_length=200), p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return {"resident_code": resident_code, "number": Registry(p).reissue_number(resident_code, who.municipality_code, reason, who.actor)}
 
 
@@ -118,7 +119,7 @@ def number_notices(p: Platform = Depends(platform), who: Principal = Depends(req
     return Registry(p).fetch_notices(who.municipality_code)
 
 
-@router.post("/municipalities", status_code=201, summary="Register a municipality")
+@router.post("/municipalities", status_code=201, summary="Register a municipality", responses=raises(Conflict))
 def register_municipality(body: MunicipalityIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
     Registry(p).register_municipality(body.code, body.name, who.actor)
     return {"code": body.code, "name": body.name}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,21 +18,24 @@ from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role, Tokens
-from myna.errors import InvalidInput, Unauthorised
+from myna.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from myna.pki import serials
+from myna.verifiers import card_signed
 from myna.verifiers.consent import Consents
 from myna.verifiers.credentials import Caller, Credentials, VerifierCa
 from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.mtls import client_certificate_der
-from myna.verifiers.provision import ProvisionService
+from myna.verifiers.provision import NotDisclosed, ProvisionService
 from myna.verifiers.registry import Status, VerifierRegistry
 from myna.verifiers.renewals import record_renewal
 from myna.verifiers.report import provision_report
 from myna.web.deps import platform, require
+from myna.web.openapi import AUTH_STATUSES, binary, raises
+from myna.web.types import Base64, Serial, VerifierCode, base64_length
 
 router = APIRouter(tags=["verifiers"])
 _bearer = HTTPBearer(auto_error=False)
-OnBehalf = Query(default=None, max_length=32, description="platform operators: the entrusting business asked for")
+OnBehalf = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$", description="platform operators: the entrusting business asked for")
 
 
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
@@ -43,6 +47,9 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
     if credentials is None:
         raise Unauthorised("present a verifier client certificate (mutual TLS) or a verifier bearer token")
     return Credentials(p).by_token(Tokens(p).authenticate(credentials.credentials))
+
+
+setattr(caller, AUTH_STATUSES, (401, 403))
 
 
 def _serial(text: str) -> int:
@@ -66,35 +73,35 @@ def whoami(c: Caller = Depends(caller)) -> dict:
 
 @router.get("/api/v1/verifier/status/{purpose}/{serial}")
 def status(
-    purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Revocation information in real time (R-REV-10, R-VER-1)."""
     return ProvisionService(p).status(c, purpose, _serial(serial), on_behalf_of)
 
 
-@router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response)
+@router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response, responses=binary("application/pkix-crl", "The CRL (DER)"))
 def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> Response:
     """Revocation files (失効情報ファイル) of a holder CA, to verifiers of its purpose."""
     return Response(ProvisionService(p).revocation_file(c, slug, delta), media_type="application/pkix-crl")
 
 
-@router.get("/api/v1/verifier/basic4/{serial}")
-def basic4(serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+@router.get("/api/v1/verifier/basic4/{serial}", responses=raises(NotDisclosed))
+def basic4(serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
     """The latest basic 4 information of a signature certificate's holder, with consent (R-VER-2)."""
     return ProvisionService(p).basic4(c, _serial(serial), on_behalf_of)
 
 
-@router.get("/api/v1/verifier/corresponding/{pair}/{serial}")
+@router.get("/api/v1/verifier/corresponding/{pair}/{serial}", responses=raises(NotDisclosed))
 def corresponding(
-    pair: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    pair: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Corresponding serials (R-VER-3): pair is sign-mobile, auth-mobile or sign-auth."""
     return ProvisionService(p).corresponding(c, pair, _serial(serial), on_behalf_of)
 
 
-@router.get("/api/v1/verifier/renewal/{purpose}/{serial}")
+@router.get("/api/v1/verifier/renewal/{purpose}/{serial}", responses=raises(NotDisclosed))
 def renewal(
-    purpose: str, serial: str, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Old-to-new linkage (R-VER-4)."""
     return ProvisionService(p).renewal(c, purpose, _serial(serial), on_behalf_of)
@@ -110,11 +117,11 @@ def certification_code(c: Caller = Depends(caller), p: Platform = Depends(platfo
 
 
 class SignedDocumentIn(BaseModel):
-    document: str = Field(max_length=32_000, description="the signed document, base64")
-    signature: str = Field(max_length=100_000, description="detached CMS SignedData (DER), base64, made with the card's signature key")
+    document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the signed document, base64")
+    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData (DER), base64, made with the card's signature key")
 
 
-@router.post("/api/v1/consents")
+@router.post("/api/v1/consents", responses=raises(Conflict, NotFound))
 def submit_consent(body: SignedDocumentIn, p: Platform = Depends(platform)) -> dict:
     """Grant or withdraw consent (R-VER-2) by a document signed with the card."""
     return Consents(p).submit(_b64("document", body.document), _b64("signature", body.signature)).to_json()
@@ -126,10 +133,10 @@ READ = (Role.OPERATOR, Role.AUDITOR)
 
 
 class VerifierIn(BaseModel):
-    code: str = Field(max_length=32)
-    name: str = Field(max_length=200)
+    code: VerifierCode
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$", description="1-200 printable characters")
     type: VerifierType
-    operator: str | None = Field(default=None, max_length=32, description="for an entrusting business: its platform operator")
+    operator: VerifierCode | None = Field(default=None, description="for an entrusting business: its platform operator")
 
 
 class StatusIn(BaseModel):
@@ -138,7 +145,7 @@ class StatusIn(BaseModel):
 
 
 class AgreementIn(BaseModel):
-    reference: str = Field(max_length=200)
+    reference: str = Field(min_length=1, max_length=200)
 
 
 class PublicKeyIn(BaseModel):
@@ -146,11 +153,11 @@ class PublicKeyIn(BaseModel):
 
 
 class RenewalIn(BaseModel):
-    old_serial: str = Field(max_length=64)
-    new_serial: str = Field(max_length=64)
+    old_serial: Serial
+    new_serial: Serial
 
 
-@router.post("/api/v1/verifiers", status_code=201)
+@router.post("/api/v1/verifiers", status_code=201, responses=raises(Conflict, NotFound))
 def register(body: VerifierIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
     return VerifierRegistry(p).register(body.code, body.name, body.type, who.actor, body.operator).to_json()
 
@@ -160,36 +167,36 @@ def list_verifiers(_who: Principal = Depends(require(*READ)), p: Platform = Depe
     return [v.to_json() for v in VerifierRegistry(p).list()]
 
 
-@router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response)
-def report_csv(year: int = Path(ge=2000, le=2200), _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
+@router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response, responses=binary("text/csv", "The report (UTF-8 CSV)"))
+def report_csv(year: Annotated[int, Path(ge=2000, le=2200)], _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
     """The provision report (R-VER-6) of a year, as CSV."""
     return Response(provision_report(p, year).csv(), media_type="text/csv; charset=utf-8")
 
 
 @router.get("/api/v1/verifiers/{code}")
-def get_verifier(code: str, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> dict:
+def get_verifier(code: VerifierCode, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> dict:
     return VerifierRegistry(p).get(code).to_json()
 
 
-@router.post("/api/v1/verifiers/{code}/status")
-def set_status(code: str, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+@router.post("/api/v1/verifiers/{code}/status", responses=raises(Conflict))
+def set_status(code: VerifierCode, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
     return VerifierRegistry(p).set_status(code, body.status, who.actor, body.note).to_json()
 
 
-@router.post("/api/v1/verifiers/{code}/agreement")
-def agreement(code: str, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+@router.post("/api/v1/verifiers/{code}/agreement", responses=raises(Conflict))
+def agreement(code: VerifierCode, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
     return VerifierRegistry(p).record_agreement(code, body.reference, who.actor).to_json()
 
 
-@router.post("/api/v1/verifiers/{code}/client-certificates", status_code=201)
+@router.post("/api/v1/verifiers/{code}/client-certificates", status_code=201, responses=raises(Conflict))
 def client_certificate(
-    code: str, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)
+    code: VerifierCode, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)
 ) -> dict:
     issued = VerifierCa(p).issue_client_certificate(code, body.public_key, who.actor)
     return {"verifier": code, "serial": issued.serial, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat()}
 
 
-@router.post("/api/v1/renewals", status_code=201)
+@router.post("/api/v1/renewals", status_code=201, responses=raises(Conflict, NotFound))
 def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
     """Record that a certificate replaced another (R-VER-4)."""
     old, new = _serial(body.old_serial), _serial(body.new_serial)
@@ -198,7 +205,7 @@ def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR
     return {"old_serial": serials.to_display(old), "new_serial": serials.to_display(new)}
 
 
-@router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"])
+@router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"], responses=binary("application/x-pem-file", "The CA certificate (PEM)"))
 def verifier_ca(p: Platform = Depends(platform)) -> Response:
     """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
     return Response(VerifierCa(p).certificate_pem(), media_type="application/x-pem-file")
