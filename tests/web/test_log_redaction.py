@@ -79,7 +79,7 @@ def _fuzz(send, token: str) -> list[int]:
     statuses = []
     for method, url, kw in [
         ("GET", f"/api/v1/residents/{RESIDENT_CODE}", {"headers": auth, "params": secret_query}),  # fails (patched)
-        ("GET", f"/api/v1/residents/{INDIVIDUAL_NUMBER}", {"headers": {**auth, "X-Pin": AUTH_PIN, "Cookie": f"myna_session={SESSION}"}}),  # fails
+        ("GET", f"/api/v1/residents/{RESIDENT_CODE}", {"headers": {**auth, "X-Pin": AUTH_PIN, "X-Number": INDIVIDUAL_NUMBER, "Cookie": f"myna_session={SESSION}"}}),  # fails
         ("POST", "/api/v1/certificates", {"headers": auth, "json": issue_body}),  # fails (patched)
         ("POST", "/api/v1/certificates", {"headers": auth, "json": {**issue_body, "kind": "no-such-kind"}}),  # 422
         ("POST", "/api/v1/residents/events", {"headers": auth, "json": {"basic4": BASIC4, "resident_code": RESIDENT_CODE}}),
@@ -175,7 +175,7 @@ def _free_port() -> int:
 # The live server: `myna serve` itself, with two services made to fail inside requests.
 _LAUNCHER = """
 import sys
-sys.path[:0] = [{tests!r}]
+sys.path[:0] = [{tests!r}, {tests_root!r}]
 from myna.authority.issuance import IssuanceService
 from myna.residents.registry import Registry
 import test_log_redaction as t
@@ -208,7 +208,7 @@ def test_no_secret_or_personal_data_in_a_live_servers_logs(tmp_path, database_ur
     err_path, out_path = tmp_path / "stderr", tmp_path / "stdout"
     with open(err_path, "wb") as err, open(out_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER.format(tests=str(Path(__file__).parent)), str(port)], env=env, stdout=out, stderr=err, cwd=tmp_path
+            [sys.executable, "-c", _LAUNCHER.format(tests=str(Path(__file__).parent), tests_root=str(Path(__file__).parents[1])), str(port)], env=env, stdout=out, stderr=err, cwd=tmp_path
         )
     try:
         base = f"http://127.0.0.1:{port}"
