@@ -55,6 +55,9 @@ trap 'on_signal TERM' TERM
 trap 'on_signal HUP' HUP
 
 # --- setup ------------------------------------------------------------------------
+# Everything the suite drives: pytest & co. (test), pyscard for the PC/SC tools (card, built
+# against libpcsclite-dev by the gcc installed below), the PostgreSQL and PKCS#11 drivers.
+MYNA_EXTRAS="test,card,postgres,pkcs11"
 myna_ensure_system_packages
 if ! myna_ensure_venv; then
     myna_warn "setup failed (see above): no tests were run"
