@@ -11,9 +11,11 @@
 #   2. fast suite on a real PostgreSQL server started here (scripts/start-postgres.sh)
 #   3. slow tests (-m slow) on SQLite
 #   4. slow tests on PostgreSQL
+#   5. in CI: the run command on a fresh venv with nothing but Python (scripts/check-fresh-run.sh)
 # A summary follows; the exit status is non-zero if any step failed.
 #
-# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW (seconds per step);
+# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_FRESH (seconds
+# per step); MYNA_TEST_FRESH_RUN=1 runs step 5 outside CI too;
 # MYNA_TEST_DATABASE_URL already set = use that PostgreSQL server instead of starting one.
 
 # No `set -e`: a failing step must not stop the others; every status is checked by hand.
@@ -27,6 +29,7 @@ source scripts/lib.sh
 # fails the run instead of blocking CI forever, not to police speed.
 TIMEOUT_FAST="${MYNA_TEST_TIMEOUT_FAST:-900}"
 TIMEOUT_SLOW="${MYNA_TEST_TIMEOUT_SLOW:-1200}"
+TIMEOUT_FRESH="${MYNA_TEST_TIMEOUT_FRESH:-780}"  # the check's own bounds (480 s setup + 240 s start) and a margin
 
 RUN_START=$SECONDS
 LOGDIR="$(mktemp -d /tmp/myna-test.XXXXXX)"
@@ -197,6 +200,32 @@ pg_step() { # name seconds no_tests_ok args...
 pg_step "fast / PostgreSQL" "$TIMEOUT_FAST" no "${FAST[@]}" "$@"
 run_step "slow / SQLite" "$TIMEOUT_SLOW" yes sqlite "${SLOW[@]}" "$@"
 pg_step "slow / PostgreSQL" "$TIMEOUT_SLOW" yes "${SLOW[@]}" "$@"
+
+# The README's run command on a fresh venv with nothing but Python (no compiler, no pip
+# cache): scripts/check-fresh-run.sh. In CI always; locally when MYNA_TEST_FRESH_RUN=1
+# (it costs a pip install of the base dependencies, one to a few minutes).
+if [ "${CI:-}" = true ] || [ "${MYNA_TEST_FRESH_RUN:-}" = 1 ]; then
+    echo
+    myna_log "step: fresh run: bash scripts/check-fresh-run.sh (timeout ${TIMEOUT_FRESH}s)"
+    fresh_log="$LOGDIR/fresh.log" fresh_start=$SECONDS
+    timeout --kill-after=30 "$TIMEOUT_FRESH" bash scripts/check-fresh-run.sh >"$fresh_log" 2>&1 &
+    CHILD=$!
+    tail -n +1 -f --pid="$CHILD" "$fresh_log" &
+    fresh_tail=$!
+    wait "$CHILD"; rc=$?
+    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
+    CHILD=""
+    wait "$fresh_tail" 2>/dev/null
+    note="$(grep -E '^fresh run: ' "$fresh_log" | tail -n 1 | sed 's/^fresh run: //')"
+    case "$rc" in
+        0) record "fresh run" PASS $((SECONDS - fresh_start)) "$note" ;;
+        124|137) record "fresh run" FAIL $((SECONDS - fresh_start)) "timed out after ${TIMEOUT_FRESH}s" ;;
+        *) record "fresh run" FAIL $((SECONDS - fresh_start)) "${note:-exit status $rc}" ;;
+    esac
+    [ -z "$INTERRUPTED" ] || exit 130
+else
+    record "fresh run" SKIP 0 "CI only (MYNA_TEST_FRESH_RUN=1 to run it here)"
+fi
 
 # Stop our server now rather than in the exit trap, so that nothing is printed after the
 # summary: CI reads the closing lines.
