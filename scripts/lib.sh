@@ -5,17 +5,22 @@
 # Python 3.11 and network access to PyPI/Debian, and must be cheap to re-run
 # locally. So everything here is "check first, act only when missing":
 #   myna_ensure_system_packages  apt packages the tests need (root + apt only)
-#   myna_ensure_venv             .venv with `pip install -e '.[test]'`, redone
-#                                only when pyproject.toml changes
+#   myna_ensure_venv             .venv with `pip install -e '.[EXTRAS]'`, redone
+#                                only when pyproject.toml changes or an extra is missing
 #
 # The caller must have `set -u`-safe code paths; we do not change its shell options.
 
 # Repository root: the parent of this file's directory, whatever the caller's cwd.
 MYNA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MYNA_VENV="$MYNA_ROOT/.venv"
-# Installed extras. run.sh uses the same ones as test.sh so that both share one
-# stamp and never undo each other's install.
-MYNA_EXTRAS="test"
+# The venv; another path may be given (scripts/check-fresh-run.sh builds a throwaway one).
+MYNA_VENV="${MYNA_VENV:-$MYNA_ROOT/.venv}"
+# The extras to install, comma-separated, set by the caller before myna_ensure_venv:
+# empty for run.sh (the platform needs only the base dependencies, all of them wheels, so
+# a machine with nothing but Python runs it), "test,card,..." for test.sh (pyscard, the
+# card extra, is built from source against libpcsclite-dev). One venv serves both: the
+# stamp records which extras are installed, and a venv that has more than asked for is
+# left as it is, so neither command undoes the other's install.
+MYNA_EXTRAS="${MYNA_EXTRAS-}"
 
 # Debian packages the test suite relies on:
 #   softhsm2 + opensc + libengine-pkcs11-openssl  PKCS#11 key backend tests (SoftHSM2 token)
@@ -28,7 +33,8 @@ MYNA_EXTRAS="test"
 #   pcscd + vsmartcard-vpcd                        PC/SC daemon and its virtual reader driver:
 #                                                  the virtual card tests (tests/chip) insert
 #                                                  cards there and drive them with OpenSC
-#   libpcsclite-dev + gcc                          to build pyscard (no Linux wheels on PyPI)
+#   libpcsclite-dev + gcc                          to build pyscard (no Linux wheels on PyPI;
+#                                                  the card extra, which run.sh does not install)
 #   fonts-ipaexfont-gothic/-mincho                 Japanese TrueType fonts embedded in the PDFs
 #   zbar-tools                                     zbarimg: tests decode the QR codes on the PDFs
 #   chromium                                       the browser Playwright drives through the screens (tests/ui)
@@ -103,16 +109,25 @@ myna_find_python() {
     return 1
 }
 
-# Create .venv and install the project into it (editable, with the test extra).
-# Re-installs only when pyproject.toml (or the extras) changed: the hash is kept in a
-# stamp file inside .venv, written only after a successful install.
+# Sorted, de-duplicated union of comma-separated extras lists: "test,card" "card" -> "card,test".
+_myna_extras_union() {
+    printf '%s\n' "$@" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -
+}
+
+# Create the venv and install the project into it (editable, with MYNA_EXTRAS).
+# Re-installs only when pyproject.toml changed or an extra asked for is not installed yet:
+# the stamp file inside the venv, written only after a successful install, holds the hash
+# of pyproject.toml and the extras installed ("<sha256> extras=card,test"). When it must
+# install, it installs the extras asked for plus those the stamp already had, so that
+# run.sh after a pyproject.toml change keeps test.sh's extras (and the stamp says so).
 myna_ensure_venv() {
-    local stamp="$MYNA_VENV/.myna-install-stamp" want lock
-    want="$(sha256sum "$MYNA_ROOT/pyproject.toml" | cut -d' ' -f1) extras=$MYNA_EXTRAS"
+    local stamp="$MYNA_VENV/.myna-install-stamp" hash lock old old_hash="" old_extras="" want_extras extras spec
+    hash="$(sha256sum "$MYNA_ROOT/pyproject.toml" | cut -d' ' -f1)"
+    want_extras="$(_myna_extras_union "$MYNA_EXTRAS")"
 
     # Several people/terminals may run the scripts at once in one checkout; serialise
     # venv creation and pip so they do not corrupt each other's install.
-    lock="${TMPDIR:-/tmp}/myna-venv-$(printf '%s' "$MYNA_ROOT" | sha256sum | cut -c1-12).lock"
+    lock="${TMPDIR:-/tmp}/myna-venv-$(printf '%s' "$MYNA_VENV" | sha256sum | cut -c1-12).lock"
     if command -v flock >/dev/null 2>&1; then
         exec {_myna_lock_fd}>"$lock"
         flock "$_myna_lock_fd"
@@ -142,12 +157,19 @@ myna_ensure_venv() {
         "$py" -m venv "$MYNA_VENV" || return 1
     fi
 
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        myna_log "pip install -e '.[$MYNA_EXTRAS]' (pyproject.toml changed or first run; takes a while)"
+    old="$(cat "$stamp" 2>/dev/null || true)"
+    case "$old" in
+        *" extras="*) old_hash="${old%% *}" old_extras="${old#* extras=}" ;;
+    esac
+    # Enough already: the same pyproject.toml, and every extra asked for is installed.
+    if [ "$old_hash" != "$hash" ] || [ "$(_myna_extras_union "$old_extras" "$want_extras")" != "$(_myna_extras_union "$old_extras")" ]; then
+        extras="$(_myna_extras_union "$old_extras" "$want_extras")"
+        spec="$MYNA_ROOT"
+        [ -n "$extras" ] && spec="$MYNA_ROOT[$extras]"
+        myna_log "pip install -e '.${extras:+[$extras]}' into $MYNA_VENV (pyproject.toml changed, an extra is missing, or first run; takes a while)"
         # PIP_NO_INPUT: CI has no stdin; never wait for a prompt.
-        PIP_NO_INPUT=1 "$MYNA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-            -e "${MYNA_ROOT}[${MYNA_EXTRAS}]" || return 1
-        printf '%s\n' "$want" >"$stamp"
+        PIP_NO_INPUT=1 "$MYNA_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec" || return 1
+        printf '%s extras=%s\n' "$hash" "$extras" >"$stamp"
     fi
 
     if [ -n "${_myna_lock_fd:-}" ]; then

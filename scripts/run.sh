@@ -8,12 +8,23 @@
 #
 # The store is embedded SQLite under MYNA_HOME. Re-running is cheap and keeps the data:
 # `myna init` and `myna demo` are idempotent, and the venv is only rebuilt when
-# pyproject.toml changes. No system packages are needed (apt is only for the tests).
+# pyproject.toml changes. No system packages and no compiler are needed: the venv gets
+# the base dependencies only (all published as wheels), not the test or card extras
+# (apt, gcc and pyscard are for scripts/test.sh). A venv test.sh made is used as it is.
+#
+#   MYNA_VENV=/other/venv bash scripts/run.sh  # another venv (default ./.venv)
+#   MYNA_EXTRAS=card bash scripts/run.sh       # also these extras (card needs gcc + libpcsclite-dev)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+
+MYNA_EXTRAS="${MYNA_EXTRAS:-}"
+# The drivers the chosen store and key backend need, when they are not the defaults:
+# psycopg (a wheel) for MYNA_DATABASE_URL=postgresql..., python-pkcs11 for an HSM.
+case "${MYNA_DATABASE_URL:-}" in postgresql*) MYNA_EXTRAS="$MYNA_EXTRAS,postgres" ;; esac
+[ "${MYNA_KEY_BACKEND:-file}" = pkcs11 ] && MYNA_EXTRAS="$MYNA_EXTRAS,pkcs11"
 
 myna_ensure_venv || { myna_warn "setup failed (see above)"; exit 1; }
 

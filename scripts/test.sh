@@ -12,9 +12,11 @@
 #   3. slow tests (-m slow) on SQLite
 #   4. slow tests on PostgreSQL
 #   5. Schemathesis over the OpenAPI schema, every role (-m schema, SQLite)
+#   6. in CI: the run command on a fresh venv with nothing but Python (scripts/check-fresh-run.sh)
 # A summary follows; the exit status is non-zero if any step failed.
 #
-# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_SCHEMA (seconds per step);
+# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_SCHEMA /
+# MYNA_TEST_TIMEOUT_FRESH (seconds per step); MYNA_TEST_FRESH_RUN=1 runs step 6 outside CI too;
 # MYNA_TEST_DATABASE_URL already set = use that PostgreSQL server instead of starting one.
 
 # No `set -e`: a failing step must not stop the others; every status is checked by hand.
@@ -29,6 +31,7 @@ source scripts/lib.sh
 TIMEOUT_FAST="${MYNA_TEST_TIMEOUT_FAST:-900}"
 TIMEOUT_SLOW="${MYNA_TEST_TIMEOUT_SLOW:-1200}"
 TIMEOUT_SCHEMA="${MYNA_TEST_TIMEOUT_SCHEMA:-1200}"
+TIMEOUT_FRESH="${MYNA_TEST_TIMEOUT_FRESH:-780}"  # the check's own bounds (480 s setup + 240 s start) and a margin
 
 RUN_START=$SECONDS
 LOGDIR="$(mktemp -d /tmp/myna-test.XXXXXX)"
@@ -57,6 +60,9 @@ trap 'on_signal TERM' TERM
 trap 'on_signal HUP' HUP
 
 # --- setup ------------------------------------------------------------------------
+# Everything the suite drives: pytest & co. (test), pyscard for the PC/SC tools (card, built
+# against libpcsclite-dev by the gcc installed below), the PostgreSQL and PKCS#11 drivers.
+MYNA_EXTRAS="test,card,postgres,pkcs11"
 myna_ensure_system_packages
 if ! myna_ensure_venv; then
     myna_warn "setup failed (see above): no tests were run"
@@ -202,6 +208,32 @@ pg_step "slow / PostgreSQL" "$TIMEOUT_SLOW" yes "${SLOW[@]}" "$@"
 SCHEMA_NO_TESTS_OK=no
 [ "$EXTRA_ARGS" -gt 0 ] && SCHEMA_NO_TESTS_OK=yes
 run_step "schema / SQLite" "$TIMEOUT_SCHEMA" "$SCHEMA_NO_TESTS_OK" sqlite "${SCHEMA[@]}" "$@"
+
+# The README's run command on a fresh venv with nothing but Python (no compiler, no pip
+# cache): scripts/check-fresh-run.sh. In CI always; locally when MYNA_TEST_FRESH_RUN=1
+# (it costs a pip install of the base dependencies, one to a few minutes).
+if [ "${CI:-}" = true ] || [ "${MYNA_TEST_FRESH_RUN:-}" = 1 ]; then
+    echo
+    myna_log "step: fresh run: bash scripts/check-fresh-run.sh (timeout ${TIMEOUT_FRESH}s)"
+    fresh_log="$LOGDIR/fresh.log" fresh_start=$SECONDS
+    timeout --kill-after=30 "$TIMEOUT_FRESH" bash scripts/check-fresh-run.sh >"$fresh_log" 2>&1 &
+    CHILD=$!
+    tail -n +1 -f --pid="$CHILD" "$fresh_log" &
+    fresh_tail=$!
+    wait "$CHILD"; rc=$?
+    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
+    CHILD=""
+    wait "$fresh_tail" 2>/dev/null
+    note="$(grep -E '^fresh run: ' "$fresh_log" | tail -n 1 | sed 's/^fresh run: //')"
+    case "$rc" in
+        0) record "fresh run" PASS $((SECONDS - fresh_start)) "$note" ;;
+        124|137) record "fresh run" FAIL $((SECONDS - fresh_start)) "timed out after ${TIMEOUT_FRESH}s" ;;
+        *) record "fresh run" FAIL $((SECONDS - fresh_start)) "${note:-exit status $rc}" ;;
+    esac
+    [ -z "$INTERRUPTED" ] || exit 130
+else
+    record "fresh run" SKIP 0 "CI only (MYNA_TEST_FRESH_RUN=1 to run it here)"
+fi
 
 # Stop our server now rather than in the exit trap, so that nothing is printed after the
 # summary: CI reads the closing lines.

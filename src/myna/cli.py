@@ -130,11 +130,16 @@ def serve(
     import uvicorn
 
     from myna.validation.runtime import platform_app, quiet_ocsp_access_log
+    from myna.web.limits import BoundedHttpToolsProtocol
 
     p = _platform()
     app_ = _run(lambda: platform_app(p, schedule=schedule))
     # uvicorn configures logging here; its handlers mask what a line could leak (myna.logs).
-    config = uvicorn.Config(app_, host=host, port=port, log_level="info", log_config=logs.uvicorn_log_config())
+    # The protocol adds a deadline and a size bound on each request's head, which uvicorn
+    # lacks; the body limit is the app's (myna.web.limits.BodyLimit).
+    config = uvicorn.Config(
+        app_, host=host, port=port, log_level="info", log_config=logs.uvicorn_log_config(), http=BoundedHttpToolsProtocol
+    )
     quiet_ocsp_access_log()
     uvicorn.Server(config).run()
 

@@ -15,6 +15,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from myna import logs
@@ -46,7 +47,7 @@ def _run(fn):
     try:
         return fn()
     except MynaError as exc:
-        err.print(f"[bold red]error[/]: {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
 
 

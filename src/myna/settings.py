@@ -32,6 +32,13 @@ def _signing_processes() -> int | None:
     return value
 
 
+def _max_body_bytes() -> int:
+    value = _env_int("MYNA_MAX_BODY_BYTES", 1024 * 1024)
+    if value < 1:
+        raise SystemExit(f"MYNA_MAX_BODY_BYTES must be 1 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -52,6 +59,9 @@ class Settings:
     # 0 or 1: sign in the calling thread. cryptography holds the GIL while signing, so
     # only processes sign in parallel.
     signing_processes: int | None = None
+    # Largest request body `myna serve` reads (bytes); the routes that take photographs or
+    # files allow more (myna.web.limits). Past it: 413, before the body is read.
+    max_body_bytes: int = 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +82,7 @@ class Settings:
             delta_crl_interval_s=_env_int("MYNA_DELTA_CRL_INTERVAL", 15 * 60),
             log_format=os.environ.get("MYNA_LOG_FORMAT", "console"),
             signing_processes=_signing_processes(),
+            max_body_bytes=_max_body_bytes(),
         )
 
     @property

@@ -210,7 +210,7 @@ def pcsc_tools() -> PcscTools:
     try:
         import smartcard  # noqa: F401
     except ImportError:
-        missing.append("pyscard (pip install pyscard; needs libpcsclite-dev to build)")
+        missing.append("pyscard (pip install 'myna[card]'; needs gcc and libpcsclite-dev to build)")
     if not _first(VPCD_DRIVER_GLOBS):
         missing.append("the vpcd reader driver (Debian: vsmartcard-vpcd)")
     opensc_tool, pkcs11_tool, openssl = shutil.which("opensc-tool"), shutil.which("pkcs11-tool"), shutil.which("openssl")

@@ -18,7 +18,10 @@ def _pyscard():
         from smartcard import Exceptions, System
         from smartcard.pcsc.PCSCExceptions import BaseSCardException
     except ImportError:
-        raise PcscUnavailable("pyscard is not installed: pip install pyscard (it builds against libpcsclite-dev)") from None
+        raise PcscUnavailable(
+            "the PC/SC tools need pyscard, which is not installed: pip install 'myna[card]' "
+            "(it builds from source: needs gcc and libpcsclite-dev; scripts/test.sh installs both)"
+        ) from None
     return System, Exceptions, BaseSCardException
 
 

@@ -19,6 +19,7 @@ from myna.store import models as m
 from myna.web import errors, openapi, ui
 from myna.web.deps import platform
 from myna.web.guard import NulGuard
+from myna.web.limits import BodyLimit
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
 from myna.web.routers import mobile as mobile_router
 from myna.web.routers import verifiers as verifiers_router
@@ -70,6 +71,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     errors.install(app)
     app.add_middleware(NulGuard)
     app.add_middleware(openapi.AllowHeader, fastapi_app=app)
+    app.add_middleware(BodyLimit, max_body_bytes=p.settings.max_body_bytes)  # added last: outermost, before NulGuard reads a body
     app.include_router(certificates.router)
     app.include_router(authorities.api)
     app.include_router(authorities.public)
