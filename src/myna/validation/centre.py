@@ -89,6 +89,8 @@ class SyncStats:
     revoked_visible: list[tuple[str, float]] = field(default_factory=list)  # (serial, seconds from record to visible)
 
 
+MAX_SLUG = 64  # a CA slug in /ocsp/{ca} ("mobile-auth-g12"); anything longer names no CA
+
 _UNAUTHORIZED = unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
 _TRY_LATER = unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
 
@@ -170,6 +172,8 @@ class Centre:
         """The DER OCSPResponse for a DER OCSPRequest. Never raises for bad input."""
         # One clock read per request: it decides freshness, the cache entry's age and,
         # in whole seconds, the thisUpdate of anything signed now.
+        if slug_hint is not None and len(slug_hint) > MAX_SLUG:
+            return _UNAUTHORIZED  # names no CA (and _base_slug's regex is not run on kilobytes)
         now = self._precise_now()
         seen = self._by_request.get(der)
         if seen is not None:

@@ -34,14 +34,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from urllib.parse import unquote
 
 import httptools
 
 from myna import logs
 from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.validation.centre import Centre
-from myna.validation.http import MALFORMED, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request
+from myna.validation.http import MALFORMED, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request, route_path
 
 log = logs.get("myna.validation")
 
@@ -210,7 +209,7 @@ class _Connection(asyncio.Protocol):
                 return _response(400, b"", None, connection)
         raw = raw.partition(b"?")[0]
         raw_path = raw.decode("latin-1")
-        path = unquote(raw_path) if "%" in raw_path else raw_path
+        path = route_path(raw_path)
         method = self.parser.get_method()
         if path == "/ocsp" or path.startswith("/ocsp/"):
             slug, _, encoded = path[6:].partition("/")
