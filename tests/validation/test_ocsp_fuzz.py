@@ -365,6 +365,10 @@ def test_http_other_methods_get_405_R_REV_10(client: Client, seeds):
     )
     def run(method: str, der: bytes):
         r = client.request(method, "/ocsp/card-auth", content=der)
+        if client.oversized_413 and len(der) > MAX_REQUEST_BYTES:
+            # the standalone server refuses a declared body over 8 KiB before anything else
+            assert r.status_code == 413, (method, r.status_code)
+            return
         assert r.status_code == 405, (method, r.status_code)
         assert r.headers["allow"] == "GET, POST"
 

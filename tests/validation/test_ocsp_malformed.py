@@ -302,3 +302,38 @@ def test_unexpected_errors_are_one_short_line_a_minute(open_centre: Centre, monk
     ocsp_answer(open_centre, good.der, token, "card-auth")
     second = logged(capsys)
     assert second.count("ocsp answer failed") == 1 and "49" in second, second
+
+
+def test_refused_bytes_sent_again_are_not_parsed_again(open_centre: Centre, cases, good: Good, monkeypatch):
+    """A refusal depends on the request bytes alone: the same bytes again get the same
+    answer from the centre's table of refused requests, without parsing; the table is
+    bounded (cleared when full), and a good request is not in it."""
+    from myna.validation import centre as centre_module
+
+    ders = [c.der for c in cases if c.der and len(c.der) <= MAX_REQUEST_BYTES and c.expect == MALFORMED]
+    first = [open_centre.answer(d) for d in ders]
+    parsed: list[bytes] = []
+    real_parse = centre_module.parse_request
+    monkeypatch.setattr(centre_module, "parse_request", lambda d: parsed.append(d) or real_parse(d))
+    assert [open_centre.answer(d) for d in ders] == first
+    assert parsed == []
+    assert outcome(open_centre.answer(good.der)) == "good" and good.der not in open_centre._refused
+    monkeypatch.setattr(centre_module, "REFUSED_MEMO", 3)
+    open_centre._refused.clear()
+    for d in ders:
+        open_centre.answer(d)
+        assert len(open_centre._refused) <= 3
+
+
+def test_tbs_request_of_many_fields_is_refused_without_walking_them(good: Good):
+    """The extension count walks at most the four fields a TBSRequest has: 2,000 empty
+    fields are refused (ValueError inside, malformedRequest outside), not walked."""
+    from myna.pki.ocsp import OcspRefusal, _too_many_extensions, parse_request
+    from ocsp_corpus import tlv
+
+    der = tlv(0x30, tlv(0x30, b"\x05\x00" * 2000))
+    with pytest.raises(ValueError):
+        _too_many_extensions(der)
+    with pytest.raises(OcspRefusal) as refusal:
+        parse_request(der)
+    assert refusal.value.status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST

@@ -30,11 +30,12 @@ MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
 # read (about a fifth of a whole request's parse each): past this count the request is
 # refused before they are built, so the cost of a refusal stays bounded.
 MAX_EXTENSIONS = 8
-# Up to this size a request cannot hold more than MAX_EXTENSIONS extensions in either list
-# (an extension takes at least 7 bytes, everything else at least 28: 9 extensions make 91
-# bytes), so the count is checked only above it; the usual request (SHA-1 CertID, no
-# nonce, 87 bytes) is not walked at all.
+# A request holds more than MAX_EXTENSIONS extensions in a list only if, its CertID's
+# hash and serial octets (all but one of the serial's) left out, it is over this size: an
+# extension takes at least 7 bytes and everything else at least 28 (9 extensions: 91).
 _COUNT_EXTENSIONS_ABOVE = 90
+# Over this size the count comes before the CertID accessors (see parse_request).
+_COUNT_BEFORE_ACCESSORS_ABOVE = 256
 RESPONDER_DAYS = 365
 _HASHES = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 
@@ -93,11 +94,24 @@ def parse_request(der: bytes) -> OcspQuery:
     if len(der) > MAX_REQUEST_BYTES:
         raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"request larger than {MAX_REQUEST_BYTES} bytes")
     try:
-        req = ocsp.load_der_ocsp_request(der)
+        req = ocsp.load_der_ocsp_request(der)  # strict DER of the right shape from here on
+        # The extensions are counted before cryptography builds them. (Not before loading:
+        # asn1crypto's parser, lenient, can spend milliseconds on bytes cryptography
+        # refuses in microseconds.) A larger request is counted before the CertID
+        # accessors too, since cryptography re-parses the Request, singleRequestExtensions
+        # included, on each of them; a smaller one only when what is not the CertID's
+        # hashes and serial leaves room for more than MAX_EXTENSIONS extensions, which
+        # spares the usual requests, nonce or not, the walk.
+        large = len(der) > _COUNT_BEFORE_ACCESSORS_ABOVE
+        if large and _too_many_extensions(der):
+            raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"more than {MAX_EXTENSIONS} extensions")
         serial = req.serial_number
         name_hash, key_hash = req.issuer_name_hash, req.issuer_key_hash
-        if len(der) > _COUNT_EXTENSIONS_ABOVE and _too_many_extensions(der):
-            raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"more than {MAX_EXTENSIONS} extensions")
+        if not large:
+            # (abs(serial).bit_length() - 1) // 8: the serial's content octets less one, or fewer
+            room = len(der) - len(name_hash) - len(key_hash) - (abs(serial).bit_length() - 1) // 8
+            if room > _COUNT_EXTENSIONS_ABOVE and _too_many_extensions(der):
+                raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, f"more than {MAX_EXTENSIONS} extensions")
         extensions = req.extensions
     except _MALFORMED_ERRORS as exc:
         # cryptography refuses requests with more than one CertID (NotImplementedError);
@@ -124,24 +138,28 @@ def parse_request(der: bytes) -> OcspQuery:
 
 
 def _too_many_extensions(der: bytes) -> bool:
-    """Whether requestExtensions, or the Request's singleRequestExtensions, hold more than
-    MAX_EXTENSIONS extensions. Called only on a request cryptography has parsed (so
-    strict DER of the right shape): it walks element headers with asn1crypto's parser
-    and builds no extension object."""
+    """Whether requestExtensions, or the first Request's singleRequestExtensions, hold
+    more than MAX_EXTENSIONS extensions. Called on a request cryptography has loaded: it
+    walks element headers with asn1crypto's parser and builds no extension object (bytes
+    not of an OCSPRequest's shape raise ValueError)."""
     tbs = _contents(der, 0)  # OCSPRequest ::= SEQUENCE { tbsRequest, [0] optionalSignature }
     tbs = _contents(tbs, 0)
     # TBSRequest ::= SEQUENCE { [0] version, [1] requestorName, requestList, [2] requestExtensions }
     pos = 0
-    while pos < len(tbs):
-        cls, _method, tag, header, contents, _trailer = parser.parse(tbs[pos:])
-        pos += len(header) + len(contents)
-        if cls == 0:  # requestList: SEQUENCE OF Request, exactly one (cryptography checked)
+    for _field in range(4):
+        if pos >= len(tbs):
+            break
+        cls, _method, tag, header, contents, trailer = parser.parse(tbs[pos:])
+        pos += len(header) + len(contents) + len(trailer)
+        if cls == 0 and contents:  # requestList: SEQUENCE OF Request (more than one: refused later)
             request = _contents(contents, 0)  # Request ::= SEQUENCE { reqCert, [0] singleRequestExtensions }
             cert_id_len = parser.peek(request)
             if cert_id_len < len(request) and _count(_contents(_contents(request, cert_id_len), 0)) > MAX_EXTENSIONS:
                 return True
         elif cls == 2 and tag == 2 and _count(_contents(contents, 0)) > MAX_EXTENSIONS:
             return True
+    if pos < len(tbs):  # more than four fields: not a TBSRequest (and not walked further)
+        raise ValueError("TBSRequest with more than four fields")
     return False
 
 
@@ -152,7 +170,9 @@ def _contents(data: bytes, at: int) -> bytes:
 
 def _count(elements: bytes) -> int:
     """How many DER elements follow each other in ``elements``, counted up to one past
-    MAX_EXTENSIONS."""
+    MAX_EXTENSIONS (0 when too few bytes for more than MAX_EXTENSIONS)."""
+    if len(elements) < 7 * (MAX_EXTENSIONS + 1):  # an extension takes at least 7 bytes
+        return 0
     n, pos = 0, 0
     while pos < len(elements) and n <= MAX_EXTENSIONS:
         pos += parser.peek(elements[pos:])
