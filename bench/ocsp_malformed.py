@@ -26,13 +26,18 @@ Method:
 4. The same for the ASGI app of ``myna serve`` (``ValidityApp`` called with a scope, as
    uvicorn calls it; uvicorn's own HTTP parsing is not included), and for
    ``ocsp_answer`` alone (the decision, no HTTP).
-5. Timing: ``time.process_time`` (this process's CPU time) around ``n`` back-to-back
-   calls of one case, ``n`` chosen so that one measurement takes about 20 ms; every
+5. Two ways of sending: the same bytes again and again (a flood of one request; a
+   centre answers a good request it has seen, and refuses a malformed one it has seen,
+   from tables of request bytes), and bytes not seen before (both tables emptied before
+   every request, in every case and the yardstick alike: every request is parsed).
+6. Timing: ``time.process_time`` (this process's CPU time) around ``n`` back-to-back
+   calls of one case, ``n`` chosen so that one measurement takes about 10 ms; every
    round measures every case once, in corpus order; a case's figure is its median over
    the rounds. The yardstick: a good request as relying parties send it (RFC 5019: one
    SHA-1 CertID, no nonce, POST), answered from the pre-signed cache, measured in the
-   same rounds. The good GET, a good request with a nonce (signed per request) and a
-   never-asked serial (a replica lookup and a signature) are shown for reference.
+   same rounds and the same way. The good GET, a good request with a nonce (signed per
+   request) and never-asked serials (a replica lookup and a signature) are shown for
+   reference.
 """
 
 from __future__ import annotations

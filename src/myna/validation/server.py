@@ -40,12 +40,13 @@ import httptools
 from myna import logs
 from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.validation.centre import Centre
-from myna.validation.http import MALFORMED, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request, route_path
+from myna.validation.http import MALFORMED, MAX_GET_CHARS, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request, route_path
 
 log = logs.get("myna.validation")
 
 MAX_TARGET_BYTES = 4 * MAX_REQUEST_BYTES  # a GET carries the request as base64, percent-encoded
 MAX_HEADER_BYTES = 16 * 1024
+_MAX_OCSP_GET_TARGET = 3 * MAX_GET_CHARS + 256  # "/ocsp/{ca}/" and a query string, generously
 
 _REASONS = {
     200: b"OK",
@@ -207,6 +208,10 @@ class _Connection(asyncio.Protocol):
                 raw = httptools.parse_url(raw).path or b""
             except httptools.HttpParserInvalidURLError:
                 return _response(400, b"", None, connection)
+        if len(raw) > _MAX_OCSP_GET_TARGET and raw.startswith(b"/ocsp/") and self.parser.get_method() == b"GET":
+            # longer than any GET ocsp_get_request takes (MAX_GET_CHARS, each character
+            # escaped at most): refused before the target is copied and decoded
+            return b"%s%d\r\n%s\r\n%s" % (_OCSP_HEAD, len(MALFORMED), connection, MALFORMED)
         raw = raw.partition(b"?")[0]
         raw_path = raw.decode("latin-1")
         path = route_path(raw_path)
