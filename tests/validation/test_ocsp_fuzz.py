@@ -40,6 +40,7 @@ from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre
 from myna.validation.http import ValidityApp
+from myna.validation.server import MAX_TARGET_BYTES
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 FUZZ_HTTP = settings(FUZZ, max_examples=100)
@@ -337,6 +338,9 @@ def test_http_get_random_and_mutated_requests_R_REV_10(client: Client, seeds):
         else:
             tail = garbage
         r = client.get(f"/ocsp/card-auth/{tail}")
+        if client.oversized_413 and len(f"/ocsp/card-auth/{tail}") > MAX_TARGET_BYTES:
+            assert r.status_code == 414  # the standalone server stops reading an over-long target
+            return
         _http_ok(r, der if form != "garbage" else None)
 
     run()
@@ -398,7 +402,10 @@ def test_http_oversized_streamed_body_is_malformed(client: Client, seeds):
     r = client.get("/ocsp/card-auth/")
     assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     r = client.get("/ocsp/card-auth/" + "A" * (MAX_REQUEST_BYTES * 2 + 4))
-    assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    if client.oversized_413:  # over the standalone server's 8 KiB target limit
+        assert r.status_code == 414
+    else:
+        assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 def test_fuzz_oracle_can_fail(synced_centre: Centre, seeds):

@@ -38,6 +38,7 @@ from myna.pki.ocsp import MAX_EXTENSIONS, MAX_REQUEST_BYTES
 from myna.validation import http as validity_http
 from myna.validation.centre import Centre
 from myna.validation.http import ValidityApp, ocsp_answer, ocsp_get_request
+from myna.validation.server import MAX_TARGET_BYTES
 
 
 @pytest.fixture
@@ -162,7 +163,8 @@ def test_every_case_over_the_standalone_server_R_REV_10(open_centre: Centre, cas
     """``myna validity serve``'s server over real sockets: each DER case POSTed (and, when
     short enough, sent by GET), each GET case sent as it is: HTTP 200, a DER
     OCSPResponse cryptography parses, the case's status; a body over 8 KiB is refused
-    with 413 before it is read (HTTP's answer to a body too large to take). No log line."""
+    with 413 before it is read (HTTP's answer to a body too large to take), a target over
+    8 KiB with 414 (longer than any GET the centre takes). No log line."""
     running = Running(open_centre)
     try:
         capsys.readouterr()
@@ -179,6 +181,8 @@ def test_every_case_over_the_standalone_server_R_REV_10(open_centre: Centre, cas
                 [r] = exchange(running, data)
                 if case.der is not None and len(case.der) > MAX_REQUEST_BYTES and data.startswith(b"POST"):
                     assert r.status == 413, case.name
+                elif case.get is not None and len("/ocsp/card-auth/" + case.get) > MAX_TARGET_BYTES:
+                    assert r.status == 414, case.name  # not read on (no OCSP GET is that long)
                 else:
                     assert ocsp_outcome(r) == case.expect, case.name
                 seen += 1

@@ -23,7 +23,7 @@ HTTP handling: HTTP/1.1 keep-alive and pipelining (answers in order), ``Connecti
 close``, HTTP/1.0 (closed after the answer unless it asks for keep-alive), ``Expect:
 100-continue``. Limits, each answered and then the connection closed (after an error the
 rest of the stream cannot be trusted to be in step): a body over 8 KiB, declared or as it
-arrives, 413; a request target over 32 KiB, 414; headers over 16 KiB, 431; anything the
+arrives, 413; a request target over 8 KiB, 414; headers over 16 KiB, 431; anything the
 parser rejects, 400. A connection idle (no bytes in) for ``idle_timeout`` seconds is
 closed. A client that stops reading while pipelining gets no more of its requests read
 (``pause_writing`` pauses reading), so the output buffer stays bounded.
@@ -44,7 +44,9 @@ from myna.validation.http import MALFORMED, MAX_GET_CHARS, SyncLoop, crl_body, h
 
 log = logs.get("myna.validation")
 
-MAX_TARGET_BYTES = 4 * MAX_REQUEST_BYTES  # a GET carries the request as base64, percent-encoded
+# A GET carries at most MAX_GET_CHARS of base64 (ocsp_get_request), each character escaped
+# at most, after /ocsp/{ca}/: 8 KiB holds it; a longer target is not read on.
+MAX_TARGET_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 _MAX_OCSP_GET_TARGET = 3 * MAX_GET_CHARS + 256  # "/ocsp/{ca}/" and a query string, generously
 
