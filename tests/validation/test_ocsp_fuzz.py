@@ -41,6 +41,7 @@ from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre
 from myna.validation.http import ValidityApp
+from myna.validation.server import MAX_TARGET_BYTES
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 FUZZ_HTTP = settings(FUZZ, max_examples=100)
@@ -338,6 +339,9 @@ def test_http_get_random_and_mutated_requests_R_REV_10(client: Client, seeds):
         else:
             tail = garbage
         r = client.get(f"/ocsp/card-auth/{tail}")
+        if client.oversized_413 and len(f"/ocsp/card-auth/{tail}") > MAX_TARGET_BYTES:
+            assert r.status_code == 414  # the standalone server stops reading an over-long target
+            return
         _http_ok(r, der if form != "garbage" else None)
 
     run()
@@ -366,6 +370,10 @@ def test_http_other_methods_get_405_R_REV_10(client: Client, seeds):
     )
     def run(method: str, der: bytes):
         r = client.request(method, "/ocsp/card-auth", content=der)
+        if client.oversized_413 and len(der) > MAX_REQUEST_BYTES:
+            # the standalone server refuses a declared body over 8 KiB before anything else
+            assert r.status_code == 413, (method, r.status_code)
+            return
         assert r.status_code == 405, (method, r.status_code)
         assert r.headers["allow"] == "GET, POST"
 
@@ -395,7 +403,10 @@ def test_http_oversized_streamed_body_is_malformed(client: Client, seeds):
     r = client.get("/ocsp/card-auth/")
     assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     r = client.get("/ocsp/card-auth/" + "A" * (MAX_REQUEST_BYTES * 2 + 4))
-    assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    if client.oversized_413:  # over the standalone server's 8 KiB target limit
+        assert r.status_code == 414
+    else:
+        assert r.status_code == 200 and parse(r.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 def test_fuzz_oracle_can_fail(synced_centre: Centre, seeds):

@@ -37,6 +37,7 @@ from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_REQUEST_BYTES
+from myna.validation.http import MAX_GET_CHARS
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre
 from myna.validation.server import ValidityServer
@@ -315,7 +316,7 @@ def test_empty_and_bad_get_are_malformed_request(world: World):
         post("/ocsp/card-auth", b""),
         get("/ocsp/card-auth/"),
         get("/ocsp/card-auth/%%%"),
-        get("/ocsp/card-auth/" + "A" * (MAX_REQUEST_BYTES * 2 + 4)),
+        get("/ocsp/card-auth/" + "A" * (3 * MAX_GET_CHARS + 300)),  # over the GET bound, under the target limit
     ):
         [r] = exchange(world.running, req)
         assert ocsp_outcome(r) == "malformedrequest", req[:50]

@@ -34,7 +34,7 @@ from myna import logs
 from myna.clock import Clock, SystemClock
 from myna.pki import serials
 from myna.pki.ocsp import _HASHES as CERTID_HASHES  # what parse_request accepts; see _forget
-from myna.pki.ocsp import CertStatus, OcspQuery, OcspRefusal, Responder, parse_request, unsuccessful
+from myna.pki.ocsp import MAX_REQUEST_BYTES, CertStatus, OcspQuery, OcspRefusal, Responder, parse_request, unsuccessful
 from myna.pki.revocation import RevocationReason
 from myna.store.replica import FeedEvent, Replica
 from myna.validation.provision import load_bundle
@@ -89,6 +89,9 @@ class SyncStats:
     revoked_visible: list[tuple[str, float]] = field(default_factory=list)  # (serial, seconds from record to visible)
 
 
+REFUSED_MEMO = 1024  # requests of up to 8 KiB: at most 8 MiB held
+MAX_SLUG = 64  # a CA slug in /ocsp/{ca} ("mobile-auth-g12"); anything longer names no CA
+
 _UNAUTHORIZED = unsuccessful(x509_ocsp.OCSPResponseStatus.UNAUTHORIZED)
 _TRY_LATER = unsuccessful(x509_ocsp.OCSPResponseStatus.TRY_LATER)
 
@@ -114,6 +117,10 @@ class Centre:
         # entry is only a pointer into _cache, so _forget and eviction need not touch it;
         # it is bounded separately (distinct encodings of the same question).
         self._by_request: dict[bytes, _Key] = {}
+        # DER of a request parse_request refused -> the answer: the same bytes sent again
+        # (a client retrying, a flood of one request) are refused without parsing them,
+        # as a good request's are answered (a refusal depends on the bytes alone).
+        self._refused: dict[bytes, bytes] = {}
         self._half_life = dt.timedelta(seconds=config.response_validity_s / 2)
         self._lock = threading.Lock()
         self._credentials: dict[str, str] = {}
@@ -170,6 +177,8 @@ class Centre:
         """The DER OCSPResponse for a DER OCSPRequest. Never raises for bad input."""
         # One clock read per request: it decides freshness, the cache entry's age and,
         # in whole seconds, the thisUpdate of anything signed now.
+        if slug_hint is not None and len(slug_hint) > MAX_SLUG:
+            return _UNAUTHORIZED  # names no CA (and _base_slug's regex is not run on kilobytes)
         now = self._precise_now()
         seen = self._by_request.get(der)
         if seen is not None:
@@ -184,10 +193,18 @@ class Centre:
                     return entry[0]
                 return _TRY_LATER
             # Evicted, forgotten (revoked since) or due for re-signing: the full path below.
+        refused = self._refused.get(der)
+        if refused is not None:
+            return refused
         try:
             q = parse_request(der)
         except OcspRefusal as refusal:
-            return unsuccessful(refusal.status)
+            answer = unsuccessful(refusal.status)
+            if len(der) <= MAX_REQUEST_BYTES:  # larger ones are refused by their size, at no cost
+                if len(self._refused) >= REFUSED_MEMO:
+                    self._refused.clear()  # rare; costs only re-parsing
+                self._refused[der] = answer
+            return answer
         responder = self._responder_for(q)
         if responder is None or (slug_hint is not None and _base_slug(slug_hint) != _base_slug(responder.slug)):
             return _UNAUTHORIZED  # not a CA we answer for here

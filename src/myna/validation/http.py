@@ -19,6 +19,7 @@ import binascii
 import json
 import threading
 import time
+import traceback
 from urllib.parse import unquote
 
 from cryptography.x509 import ocsp as x509_ocsp
@@ -36,29 +37,106 @@ MALFORMED = unsuccessful(x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
 INTERNAL = unsuccessful(x509_ocsp.OCSPResponseStatus.INTERNAL_ERROR)
 
 
+# A GET carries the request in the URL: RFC 5019 §5 has clients use it only under 255
+# bytes, POST above. Up to this many characters of base64 (about 1.5 KiB of DER) are
+# taken, more answered malformedRequest: decoding is paid per character, and a bound well
+# above real GETs keeps a refusal's cost near a good request's (bench/ocsp_malformed.py).
+MAX_GET_CHARS = 2048
+# The only characters base64 needs escaped in a path segment ('+', '/', '='), replaced
+# at C speed; other escapes are legal but no client writes them (an escaped letter, an
+# escaped line break from a line-wrapping encoder): a few are decoded with unquote, whose
+# Python loop costs about a microsecond an escape, and a target full of them is refused.
+_BASE64_ESCAPES = (("%2B", "+"), ("%2F", "/"), ("%3D", "="), ("%2b", "+"), ("%2f", "/"), ("%3d", "="))
+MAX_OTHER_ESCAPES = 16
+
+
 def ocsp_get_request(raw_path: str, encoded: str) -> bytes | None:
-    """The DER request of an RFC 6960 A.1 / RFC 5019 §5 GET, or None if it cannot be one.
+    """The DER request of an RFC 6960 A.1 / RFC 5019 §5 GET, or None if it cannot be one
+    (answered malformedRequest).
 
     ``raw_path`` is the path as sent (percent-escapes kept), so that '%2F' stays apart from
     '/', which base64 may contain; ``encoded`` is what follows ``/ocsp/{ca}/`` in the
     decoded path, used when the raw path has nothing there."""
-    raw_rest = raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else ""
-    encoded = unquote(raw_rest) if raw_rest else encoded
-    if not encoded or len(encoded) > MAX_REQUEST_BYTES * 2:
+    parts = raw_path.split("/", 3)
+    raw_rest = parts[3] if len(parts) == 4 else ""
+    if raw_rest:
+        encoded = _unescape(raw_rest) if len(raw_rest) <= 3 * MAX_GET_CHARS else None
+    if not encoded or len(encoded) > MAX_GET_CHARS:
         return None
     try:
         return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=False)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError):  # a lone trailing character; non-ASCII text
         return None
+
+
+def _unescape(text: str) -> str | None:
+    """``unquote(text)``, or None for a text of more than MAX_OTHER_ESCAPES escapes other
+    than base64's. The same result as unquote: each replaced escape is one unquote would
+    decode, and what replaces it is never a '%', so no new escape appears."""
+    if "%" not in text:
+        return text
+    for escape, char in _BASE64_ESCAPES:
+        text = text.replace(escape, char)
+    if "%" not in text:
+        return text
+    if text.count("%") > MAX_OTHER_ESCAPES:
+        return None
+    return unquote(text)
+
+
+# The head of a path (up to its third '/', where /ocsp/{ca}/ ends) is percent-decoded for
+# routing; longer heads name no route and are left as sent.
+_MAX_ROUTED_HEAD = 256
+
+
+def route_path(raw_path: str) -> str:
+    """The path to route on: its head (``/ocsp/{ca}``, ``/crl/{name}.crl``, ``/healthz``)
+    percent-decoded, the rest as sent. An OCSP GET's request is decoded from the raw path
+    by ocsp_get_request, and no other route has a fourth segment: decoding it too would
+    only cost (about a microsecond an escape, in a target of up to 32 KiB)."""
+    if "%" not in raw_path:
+        return raw_path
+    parts = raw_path.split("/", 3)
+    head = "/".join(parts[:3])
+    if len(head) > _MAX_ROUTED_HEAD:
+        return raw_path
+    head = unquote(head)
+    return head + "/" + parts[3] if len(parts) == 4 else head
+
+
+# Unexpected errors (a bug: every bad input is answered by Centre.answer itself) are
+# logged as one line with where they were raised, at most one line a minute: a request
+# that trips a bug can be sent thousands of times a second, and each traceback would cost
+# the centre far more than the answer (and fill the log). The lines in between are
+# counted and the count is in the next line.
+_FAILURE_LOG_EVERY_S = 60.0
+_failures = {"last": float("-inf"), "suppressed": 0}
+
+
+def _log_failure(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _failures["last"] < _FAILURE_LOG_EVERY_S:
+        _failures["suppressed"] += 1
+        return
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    log.error(
+        "ocsp answer failed",
+        error=type(exc).__name__,
+        message=str(exc)[:200],
+        at=f"{frame.filename}:{frame.lineno}" if frame else None,
+        suppressed=_failures["suppressed"],
+    )
+    _failures["last"], _failures["suppressed"] = now, 0
 
 
 def ocsp_answer(centre: Centre, der: bytes, token: str | None, slug: str | None) -> bytes:
     """``Centre.answer``, with internalError instead of an exception: never a 500 page to
-    an OCSP client, internalError is the protocol's answer (and the bug is logged)."""
+    an OCSP client, internalError is the protocol's answer (and the bug is logged, in one
+    line without the request's values: the token is among the locals here)."""
     try:
         answer = centre.answer(der, token, slug)
-    except Exception:
-        log.exception("ocsp answer failed")
+    except Exception as exc:
+        _log_failure(exc)
         answer = INTERNAL
     centre.traffic.ocsp(answer)
     return answer

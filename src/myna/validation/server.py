@@ -23,7 +23,7 @@ HTTP handling: HTTP/1.1 keep-alive and pipelining (answers in order), ``Connecti
 close``, HTTP/1.0 (closed after the answer unless it asks for keep-alive), ``Expect:
 100-continue``. Limits, each answered and then the connection closed (after an error the
 rest of the stream cannot be trusted to be in step): a body over 8 KiB, declared or as it
-arrives, 413; a request target over 32 KiB, 414; headers over 16 KiB, 431; anything the
+arrives, 413; a request target over 8 KiB, 414; headers over 16 KiB, 431; anything the
 parser rejects, 400. A connection idle (no bytes in) for ``idle_timeout`` seconds is
 closed. A client that stops reading while pipelining gets no more of its requests read
 (``pause_writing`` pauses reading), so the output buffer stays bounded.
@@ -34,19 +34,21 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from urllib.parse import unquote
 
 import httptools
 
 from myna import logs
 from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.validation.centre import Centre
-from myna.validation.http import MALFORMED, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request
+from myna.validation.http import MALFORMED, MAX_GET_CHARS, SyncLoop, crl_body, health, ocsp_answer, ocsp_get_request, route_path
 
 log = logs.get("myna.validation")
 
-MAX_TARGET_BYTES = 4 * MAX_REQUEST_BYTES  # a GET carries the request as base64, percent-encoded
+# A GET carries at most MAX_GET_CHARS of base64 (ocsp_get_request), each character escaped
+# at most, after /ocsp/{ca}/: 8 KiB holds it; a longer target is not read on.
+MAX_TARGET_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
+_MAX_OCSP_GET_TARGET = 3 * MAX_GET_CHARS + 256  # "/ocsp/{ca}/" and a query string, generously
 
 _REASONS = {
     200: b"OK",
@@ -208,9 +210,13 @@ class _Connection(asyncio.Protocol):
                 raw = httptools.parse_url(raw).path or b""
             except httptools.HttpParserInvalidURLError:
                 return _response(400, b"", None, connection)
+        if len(raw) > _MAX_OCSP_GET_TARGET and raw.startswith(b"/ocsp/") and self.parser.get_method() == b"GET":
+            # longer than any GET ocsp_get_request takes (MAX_GET_CHARS, each character
+            # escaped at most): refused before the target is copied and decoded
+            return b"%s%d\r\n%s\r\n%s" % (_OCSP_HEAD, len(MALFORMED), connection, MALFORMED)
         raw = raw.partition(b"?")[0]
         raw_path = raw.decode("latin-1")
-        path = unquote(raw_path) if "%" in raw_path else raw_path
+        path = route_path(raw_path)
         method = self.parser.get_method()
         if path == "/ocsp" or path.startswith("/ocsp/"):
             slug, _, encoded = path[6:].partition("/")
