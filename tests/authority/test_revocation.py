@@ -5,7 +5,7 @@ import json
 
 import pytest
 from cryptography import x509
-from myna_testing import issue_request, table_counts
+from myna_testing import issue_registered, issue_request, table_counts
 from sqlalchemy import select
 
 from myna.authority.ceremony import run_ceremony
@@ -20,7 +20,7 @@ from myna.store import models as m
 
 
 def _issue(platform, kind="card-sign", **over):
-    return IssuanceService(platform).issue(issue_request(kind, **over), "t")
+    return issue_registered(platform, issue_request(kind, **over), "t")
 
 
 @pytest.mark.parametrize(
