@@ -365,18 +365,19 @@ class IssuanceService:
                         raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
                     results[c.request.request_id] = _issued(row, created=False)
             todo = [c for c in checked if c.request.request_id not in results]
+            # R-CERT-4, R-RA-1, R-RA-2: from the register's record, in this transaction; first,
+            # so another municipality's resident is refused before anything else is told.
+            records = {
+                r.resident_code: r
+                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
+            }
+            todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             fingerprints = [c.fingerprint for c in todo]
             if len(set(fingerprints)) != len(fingerprints):
                 raise Conflict("the batch certifies the same public key twice")
             taken = set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints))))
             if taken:
                 raise Conflict("public key is already certified; a new certificate needs a new key pair")
-            # R-CERT-4, R-RA-1, R-RA-2: from the register's record, in this transaction.
-            records = {
-                r.resident_code: r
-                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
-            }
-            todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             versions = {c.request.resident_code: records[c.request.resident_code].version for c in todo}
         if not todo:
             return [results[i] for i in ids]
