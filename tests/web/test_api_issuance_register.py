@@ -24,6 +24,7 @@ from myna.web.app import create_app
 CHIYODA, SHINJUKU = "131016", "131041"
 OF_CHIYODA, OF_SHINJUKU, UNKNOWN = "22233344455", "33344455566", "44455566677"
 RECORD = {"name": "登録 太郎", "date_of_birth": "1980-02-29", "sex": "1", "address": "東京都千代田区永田町1-7-1"}
+SHINJUKU_ADDRESS = "東京都新宿区西新宿2-8-1"
 INVENTED = {"name": "なりすまし 花子", "date_of_birth": "1990-06-15", "sex": "2", "address": "大阪府大阪市北区梅田1-1"}
 
 
@@ -35,7 +36,7 @@ def _b4(d: dict) -> Basic4:
 
 def _register(platform) -> None:
     register_resident(platform, OF_CHIYODA, CHIYODA, _b4(RECORD))
-    register_resident(platform, OF_SHINJUKU, SHINJUKU, _b4({**RECORD, "address": "東京都新宿区西新宿2-8-1"}))
+    register_resident(platform, OF_SHINJUKU, SHINJUKU, _b4({**RECORD, "address": SHINJUKU_ADDRESS}))
 
 
 def _tokens(platform) -> dict[str, str]:
@@ -156,6 +157,7 @@ def test_r_ra_3_same_request_id_different_bodies_from_two_municipalities_arrivin
     200 with the winner's certificate, B's callers A's."""
     url, tokens = live
     residents = {"chiyoda": OF_CHIYODA, "shinjuku": OF_SHINJUKU}
+    records = {"chiyoda": RECORD, "shinjuku": {**RECORD, "address": SHINJUKU_ADDRESS}}
     outcomes = []
     lock = threading.Lock()
     for trial in range(TRIALS):
@@ -164,7 +166,10 @@ def test_r_ra_3_same_request_id_different_bodies_from_two_municipalities_arrivin
         barrier = threading.Barrier(len(callers))
 
         def call(who: str, i: int, key: str) -> None:
-            body = {"request_id": request_id, "kind": "card-sign" if i % 2 else "card-auth", "public_key_pem": key, "resident_code": residents[who]}
+            # Complete bodies, the register's values stated (as a client of the old API had to).
+            body = {"request_id": request_id, "kind": "card-auth", "public_key_pem": key, "resident_code": residents[who], "date_of_birth": RECORD["date_of_birth"]}
+            if i % 2:
+                body.update(kind="card-sign", basic4=records[who])
             with httpx.Client(base_url=url, timeout=60) as c:
                 barrier.wait()
                 r = c.post("/api/v1/certificates", json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
