@@ -155,6 +155,14 @@ def issue_registered(platform, req=None, actor="test", acting_for=None, **over):
     return IssuanceService(platform).issue(req, actor, acting_for=acting_for)
 
 
+def issue_many_registered(platform, reqs, actor="test", acting_for=None):
+    """:func:`issue_registered` for a batch (one ``issue_many``)."""
+    from myna.authority.issuance import IssuanceService
+
+    register_for(platform, *reqs)
+    return IssuanceService(platform).issue_many(reqs, actor, acting_for=acting_for)
+
+
 def table_counts(platform) -> dict[str, int]:
     """Row counts of every table: to show that a refused request changed nothing."""
     from sqlalchemy import func, select

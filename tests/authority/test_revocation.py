@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from myna.authority.ceremony import run_ceremony
 from myna.authority.crls import CrlService
-from myna.authority.issuance import IssuanceService
 from myna.authority.records import Records
 from myna.authority.revoking import RevocationService
 from myna.errors import AlreadyRevoked, Conflict, InvalidInput, NotFound
