@@ -54,7 +54,7 @@ def signed_in_holder(platform, portal, code="31000000007"):
     info, card = resident_with_card(platform, code)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    issued = issue_many_registered(platform, [issue_request("card-auth", public_key=pem, resident_code=code)], "test")[0]
+    issued = issue_many_registered(platform, [issue_request("card-auth", public_key=pem, resident_code=code, date_of_birth=None, municipality_code=None)], "test")[0]
     assert sign_in(portal, key, serials.to_display(issued.serial)).status_code == 303
     return info, card
 
