@@ -205,15 +205,18 @@ def cert_issue(
     kind: KindChoice = typer.Option(..., help="Certificate kind."),
     public_key: Path = typer.Option(..., exists=True, dir_okay=False, readable=True, help="SubjectPublicKeyInfo, PEM or DER."),
     resident_code: str = typer.Option(..., help="11-digit resident-record code."),
-    date_of_birth: dt.datetime = typer.Option(..., formats=["%Y-%m-%d"], help="YYYY-MM-DD."),
-    name: Optional[str] = typer.Option(None, help="Signature kinds: the holder's name."),
-    sex: Optional[str] = typer.Option(None, help="Signature kinds: 1 male, 2 female, 3 not known."),
-    address: Optional[str] = typer.Option(None, help="Signature kinds: the holder's address."),
+    date_of_birth: Optional[dt.datetime] = typer.Option(
+        None, formats=["%Y-%m-%d"], help="YYYY-MM-DD; optional, the register's is used (if given, it must match)."
+    ),
+    name: Optional[str] = typer.Option(None, help="Signature kinds: the holder's name (optional; must match the register)."),
+    sex: Optional[str] = typer.Option(None, help="Signature kinds: 1 male, 2 female, 3 not known (with --name, --address)."),
+    address: Optional[str] = typer.Option(None, help="Signature kinds: the holder's address (with --name, --sex)."),
     municipality: Optional[str] = typer.Option(None, help="6-digit local-government code."),
     request_id: Optional[str] = typer.Option(None, help="Idempotency key (default: derived from the key)."),
     pem: bool = typer.Option(False, "--pem", help="Print the issued certificate as PEM."),
 ) -> None:
-    """Issue one holder certificate (the CLI equivalent of POST /api/v1/certificates)."""
+    """Issue one holder certificate (the CLI equivalent of POST /api/v1/certificates), as
+    J-LIS: for a resident on the register, with the register's basic 4 information."""
     import hashlib
 
     from myna.authority.issuance import IssuanceRequest, IssuanceService
@@ -221,16 +224,19 @@ def cert_issue(
 
     data = public_key.read_bytes()
     ck = CertKind(kind.value)
-    dob = date_of_birth.date()
+    dob = date_of_birth.date() if date_of_birth is not None else None
 
     def go():
         basic4 = None
-        if ck.is_signature:
-            if not (name and sex and address):
-                raise typer.BadParameter("signature kinds need --name, --sex and --address")
+        stated = [v for v in (name, sex, address) if v]
+        if ck.is_signature and stated:
+            if len(stated) != 3 or dob is None:
+                raise typer.BadParameter("give all of --name, --sex, --address and --date-of-birth, or none (the register's are used)")
             if sex not in {s.value for s in Sex}:
                 raise typer.BadParameter("--sex must be 1, 2 or 3")
             basic4 = Basic4(name, dob, Sex(sex), address)
+        elif stated:
+            raise typer.BadParameter(f"a {ck.value} certificate carries no personal data: omit --name, --sex and --address")
         req = IssuanceRequest(
             request_id=request_id or f"cli:{ck.value}:{hashlib.sha256(data).hexdigest()[:32]}",
             kind=ck,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from myna_testing import ec_public_pem
+from myna_testing import ec_public_pem, register_residents
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
@@ -45,6 +45,21 @@ def request_line(i: int, key_pem: bytes | None = None, **over) -> dict:
         obj["basic4"] = {"name": f"山田 花子{i}", "date_of_birth": dob, "sex": "2", "address": f"東京都千代田区千代田{i}-1"}
     obj.update(over)
     return obj
+
+
+def line_resident(i: int):
+    """The register's record of request ``i``'s resident: what request_line(i) states."""
+    from myna.pki.basic4 import Basic4, Sex
+
+    obj = request_line(i, key_pem=b"-")
+    dob = dt.date.fromisoformat(obj["date_of_birth"])
+    b4 = Basic4(f"山田 花子{i}", dob, Sex.FEMALE, f"東京都千代田区千代田{i}-1")
+    return (obj["resident_code"], obj["municipality_code"], b4)
+
+
+def register_lines(platform, n: int) -> None:
+    """Residents of request_line(0..n-1) on the register (R-CERT-4, R-RA-1)."""
+    register_residents(platform, [line_resident(i) for i in range(n)])
 
 
 def write_jsonl(path: Path, objs: list) -> Path:
@@ -152,6 +167,12 @@ def test_sigkill_mid_batch_then_rerun_completes_without_reusing_serials(tmp_path
     }
     init = myna(env, "init", "--operator", "crash-test")
     assert init.returncode == 0, init.stderr
+    from myna.authority.platform import Platform
+    from myna.settings import Settings
+
+    registrar = Platform.open(Settings(home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000"))
+    register_lines(registrar, N)
+    registrar.close()
 
     lines = [request_line(i) for i in range(N)]
     batch = write_jsonl(tmp_path / "requests.jsonl", lines)
@@ -235,7 +256,8 @@ def bad_file(tmp_path: Path) -> tuple[Path, dict[int, str]]:
     put(3, '{"request_id": "x", ', "not valid JSON")
     put(5, {**good[4], "request_id": good[0]["request_id"], "public_key_pem": ec_public_pem().decode()}, "repeats line 1")
     put(6, {**good[5], "resident_code": "123"}, "must be exactly 11 digits")
-    put(7, {**good[6], "kind": "card-sign"}, "needs the basic 4 information")  # good[6] is card-auth
+    invented = {"name": "なりすまし 花子", "date_of_birth": good[6]["date_of_birth"], "sex": "2", "address": "大阪府大阪市北区梅田1-1"}
+    put(7, {**good[6], "kind": "card-sign", "basic4": invented}, "differs from the resident register in basic4.name, basic4.address")  # R-RA-1
     put(8, {**good[7], "public_key_pem": good[0]["public_key_pem"]}, "public key already on line 1")
     put(9, {**good[8], "dob": "1990-01-01"}, "unknown field 'dob'")
     put(10, {**good[9], "basic4": {**good[9]["basic4"], "sex": "9"}}, "basic4.sex '9'")
@@ -252,6 +274,7 @@ def count_rows(platform) -> tuple[int, int]:
 
 
 def test_bad_lines_are_all_reported_with_line_numbers_and_nothing_is_issued(platform, tmp_path):
+    register_lines(platform, 12)
     path, expect = bad_file(tmp_path)
     before = count_rows(platform)
     with pytest.raises(InvalidInput) as caught:
@@ -288,7 +311,7 @@ def test_long_reports_are_cut_at_max_reported(platform, tmp_path):
     assert f"line {MAX_REPORTED + 1}:" not in message
     assert "... and 5 more bad lines" in message
     assert len(caught.value.details["lines"]) == MAX_REPORTED + 5
-    assert caught.value.details["lines"][0] == {"line": 1, "message": "missing request_id, public_key_pem, resident_code, date_of_birth"}
+    assert caught.value.details["lines"][0] == {"line": 1, "message": "missing request_id, public_key_pem, resident_code"}
     json.dumps(caught.value.details)  # the HTTP layer returns details as JSON
 
 
@@ -303,6 +326,7 @@ def test_empty_file_and_minor_signature_are_refused(platform, tmp_path):
 
 
 def test_chunks_progress_and_rerun_after_partial_issue(platform, tmp_path):
+    register_lines(platform, 11)
     lines = [request_line(i) for i in range(11)]
     first = write_jsonl(tmp_path / "first.jsonl", lines[:4])
     whole = write_jsonl(tmp_path / "whole.jsonl", lines)
@@ -316,6 +340,7 @@ def test_chunks_progress_and_rerun_after_partial_issue(platform, tmp_path):
 
 
 def test_store_conflicts_are_reported_before_anything_is_issued(platform, tmp_path):
+    register_lines(platform, 6)
     lines = [request_line(i) for i in range(6)]
     issue_batch(platform, write_jsonl(tmp_path / "a.jsonl", lines[:2]), actor="test")
     changed = [

@@ -7,7 +7,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-from myna_testing import T0, issue_request, rsa_keypair, table_counts
+from myna_testing import T0, issue_registered, issue_request, register_for, rsa_keypair, table_counts
 
 from myna.authority.issuance import IssuanceService
 from myna.authority.records import Records
@@ -80,7 +80,8 @@ def test_r_cert_2_no_signature_certificate_for_a_14_year_old_unless_asked(platfo
     from myna_testing import adult_basic4
 
     dob = dt.date(2012, 1, 1)
-    req = issue_request("card-sign", date_of_birth=dob, basic4=adult_basic4(date_of_birth=dob))
+    req = issue_request("card-sign", date_of_birth=dob, basic4=adult_basic4(date_of_birth=dob), resident_code="20120101001")
+    register_for(platform, req)
     with pytest.raises(NotEligible, match="under 15"):
         IssuanceService(platform).issue(req, "t")
     issued = IssuanceService(platform).issue(dataclasses.replace(req, allow_minor_signature=True), "t")
@@ -88,7 +89,7 @@ def test_r_cert_2_no_signature_certificate_for_a_14_year_old_unless_asked(platfo
 
 
 def test_r_cert_3_issuance_record_keeps_certificate_and_resident_code(platform):
-    issued = IssuanceService(platform).issue(issue_request("card-sign", resident_code="98765432109"), "t")
+    issued = issue_registered(platform, issue_request("card-sign", resident_code="98765432109"), "t")
     rec = Records(platform).get(issued.serial)
     assert rec.resident_code == "98765432109"
     assert rec.certificate == issued.certificate  # the certificate with J-LIS's signature
@@ -129,7 +130,7 @@ def test_a_key_is_certified_once(platform):
 
 def test_issuance_before_the_ceremony_is_refused(bare_platform):
     with pytest.raises(NotInitialised, match="myna init"):
-        IssuanceService(bare_platform).issue(issue_request("card-auth"), "t")
+        issue_registered(bare_platform, issue_request("card-auth"), "t")
 
 
 @pytest.mark.parametrize(

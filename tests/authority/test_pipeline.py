@@ -12,7 +12,7 @@ import signal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from myna_testing import issue_request, table_counts
+from myna_testing import issue_request, register_resident, table_counts
 from sqlalchemy import func, select
 
 from myna.authority.issuance import IssuanceService
@@ -230,6 +230,7 @@ def _token_platform(softhsm, tmp_path, database_url, clock):
     )
     p = Platform.open(settings, clock)
     run_ceremony(p, "t")
+    register_resident(p)
     return p
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from myna_testing import rsa_keypair
+from myna_testing import ec_public_pem, register_for, rsa_keypair
 
 from myna.authority.ceremony import run_ceremony
 from myna.authority.crls import CrlService
@@ -80,6 +80,7 @@ def test_ceremony_issuance_and_crls_with_keys_in_softhsm(hsm_platform, hsm_setti
         p.authority(kind).cert.verify_directly_issued_by(root.cert)
 
     # Holder certificates with RSA holder keys, signed inside the token.
+    register_for(p, request(CertKind.CARD_SIGN, ec_public_pem(), "resident"))
     service = IssuanceService(p)
     issued, requests = {}, {}
     for kind in (CertKind.CARD_SIGN, CertKind.CARD_AUTH):

@@ -5,12 +5,11 @@ import json
 
 import pytest
 from cryptography import x509
-from myna_testing import issue_request, table_counts
+from myna_testing import issue_registered, issue_request, table_counts
 from sqlalchemy import select
 
 from myna.authority.ceremony import run_ceremony
 from myna.authority.crls import CrlService
-from myna.authority.issuance import IssuanceService
 from myna.authority.records import Records
 from myna.authority.revoking import RevocationService
 from myna.errors import AlreadyRevoked, Conflict, InvalidInput, NotFound
@@ -20,7 +19,7 @@ from myna.store import models as m
 
 
 def _issue(platform, kind="card-sign", **over):
-    return IssuanceService(platform).issue(issue_request(kind, **over), "t")
+    return issue_registered(platform, issue_request(kind, **over), "t")
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,26 @@ def test_bad_input_gives_one_clear_error(cli, args, code, text):
     result = cli(*args, code=code)
     assert text in result.output
     assert "Traceback" not in result.output
+
+
+def test_r_ra_1_cert_issue_is_for_a_resident_on_the_register_with_the_registers_basic4(cli, tmp_path):
+    """`myna cert issue` (J-LIS's own path): R-CERT-4 and R-RA-1 hold there too."""
+    from myna_testing import ec_public_pem, register_resident
+
+    from myna.authority.platform import Platform
+    from myna.pki.basic4 import Basic4
+
+    platform = Platform.open()
+    record = register_resident(platform, "22233344455", "131016", name="登録 太郎")
+    platform.close()
+    key = tmp_path / "k.pem"
+    key.write_bytes(ec_public_pem())
+    base = ("cert", "issue", "--kind", "card-sign", "--public-key", str(key))
+    unknown = cli(*base, "--resident-code", "44455566677", code=1)
+    assert "no resident 44455566677 on the resident register" in unknown.output
+    invented = ("--name", "なりすまし 花子", "--sex", "2", "--address", "大阪府大阪市北区梅田1-1", "--date-of-birth", "1990-06-15")
+    differs = cli(*base, "--resident-code", "22233344455", *invented, code=1)
+    assert "differs from the resident register in basic4.name, basic4.address" in differs.output
+    assert "なりすまし" not in differs.output
+    issued = cli(*base, "--resident-code", "22233344455", "--pem")
+    assert Basic4.from_certificate(x509.load_pem_x509_certificate(issued.stdout.encode())).name == record.name

@@ -23,13 +23,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from myna_testing import require_tool
+from myna_testing import issue_registered, require_tool
 from pkilint import loader, pkix, report
 from pkilint.pkix import certificate, crl, extension, name
 from pkilint.validation import ValidationFindingSeverity
 
 from myna.authority.crls import CrlService
-from myna.authority.issuance import IssuanceRequest, IssuanceService
+from myna.authority.issuance import IssuanceRequest
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.pki.basic4 import Basic4, Sex
@@ -123,7 +123,7 @@ def _issue(p: Platform, kind: CertKind, n: int) -> x509.Certificate:
         basic4=Basic4("山田 太郎", born, Sex.MALE, "東京都千代田区千代田1-1") if kind.is_signature else None,
         municipality_code="131016",
     )
-    return IssuanceService(p).issue(req, actor="test").certificate
+    return issue_registered(p, req, actor="test").certificate
 
 
 def _der(obj) -> bytes:

@@ -145,7 +145,19 @@ def centres(live: Live, tmp_path: Path):
 
 
 def issue_card_auth(live: Live, n: int) -> list[str]:
-    """Issue ``n`` more card-auth certificates through the API; returns their serials."""
+    """Issue ``n`` more card-auth certificates through the API; returns their serials.
+    Their holders are put on the register first (R-CERT-4)."""
+    import datetime as dt
+
+    from myna_testing import adult_basic4, register_residents
+
+    from myna.authority.platform import Platform
+    from myna.settings import Settings
+
+    registrar = Platform.open(Settings(home=live.home, database_url=live.env["MYNA_DATABASE_URL"], public_url=live.base_url), migrate=False)
+    dob = adult_basic4(date_of_birth=dt.date(1985, 5, 5))
+    register_residents(registrar, [(f"{31415926500 + i:011d}", "131016", dob) for i in range(n)])
+    registrar.close()
     out = []
     for i in range(n):
         key = ec.generate_private_key(ec.SECP256R1()).public_key()

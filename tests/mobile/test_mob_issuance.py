@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from mob_support import phone_apply_and_issue
-from myna_testing import issue_request, table_counts
+from myna_testing import issue_request, register_resident, table_counts
 from ver_support import b64, make_holder
 
 from myna.authority.issuance import IssuanceService
@@ -265,6 +265,7 @@ def test_r_rev_5_issuer_key_compromise_of_the_card_ca_revokes_the_linked_mobile_
 
 def test_r_rev_6_unlinked_mobile_certificates_still_cascade_by_holder(platform):
     """Mobile certificates issued outside the application flow (no link) keep the holder rule."""
+    register_resident(platform)
     card, mobile = IssuanceService(platform).issue_many([issue_request("card-sign"), issue_request("mobile-sign")], "t")
     RevocationService(platform).revoke(card.serial, RevocationReason.REQUEST, "t")
     assert Records(platform).get(mobile.serial).revocation_reason == "linked-card-revoked"

@@ -50,8 +50,9 @@ def register(reg: Registry, code: str, municipality: str = CHIYODA, effective: d
 
 
 def issue(platform, kind: str, code: str, municipality: str = CHIYODA, b4: Basic4 | None = None) -> int:
-    b4 = b4 or basic4()
-    over = dict(resident_code=code, municipality_code=municipality, date_of_birth=b4.date_of_birth, public_key=ec_public_pem())
+    """Issue as J-LIS for a resident on the register. The certificate carries the record's
+    basic 4 information (R-RA-1); ``b4``, if given, is stated in the request too."""
+    over = dict(resident_code=code, municipality_code=municipality, date_of_birth=b4.date_of_birth if b4 else None, public_key=ec_public_pem())
     if kind.endswith("sign"):
         over.update(basic4=b4, allow_minor_signature=True)
     return IssuanceService(platform).issue(issue_request(kind, **over), actor="test").serial

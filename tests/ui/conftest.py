@@ -12,9 +12,8 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
-from myna_testing import issue_request, require_tool
+from myna_testing import issue_many_registered, issue_request, require_tool
 
-from myna.authority.issuance import IssuanceService
 from myna.pki import serials
 from myna.web.app import create_app
 
@@ -92,5 +91,5 @@ def holder(platform):
     """A resident's user-auth key and certificate (EC, as on a phone: cheap to make)."""
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    issued = IssuanceService(platform).issue_many([issue_request("card-auth", public_key=pem, resident_code="55555555555")], "test")[0]
+    issued = issue_many_registered(platform, [issue_request("card-auth", public_key=pem, resident_code="55555555555")], "test")[0]
     return key, serials.to_display(issued.serial)

@@ -4,7 +4,7 @@ figures the database holds, an outage recorded through the form changes availabi
 import datetime as dt
 
 import pytest
-from myna_testing import issue_request
+from myna_testing import issue_many_registered, issue_request
 from ui_support import card_and_verifier_figures, screenshot
 
 from myna.authority.issuance import IssuanceService
@@ -32,7 +32,7 @@ def nonzero(series: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_server, page):
     service = IssuanceService(platform)
-    issued = service.issue_many([issue_request("card-sign") for _ in range(3)] + [issue_request("card-auth") for _ in range(4)], "test")
+    issued = issue_many_registered(platform, [issue_request("card-sign") for _ in range(3)] + [issue_request("card-auth") for _ in range(4)], "test")
     revoking = RevocationService(platform)
     revoking.revoke(issued[0].serial, RevocationReason.REQUEST, "test")
     revoking.revoke(issued[4].serial, RevocationReason.RESIDENT_CHANGE, "test")

@@ -5,10 +5,9 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from myna_testing import issue_request
+from myna_testing import issue_many_registered, issue_request
 from ui_support import card_and_verifier_figures
 
-from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService
 from myna.authority.tokens import Role, Tokens
 from myna.clock import JST
@@ -71,7 +70,7 @@ def test_a_clerk_cannot_open_the_console(ui):
 
 
 def test_console_shows_what_the_store_holds(ui, platform, clock):
-    issued = IssuanceService(platform).issue_many([issue_request("card-sign"), issue_request("card-auth"), issue_request("card-auth")], "test")
+    issued = issue_many_registered(platform, [issue_request("card-sign"), issue_request("card-auth"), issue_request("card-auth")], "test")
     RevocationService(platform).revoke(issued[1].serial, RevocationReason.REQUEST, "test")
     Operations(platform).report_traffic("tokyo", clock.now(), 120, 3, 1)
     Operations(platform).report_traffic("osaka", clock.now(), 80, 0, 0)

@@ -5,10 +5,9 @@ certificate status) and what a resident sees of themselves."""
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from myna_testing import issue_request
+from myna_testing import issue_many_registered, issue_request
 from ui_support import answer, challenge_of, sign_in
 
-from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService
 from myna.pki import serials
 from myna.pki.revocation import RevocationReason
@@ -46,7 +45,7 @@ def test_a_wrong_key_or_a_revoked_certificate_is_refused(portal, platform, holde
 def test_a_signature_certificate_cannot_sign_in(portal, platform):
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    serial = serials.to_display(IssuanceService(platform).issue_many([issue_request("card-sign", public_key=pem)], "test")[0].serial)
+    serial = serials.to_display(issue_many_registered(platform, [issue_request("card-sign", public_key=pem)], "test")[0].serial)
     r = sign_in(portal, key, serial)
     assert r.status_code == 401 and "no user-authentication certificate" in r.text
 

@@ -56,15 +56,14 @@ def signed_in_holder(platform, portal, code="31000000007"):
     """The holder of an active card signed in on the portal with a (phone's) user-auth key."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    from myna_testing import issue_request
+    from myna_testing import issue_many_registered, issue_request
     from ui_support import sign_in
 
-    from myna.authority.issuance import IssuanceService
 
     info, card = resident_with_card(platform, code)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    issued = IssuanceService(platform).issue_many([issue_request("card-auth", public_key=pem, resident_code=code)], "test")[0]
+    issued = issue_many_registered(platform, [issue_request("card-auth", public_key=pem, resident_code=code, date_of_birth=None, municipality_code=None)], "test")[0]
     assert sign_in(portal, key, serials.to_display(issued.serial)).status_code == 303
     return info, card
 

@@ -78,9 +78,8 @@ def card_and_verifier_figures(platform, clock) -> None:
     to a user-auth verifier: the figures the console tests look for."""
     import datetime as dt
 
-    from myna_testing import issue_request
+    from myna_testing import issue_many_registered, issue_request
 
-    from myna.authority.issuance import IssuanceService
     from myna.cards.applications import ApplicationIn, Applications
     from myna.cards.production import Production
     from myna.pki.basic4 import Basic4, Sex
@@ -103,7 +102,7 @@ def card_and_verifier_figures(platform, clock) -> None:
     Production(platform).produce("jlis", size=2)  # two of the three produced and shipped
     Production(platform).ship("jlis")
     shop = VerifierRegistry(platform).register("SHOP01", "ショップ", VerifierType.USER_AUTH, "test")
-    issued = IssuanceService(platform).issue_many([issue_request("card-auth")], "test")[0]
+    issued = issue_many_registered(platform, [issue_request("card-auth")], "test")[0]
     ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
     ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
 

@@ -17,7 +17,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from myna.authority.issuance import IssuanceService
 from myna.authority.platform import Platform
 
 OCSP_STATUS = ocsp.OCSPResponseStatus
@@ -25,9 +24,9 @@ OCSP_STATUS = ocsp.OCSPResponseStatus
 
 def issue(platform: Platform, kind: str = "card-auth", **over) -> x509.Certificate:
     """Issue one holder certificate in-process (EC P-256 holder key: cheap)."""
-    from myna_testing import issue_request
+    from myna_testing import issue_registered, issue_request
 
-    return IssuanceService(platform).issue(issue_request(kind, **over), actor="test").certificate
+    return issue_registered(platform, issue_request(kind, **over), actor="test").certificate
 
 
 def ca_cert(platform: Platform, kind: str) -> x509.Certificate:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from myna_testing import legacy_verifier_token, table_counts
+from myna_testing import issue_registered, legacy_verifier_token, table_counts
 from typer.testing import CliRunner
 from ver_support import bearer
 
@@ -158,7 +158,6 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
     from myna_testing import issue_request
 
     from myna.authority.feed import verifier_credentials
-    from myna.authority.issuance import IssuanceService
     from myna.errors import Unauthorised
     from myna.validation.centre import Centre, CentreConfig
     from myna.validation.feeds import DbFeed
@@ -176,7 +175,7 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
         assert r.json() == DbFeed(platform).credentials() == verifier_credentials(platform)
         return r.json()
 
-    cert = IssuanceService(platform).issue(issue_request("card-sign"), actor="test").certificate
+    cert = issue_registered(platform, issue_request("card-sign"), actor="test").certificate
     issuer = platform.authority("card-sign").cert
     c = Centre.from_bundle(provision(platform, "ver1", tmp_path / "bundle", actor="test"), CentreConfig(name="ver1", open_access=False), clock=clock)
     try:

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from cryptography import x509
 from fastapi.testclient import TestClient
-from myna_testing import ec_public_pem, table_counts
+from myna_testing import ec_public_pem, register_resident, table_counts
 
 from myna.authority.tokens import Role, Tokens
 from myna.web.app import create_app
@@ -20,6 +20,7 @@ SIGN_BODY = {
 
 @pytest.fixture
 def api(platform):
+    register_resident(platform)  # SIGN_BODY's resident, on the register at 131016 (R-CERT-4, R-RA-1)
     tokens = Tokens(platform)
     client = TestClient(create_app(platform, schedule=False), raise_server_exceptions=False)
     client.tokens = {
@@ -104,7 +105,7 @@ def test_repeated_revocation_is_409(api):
         ({"date_of_birth": "2999-01-01", "basic4": {**SIGN_BODY["basic4"], "date_of_birth": "2999-01-01"}}, 422, "impossible-date"),
         ({"kind": "card-platinum"}, 422, "invalid-input"),
         ({"resident_code": "12"}, 422, "invalid-input"),
-        ({"basic4": None}, 422, "invalid-input"),
+        ({"basic4": {**SIGN_BODY["basic4"], "name": "なりすまし 花子"}}, 409, "differs-from-register"),  # R-RA-1
         ({"basic4": {**SIGN_BODY["basic4"], "sex": "9"}}, 422, "invalid-input"),
     ],
 )

@@ -7,16 +7,21 @@ One issuance request per line::
      "basic4": {"name": "山田 花子", "date_of_birth": "1990-06-15", "sex": "2",
                 "address": "東京都千代田区千代田1-1", "name_alt": null, "address_alt": null}}
 
-``basic4`` is required for the signature kinds and must be absent for user-auth kinds
-(R-CERT-1); ``municipality_code``, ``name_alt`` and ``address_alt`` are optional. Blank
-lines are ignored; any other field is an error (a misspelt optional field would
-otherwise be silently dropped).
+``basic4`` must be absent for user-auth kinds (R-CERT-1); for the signature kinds it, like
+``date_of_birth``, ``municipality_code``, ``name_alt`` and ``address_alt``, is optional:
+the certificate carries the resident register's values, and a line that states a value
+differing from the register is refused (R-RA-1). Blank lines are ignored; any other field
+is an error (a misspelt optional field would otherwise be silently dropped).
+
+The batch is J-LIS's own (an operator runs it): its request ids are J-LIS's, and each
+line's resident must be on the register (R-CERT-4).
 
 Two phases:
 
 1. Every line is parsed and checked (the same checks as a single issuance, plus: no
    request_id or public key twice in the file, no request_id already used for a
-   different request, no key already certified). All bad lines are reported together,
+   different request, no key already certified, the resident on the register with the
+   basic 4 information the line states). All bad lines are reported together,
    with their line numbers, in one :class:`~myna.errors.InvalidInput`, and nothing is
    issued.
 2. The requests are issued in chunks through :meth:`IssuanceService.issue_chunks`, each
@@ -40,7 +45,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from myna.authority.issuance import IssuanceRequest, IssuanceService, check_request
+from myna.authority.issuance import JLIS, IssuanceRequest, IssuanceService, check_against_register, check_request
 from myna.authority.platform import Platform
 from myna.errors import InvalidInput, MynaError
 from myna.pki.basic4 import Basic4, Sex
@@ -53,7 +58,7 @@ MAX_REPORTED = 20  # bad lines shown in the error message; all are in its ``deta
 _QUERY_CHUNK = 500  # ids per IN (...) list in the pre-issuance store checks
 
 _FIELDS = {"request_id", "kind", "public_key_pem", "resident_code", "date_of_birth", "municipality_code", "basic4"}
-_REQUIRED = ("request_id", "kind", "public_key_pem", "resident_code", "date_of_birth")
+_REQUIRED = ("request_id", "kind", "public_key_pem", "resident_code")
 _BASIC4_FIELDS = {"name", "date_of_birth", "sex", "address", "name_alt", "address_alt"}
 _BASIC4_REQUIRED = ("name", "date_of_birth", "sex", "address")
 
@@ -144,7 +149,7 @@ def parse_lines(
         checked.append(c)
 
     if platform is not None and checked:
-        bad.extend(_check_against_store(platform, checked, line_of))
+        bad.extend(_check_against_store(platform, checked, line_of, now))
     if bad:
         bad.sort(key=lambda b: b.line)
         # details stay JSON-serialisable: the HTTP layer returns them as they are.
@@ -178,15 +183,16 @@ def _request_from_json(text: str) -> IssuanceRequest:
     missing = [f for f in _REQUIRED if obj.get(f) is None]
     if missing:
         raise _Bad(f"missing {', '.join(missing)}")
-    for name in ("request_id", "kind", "public_key_pem", "resident_code", "date_of_birth"):
+    for name in _REQUIRED:
         _want_str(obj, name)
-    if obj.get("municipality_code") is not None:
-        _want_str(obj, "municipality_code")
+    for name in ("municipality_code", "date_of_birth"):
+        if obj.get(name) is not None:
+            _want_str(obj, name)
     try:
         kind = CertKind(obj["kind"])
     except ValueError:
         raise _Bad(f"kind {obj['kind']!r} is not one of {', '.join(k.value for k in CertKind)}") from None
-    dob = _date(obj["date_of_birth"], "date_of_birth")
+    dob = _date(obj["date_of_birth"], "date_of_birth") if obj.get("date_of_birth") is not None else None
     basic4 = None
     if obj.get("basic4") is not None:
         basic4 = _basic4(obj["basic4"])
@@ -248,7 +254,7 @@ def _json_type(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
 
 
-def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequence[int]) -> list[_BadLine]:
+def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequence[int], now: dt.datetime) -> list[_BadLine]:
     """Problems only the store can tell, found before anything is issued. Issuance
     checks them again under its own transaction; this just makes the batch all-or-nothing
     for every problem known in advance."""
@@ -258,18 +264,34 @@ def _check_against_store(platform: Platform, checked: Sequence, line_of: Sequenc
             part = checked[start : start + _QUERY_CHUNK]
             lines = line_of[start : start + _QUERY_CHUNK]
             by_id = {c.request.request_id: (c, n) for c, n in zip(part, lines)}
+            done = set()
             for request_id, digest in s.execute(
-                select(m.Certificate.request_id, m.Certificate.request_digest).where(m.Certificate.request_id.in_(list(by_id)))
+                select(m.Certificate.request_id, m.Certificate.request_digest).where(
+                    m.Certificate.requester == JLIS, m.Certificate.request_id.in_(list(by_id))
+                )
             ):
                 c, n = by_id[request_id]
+                done.add(request_id)
                 if digest != c.digest:
                     bad.append(_BadLine(n, f"request_id {request_id!r} was already used for a different request"))
+            # R-CERT-4, R-RA-1 for the lines not issued yet (an issued one is answered as it was).
+            codes = {c.request.resident_code for c in part}
+            records = {r.resident_code: r for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_(codes)))}
+            for c, n in zip(part, lines):
+                if c.request.request_id in done:
+                    continue
+                try:
+                    check_against_register(c, records.get(c.request.resident_code), None, now)
+                except MynaError as exc:
+                    bad.append(_BadLine(n, exc.message))
             by_key = {c.fingerprint: (c, n) for c, n in zip(part, lines)}
-            for fingerprint, request_id in s.execute(
-                select(m.Certificate.key_fingerprint, m.Certificate.request_id).where(m.Certificate.key_fingerprint.in_(list(by_key)))
+            for fingerprint, request_id, requester in s.execute(
+                select(m.Certificate.key_fingerprint, m.Certificate.request_id, m.Certificate.requester).where(
+                    m.Certificate.key_fingerprint.in_(list(by_key))
+                )
             ):
                 c, n = by_key[fingerprint]
-                if request_id != c.request.request_id:
+                if request_id != c.request.request_id or requester != JLIS:
                     bad.append(
                         _BadLine(n, f"public key is already certified (request_id {request_id!r}); a new certificate needs a new key pair")
                     )

@@ -6,10 +6,39 @@ record) and an audit event in one transaction. Because the serial is reserved be
 signing, a process killed at any point never reuses a serial, and a certificate never
 exists in the store without its issuance record. Retrying a request with the same
 ``request_id`` returns the certificate already issued (idempotent).
+
+Registration-side rules (SPEC §4a), enforced here so that every path that issues (the
+API, ``myna cert issue``, ``issue-batch``, card production, renewal, smartphone
+certificates) gets them:
+
+* R-CERT-4: only for a resident on J-LIS's register (``ResidentRecord``). A resident code
+  the register does not know is refused as not found.
+* R-RA-1: what a certificate says about its holder is the register's, never the
+  request's. The policy: a request may omit the basic 4 information (and the date of
+  birth), and the record's values are used; a request that states a value is compared
+  field by field with the record and refused (:class:`DiffersFromRegister`, naming the
+  fields but never their values) when one differs. The certificate is always written from
+  the record, and the validity period (R-CERT-2) follows the record's date of birth.
+* R-RA-2: a municipality (``acting_for``) issues only for its own residents. A resident
+  registered elsewhere gets the same answer, word for word, as an unknown resident code,
+  so nothing is learnt about other municipalities' residents. J-LIS (``acting_for=None``:
+  operators, the CLI, card production, smartphone certificates) issues for any resident
+  on the register, still from the record.
+* R-RA-3: request ids are scoped per requester (``certificates.requester``: the
+  municipality code, or ``jlis``), so one municipality's id never finds, collides with or
+  reveals another's. A repeated id returns the original certificate only if the request's
+  digest is the same, also when the two arrive together (the recording transaction's
+  unique-key conflict compares digests too); otherwise :class:`IdempotencyMismatch`.
+
+The record is read when the request is checked and its version read again in the
+transaction that records the certificate: if the record changed in between (a name
+change, a move-out), the batch is refused and nothing is recorded, so a certificate is
+never recorded with data the register no longer holds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,10 +52,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from myna.authority.platform import LoadedAuthority, Platform
-from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible
+from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_municipality_code, check_resident_code
 from myna.pki import holder_tbs, profiles, serials, validity
-from myna.pki.basic4 import Basic4
+from myna.pki.basic4 import Basic4, Sex
 from myna.pki.holder_keys import key_fingerprint, parse_public_key, spki_der
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.signer import PARALLEL_FROM, SigningJob, resolve_processes, submit_tbs
@@ -39,6 +68,32 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
 _BASIC4_JSON = json.JSONEncoder(default=str, sort_keys=True, ensure_ascii=False)
 _DIGEST_JSON = json.JSONEncoder(sort_keys=True)
 
+JLIS = "jlis"  # the requester scope of J-LIS itself (operators, the CLI, card production, mobile)
+ON_REGISTER = frozenset({"active", "moving-out"})  # residents.events.Status values still on the register
+
+
+class DiffersFromRegister(Conflict):
+    """R-RA-1: the request states basic 4 information (or a date of birth) that is not the
+    register's. The message names the fields, never their values (no personal data in
+    answers that may be logged)."""
+
+    code = "differs-from-register"
+
+
+class RegisterChanged(Conflict):
+    """The resident's record changed while the certificate was being issued; a retry
+    issues from the new record."""
+
+    code = "register-changed"
+
+
+def not_on_register(resident_code: str, acting_for: str | None) -> NotFound:
+    """The one answer for a resident the requester may not issue for: unknown, or (for a
+    municipality) registered elsewhere. Identical in both cases (R-RA-2)."""
+    if acting_for is None:
+        return NotFound(f"no resident {resident_code} on the resident register (R-CERT-4)")
+    return NotFound(f"no resident {resident_code} in municipality {acting_for}")
+
 
 @dataclass(frozen=True)
 class IssuanceRequest:
@@ -48,9 +103,9 @@ class IssuanceRequest:
     kind: CertKind
     public_key: bytes | str  # SubjectPublicKeyInfo, PEM or DER
     resident_code: str
-    date_of_birth: dt.date
-    basic4: Basic4 | None = None  # required for signature kinds, forbidden for user-auth
-    municipality_code: str | None = None
+    date_of_birth: dt.date | None = None  # optional: the register's is used (R-RA-1); if given, it must match
+    basic4: Basic4 | None = None  # signature kinds: optional, the register's is used, if given it must match; forbidden for user-auth
+    municipality_code: str | None = None  # the resident's municipality; if given, it must be the register's
     allow_minor_signature: bool = False  # R-CERT-2: "by default" none under 15
 
     def digest(self) -> str:
@@ -60,7 +115,7 @@ class IssuanceRequest:
             "kind": self.kind.value,
             "key": hashlib.sha256(key.strip()).hexdigest(),
             "resident_code": self.resident_code,
-            "dob": self.date_of_birth.isoformat(),
+            "dob": None if self.date_of_birth is None else self.date_of_birth.isoformat(),
             "basic4": None if self.basic4 is None else _BASIC4_JSON.encode(self.basic4.__dict__),
             "municipality": self.municipality_code,
             "minor": self.allow_minor_signature,
@@ -101,18 +156,84 @@ def check_request(req: IssuanceRequest, now: dt.datetime) -> _Checked:
     if req.municipality_code is not None:
         check_municipality_code(req.municipality_code)
     if req.kind.is_signature:
-        if req.basic4 is None:
-            raise InvalidInput(f"a {req.kind.value} certificate needs the basic 4 information")
-        if req.basic4.date_of_birth != req.date_of_birth:
+        if req.basic4 is not None and req.date_of_birth is not None and req.basic4.date_of_birth != req.date_of_birth:
             raise InvalidInput("date_of_birth differs from the basic 4 information")
     elif req.basic4 is not None:
         raise InvalidInput(f"a {req.kind.value} certificate carries no personal data: omit basic4 (R-CERT-1)")
-    validity.check_birth(req.date_of_birth, now)
-    if req.kind.is_signature and not req.allow_minor_signature and not validity.may_hold_signature_certificate(req.date_of_birth, now):
-        raise NotEligible(f"no signature certificate for a holder under {validity.SIGNATURE_MIN_AGE} (R-CERT-2)")
+    if req.date_of_birth is not None:
+        _check_age(req, req.date_of_birth, now)
     key = parse_public_key(req.public_key)
     spki = spki_der(key)
     return _Checked(req, req.digest(), key, spki, key_fingerprint(key, spki))
+
+
+def _check_age(req: IssuanceRequest, dob: dt.date, now: dt.datetime) -> None:
+    validity.check_birth(dob, now)
+    if req.kind.is_signature and not req.allow_minor_signature and not validity.may_hold_signature_certificate(dob, now):
+        raise NotEligible(f"no signature certificate for a holder under {validity.SIGNATURE_MIN_AGE} (R-CERT-2)")
+
+
+def record_basic4(rec: m.ResidentRecord) -> Basic4:
+    """The basic 4 information of J-LIS's record (機構保存本人確認情報)."""
+    return Basic4(rec.name, rec.date_of_birth, Sex(rec.sex), rec.address, rec.name_alt, rec.address_alt)
+
+
+def _differing(req: IssuanceRequest, b4: Basic4) -> list[str]:
+    """The fields the request states differently from the record (names only)."""
+    wrong = []
+    if req.date_of_birth is not None and req.date_of_birth != b4.date_of_birth:
+        wrong.append("date_of_birth")
+    got = req.basic4
+    if got is not None:
+        pairs = [
+            ("name", got.name, b4.name),
+            ("date_of_birth", got.date_of_birth, b4.date_of_birth),
+            ("sex", got.sex, b4.sex),
+            ("address", got.address, b4.address),
+            # The substitute-character forms default to the plain ones, in the request as in the record.
+            ("name_alt", got.name_alt, b4.name_alt or b4.name),
+            ("address_alt", got.address_alt, b4.address_alt or b4.address),
+        ]
+        for field, stated, recorded in pairs:
+            if stated is None:  # an optional field left out: the record's is used
+                continue
+            if stated != recorded and f"basic4.{field}" not in wrong:
+                wrong.append(f"basic4.{field}")
+    return wrong
+
+
+def check_against_register(c: _Checked, rec: m.ResidentRecord | None, acting_for: str | None, now: dt.datetime) -> _Checked:
+    """R-CERT-4, R-RA-1, R-RA-2 for one checked request and the resident's record (read by
+    the caller, in its transaction). Returns the request as it will be certified: basic 4
+    information, date of birth and municipality from the record. Raises the error to answer."""
+    req = c.request
+    if acting_for is not None and req.kind.is_mobile:
+        raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
+    if rec is None or (acting_for is not None and rec.municipality_code != acting_for):
+        raise not_on_register(req.resident_code, acting_for)
+    if req.municipality_code is not None and req.municipality_code != rec.municipality_code:
+        # The stated municipality is not the resident's: for a municipality this is the
+        # answer for a resident registered elsewhere (R-RA-2); for J-LIS the same words.
+        raise not_on_register(req.resident_code, acting_for if acting_for is not None else req.municipality_code)
+    if rec.status not in ON_REGISTER:
+        raise NotEligible(f"resident {req.resident_code} is not on the resident register (R-CERT-4)")
+    b4 = record_basic4(rec)
+    wrong = _differing(req, b4)
+    if wrong:
+        raise DiffersFromRegister(
+            f"the request differs from the resident register in {', '.join(wrong)}: a certificate carries J-LIS's record (R-RA-1)",
+            fields=wrong,
+        )
+    _check_age(req, b4.date_of_birth, now)
+    certified = dataclasses.replace(
+        req,
+        date_of_birth=b4.date_of_birth,
+        basic4=b4 if req.kind.is_signature else None,
+        # A card certificate belongs to the resident's home municipality, which sees and
+        # revokes it; a smartphone certificate is J-LIS's own (R-CERT-5) unless named.
+        municipality_code=rec.municipality_code if not req.kind.is_mobile else req.municipality_code,
+    )
+    return dataclasses.replace(c, request=certified)
 
 
 @dataclass
@@ -126,6 +247,9 @@ class _InFlight:
     rows: list[dict]  # issuance records, ``der`` filled in once signed
     jobs: list[tuple[list[int], SigningJob]]  # (indexes into rows, their signing) per CA
     fingerprints: set[str]
+    scope: str  # the requester: a municipality code or JLIS
+    digests: dict[str, str]  # request_id -> digest of the request as sent
+    versions: dict[str, int]  # resident_code -> the record's version the certificates were made from
 
     def shares(self, checked: Sequence[_Checked]) -> bool:
         ids, keys = set(self.ids), self.fingerprints
@@ -140,18 +264,23 @@ class IssuanceService:
     def __init__(self, platform: Platform):
         self.platform = platform
 
-    def issue(self, req: IssuanceRequest, actor: str) -> Issued:
-        return self.issue_many([req], actor)[0]
+    def issue(self, req: IssuanceRequest, actor: str, acting_for: str | None = None) -> Issued:
+        return self.issue_many([req], actor, acting_for=acting_for)[0]
 
-    def issue_many(self, reqs: Sequence[IssuanceRequest], actor: str) -> list[Issued]:
+    def issue_many(self, reqs: Sequence[IssuanceRequest], actor: str, acting_for: str | None = None) -> list[Issued]:
         """Issue a batch. All requests are checked before anything is reserved or signed;
-        one bad request fails the whole call with its error and changes nothing."""
+        one bad request fails the whole call with its error and changes nothing.
+
+        ``acting_for``: the municipality whose clerk asks (its own residents only, its own
+        request ids: R-RA-2, R-RA-3); None when J-LIS itself issues."""
         now = self.platform.clock.now()
         checked = self._check(reqs, now)
-        started = self._start(checked, actor, now, stream=False)
+        started = self._start(checked, actor, now, stream=False, acting_for=acting_for)
         return started if isinstance(started, list) else self._record(started)
 
-    def issue_chunks(self, chunks: Iterable[Sequence[IssuanceRequest]], actor: str) -> Iterator[list[Issued]]:
+    def issue_chunks(
+        self, chunks: Iterable[Sequence[IssuanceRequest]], actor: str, acting_for: str | None = None
+    ) -> Iterator[list[Issued]]:
         """Issue several batches, yielding each one's results in order. Each batch is
         exactly one :meth:`issue_many` (checked as a whole, its serials reserved and
         committed before it is signed, its certificates and audit events recorded in one
@@ -174,7 +303,7 @@ class IssuanceService:
                     if pending is not None and pending.shares(checked):
                         done, pending = pending, None
                         yield self._record(done)
-                    started = self._start(checked, actor, now, stream=number > 0)
+                    started = self._start(checked, actor, now, stream=number > 0, acting_for=acting_for)
                 except Exception:
                     if pending is not None:
                         # The batch before the bad one was fine: record it and hand its
@@ -216,15 +345,19 @@ class IssuanceService:
             raise InvalidInput("the batch repeats a request_id")
         return checked
 
-    def _start(self, checked: list[_Checked], actor: str, now: dt.datetime, stream: bool) -> list[Issued] | _InFlight:
+    def _start(
+        self, checked: list[_Checked], actor: str, now: dt.datetime, stream: bool, acting_for: str | None = None
+    ) -> list[Issued] | _InFlight:
         """The store checks, the serial reservation (committed) and the start of signing.
         Returns the results directly when every request was issued before. ``stream``: a
         later chunk of a multi-chunk batch, i.e. a big batch whatever this chunk's size."""
         ids = [c.request.request_id for c in checked]
         results: dict[str, Issued] = {}
+        scope = acting_for if acting_for is not None else JLIS
+        digests = {c.request.request_id: c.digest for c in checked}
 
         with self.platform.db.session() as s:
-            existing = self._existing(s, ids)
+            existing = self._existing(s, scope, ids)
             for c in checked:
                 row = existing.get(c.request.request_id)
                 if row is not None:
@@ -232,25 +365,20 @@ class IssuanceService:
                         raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
                     results[c.request.request_id] = _issued(row, created=False)
             todo = [c for c in checked if c.request.request_id not in results]
+            # R-CERT-4, R-RA-1, R-RA-2: from the register's record, in this transaction; first,
+            # so another municipality's resident is refused before anything else is told.
+            records = {
+                r.resident_code: r
+                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
+            }
+            todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             fingerprints = [c.fingerprint for c in todo]
             if len(set(fingerprints)) != len(fingerprints):
                 raise Conflict("the batch certifies the same public key twice")
             taken = set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints))))
             if taken:
                 raise Conflict("public key is already certified; a new certificate needs a new key pair")
-            # R-CERT-4: only for a person on the resident register. Holders the register
-            # does not know (records kept elsewhere, tests) are not refused; those it knows
-            # to be deleted or moved out are.
-            gone = set(
-                s.scalars(
-                    select(m.ResidentRecord.resident_code).where(
-                        m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo}),
-                        m.ResidentRecord.status.in_(["moved-out", "deleted"]),
-                    )
-                )
-            )
-            if gone:
-                raise NotEligible(f"resident {sorted(gone)[0]} is not on the resident register (R-CERT-4)")
+            versions = {c.request.resident_code: records[c.request.resident_code].version for c in todo}
         if not todo:
             return [results[i] for i in ids]
 
@@ -280,12 +408,12 @@ class IssuanceService:
         if stream or len(todo) >= PARALLEL_FROM:
             processes = resolve_processes(self.platform.settings.signing_processes)
         retain_until = now + dt.timedelta(days=self.platform.settings.retention_days)
-        prepared = [self._prepare(c, n, authorities[c.request.kind], now, retain_until) for c, n in plan]
+        prepared = [self._prepare(c, n, authorities[c.request.kind], now, retain_until, scope) for c, n in plan]
         jobs = []
         for kind, ca in authorities.items():
             idx = [i for i, (c, _) in enumerate(plan) if c.request.kind is kind]
             jobs.append((idx, submit_tbs([prepared[i][1] for i in idx], ca.key, processes)))
-        return _InFlight(now, actor, ids, results, [row for row, _ in prepared], jobs, set(fingerprints))
+        return _InFlight(now, actor, ids, results, [row for row, _ in prepared], jobs, set(fingerprints), scope, digests, versions)
 
     def _record(self, f: _InFlight) -> list[Issued]:
         """Wait for the signatures, then record certificates, audit events and status-feed
@@ -299,31 +427,52 @@ class IssuanceService:
         try:
             with self.platform.db.session() as s:
                 s.execute(insert(m.Certificate.__table__), rows)
+                # After the insert: on SQLite the write lock is held from here, on PostgreSQL
+                # FOR SHARE makes a concurrent change event wait for this commit (and then
+                # see, and revoke, these certificates).
+                self._check_versions(s, f.versions)
                 audit_many(
                     s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows]
                 )
                 status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
         except IntegrityError:
-            # A concurrent retry of the same request won the race: answer with its result.
+            # A concurrent request with the same (requester, request_id) won the race. Its
+            # certificate is the answer only if it is the same request (R-RA-3): the loser
+            # of a race between two different bodies gets a conflict, never the other's.
             with self.platform.db.session() as s:
-                existing = self._existing(s, ids)
+                existing = self._existing(s, f.scope, ids)
             missing = [i for i in ids if i not in existing and i not in results]
             if missing:
                 raise Conflict("a concurrent request certified the same key or request id; retry") from None
+            for i in ids:
+                if i not in results and existing[i].request_digest != f.digests[i]:
+                    raise IdempotencyMismatch(f"request_id {i!r} was already used for a different request") from None
             return [results.get(i) or _issued(existing[i], created=False) for i in ids]
         for row, cert in zip(rows, certs):
             results[row["request_id"]] = Issued(int(row["serial"], 16), CertKind(row["kind"]), cert, True)
         return [results[i] for i in ids]
 
     @staticmethod
-    def _existing(s, ids: Iterable[str]) -> dict[str, m.Certificate]:
-        return {row.request_id: row for row in s.scalars(select(m.Certificate).where(m.Certificate.request_id.in_(list(ids))))}
+    def _existing(s, scope: str, ids: Iterable[str]) -> dict[str, m.Certificate]:
+        q = select(m.Certificate).where(m.Certificate.requester == scope, m.Certificate.request_id.in_(list(ids)))
+        return {row.request_id: row for row in s.scalars(q)}
+
+    @staticmethod
+    def _check_versions(s, versions: dict[str, int]) -> None:
+        if not versions:
+            return
+        q = select(m.ResidentRecord.resident_code, m.ResidentRecord.version).where(m.ResidentRecord.resident_code.in_(list(versions)))
+        now = dict(s.execute(q.with_for_update(read=True)).all())
+        if any(now.get(code) != version for code, version in versions.items()):
+            raise RegisterChanged("a resident's record changed while the certificates were issued; retry to issue from the new record")
 
     def _not_after(self, req: IssuanceRequest, ca: LoadedAuthority, now: dt.datetime) -> dt.datetime:
         """R-CERT-2: to the fifth birthday after issuance, never past the CA's own certificate."""
         return min(validity.certificate_not_after(req.date_of_birth, now), ca.cert.not_valid_after_utc)
 
-    def _prepare(self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime, retain_until: dt.datetime) -> tuple[dict, bytes]:
+    def _prepare(
+        self, c: _Checked, serial: int, ca: LoadedAuthority, now: dt.datetime, retain_until: dt.datetime, scope: str
+    ) -> tuple[dict, bytes]:
         """The certificate to sign (its TBS bytes, the profile of ``profiles.holder_builder``
         written from the CA's template) and its issuance record (``der`` filled in once signed)."""
         req = c.request
@@ -337,6 +486,7 @@ class IssuanceService:
             "kind": req.kind.value,
             "subject_id": subject_id,
             "request_id": req.request_id,
+            "requester": scope,
             "request_digest": c.digest,
             "resident_code": req.resident_code,
             "municipality_code": req.municipality_code,
@@ -371,6 +521,7 @@ def record_service_certificate(
                 "kind": kind,
                 "subject_id": subject_id[:64],
                 "request_id": request_id,
+                "requester": JLIS,
                 "request_digest": fingerprint,
                 "key_fingerprint": fingerprint,
                 "not_before": cert.not_valid_before_utc,

@@ -159,7 +159,7 @@ class CardManagement:
             s.add(CardFee(card_id=card.card_id, resident_code=card.resident_code, municipality_code=card.municipality_code, item=fee.item, amount_yen=fee.amount_yen, due_at=now))
             audit(s, now, actor, "card.certificates-renewed", card.card_id, links=[(k.value, o, n_) for k, o, n_ in links], revoked=gone)
 
-        info, pairs = self.cards.recertify(cid, actor, f"renewal:{cid}:{stamp}:", on_written=link)
+        info, pairs = self.cards.recertify(cid, actor, f"renewal:{cid}:{stamp}:", on_written=link, acting_for=municipality_code)
         return {
             "card_id": cid,
             "certificates": {k.value: {"old": serials.to_display(int(o, 16)) if o else None, "new": serials.to_display(int(nw, 16))} for k, (o, nw) in pairs.items()},

@@ -404,14 +404,21 @@ class CardService:
         return outcome
 
     def recertify(
-        self, card_id: str, actor: str, request_prefix: str, on_written: Callable[[Session, CardRecord, dict], None] | None = None
+        self,
+        card_id: str,
+        actor: str,
+        request_prefix: str,
+        on_written: Callable[[Session, CardRecord, dict], None] | None = None,
+        acting_for: str | None = None,
     ) -> tuple[CardInfo, dict[CertKind, tuple[str | None, str]]]:
         """Certificate renewal at the counter (R-CARD-8): the chip makes new key pairs,
         J-LIS certifies them, the new certificates replace the old ones on the card.
 
         Returns the card and, per kind, ``(old serial, new serial)`` in store form.
         ``on_written(session, row, pairs)`` runs inside the transaction that writes the new
-        certificates: the caller revokes or links the old ones there, atomically."""
+        certificates: the caller revokes or links the old ones there, atomically.
+        ``acting_for``: the municipality at whose counter this happens (its own residents
+        only, R-RA-2, checked by the issuance service against the register)."""
         cid = self.resolve(card_id)
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)
@@ -441,7 +448,7 @@ class CardService:
             )
             for kind, key in kinds
         ]
-        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))}
+        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor, acting_for=acting_for))}
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(CardRecord, cid)

@@ -131,7 +131,11 @@ class Certificate(Base):
     authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     subject_id: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    request_id: Mapped[str] = mapped_column(String(200))
+    # Who asked: a municipality code, or "jlis" (operators, the CLI, card production,
+    # smartphone certificates). Request ids are unique per requester (R-RA-3), so one
+    # municipality's id never finds or reveals another's.
+    requester: Mapped[str] = mapped_column(String(16))
     request_digest: Mapped[str] = mapped_column(String(64))
     resident_code: Mapped[str | None] = mapped_column(String(11), nullable=True, index=True)
     municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
@@ -141,6 +145,7 @@ class Certificate(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     retain_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     der: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (UniqueConstraint("requester", "request_id", name="uq_certificates_requester_request_id"),)
 
 
 class Revocation(Base):

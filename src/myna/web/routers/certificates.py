@@ -43,10 +43,18 @@ class IssueIn(BaseModel):
     request_id: RequestId = Field(description="Your idempotency key: a retry with the same id returns the same certificate")
     kind: CertKind
     public_key_pem: str = Field(max_length=20_000, description="SubjectPublicKeyInfo in PEM (RSA-2048 or EC P-256)")
-    resident_code: ResidentCode
-    date_of_birth: IsoDate
-    basic4: Basic4In | None = Field(default=None, description="Required for signature kinds, forbidden for user-auth kinds")
-    municipality_code: MunicipalityCode | None = Field(default=None, description="6-digit local-government code; a municipality token fills in its own")
+    resident_code: ResidentCode = Field(description="11-digit resident-record code (住民票コード) of a resident on the register")
+    date_of_birth: IsoDate | None = Field(
+        default=None, description="Optional: the register's is used; if given it must be the register's (R-RA-1)"
+    )
+    basic4: Basic4In | None = Field(
+        default=None,
+        description="Signature kinds: optional, the register's is written into the certificate; if given, every field"
+        " must be the register's or the request is refused (409, R-RA-1). Forbidden for user-auth kinds",
+    )
+    municipality_code: MunicipalityCode | None = Field(
+        default=None, description="6-digit local-government code of the resident's municipality; a municipality token fills in its own"
+    )
     allow_minor_signature: bool = False
 
 
@@ -112,7 +120,10 @@ def issue(
         municipality_code=municipality,
         allow_minor_signature=body.allow_minor_signature,
     )
-    issued = IssuanceService(p).issue(req, who.actor)
+    # R-RA-2: a municipality issues for its own residents only; the service checks it
+    # against the register in the transaction that reads the record.
+    acting_for = who.municipality_code if who.role is Role.MUNICIPALITY else None
+    issued = IssuanceService(p).issue(req, who.actor, acting_for=acting_for)
     if not issued.created:
         response.status_code = 200
     return _issued_out(p, issued)

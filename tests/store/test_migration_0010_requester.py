@@ -1,4 +1,4 @@
-"""Migration 0011 (R-RA-3): card applications recorded before it get the scope of their
+"""Migration 0010 (R-RA-3): card applications recorded before it get the scope of their
 sender (a QR application its form, an online or counter one the municipality its audit
 event names, the rest J-LIS), and source_ref becomes unique per requester."""
 
@@ -26,12 +26,12 @@ def _app(conn, application_id: str, channel: str, source_ref: str | None, notice
     )
 
 
-def test_r_ra_3_migration_0011_scopes_existing_applications_by_their_sender(database_url):
+def test_r_ra_3_migration_0010_scopes_existing_applications_by_their_sender(database_url):
     db = Database(database_url)
     cfg = alembic_config(database_url)
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0008")
+        command.upgrade(cfg, "0009")
     with db.engine.begin() as conn:
         _app(conn, "A1", "online", "ref-1")
         _app(conn, "A2", "counter", "ref-2")
