@@ -97,6 +97,7 @@ def http_request(method: str, target: str, body: bytes = b"") -> bytes:
 def setup(tmp: Path):
     from cryptography.x509 import ocsp as x509_ocsp
     from myna_testing import issue_request
+    from ocsp_corpus import Good
 
     from myna.authority.ceremony import run_ceremony
     from myna.authority.issuance import IssuanceService
@@ -106,7 +107,6 @@ def setup(tmp: Path):
     from myna.validation.centre import Centre, CentreConfig
     from myna.validation.feeds import DbFeed
     from myna.validation.provision import provision
-    from ocsp_corpus import Good
 
     settings = Settings(home=tmp / "home", database_url=f"sqlite:///{tmp / 'myna.db'}", public_url="http://127.0.0.1:8000")
     platform = Platform.open(settings, SystemClock())
@@ -234,9 +234,10 @@ def main() -> int:
     from myna import logs
 
     logs.configure()
-    from myna.validation.http import ocsp_get_request
-    from ocsp_corpus import corpus, get_tail
     from centre_support import outcome
+    from ocsp_corpus import corpus, get_tail
+
+    from myna.validation.http import ocsp_get_request
 
     with tempfile.TemporaryDirectory(prefix="myna-bench-ocsp-malformed-") as tmp:
         platform, centre, good, extras = setup(Path(tmp))

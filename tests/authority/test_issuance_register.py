@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 
 from myna.authority.issuance import DiffersFromRegister, IssuanceService, RegisterChanged, check_request
 from myna.authority.records import Records
-from myna.pki import validity
 from myna.errors import Forbidden, IdempotencyMismatch, NotEligible, NotFound
+from myna.pki import validity
 from myna.pki.basic4 import Basic4, Sex
 from myna.store import models as m
 

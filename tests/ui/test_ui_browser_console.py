@@ -7,7 +7,6 @@ import pytest
 from myna_testing import issue_many_registered, issue_request
 from ui_support import card_and_verifier_figures, screenshot
 
-from myna.authority.issuance import IssuanceService
 from myna.authority.revoking import RevocationService
 from myna.authority.tokens import Role, Tokens
 from myna.operations.service import Operations
@@ -31,7 +30,6 @@ def nonzero(series: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_server, page):
-    service = IssuanceService(platform)
     issued = issue_many_registered(platform, [issue_request("card-sign") for _ in range(3)] + [issue_request("card-auth") for _ in range(4)], "test")
     revoking = RevocationService(platform)
     revoking.revoke(issued[0].serial, RevocationReason.REQUEST, "test")

@@ -332,8 +332,9 @@ def test_refused_bytes_sent_again_are_not_parsed_again(open_centre: Centre, case
 def test_tbs_request_of_many_fields_is_refused_without_walking_them(good: Good):
     """The extension count walks at most the four fields a TBSRequest has: 2,000 empty
     fields are refused (ValueError inside, malformedRequest outside), not walked."""
-    from myna.pki.ocsp import OcspRefusal, _too_many_extensions, parse_request
     from ocsp_corpus import tlv
+
+    from myna.pki.ocsp import OcspRefusal, _too_many_extensions, parse_request
 
     der = tlv(0x30, tlv(0x30, b"\x05\x00" * 2000))
     with pytest.raises(ValueError):

@@ -37,9 +37,9 @@ from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_REQUEST_BYTES
-from myna.validation.http import MAX_GET_CHARS
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre
+from myna.validation.http import MAX_GET_CHARS
 from myna.validation.server import ValidityServer
 
 # --------------------------------------------------------------------------- harness

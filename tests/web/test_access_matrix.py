@@ -346,12 +346,7 @@ def token_cells():
             if vtype is not VerifierType.ENTRUSTING_BUSINESS:
                 yield pytest.param(e, vtype, "own", id=f"{e.key}|verifier:{vtype.value}")
         for side in ("own", "other"):
-            marks = ()
-            if e.key == "POST /api/v1/certificates" and side == "other":
-                # Issuance for another municipality's resident is fixed with issuance itself
-                # (authority/issuance.py); strict, so the marker goes when that lands.
-                marks = (pytest.mark.xfail(strict=True, reason="R-RA-2 for issuance: fixed in the issuance service"),)
-            yield pytest.param(e, Role.MUNICIPALITY, side, id=f"{e.key}|municipality:{side}", marks=marks)
+            yield pytest.param(e, Role.MUNICIPALITY, side, id=f"{e.key}|municipality:{side}")
 
 
 @pytest.mark.parametrize(("entry", "who", "side"), list(token_cells()))
