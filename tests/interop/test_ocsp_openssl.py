@@ -399,7 +399,12 @@ async def pyhanko_validate(root: x509.Certificate, intermediate: x509.Certificat
     """Validate a card-auth certificate for digitalSignature (user authentication); the
     library fetches OCSP from the AIA URL itself (with a nonce, SHA-1 CertID) and checks
     the delegated responder. Returns (OCSP responses, CRLs) it used; raises its errors."""
-    context = ValidationContext(trust_roots=[asn1(root)], allow_fetching=True, revinfo_policy=OCSP_FOR_LEAF)
+    # The validation moment is fixed when the context is made; the answer to a request with
+    # a nonce is signed when it arrives, so on a loaded machine its thisUpdate can be more
+    # than the library's default 1 s tolerance later ("too recent"): allow clock-skew room.
+    context = ValidationContext(
+        trust_roots=[asn1(root)], allow_fetching=True, revinfo_policy=OCSP_FOR_LEAF, time_tolerance=dt.timedelta(seconds=30)
+    )
     async with aclosing(context):
         validator = CertificateValidator(asn1(leaf), intermediate_certs=[asn1(intermediate)], validation_context=context)
         await validator.async_validate_usage({"digital_signature"})
