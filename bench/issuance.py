@@ -8,9 +8,11 @@
 
 The pipeline is ``IssuanceService.issue_chunks``, exactly as ``myna cert issue-batch``
 calls it: per chunk (one ``issue_many``), check every request (key parse and strength,
-dates, eligibility), look for earlier identical requests and already-certified keys,
-reserve the serials in their own committed transaction, build and sign each
-certificate, then record the certificates and their audit events in one transaction.
+dates, eligibility), look for earlier identical requests, read the residents' records
+from the register and compare the requests with them (R-CERT-4, R-RA-1), look for
+already-certified keys, reserve the serials in their own committed transaction, build and sign each
+certificate, then record the certificates and their audit events in one transaction
+(which reads the records' versions again).
 Chunks overlap: chunk k is signed in worker processes (MYNA_SIGNING_PROCESSES; by
 default one per core from two cores) while the parent records chunk k-1 and prepares
 chunk k+1.
@@ -20,11 +22,13 @@ Method:
 - Each run gets a fresh data home, a fresh store (a new SQLite file; with
   ``--database-url``, also a new PostgreSQL database created through that URL and
   dropped afterwards, so the user needs CREATEDB) and a fresh key ceremony
-  (RSA-2048 CA keys, file backend or SoftHSM2 token).
+  (RSA-2048 CA keys, file backend or SoftHSM2 token). The N residents are then put on the
+  register in bulk (bench/bulk_register.py: Core inserts, not timed); every request is
+  for one of them, and states the basic 4 information and date of birth of its record.
 - Holder keys are EC P-256, generated before timing: holder key type barely matters,
   the cost being measured is the CA's RSA-2048 signature (plus the pipeline around
   it). Half the requests are card-auth (no personal data), half card-sign (with the
-  basic 4 information), all for adults.
+  basic 4 information), all for adults on the register.
 - The signing pool is started once, before anything is timed (its start-up time is
   reported). A short warm-up issue (one request per kind) loads the CA keys and warms
   caches; then N requests are issued in SEGMENTS segments, each one whole
@@ -87,7 +91,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from sqlalchemy import create_engine, insert, select, text
 
 from myna.authority.ceremony import run_ceremony
-from myna.authority.issuance import IssuanceRequest, IssuanceService, check_request
+from myna.authority.issuance import JLIS, IssuanceRequest, IssuanceService, Issued, check_request
 from myna.authority.platform import Platform
 from myna.pki import holder_tbs, profiles, serials
 from myna.pki import signer as signer_mod
@@ -98,12 +102,17 @@ from myna.settings import Settings
 from myna.store import models as m
 from myna.store.journal import audit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bulk_register import register_bulk  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks-issuance.md"
 TARGET = 0.70
 SO_PIN, USER_PIN = "87654321", "12345678"
 DOB = dt.date(1980, 5, 17)
 BASIC4 = Basic4("山田 花子", DOB, Sex.FEMALE, "東京都千代田区千代田1-1")
+MUNICIPALITY = "131016"
+FIRST_RESIDENT = 10**10  # requests_for's resident i is FIRST_RESIDENT + i, whatever the prefix
 
 
 # -- set-up ----------------------------------------------------------------------------
@@ -166,10 +175,10 @@ def requests_for(keys: list[bytes], prefix: str) -> list[IssuanceRequest]:
                 request_id=f"{prefix}-{i:07d}",
                 kind=kind,
                 public_key=key,
-                resident_code=f"{10**10 + i:011d}",
+                resident_code=f"{FIRST_RESIDENT + i:011d}",
                 date_of_birth=DOB,
                 basic4=BASIC4 if kind.is_signature else None,
-                municipality_code="131016",
+                municipality_code=MUNICIPALITY,
             )
         )
     return out
@@ -216,7 +225,9 @@ def fresh_store(workdir: Path, admin_url: str | None):
         admin.dispose()
 
 
-def open_platform(home: Path, url: str, hsm: Hsm | None) -> Platform:
+def open_platform(home: Path, url: str, hsm: Hsm | None, residents: int) -> Platform:
+    """A platform after its key ceremony, with the residents of requests_for's first
+    ``residents`` requests (at least the warm-up's two) on the register."""
     settings = Settings(
         home=home,
         database_url=url,
@@ -230,6 +241,7 @@ def open_platform(home: Path, url: str, hsm: Hsm | None) -> Platform:
     )
     p = Platform.open(settings)
     run_ceremony(p, "bench")
+    register_bulk(p, range(FIRST_RESIDENT, FIRST_RESIDENT + max(residents, 2)), MUNICIPALITY, BASIC4)
     return p
 
 
@@ -287,25 +299,29 @@ class WhatIfIssuance(IssuanceService):
     changes recommended in the report, to measure them end to end. (1) the CA is looked
     up once per kind, not once per request; (2) reservations, certificates and audit
     events are written with Core ``insert()`` executemany instead of ORM objects;
-    optionally (3) a chunk's certificates are signed by a thread pool. Checks,
-    transactions and their order are unchanged."""
+    optionally (3) a chunk's certificates are signed by a thread pool. Checks (the
+    register's records included: R-CERT-4, R-RA-1, R-RA-2, the version check when
+    recording), the requester's request-id scope, transactions and their order are the
+    product's. The rows and TBS bytes come from ``IssuanceService._prepare``; signing
+    is in this process (one thread, or the pool for (3)), never in worker processes.
+    (The product has had (1) and (2) since; ``what_ifs`` then leaves these runs out.)"""
 
     pool = None  # a ThreadPoolExecutor for (3)
 
-    def issue_many(self, reqs, actor):
-        import json
-
-        from myna.authority.issuance import _issued
-        from myna.errors import Conflict, IdempotencyMismatch, InvalidInput
+    def issue_many(self, reqs, actor, acting_for=None):
+        from myna.authority.issuance import _issued, check_against_register
+        from myna.errors import Conflict, IdempotencyMismatch
+        from myna.pki.crl_der import assemble
+        from myna.pki.signer import sign_bytes, signature_algorithm
+        from myna.store.journal import audit_many, status_events
 
         now = self.platform.clock.now()
-        checked = [check_request(r, now) for r in reqs]
+        checked = self._check(reqs, now)
         ids = [c.request.request_id for c in checked]
-        if len(set(ids)) != len(ids):
-            raise InvalidInput("the batch repeats a request_id")
+        scope = acting_for if acting_for is not None else JLIS
         results = {}
         with self.platform.db.session() as s:
-            existing = self._existing(s, ids)
+            existing = self._existing(s, scope, ids)
             for c in checked:
                 row = existing.get(c.request.request_id)
                 if row is not None:
@@ -313,11 +329,17 @@ class WhatIfIssuance(IssuanceService):
                         raise IdempotencyMismatch("request_id reused")
                     results[c.request.request_id] = _issued(row, created=False)
             todo = [c for c in checked if c.request.request_id not in results]
+            records = {
+                r.resident_code: r
+                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
+            }
+            todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             fingerprints = [c.fingerprint for c in todo]
             if len(set(fingerprints)) != len(fingerprints):
                 raise Conflict("the batch certifies the same public key twice")
             if set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints)))):
                 raise Conflict("public key is already certified")
+            versions = {c.request.resident_code: records[c.request.resident_code].version for c in todo}
         if not todo:
             return [results[i] for i in ids]
         authorities = {kind: self.platform.authority(AuthorityKind(kind.value)) for kind in {c.request.kind for c in todo}}  # (1)
@@ -327,20 +349,27 @@ class WhatIfIssuance(IssuanceService):
                 {"serial": serials.to_store(n), "authority_id": authorities[c.request.kind].id, "request_id": c.request.request_id, "reserved_at": now}
                 for c, n in plan
             ])
+        retain_until = now + dt.timedelta(days=self.platform.settings.retention_days)
+        prepared = [self._prepare(c, n, authorities[c.request.kind], now, retain_until, scope) for c, n in plan]
+        signers = {kind: (sign_bytes(ca.key), signature_algorithm(ca.key)) for kind, ca in authorities.items()}
+
+        def sign(item):
+            (row, tbs), (c, _) = item
+            signer, algorithm = signers[c.request.kind]
+            row["der"] = assemble(tbs, algorithm, signer(tbs))
+            return row
+
         if self.pool is None:
-            rows = [self._sign(c, n, authorities[c.request.kind], now) for c, n in plan]
+            rows = [sign(item) for item in zip(prepared, plan)]
         else:  # (3) cryptography releases the GIL for the RSA operation itself
-            rows = list(self.pool.map(lambda cn: self._sign(cn[0], cn[1], authorities[cn[0].request.kind], now), plan))
-        cols = [col.key for col in m.Certificate.__table__.columns]
+            rows = list(self.pool.map(sign, zip(prepared, plan)))
         with self.platform.db.session() as s:  # (2)
-            s.execute(insert(m.Certificate), [{k: getattr(r, k) for k in cols} for r in rows])
-            s.execute(insert(m.AuditEvent), [
-                {"at": now, "actor": actor, "action": "certificate.issued", "subject": r.serial,
-                 "detail": json.dumps({"kind": r.kind, "request_id": r.request_id}, ensure_ascii=False, sort_keys=True, default=str)}
-                for r in rows
-            ])
+            s.execute(insert(m.Certificate), rows)
+            self._check_versions(s, versions)
+            audit_many(s, [(now, actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows])
+            status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
         for r in rows:
-            results[r.request_id] = _issued(r, created=True)
+            results[r["request_id"]] = Issued(int(r["serial"], 16), CertKind(r["kind"]), x509.load_der_x509_certificate(r["der"]), True)
         return [results[i] for i in ids]
 
 
@@ -574,7 +603,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
         return real_sign(tbs, key, processes)
 
     with fresh_store(run_dir, None) as url:
-        p = open_platform(run_dir / "home", url, None)
+        p = open_platform(run_dir / "home", url, None, len(keys))
         try:
             warm_up(p)
             reqs = requests_for(keys, "inspect")
@@ -595,7 +624,7 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
                 del p.authority
             now = p.clock.now()
             extra = requests_for(holder_keys(2), "inspect-sign")[1]
-            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now, now)[0]
+            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now, now, JLIS)[0]
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -669,7 +698,7 @@ def run_pipeline(
 ) -> Result:
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     with fresh_store(run_dir, admin_url) as url:
-        p = open_platform(run_dir / "home", url, hsm)
+        p = open_platform(run_dir / "home", url, hsm, len(keys))
         signers = 0
         try:
             tbs = warm_up(p)
@@ -722,7 +751,7 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
                 obj["basic4"] = {"name": r.basic4.name, "date_of_birth": DOB.isoformat(), "sex": r.basic4.sex.value, "address": r.basic4.address}
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")
     with fresh_store(run_dir, None) as url:
-        p = open_platform(run_dir / "home", url, None)
+        p = open_platform(run_dir / "home", url, None, len(keys))
         try:
             tbs = warm_up(p)
             sign = file_signer(p, AuthorityKind.CARD_SIGN)
@@ -822,7 +851,7 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     out: list[tuple[str, float, str]] = []
     with fresh_store(run_dir, None) as url:
-        p = open_platform(run_dir / "home", url, hsm)
+        p = open_platform(run_dir / "home", url, hsm, 2 * len(keys))
         try:
             warm_up(p)
             reqs = [r for r in requests_for(keys * 2, "stage") if r.kind is CertKind.CARD_SIGN][: len(keys)]
@@ -847,7 +876,7 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
                 return [
                     m.Certificate(
                         serial=serials.to_store(serials.new_serial()), authority_id=ca.id, kind="card-sign", subject_id=profiles.new_subject_id(),
-                        request_id=f"stage-{secrets.token_hex(8)}", request_digest="0" * 64, resident_code="12345678901", municipality_code="131016",
+                        request_id=f"stage-{secrets.token_hex(8)}", requester=JLIS, request_digest="0" * 64, resident_code="12345678901", municipality_code="131016",
                         key_fingerprint=secrets.token_hex(32), not_before=now, not_after=not_after, issued_at=now, retain_until=now, der=d,
                     )
                     for d in ders
@@ -920,7 +949,7 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
 def profile(workdir: Path, keys: list[bytes], chunk: int) -> tuple[str, float]:
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     with fresh_store(run_dir, None) as url:
-        p = open_platform(run_dir / "home", url, None)
+        p = open_platform(run_dir / "home", url, None, len(keys))
         try:
             warm_up(p)
             reqs = requests_for(keys, "prof")
@@ -996,8 +1025,10 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
         "",
         "Generated by `bench/issuance.py`; its docstring has the method. The *pipeline* is "
         "`IssuanceService.issue_chunks`, as `myna cert issue-batch` calls it: per chunk, check every request, "
-        "look for earlier identical requests and already-certified keys, reserve the serials (committed), "
-        "build and sign each certificate, record certificates + audit events in one transaction; the chunks "
+        "look for earlier identical requests, read the residents' records from the register and compare the "
+        "requests with them, look for already-certified keys, reserve the serials (committed), "
+        "build and sign each certificate, record certificates + audit events in one transaction (reading "
+        "the records' versions again); the chunks "
         "overlap (chunk k is signed in worker processes while the parent records chunk k-1 and prepares "
         f"chunk k+1). Each run is {SEGMENTS} segments, each one whole `issue_chunks` call (its pipeline fills "
         "and drains, as a real batch's does); after each segment the raw loops run for as long as it took, "
@@ -1007,7 +1038,8 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
         "as the pipeline* is the same loop in that many processes at once (the pipeline's signing "
         "processes; the parent's own work comes on top). Holder keys are EC P-256, generated before timing: "
         "the cost measured is the CA's RSA-2048 signature and everything around it. Requests are half "
-        "card-auth, half card-sign (with the basic 4 information), adults; every run has a fresh data home, "
+        "card-auth, half card-sign (with the basic 4 information), adults, each for a resident put on the "
+        "register in bulk before timing; every run has a fresh data home, "
         "store and key ceremony and a warm-up request per kind. The signing pool is started once before "
         f"anything is timed ({info.get('signers', 0)} processes, started in {info.get('pool_start_s', 0.0):.2f} s), "
         "as a running platform's pool is started by its first big batch.",

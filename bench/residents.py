@@ -237,7 +237,9 @@ def bench_events(workdir: Path, n: int) -> dict:
             log(f"events: {label}: {len(events) / secs:,.0f}/s, {revoked} revocations")
 
         half = n // 2
-        run("minor correction (revokes nothing)", [ChangeEvent(f"corr-{x['code']}", EventType.CORRECTION, x["code"], CHIYODA, dt.date(2026, 3, 1), name="山田 花子", minor=True) for x in people])
+        # A correction must change the record (one to the same values is refused): the
+        # address as written, 1-1 to 1番1号.
+        run("minor correction (revokes nothing)", [ChangeEvent(f"corr-{x['code']}", EventType.CORRECTION, x["code"], CHIYODA, dt.date(2026, 3, 1), address="東京都千代田区千代田1番1号", minor=True) for x in people])
         run("name change (card-sign, R-REV-2)", [ChangeEvent(f"name-{x['code']}", EventType.NAME_CHANGE, x["code"], CHIYODA, dt.date(2026, 3, 2), name="鈴木 花子") for x in people[:half]])
         run("death (card-sign + card-auth, R-REV-2/3)", [ChangeEvent(f"death-{x['code']}", EventType.DEATH, x["code"], CHIYODA, dt.date(2026, 3, 2)) for x in people[half:]])
         run("planned move-out (revokes nothing yet)", [ChangeEvent(f"pmo-{x['code']}", EventType.PLANNED_MOVE_OUT, x["code"], CHIYODA, dt.date(2026, 3, 3), planned_date=dt.date(2026, 3, 10)) for x in people[:half]])
