@@ -56,12 +56,15 @@ def test_every_platform_module_imports_and_the_server_starts_without_the_extras(
             for path in ("/", "/ui/", "/ui/portal", "/docs", "/healthz"):
                 r = client.get(path)
                 assert r.status_code == 200, (path, r.status_code)
-        import smartcard  # the block works: this must fail
+        try:
+            import smartcard  # noqa: F401 - the block works: this must fail
+        except ModuleNotFoundError as exc:
+            print("blocked:", exc.name)
         """,
         tmp_path,
     )
-    assert "No module named 'smartcard'" in done.stderr, done.stderr[-3000:]
-    assert done.stderr.count("Traceback") == 1 and done.stderr.rstrip().splitlines()[-1].startswith("ModuleNotFoundError"), done.stderr[-3000:]
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "blocked: smartcard" in done.stdout, done.stdout[-3000:]
 
 
 def test_card_tools_without_pyscard_say_how_to_install_it(tmp_path):

@@ -36,23 +36,7 @@ def api(platform):
 def live_api(api, platform):
     """The same app served by uvicorn in a thread on a local port, for requests that must
     really run at the same time (R-RA-4): ``(base_url, headers_for)``."""
-    import socket
-    import threading
-    import time
+    from race_support import live_server
 
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", api.headers_for
-    server.should_exit = True
-    thread.join(10)
+    with live_server(platform) as url:
+        yield url, api.headers_for

@@ -91,7 +91,7 @@ def test_R_RA_4_death_and_planned_move_out_together_never_leave_the_dead_moving_
         assert after["version"] == before["version"] + applied, f"trial {trial}: version {before['version']} -> {after['version']} for {applied} events"
         assert [h["type"] for h in after["history"]][1:] == (["planned-move-out", "death"] if applied == 2 else ["death"])
         # The destination's move-in never reactivates the dead.
-        late = httpx.post(base + EVENTS, json=event(f"in-{trial}", "move-in", code, "2026-03-25", address="東京都新宿区西新宿2-8-1"), headers=shinjuku, timeout=30)
+        late = httpx.post(base + EVENTS, json=event(f"in-{trial}", "move-in", code, "2026-03-25", basic4=basic4_json(), address="東京都新宿区西新宿2-8-1"), headers=shinjuku, timeout=30)
         assert late.status_code in (404, 409), late.text
         assert record(base, operator, code)["status"] == "deleted"
 

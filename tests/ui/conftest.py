@@ -3,12 +3,8 @@ driven by Playwright. Screenshots go to docs/screens/ (kept in the repository)."
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
+import race_support
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
@@ -18,26 +14,10 @@ from myna.pki import serials
 from myna.web.app import create_app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(platform):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with race_support.live_server(platform) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -29,11 +29,12 @@ from urllib.parse import unquote
 import pytest
 from centre_support import ca_cert, issue, outcome, parse, request_der
 from cryptography.x509 import ocsp
+from myna_testing import verifier_token
 from ocsp_corpus import MALFORMED, UNAUTHORIZED, Case, Good, corpus, fits_get, get_tail, request
 from test_validity_server import Running, exchange, get, ocsp_outcome, post
 
 from myna.authority.platform import Platform
-from myna.authority.tokens import Role, Tokens
+from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_EXTENSIONS, MAX_REQUEST_BYTES
 from myna.validation import http as validity_http
 from myna.validation.centre import Centre
@@ -145,7 +146,7 @@ def test_verifier_only_mode_parses_first_R_VER_1(closed_centre: Centre, cases, p
     to card-auth), each case gets the same status as in open mode (the request is parsed
     before the token is looked at; see the module docstring), and a good card-auth
     request without an entitled token is unauthorized."""
-    sign_token = Tokens(platform).create(Role.VERIFIER_SIGN, "malformed-sign")
+    sign_token = verifier_token(platform, Role.VERIFIER_SIGN)
     capsys.readouterr()
     for token in (None, sign_token):
         got = {}

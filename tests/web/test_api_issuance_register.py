@@ -4,18 +4,16 @@ live uvicorn server with threads for the race."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from myna_testing import ec_public_pem, register_resident, table_counts
+from race_support import live_server
 
 from myna.authority.tokens import Role, Tokens
 from myna.pki.basic4 import Basic4, Sex
@@ -123,28 +121,12 @@ def test_r_ra_3_another_municipalitys_request_id_reveals_nothing(api):
 # -- the race, against a live server ----------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live(platform):
     _register(platform)
     tokens = _tokens(platform)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens
-    server.should_exit = True
-    thread.join(10)
+    with live_server(platform) as url:
+        yield url, tokens
 
 
 TRIALS = 8

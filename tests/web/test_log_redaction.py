@@ -100,7 +100,7 @@ def _boom_get(self, resident_code, scope=None):
     raise RuntimeError(f"record {resident_code} of {basic4['name']} at {basic4['address']} is broken")
 
 
-def _boom_issue(self, req, actor):
+def _boom_issue(self, req, actor, *args, **kwargs):
     token_seen = os.environ.get("LEAK_TOKEN", "")  # noqa: F841
     raise KeyError(f"{req.basic4} {req.resident_code} {SIGN_PIN}")
 

@@ -377,7 +377,18 @@ class IssuanceService:
                 raise Conflict("the batch certifies the same public key twice")
             taken = set(s.scalars(select(m.Certificate.key_fingerprint).where(m.Certificate.key_fingerprint.in_(fingerprints))))
             if taken:
-                raise Conflict("public key is already certified; a new certificate needs a new key pair")
+                # A concurrent identical request may have recorded its certificate since
+                # ``existing`` was read: that is a retry, answered with the original (R-RA-3).
+                again = self._existing(s, scope, [c.request.request_id for c in todo if c.fingerprint in taken])
+                for c in todo:
+                    row = again.get(c.request.request_id)
+                    if row is not None and row.key_fingerprint == c.fingerprint:
+                        if row.request_digest != c.digest:
+                            raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
+                        results[c.request.request_id] = _issued(row, created=False)
+                todo = [c for c in todo if c.request.request_id not in results]
+                if taken & {c.fingerprint for c in todo}:
+                    raise Conflict("public key is already certified; a new certificate needs a new key pair")
             versions = {c.request.resident_code: records[c.request.resident_code].version for c in todo}
         if not todo:
             return [results[i] for i in ids]
