@@ -34,7 +34,11 @@ class FeedPage(BaseModel):
 def status_feed(
     after: int = Query(ge=0, le=BIGINT_MAX),
     limit: int = Query(default=5000, ge=1, le=MAX_FEED_PAGE),
-    also: str | None = Query(default=None, max_length=20_000, pattern=r"^[0-9,]*$", description="Comma-separated seqs still awaited (gaps)"),
+    # Each seq at most 18 digits, so every schema-valid value is below BIGINT_MAX (and below
+    # Python's limit on digits converted to an int).
+    also: str | None = Query(
+        default=None, max_length=20_000, pattern=r"^,*([0-9]{1,18},+)*([0-9]{1,18})?$", description="Comma-separated seqs still awaited (gaps)"
+    ),
     p: Platform = Depends(platform),
     _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
 ) -> FeedPage:
