@@ -361,9 +361,7 @@ class IssuanceService:
             for c in checked:
                 row = existing.get(c.request.request_id)
                 if row is not None:
-                    if row.request_digest != c.digest:
-                        raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
-                    results[c.request.request_id] = _issued(row, created=False)
+                    results[c.request.request_id] = _retry_of(row, c.request.request_id, c.digest)
             todo = [c for c in checked if c.request.request_id not in results]
             # R-CERT-4, R-RA-1, R-RA-2: from the register's record, in this transaction; first,
             # so another municipality's resident is refused before anything else is told.
@@ -383,9 +381,7 @@ class IssuanceService:
                 for c in todo:
                     row = again.get(c.request.request_id)
                     if row is not None and row.key_fingerprint == c.fingerprint:
-                        if row.request_digest != c.digest:
-                            raise IdempotencyMismatch(f"request_id {c.request.request_id!r} was already used for a different request")
-                        results[c.request.request_id] = _issued(row, created=False)
+                        results[c.request.request_id] = _retry_of(row, c.request.request_id, c.digest)
                 todo = [c for c in todo if c.request.request_id not in results]
                 if taken & {c.fingerprint for c in todo}:
                     raise Conflict("public key is already certified; a new certificate needs a new key pair")
@@ -452,16 +448,13 @@ class IssuanceService:
             # of a race between two different bodies gets a conflict, never the other's.
             with self.platform.db.session() as s:
                 existing = self._existing(s, f.scope, ids)
-            missing = [i for i in ids if i not in existing and i not in results]
-            if missing:
-                raise Conflict("a concurrent request certified the same key or request id; retry") from None
-            for i in ids:
-                if i not in results and existing[i].request_digest != f.digests[i]:
-                    raise IdempotencyMismatch(f"request_id {i!r} was already used for a different request") from None
-            return [results.get(i) or _issued(existing[i], created=False) for i in ids]
-        for row, cert in zip(rows, certs):
-            results[row["request_id"]] = Issued(int(row["serial"], 16), CertKind(row["kind"]), cert, True)
-        return [results[i] for i in ids]
+        else:
+            for row, cert in zip(rows, certs):
+                results[row["request_id"]] = Issued(int(row["serial"], 16), CertKind(row["kind"]), cert, True)
+            return [results[i] for i in ids]
+        if any(i not in existing and i not in results for i in ids):
+            raise Conflict("a concurrent request certified the same key or request id; retry")
+        return [results.get(i) or _retry_of(existing[i], i, f.digests[i]) for i in ids]
 
     @staticmethod
     def _existing(s, scope: str, ids: Iterable[str]) -> dict[str, m.Certificate]:
@@ -508,6 +501,13 @@ class IssuanceService:
             "retain_until": retain_until,
         }
         return row, tbs
+
+
+def _retry_of(row: m.Certificate, request_id: str, digest: str) -> Issued:
+    """The original answer to a repeated request, only if its content is the same (R-RA-3)."""
+    if row.request_digest != digest:
+        raise IdempotencyMismatch(f"request_id {request_id!r} was already used for a different request")
+    return _issued(row, created=False)
 
 
 def _issued(row: m.Certificate, created: bool) -> Issued:
