@@ -67,8 +67,9 @@ class Production:
         if not 1 <= size <= MAX_BATCH:
             raise InvalidInput(f"batch size must be between 1 and {MAX_BATCH}")
         now = self.platform.clock.now()
-        with self.platform.db.session() as s:
-            _writer_lock(s)
+        # The write lock before reading (SQLite ignores FOR UPDATE): two production runs
+        # form their batches one after the other, never both from the same applications.
+        with self.platform.db.write_session() as s:
             ids = list(
                 s.scalars(
                     select(CardApplication.application_id)
@@ -261,15 +262,6 @@ class Production:
             if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
                 raise NotFound(f"no shipment {shipment_id}")
             return {"manifest": json.loads(row.manifest), "manifest_sha256": row.manifest_sha256}
-
-
-def _writer_lock(s) -> None:
-    """Begin the transaction with a write, so that on SQLite it holds the writer lock
-    before it reads (SQLite ignores FOR UPDATE, and its reads outside a write see no
-    lock): two production runs then form their batches one after the other, never both
-    from the same accepted applications. On PostgreSQL it changes nothing (FOR UPDATE
-    SKIP LOCKED keeps concurrent runs apart there)."""
-    s.execute(update(ProductionBatch).where(ProductionBatch.batch_id.is_(None)).values(status=ProductionBatch.status))
 
 
 def _claim(s, rows: list, now) -> list:
