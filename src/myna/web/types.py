@@ -2,9 +2,10 @@
 OpenAPI schema too, so that a client (or a fuzzer) reading the schema knows what is
 accepted and a value the schema allows is not refused for its format.
 
-The patterns are the domain's own (``myna.authority.issuance._REQUEST_ID``,
-``myna.chip.cards.CARD_ID``, …): the schema repeats them, the domain still checks, and
-``tests/web/test_schema_types.py`` holds the two together. What a pattern cannot say (a
+The patterns are the domain's own, taken from it where it has one
+(``myna.authority.issuance._REQUEST_ID``, ``myna.chip.cards.CARD_ID``, …): the schema
+states them, the domain still checks, and ``tests/web/test_openapi_truth.py`` holds the
+two together. What a pattern cannot say (a
 municipality code's check digit, a key's validity, a signature) stays a 422 from the
 domain, documented on the operation.
 
@@ -19,11 +20,15 @@ import datetime as dt
 import re
 from typing import Annotated, Callable
 
+from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
+from myna.authority import issuance
+from myna.chip import cards as chip_cards
 from myna.errors import InvalidInput
 from myna.numbering.codes import check_resident_code
 from myna.pki.serials import STORE_WIDTH
+from myna.verifiers import registry as verifier_registry
 
 
 def _domain(check: Callable[[str], object]) -> Callable[[str], str]:
@@ -41,15 +46,15 @@ def _domain(check: Callable[[str], object]) -> Callable[[str], str]:
 
 # -- identifiers -----------------------------------------------------------------------
 
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:@/+-]{1,200}$"  # issuance._REQUEST_ID, registry._EVENT_ID
+REQUEST_ID_PATTERN = issuance._REQUEST_ID.pattern  # registry._EVENT_ID is the same
 RESIDENT_CODE_PATTERN = r"^[0-9]{11}$"
 MUNICIPALITY_CODE_PATTERN = r"^[0-9]{6}$"
 CARD_ID_PATTERN = r"^[0-9A-Fa-f]{4,16}$"  # a card id, or a unique prefix of it (CardService.resolve)
-CARD_ID_FULL_PATTERN = r"^[0-9A-F]{16}$"  # chip.cards.CARD_ID
+CARD_ID_FULL_PATTERN = chip_cards.CARD_ID.pattern
 # serials.parse takes more (0x, colons, spaces); the schema names the plain form: 1-40 hex
 # digits, not all zero (a serial is positive)
 SERIAL_PATTERN = rf"^[0-9A-Fa-f]{{0,{STORE_WIDTH - 1}}}[1-9A-Fa-f][0-9A-Fa-f]{{0,{STORE_WIDTH - 1}}}$"
-VERIFIER_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"  # verifiers.registry.CODE
+VERIFIER_CODE_PATTERN = verifier_registry.CODE.pattern
 
 RequestId = Annotated[
     str,
@@ -82,6 +87,17 @@ Serial = Annotated[
 VerifierCode = Annotated[
     str, Field(pattern=VERIFIER_CODE_PATTERN, min_length=1, max_length=32, description="verifier code: 1-32 of letters, digits and ._-")
 ]
+
+
+# -- integers ---------------------------------------------------------------------------
+
+# A row id or a feed position is a BIGINT (SQLite's INTEGER, PostgreSQL's bigint): a number
+# past 2^63 - 1 cannot be bound to a query at all (SQLite's driver raises OverflowError,
+# PostgreSQL's a DataError), so it is refused as invalid input before any route runs, and
+# the schema says so.
+BIGINT_MAX = 2**63 - 1
+
+RowId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="a row id (1 to 2^63 - 1)")]
 
 
 # -- dates -----------------------------------------------------------------------------

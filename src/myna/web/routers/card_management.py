@@ -27,10 +27,9 @@ from myna.cards.management import CardManagement
 from myna.cards.production import Production
 from myna.chip.cards import CardPins
 from myna.errors import Conflict, InvalidInput, NotFound
-from myna.web.bounds import RowId
 from myna.web.deps import platform, require
 from myna.web.openapi import binary, raises, retried
-from myna.web.types import BASE64_PATTERN, CardId, IsoDate, MunicipalityCode, ResidentCode
+from myna.web.types import BASE64_PATTERN, CardId, IsoDate, MunicipalityCode, ResidentCode, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["card management"])
 PAPER_MAX_BYTES = 200 * 1024 * 1024

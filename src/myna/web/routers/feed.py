@@ -9,8 +9,8 @@ from myna.authority.feed import MAX_FEED_PAGE, read_feed, verifier_credentials
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
 from myna.errors import InvalidInput
-from myna.web.bounds import BIGINT_MAX
 from myna.web.deps import platform, require
+from myna.web.types import BIGINT_MAX
 
 router = APIRouter(prefix="/api/v1/feed", tags=["validity centres"])
 

@@ -14,10 +14,9 @@ from myna.authority.tokens import Principal, Role
 from myna.errors import Conflict, InvalidInput
 from myna.operations.service import SERVICES, Operations, fiscal_year_start
 from myna.validation.provision import CENTRE_NAME
-from myna.web.bounds import RowId
 from myna.web.deps import platform, require
 from myna.web.openapi import raises
-from myna.web.types import IsoAwareDatetime
+from myna.web.types import IsoAwareDatetime, RowId
 
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 READERS = (Role.OPERATOR, Role.AUDITOR)
