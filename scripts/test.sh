@@ -103,31 +103,39 @@ count_created_dbs() {
     echo "${n:-0}"
 }
 
+# run_logged LOG SECONDS COMMAND...: the command bounded by `timeout`, in the background,
+# writing to LOG, shown live with `tail -f`: that keeps its PID (for signals) and its output
+# (for the summary) without a pipeline. Sets RUN_RC to its exit status.
+run_logged() {
+    local log="$1" secs="$2" tail_pid
+    shift 2
+    : >"$log"
+    timeout --kill-after=30 "$secs" "$@" >"$log" 2>&1 &
+    CHILD=$!
+    tail -n +1 -f --pid="$CHILD" "$log" &
+    tail_pid=$!
+    wait "$CHILD"; RUN_RC=$?
+    # `wait` returns early when a trapped signal arrives; wait for the command to finish.
+    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; RUN_RC=$?; done
+    CHILD=""
+    wait "$tail_pid" 2>/dev/null
+}
+
 # run_step NAME SECONDS NO_TESTS_OK DB [pytest args...]
 #   NO_TESTS_OK=yes: pytest's exit 5 ("no tests collected") counts as a pass.
 #   DB: sqlite or postgres (then MYNA_TEST_DATABASE_URL=$PG_URL for this step only).
 run_step() {
     local name="$1" secs="$2" no_tests_ok="$3" db="$4"
     shift 4
-    local log="$LOGDIR/step${#STEP_NAMES[@]}.log" start=$SECONDS rc tail_pid status note dbs_before=0 dbs
+    local log="$LOGDIR/step${#STEP_NAMES[@]}.log" start=$SECONDS rc status note dbs_before=0 dbs
     local env_args=(-u MYNA_TEST_DATABASE_URL)
     [ "$db" = postgres ] && env_args=(MYNA_TEST_DATABASE_URL="$PG_URL")
     [ "$db" = postgres ] && [ -n "$PG_DIR" ] && dbs_before="$(count_created_dbs)"
 
     echo
     myna_log "step: $name: python -m pytest$(printf ' %q' "$@") (timeout ${secs}s)"
-    # pytest runs in the background writing to a log, shown live with `tail -f`: that
-    # keeps its PID (for signals) and its output (for the summary) without a pipeline.
-    : >"$log"
-    env "${env_args[@]}" timeout --kill-after=30 "$secs" python -m pytest "${COLOR_ARGS[@]}" "$@" >"$log" 2>&1 &
-    CHILD=$!
-    tail -n +1 -f --pid="$CHILD" "$log" &
-    tail_pid=$!
-    wait "$CHILD"; rc=$?
-    # `wait` returns early when a trapped signal arrives; wait for pytest to finish.
-    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
-    CHILD=""
-    wait "$tail_pid" 2>/dev/null
+    run_logged "$log" "$secs" env "${env_args[@]}" python -m pytest "${COLOR_ARGS[@]}" "$@"
+    rc=$RUN_RC
 
     note="$(pytest_summary "$log")"
     case "$rc" in
@@ -216,14 +224,8 @@ if [ "${CI:-}" = true ] || [ "${MYNA_TEST_FRESH_RUN:-}" = 1 ]; then
     echo
     myna_log "step: fresh run: bash scripts/check-fresh-run.sh (timeout ${TIMEOUT_FRESH}s)"
     fresh_log="$LOGDIR/fresh.log" fresh_start=$SECONDS
-    timeout --kill-after=30 "$TIMEOUT_FRESH" bash scripts/check-fresh-run.sh >"$fresh_log" 2>&1 &
-    CHILD=$!
-    tail -n +1 -f --pid="$CHILD" "$fresh_log" &
-    fresh_tail=$!
-    wait "$CHILD"; rc=$?
-    while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
-    CHILD=""
-    wait "$fresh_tail" 2>/dev/null
+    run_logged "$fresh_log" "$TIMEOUT_FRESH" bash scripts/check-fresh-run.sh
+    rc=$RUN_RC
     note="$(grep -E '^fresh run: ' "$fresh_log" | tail -n 1 | sed 's/^fresh run: //')"
     case "$rc" in
         0) record "fresh run" PASS $((SECONDS - fresh_start)) "$note" ;;
