@@ -17,37 +17,17 @@ The store is SQLite, or PostgreSQL when MYNA_TEST_DATABASE_URL is set (tests/con
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
+from race_support import together
 from residents_support import EVENTS, basic4_json
 
 TRIALS = 15
 
 
 def post_together(base: str, headers: dict, bodies: list[dict]) -> list[httpx.Response]:
-    """Post every body from its own thread, released together by a barrier."""
-    barrier = threading.Barrier(len(bodies))
-    answers: list[httpx.Response | BaseException | None] = [None] * len(bodies)
-
-    def send(i: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            barrier.wait()
-            try:
-                answers[i] = client.post(EVENTS, json=bodies[i], headers=headers)
-            except BaseException as exc:  # reported below, not swallowed
-                answers[i] = exc
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    for a in answers:
-        if not isinstance(a, httpx.Response):
-            raise AssertionError(f"a request did not complete: {a!r}")
-    return answers  # type: ignore[return-value]
+    """Post every body from its own thread and connection, released together."""
+    return together(base, [lambda c, body=body: c.post(EVENTS, json=body, headers=headers) for body in bodies])
 
 
 def event(event_id: str, type_: str, code: str, effective: str, **fields) -> dict:

@@ -4,7 +4,6 @@ live uvicorn server with threads for the race."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
@@ -13,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from myna_testing import ec_public_pem, register_resident, table_counts
-from race_support import live_server
+from race_support import live_server, together
 
 from myna.authority.tokens import Role, Tokens
 from myna.pki.basic4 import Basic4, Sex
@@ -141,28 +140,19 @@ def test_r_ra_3_same_request_id_different_bodies_from_two_municipalities_arrivin
     residents = {"chiyoda": OF_CHIYODA, "shinjuku": OF_SHINJUKU}
     records = {"chiyoda": RECORD, "shinjuku": {**RECORD, "address": SHINJUKU_ADDRESS}}
     outcomes = []
-    lock = threading.Lock()
     for trial in range(TRIALS):
         request_id = f"race-{trial}"
         callers = [(who, i, ec_public_pem().decode()) for who in residents for i in range(PER_MUNICIPALITY)]
-        barrier = threading.Barrier(len(callers))
 
-        def call(who: str, i: int, key: str) -> None:
+        def call(client: httpx.Client, who: str, i: int, key: str) -> httpx.Response:
             # Complete bodies, the register's values stated (as a client of the old API had to).
             body = {"request_id": request_id, "kind": "card-auth", "public_key_pem": key, "resident_code": residents[who], "date_of_birth": RECORD["date_of_birth"]}
             if i % 2:
                 body.update(kind="card-sign", basic4=records[who])
-            with httpx.Client(base_url=url, timeout=60) as c:
-                barrier.wait()
-                r = c.post("/api/v1/certificates", json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
-            with lock:
-                outcomes.append((trial, who, key, r.status_code, r.json()))
+            return client.post("/api/v1/certificates", json=body, headers={"Authorization": f"Bearer {tokens[who]}"})
 
-        threads = [threading.Thread(target=call, args=c) for c in callers]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        answers = together(url, [lambda c, caller=caller: call(c, *caller) for caller in callers])
+        outcomes += [(trial, who, key, r.status_code, r.json()) for (who, _, key), r in zip(callers, answers)]
     assert len(outcomes) == TRIALS * len(residents) * PER_MUNICIPALITY
     winners: dict[tuple[int, str], int] = {}
     for trial, who, key, status, body in outcomes:
