@@ -9,25 +9,15 @@ from hypothesis import strategies as st
 from ui_support import resident_with_card, sign_in
 
 from myna.authority.tokens import Role, Tokens
+from myna.web.openapi import routes_of
 
 GARBAGE = ["", " ", "x" * 5000, "'; DROP TABLE cards; --", "\x00", "２０２６-０４-０１", "-1", "9" * 40, "<script>alert(1)</script>", "%ZZ", "../../etc/passwd"]
 
 
-def _routes(routes, prefix=""):
-    """Flatten included routers (FastAPI may keep them as wrappers around the APIRouter)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _routes(inner.routes, prefix + route.include_context.prefix)
-        else:
-            yield prefix, route
-
-
 def ui_routes(app):
-    for prefix, route in _routes(app.routes):
-        path = prefix + getattr(route, "path", "")
-        if path.startswith("/ui"):
-            for method in sorted(getattr(route, "methods", []) or []):
+    for path, methods, route in routes_of(app):
+        if path and path.startswith("/ui"):
+            for method in sorted(methods or []):
                 if method in ("GET", "POST"):
                     yield method, path, getattr(route, "dependant", None)
 

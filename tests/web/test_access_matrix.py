@@ -47,6 +47,7 @@ from myna.verifiers.credentials import Credentials  # noqa: E402
 from myna.verifiers.entitlements import Operation, VerifierType  # noqa: E402
 from myna.verifiers.registry import VerifierRegistry  # noqa: E402
 from myna.web.app import create_app  # noqa: E402
+from myna.web.openapi import routes_of  # noqa: E402
 from myna.web.routers.authorities import authorities_out  # noqa: E402
 
 TOWNS = {"own": CHIYODA, "other": SHINJUKU}
@@ -57,23 +58,13 @@ HANDOVER = {"identity_document": "driving-licence", "face_matches_photo": True, 
 ROLES_PLAIN = [Role.OPERATOR, Role.AUDITOR, Role.CENTRE, Role.CALL_CENTRE]
 
 
-def _routes(routes, prefix=""):
-    """Flatten included routers (FastAPI may keep them as wrappers around the APIRouter)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _routes(inner.routes, prefix + route.include_context.prefix)
-        else:
-            yield prefix, route
-
-
 def app_operations(app) -> dict[str, object]:
     """'METHOD /path' -> the route, for every route of the application (HEAD aside)."""
     out = {}
-    for prefix, route in _routes(app.routes):
-        for method in getattr(route, "methods", None) or []:
+    for path, methods, route in routes_of(app):
+        for method in methods or []:
             if method != "HEAD":
-                out[f"{method} {prefix}{route.path}"] = route
+                out[f"{method} {path}"] = route
     return out
 
 

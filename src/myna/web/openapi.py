@@ -99,8 +99,8 @@ def derived_statuses(route: APIRoute) -> set[int]:
     return statuses
 
 
-def _api_routes(app: FastAPI):
-    """(path, APIRoute) of every route, through included routers (FastAPI ≥ 0.16x keeps
+def routes_of(app: FastAPI):
+    """(path, methods, route) of every route, through included routers (FastAPI ≥ 0.16x keeps
     them nested; older versions flatten them into ``app.routes``)."""
     try:
         from fastapi.routing import iter_route_contexts
@@ -123,7 +123,7 @@ def document_errors(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-        for path, methods, route in _api_routes(app):
+        for path, methods, route in routes_of(app):
             if not isinstance(route, APIRoute) or not route.include_in_schema or path not in schema["paths"]:
                 continue
             for method in methods or ():
@@ -166,7 +166,7 @@ class AllowHeader:
         most specific (fewest parameters), so ``/card-applications/paper`` is that
         resource and not an application id."""
         if self._table is None:  # built at the first request, when every route is there
-            self._table = [(compile_path(p)[0], p.count("{"), set(m)) for p, m, _ in _api_routes(self.fastapi_app) if p and m]
+            self._table = [(compile_path(p)[0], p.count("{"), set(m)) for p, m, _ in routes_of(self.fastapi_app) if p and m]
         path = scope.get("path", "")
         matching = [(params, methods) for regex, params, methods in self._table if regex.match(path)]
         if not matching:
