@@ -1,0 +1,175 @@
+"""The composition root: the one place that builds the services, each once, with its
+collaborators. Entry points (``myna serve``'s web app, the CLI, a validity centre, the
+demo) ask this for what they need; no service builds another.
+
+Each service is built on first use (``cached_property``) and then kept, so a CLI command
+imports and opens only what it touches (``myna --help`` stays fast) while a long-running
+process still holds one instance of each. The imports sit inside the properties for the
+same reason.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotations only; each property imports what it builds
+    from myna.authority.crls import CrlService
+    from myna.authority.issuance import IssuanceService
+    from myna.authority.platform import Platform
+    from myna.authority.records import Records
+    from myna.authority.revoking import RevocationService
+    from myna.authority.tokens import Tokens
+    from myna.cards.applications import Applications
+    from myna.cards.handover import Counter
+    from myna.cards.management import CardManagement
+    from myna.cards.production import Production
+    from myna.chip.cards import CardService
+    from myna.mobile.issuance import MobileService
+    from myna.operations.service import Operations
+    from myna.portal.login import PortalLogin
+    from myna.residents.registry import Registry
+    from myna.verifiers.consent import Consents
+    from myna.verifiers.credentials import Credentials, VerifierCa
+    from myna.verifiers.provision import ProvisionService
+    from myna.verifiers.registry import VerifierRegistry
+
+
+class Services:
+    """Every service of the platform process, over one :class:`Platform` (settings, store,
+    clock, keys). Build one per process with :func:`build`."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    # -- the authority (JPKI) ------------------------------------------------------
+
+    @cached_property
+    def issuance(self) -> IssuanceService:
+        from myna.authority.issuance import IssuanceService
+
+        return IssuanceService(self.platform)
+
+    @cached_property
+    def revocation(self) -> RevocationService:
+        from myna.authority.revoking import RevocationService
+
+        return RevocationService(self.platform)
+
+    @cached_property
+    def crls(self) -> CrlService:
+        from myna.authority.crls import CrlService
+
+        return CrlService(self.platform)
+
+    @cached_property
+    def records(self) -> Records:
+        from myna.authority.records import Records
+
+        return Records(self.platform)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        from myna.authority.tokens import Tokens
+
+        return Tokens(self.platform)
+
+    # -- residents -------------------------------------------------------------------
+
+    @cached_property
+    def registry(self) -> Registry:
+        from myna.residents.registry import Registry
+
+        return Registry(self.platform)
+
+    # -- the chip (virtual card) and card management -----------------------------
+
+    @cached_property
+    def chips(self) -> CardService:
+        from myna.chip.cards import CardService
+
+        return CardService(self.platform)
+
+    @cached_property
+    def card_management(self) -> CardManagement:
+        from myna.cards.management import CardManagement
+
+        return CardManagement(self.platform)
+
+    @cached_property
+    def applications(self) -> Applications:
+        from myna.cards.applications import Applications
+
+        return Applications(self.platform)
+
+    @cached_property
+    def production(self) -> Production:
+        from myna.cards.production import Production
+
+        return Production(self.platform)
+
+    @cached_property
+    def counter(self) -> Counter:
+        from myna.cards.handover import Counter
+
+        return Counter(self.platform)
+
+    # -- verifiers and mobile --------------------------------------------------------
+
+    @cached_property
+    def verifiers(self) -> VerifierRegistry:
+        from myna.verifiers.registry import VerifierRegistry
+
+        return VerifierRegistry(self.platform)
+
+    @cached_property
+    def credentials(self) -> Credentials:
+        from myna.verifiers.credentials import Credentials
+
+        return Credentials(self.platform)
+
+    @cached_property
+    def verifier_ca(self) -> VerifierCa:
+        from myna.verifiers.credentials import VerifierCa
+
+        return VerifierCa(self.platform)
+
+    @cached_property
+    def consents(self) -> Consents:
+        from myna.verifiers.consent import Consents
+
+        return Consents(self.platform)
+
+    @cached_property
+    def provision(self) -> ProvisionService:
+        from myna.verifiers.provision import ProvisionService
+
+        return ProvisionService(self.platform)
+
+    @cached_property
+    def mobile(self) -> MobileService:
+        from myna.mobile.issuance import MobileService
+
+        return MobileService(self.platform)
+
+    # -- the resident portal and operations ------------------------------------------
+
+    @cached_property
+    def portal_login(self) -> PortalLogin:
+        from myna.portal.login import PortalLogin
+
+        return PortalLogin(self.platform)
+
+    @cached_property
+    def operations(self) -> Operations:
+        from myna.operations.service import Operations
+
+        return Operations(self.platform)
+
+
+def build(platform: Platform) -> Services:
+    """The services of one platform process."""
+    return Services(platform)
+
+
+__all__ = ["Services", "build"]
