@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from myna.authority.issuance import IssuanceService
 from myna.errors import Conflict, InvalidInput
-from myna.pki import signer
+from myna.pki import signer, signing_pool
 from myna.pki.kinds import AuthorityKind
 from myna.settings import Settings
 from myna.store import models as m
@@ -134,8 +134,8 @@ def test_closing_the_stream_early_records_nothing_of_the_chunk_in_flight_and_a_r
 
 def test_a_signing_worker_killed_mid_batch_costs_no_certificate(platform):
     with_processes(platform, 2)
-    signer.start_pool(2)
-    pool = signer.signing_pool(2)
+    signing_pool.start_pool(2)
+    pool = signing_pool.signing_pool(2)
     victim = pool.workers[0].process
     reqs = requests(600)
     service = IssuanceService(platform)
@@ -151,43 +151,43 @@ def test_a_signing_worker_killed_mid_batch_costs_no_certificate(platform):
     # The next big batch gets working signers again.
     more = service.issue_many(requests(40, "after"), "t")
     verify_all(platform, more)
-    assert all(w.process.is_alive() for w in signer.signing_pool(2).workers)
+    assert all(w.process.is_alive() for w in signing_pool.signing_pool(2).workers)
 
 
 def test_small_calls_do_not_start_a_pool_and_big_ones_use_it(platform):
     with_processes(platform, 2)
-    signer.shutdown_pool()
+    signing_pool.shutdown_pool()
     IssuanceService(platform).issue(issue_request(), "t")
     IssuanceService(platform).issue_many(requests(signer.PARALLEL_FROM - 1, "small"), "t")
-    assert signer._POOL is None
+    assert signing_pool._POOL is None
     issued = IssuanceService(platform).issue_many(requests(signer.PARALLEL_FROM, "big"), "t")
-    assert signer._POOL is not None and len(signer._POOL.workers) == 2
+    assert signing_pool._POOL is not None and len(signing_pool._POOL.workers) == 2
     verify_all(platform, issued)
 
 
 def test_a_batch_of_one_small_chunk_does_not_start_a_pool_but_the_second_chunk_does(platform):
     with_processes(platform, 2)
-    signer.shutdown_pool()
+    signing_pool.shutdown_pool()
     list(IssuanceService(platform).issue_chunks([requests(5, "one")], "t"))
-    assert signer._POOL is None
+    assert signing_pool._POOL is None
     out = list(IssuanceService(platform).issue_chunks([requests(5, "a"), requests(5, "b")], "t"))
-    assert signer._POOL is not None
+    assert signing_pool._POOL is not None
     verify_all(platform, [i for part in out for i in part])
 
 
 def test_in_process_setting_never_starts_a_pool(platform):
     with_processes(platform, 1)
-    signer.shutdown_pool()
+    signing_pool.shutdown_pool()
     list(IssuanceService(platform).issue_chunks(chunks(requests(80), 40), "t"))
-    assert signer._POOL is None
+    assert signing_pool._POOL is None
 
 
 def test_default_is_one_worker_per_core_from_two_cores(monkeypatch):
-    monkeypatch.setattr(signer, "usable_cores", lambda: 4)
-    assert signer.resolve_processes(None) == 4
-    assert signer.resolve_processes(0) == 0 and signer.resolve_processes(3) == 3
-    monkeypatch.setattr(signer, "usable_cores", lambda: 1)
-    assert signer.resolve_processes(None) == 0
+    monkeypatch.setattr(signing_pool, "usable_cores", lambda: 4)
+    assert signing_pool.resolve_processes(None) == 4
+    assert signing_pool.resolve_processes(0) == 0 and signing_pool.resolve_processes(3) == 3
+    monkeypatch.setattr(signing_pool, "usable_cores", lambda: 1)
+    assert signing_pool.resolve_processes(None) == 0
 
 
 @pytest.mark.parametrize("value, expected", [("", None), ("0", 0), ("1", 1), ("3", 3)])
@@ -241,7 +241,7 @@ def test_token_keys_are_used_by_workers_through_their_own_sessions(softhsm, tmp_
     (its signing path would raise here)."""
     p = _token_platform(softhsm, tmp_path, database_url, clock)
     try:
-        signer.shutdown_pool()
+        signing_pool.shutdown_pool()
 
         def no_signing_here(key):
             raise AssertionError("a slice was signed in the parent")
@@ -249,7 +249,7 @@ def test_token_keys_are_used_by_workers_through_their_own_sessions(softhsm, tmp_
         monkeypatch.setattr(signer, "sign_bytes", no_signing_here)
         reqs = requests(90, "hsm")
         out = list(IssuanceService(p).issue_chunks(chunks(reqs, 40), "t"))
-        assert signer._POOL is not None and signer._POOL.size == 2
+        assert signing_pool._POOL is not None and signing_pool._POOL.size == 2
         issued = [i for part in out for i in part]
         assert [len(part) for part in out] == [40, 40, 10]
         verify_all(p, issued)
@@ -268,12 +268,12 @@ def test_a_worker_that_cannot_reach_the_token_key_leaves_the_slice_to_this_proce
 
     p = _token_platform(softhsm, tmp_path, database_url, clock)
     try:
-        signer.shutdown_pool()
+        signing_pool.shutdown_pool()
         real = Pkcs11SigningKey.worker_spec
         monkeypatch.setattr(Pkcs11SigningKey, "worker_spec", lambda self: {**real(self), "spki": "00"})
         monkeypatch.setattr(signer, "_WARNED", set())
         issued = IssuanceService(p).issue_many(requests(40, "refused"), "t")
-        assert signer._POOL is not None
+        assert signing_pool._POOL is not None
         assert any("is not the parent's" in reason for reason in signer._WARNED)  # the workers refused
         verify_all(p, issued)
         certs, _, audits = store_rows(p)

@@ -25,14 +25,8 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from myna.pki.crl_der import (
-    CrlParams,
-    SignatureAlgorithm,
-    assemble,
-    build_crl,
-    build_tbs,
-    encode_entry,
-)
+from myna.pki.crl_der import CrlParams, build_crl, build_tbs, encode_entry
+from myna.pki.der import SignatureAlgorithm, assemble
 
 UTC = timezone.utc
 JST = timezone(timedelta(hours=9))

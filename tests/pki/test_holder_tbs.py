@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from signing_support import tbs_of
 
 from myna.pki import holder_tbs, profiles
 from myna.pki.basic4 import Basic4, Sex
-from myna.pki.crl_der import SignatureAlgorithm, assemble
+from myna.pki.der import SignatureAlgorithm, assemble
 from myna.pki.holder_keys import spki_der
 from myna.pki.kinds import AuthorityKind, CertKind
-from myna.pki.signer import tbs_of
 
 UTC = dt.timezone.utc
 URLS = profiles.Urls("http://127.0.0.1:8000")

@@ -1,6 +1,6 @@
-"""The signer: certificates signed through a throwaway-key draft (PKCS#11 path) and in
-worker processes (MYNA_SIGNING_PROCESSES) are exactly what direct signing would give,
-whichever key each worker last used, and a worker that dies costs no certificate."""
+"""The signer: certificates signed from TBS bytes (a builder's, caught without the CA's
+key) in worker processes (MYNA_SIGNING_PROCESSES) are exactly what direct signing would
+give, whichever key each worker last used, and a worker that dies costs no certificate."""
 
 import datetime as dt
 import os
@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from signing_support import sign_certificates, submit_certificates, tbs_of
 
-from myna.pki import signer
+from myna.pki import signer, signing_pool
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.keystore_file import FileKeyBackend
-from myna.pki.signer import PARALLEL_FROM, sign_certificates, submit_certificates, submit_tbs, tbs_of
+from myna.pki.signer import PARALLEL_FROM, submit_tbs
 
 
 def _builders(n: int, public_key) -> list[x509.CertificateBuilder]:
@@ -33,7 +34,7 @@ def _builders(n: int, public_key) -> list[x509.CertificateBuilder]:
     ]
 
 
-def test_draft_tbs_has_the_real_signature_algorithm_and_is_what_gets_signed(tmp_path):
+def test_caught_tbs_has_the_real_signature_algorithm_and_is_what_gets_signed(tmp_path):
     key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
     builder = _builders(1, key.public_key())[0]
     direct = builder.sign(key._cryptography_key(), hashes.SHA256())
@@ -63,8 +64,8 @@ def test_workers_keep_the_keys_of_several_cas_apart(tmp_path):
 def test_a_worker_killed_while_signing_costs_no_certificate(tmp_path, monkeypatch):
     key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
     builders = _builders(800, key.public_key())
-    signer.start_pool(2)
-    victim = signer.signing_pool(2).workers[0].process
+    signing_pool.start_pool(2)
+    victim = signing_pool.signing_pool(2).workers[0].process
     fallback = []
     real = signer.sign_bytes
     monkeypatch.setattr(signer, "sign_bytes", lambda k: fallback.append(k) or real(k))
@@ -73,16 +74,16 @@ def test_a_worker_killed_while_signing_costs_no_certificate(tmp_path, monkeypatc
     got = [cert for cert, _ in job.result()]
     assert fallback, "the killed worker's slices were signed here"
     assert got == sign_certificates(builders, key, processes=0)
-    assert signer.signing_pool(2).workers[0].process is not victim  # a fresh pool next time
+    assert signing_pool.signing_pool(2).workers[0].process is not victim  # a fresh pool next time
 
 
 def test_workers_that_keep_dying_give_way_to_signing_here(tmp_path, monkeypatch):
     key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
     builders = _builders(PARALLEL_FROM, key.public_key())
-    monkeypatch.setattr(signer, "_REPLACED", signer.MAX_REPLACED + 1)
-    signer.shutdown_pool()
+    monkeypatch.setattr(signing_pool, "_REPLACED", signing_pool.MAX_REPLACED + 1)
+    signing_pool.shutdown_pool()
     certs = sign_certificates(builders, key, processes=2)
-    assert signer._POOL is None
+    assert signing_pool._POOL is None
     assert certs == sign_certificates(builders, key, processes=0)
 
 
@@ -101,10 +102,10 @@ def test_tbs_signed_in_workers_or_here_give_the_builders_certificates(tmp_path):
 
 def test_workers_run_below_the_parents_priority(tmp_path):
     """The parent's checks and store writes are the batch's serial part: the workers take
-    what it leaves (signer._lower_priority)."""
+    what it leaves (signing_pool._lower_priority)."""
     key = FileKeyBackend(tmp_path).generate("ca", KeyAlgorithm.RSA_2048)
     sign_certificates(_builders(PARALLEL_FROM, key.public_key()), key, processes=2)
-    pool = signer.signing_pool(2)
+    pool = signing_pool.signing_pool(2)
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     for w in pool.workers:
-        assert os.getpriority(os.PRIO_PROCESS, w.process.pid) == min(19, mine + signer.WORKER_NICE)
+        assert os.getpriority(os.PRIO_PROCESS, w.process.pid) == min(19, mine + signing_pool.WORKER_NICE)

@@ -12,7 +12,7 @@ for every certificate of one CA: version, algorithm, issuer, and six of the eigh
 extensions. So those are encoded once per CA generation (by ``cryptography``: the issuer
 ``Name`` and the extension values are its ``public_bytes()``), and per certificate only
 the serial, the two times, the opaque subject CN, the holder's key, its key identifier
-and the basic 4 subjectAltName are written, with the DER helpers of ``crl_der``.
+and the basic 4 subjectAltName are written, with the DER helpers of :mod:`myna.pki.der`.
 asn1crypto could write the same structures, but through several Python objects per field,
 which is the cost this module removes.
 
@@ -37,35 +37,36 @@ from cryptography import x509
 
 from myna.pki import profiles
 from myna.pki.basic4 import OID_ADDRESS, OID_ADDRESS_ALT, OID_BIRTH, OID_NAME, OID_NAME_ALT, OID_SEX, Basic4, encode_birth
-from myna.pki.crl_der import (
-    _SEQUENCE,
+from myna.pki.der import (
+    BIT_STRING,
+    OCTET_STRING,
+    PRINTABLE_STRING,
+    SEQUENCE,
+    SET,
+    UTF8_STRING,
     SignatureAlgorithm,
-    _extension,
-    _integer,
-    _length,
-    _oid,
-    _time,
-    _tlv,
+    extension,
+    integer,
+    length,
+    oid,
+    tlv,
+    x509_time,
 )
 from myna.pki.kinds import CertKind
 
 __all__ = ["HolderTemplate", "san_value", "subject_key_id", "template"]
 
-_SET = 0x31
-_UTF8_STRING = 0x0C
-_PRINTABLE_STRING = 0x13
-_BIT_STRING = 0x03
 _CONTEXT_3_CONSTRUCTED = 0xA3  # TBSCertificate.extensions [3] EXPLICIT
 _VERSION_V3 = bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2
 _OID_SKI = "2.5.29.14"
 _OID_SAN = "2.5.29.17"
 
 # C=JP, as cryptography writes NameOID.COUNTRY_NAME (PrintableString).
-_COUNTRY_RDN = _tlv(_SET, _tlv(_SEQUENCE, _oid("2.5.4.6") + _tlv(_PRINTABLE_STRING, b"JP")))
-_CN_OID = _oid("2.5.4.3")
+_COUNTRY_RDN = tlv(SET, tlv(SEQUENCE, oid("2.5.4.6") + tlv(PRINTABLE_STRING, b"JP")))
+_CN_OID = oid("2.5.4.3")
 # subjectKeyIdentifier up to its 20-octet SHA-1 value: SEQUENCE { OID, OCTET STRING { OCTET STRING } }.
-_SKI_PREFIX = _extension(_OID_SKI, False, _tlv(0x04, bytes(20)))[:-20]
-_BASIC4_OIDS = tuple(_oid(o.dotted_string) for o in (OID_NAME, OID_NAME_ALT, OID_SEX, OID_BIRTH, OID_ADDRESS, OID_ADDRESS_ALT))
+_SKI_PREFIX = extension(_OID_SKI, False, tlv(OCTET_STRING, bytes(20)))[:-20]
+_BASIC4_OIDS = tuple(oid(o.dotted_string) for o in (OID_NAME, OID_NAME_ALT, OID_SEX, OID_BIRTH, OID_ADDRESS, OID_ADDRESS_ALT))
 
 
 @dataclass(frozen=True)
@@ -89,25 +90,25 @@ class HolderTemplate:
         if self.kind.is_signature != (basic4 is not None):
             raise ValueError("the basic 4 information goes in signature certificates and only there (R-CERT-1)")
         cn = subject_id.encode()
-        rdn = _CN_OID + _tlv(_UTF8_STRING, cn)
-        subject = _tlv(_SEQUENCE, _COUNTRY_RDN + _tlv(_SET, _tlv(_SEQUENCE, rdn)))
+        rdn = _CN_OID + tlv(UTF8_STRING, cn)
+        subject = tlv(SEQUENCE, _COUNTRY_RDN + tlv(SET, tlv(SEQUENCE, rdn)))
         extensions = self.issuer_extensions + _SKI_PREFIX + subject_key_id(spki)
         if basic4 is not None:
-            extensions += _extension(_OID_SAN, False, san_value(basic4))
-        validity = _time(not_before) + _time(not_after)
+            extensions += extension(_OID_SAN, False, san_value(basic4))
+        validity = x509_time(not_before) + x509_time(not_after)
         body = b"".join(
             (
                 _VERSION_V3,
-                _integer(serial),
+                integer(serial),
                 self.after_serial,
-                bytes((_SEQUENCE, len(validity))),  # 26 to 30 octets: always the short form
+                bytes((SEQUENCE, len(validity))),  # 26 to 30 octets: always the short form
                 validity,
                 subject,
                 spki,
-                _tlv(_CONTEXT_3_CONSTRUCTED, _tlv(_SEQUENCE, extensions)),
+                tlv(_CONTEXT_3_CONSTRUCTED, tlv(SEQUENCE, extensions)),
             )
         )
-        return _tlv(_SEQUENCE, body)
+        return tlv(SEQUENCE, body)
 
 
 @functools.lru_cache(maxsize=64)
@@ -117,7 +118,7 @@ def template(kind: CertKind, issuer: x509.Certificate, base_url: str, issuer_slu
     algorithm = SignatureAlgorithm.SHA256_WITH_RSA if is_rsa else SignatureAlgorithm.ECDSA_WITH_SHA256
     issuer_name = issuer.subject.public_bytes()
     extensions = b"".join(
-        _extension(ext.oid.dotted_string, critical, ext.public_bytes())
+        extension(ext.oid.dotted_string, critical, ext.public_bytes())
         for ext, critical in profiles.issuer_extensions(kind, issuer, base_url, issuer_slug)
     )
     return HolderTemplate(kind, algorithm.der + issuer_name, extensions)
@@ -137,11 +138,11 @@ def subject_key_id(spki: bytes) -> bytes:
     """RFC 5280 4.2.1.2 (1): SHA-1 of the subjectPublicKey BIT STRING, without its tag,
     length and unused-bits octet (what ``x509.SubjectKeyIdentifier.from_public_key`` computes)."""
     tag, start, end = _header(spki, 0)
-    if tag != _SEQUENCE:
+    if tag != SEQUENCE:
         raise ValueError("not a SubjectPublicKeyInfo")
     _, _, algorithm_end = _header(spki, start)  # AlgorithmIdentifier
     tag, bits_start, bits_end = _header(spki, algorithm_end)
-    if tag != _BIT_STRING or bits_end != end:
+    if tag != BIT_STRING or bits_end != end:
         raise ValueError("not a SubjectPublicKeyInfo")
     return hashlib.sha1(spki[bits_start + 1 : bits_end]).digest()
 
@@ -151,9 +152,9 @@ def san_value(b: Basic4) -> bytes:
     per field, otherName [0] { type-id, [0] EXPLICIT UTF8String }."""
     texts = (b.name, b.name_alt or b.name, b.sex.value, encode_birth(b.date_of_birth), b.address, b.address_alt or b.address)
     names = []
-    for oid, text in zip(_BASIC4_OIDS, texts):
+    for type_id, text in zip(_BASIC4_OIDS, texts):
         utf8 = text.encode()
-        value = b"\x0c" + _length(len(utf8)) + utf8
-        explicit = b"\xa0" + _length(len(value)) + value
-        names.append(b"\xa0" + _length(len(oid) + len(explicit)) + oid + explicit)
-    return _tlv(_SEQUENCE, b"".join(names))
+        value = b"\x0c" + length(len(utf8)) + utf8
+        explicit = b"\xa0" + length(len(value)) + value
+        names.append(b"\xa0" + length(len(type_id) + len(explicit)) + type_id + explicit)
+    return tlv(SEQUENCE, b"".join(names))

@@ -31,8 +31,10 @@ from typing import Any, TypeVar
 
 from asn1crypto.core import OctetString
 from asn1crypto.keys import ECDomainParameters, NamedCurve
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding, PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from myna.pki.holder_keys import spki_der
@@ -187,8 +189,17 @@ def _release_login(entry: _Login, *, lost: bool) -> None:
             entry.anchor.close()  # C_Logout + C_CloseSession: last user gone
 
 
+class KeyNotExtractable(TypeError):
+    """The private key is inside the token: it can sign, it cannot be read."""
+
+
 class Pkcs11SigningKey:
-    """A key inside the token. Satisfies :class:`myna.pki.keys.SigningKey`."""
+    """A key inside the token. Satisfies :class:`myna.pki.keys.SigningKey`; its two concrete
+    kinds, :class:`Pkcs11RsaKey` and :class:`Pkcs11EcKey`, are also ``cryptography``
+    private-key objects, so ``cryptography``'s own builders (certificates, CRLs, OCSP
+    responses) sign with them: their sign path calls the key object's ``sign()``, which
+    here asks the token (``C_Sign``). Nothing of the private key is in this process:
+    ``private_numbers()`` and ``private_bytes()`` raise :class:`KeyNotExtractable`."""
 
     __slots__ = ("_backend", "_id", "_algorithm", "_public")
 
@@ -211,12 +222,13 @@ class Pkcs11SigningKey:
     def public_key(self) -> PublicKey:
         return self._public  # read once from the token; public keys do not change
 
-    def sign(self, data: bytes) -> bytes:
-        return self._backend._sign(self._id, self._algorithm, data)
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
 
     def worker_spec(self) -> dict[str, Any]:
         """Where this key is, for a signing worker process that opens its own session on
-        the token (myna.pki.signer): module, token, user PIN, CKA_ID, the public key it
+        the token (myna.pki.signing_pool): module, token, user PIN, CKA_ID, the public key it
         must find there, and the module's configuration from the environment. The key
         itself stays in the token."""
         b = self._backend
@@ -229,8 +241,67 @@ class Pkcs11SigningKey:
             "env": {name: os.environ[name] for name in MODULE_ENVIRONMENT if name in os.environ},
         }
 
+    def private_numbers(self) -> Any:
+        raise KeyNotExtractable(f"the private key {self.ref} does not leave its PKCS#11 token")
+
+    def private_bytes(self, *args: object, **kwargs: object) -> bytes:
+        raise KeyNotExtractable(f"the private key {self.ref} does not leave its PKCS#11 token")
+
+    # A reference to a token object: copying it copies nothing worth having.
+    def __copy__(self) -> Pkcs11SigningKey:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Pkcs11SigningKey:
+        return self
+
+    def _token_sign(self, data: bytes) -> bytes:
+        return self._backend._sign(self._id, self._algorithm, data)
+
     def __repr__(self) -> str:
-        return f"Pkcs11SigningKey(ref={self.ref!r}, algorithm={self._algorithm.value})"
+        return f"{type(self).__name__}(ref={self.ref!r}, algorithm={self._algorithm.value})"
+
+
+def _refuse(what: object) -> UnsupportedAlgorithm:
+    return UnsupportedAlgorithm(f"a CA key in the token signs with SHA-256 only (PKCS#1 v1.5 or ECDSA), not {what!r}")
+
+
+class Pkcs11RsaKey(Pkcs11SigningKey, rsa.RSAPrivateKey):
+    """An RSA key in the token: ``sign(data)`` (SigningKey) or ``sign(data, PKCS1v15(),
+    SHA256())`` (what ``cryptography``'s builders pass) is CKM_SHA256_RSA_PKCS."""
+
+    __slots__ = ()
+
+    def sign(self, data: bytes, padding: AsymmetricPadding | None = None, algorithm: Any = None) -> bytes:
+        if padding is not None and not isinstance(padding, PKCS1v15):
+            raise _refuse(padding)
+        if algorithm is not None and not isinstance(algorithm, hashes.SHA256):
+            raise _refuse(algorithm)
+        return self._token_sign(data)
+
+    def decrypt(self, ciphertext: bytes, padding: AsymmetricPadding) -> bytes:
+        # Generated with CKA_DECRYPT false (generate(): a CA key signs and nothing else).
+        raise UnsupportedAlgorithm("a CA key in the token signs and does not decrypt")
+
+
+class Pkcs11EcKey(Pkcs11SigningKey, ec.EllipticCurvePrivateKey):
+    """A P-256 key in the token: ``sign(data)`` (SigningKey) or ``sign(data,
+    ECDSA(SHA256()))`` (what ``cryptography``'s builders pass), DER-encoded."""
+
+    __slots__ = ()
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve
+
+    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm | None = None) -> bytes:
+        if signature_algorithm is not None and not (
+            isinstance(signature_algorithm, ec.ECDSA) and isinstance(signature_algorithm.algorithm, hashes.SHA256)
+        ):
+            raise _refuse(signature_algorithm)
+        return self._token_sign(data)
+
+    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
+        raise UnsupportedAlgorithm("a CA key in the token signs and does not derive")
 
 
 class Pkcs11KeyBackend:
@@ -324,7 +395,8 @@ class Pkcs11KeyBackend:
             return _public_key_of(private, public)
 
         algorithm, public_key = self._run(op)
-        return Pkcs11SigningKey(self, key_id, algorithm, public_key)
+        kind = Pkcs11RsaKey if algorithm.is_rsa else Pkcs11EcKey
+        return kind(self, key_id, algorithm, public_key)
 
     def _sign(self, key_id: bytes, algorithm: KeyAlgorithm, data: bytes) -> bytes:
         if algorithm.is_rsa:

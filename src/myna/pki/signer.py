@@ -1,64 +1,62 @@
-"""The signer (the CA proper): turns builders into signed certificates with a key it
-reaches only through a :class:`~myna.pki.keys.SigningKey`. It never reads the database.
+"""The signer (the CA proper): signs certificates and CRLs with a key it reaches only
+through a :class:`~myna.pki.keys.SigningKey`. It never reads the database.
 
-``cryptography`` signs builders only with its own in-memory keys. For file-backend keys
-that is the fast path. For keys inside a PKCS#11 token we let ``cryptography`` produce
-the exact to-be-signed bytes by signing once with a cheap throwaway key of the same
-algorithm family (the signatureAlgorithm field depends only on the family and hash, not
-on the key), then have the token sign those bytes and assemble the certificate. No
-library offers an external-signer hook for X.509 building, which is why this is here.
+Single certificates (CA, OCSP responder and verifier certificates) are signed by
+``cryptography``'s own builder with the key as a ``cryptography`` private-key object.
+That holds for token keys too: the builder's sign path calls the key object's
+``sign()``, and :mod:`myna.pki.keystore_pkcs11`'s keys are ``RSAPrivateKey`` /
+``EllipticCurvePrivateKey`` subclasses whose ``sign()`` is the token's ``C_Sign``.
+(This module used to get the to-be-signed bytes from a draft signed by a throwaway key,
+have the token sign them and assemble the certificate by hand; the builder is faster,
+see docs/pki.md "Signing with a token key", measured by bench/token_signing.py.)
+
+Batches of holder certificates take another path, for speed: their TBS bytes are written
+from a per-CA template (:mod:`myna.pki.holder_tbs`), signed in worker processes
+(:mod:`myna.pki.signing_pool`) or here, and each certificate assembled around its
+signature (:func:`myna.pki.der.assemble`). CRLs are written by :mod:`myna.pki.crl_der`
+and signed with :func:`sign_bytes`.
 """
 
 from __future__ import annotations
 
-import atexit
-import fcntl
-import functools
 import itertools
-import json
-import os
-import select
-import struct
-import threading
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from myna import logs
-from myna.pki.crl_der import SignatureAlgorithm, assemble
-from myna.pki.keys import KeyNotFound, SigningKey
+from myna.pki import signing_pool
+from myna.pki.der import SignatureAlgorithm, assemble
+from myna.pki.keys import SigningKey
+from myna.pki.signing_pool import resolve_processes
 
-# A throwaway RSA key whose signatures are discarded: only the TBS bytes of a draft are
-# kept, and a TBS does not depend on the signing key's size. 512 bits makes the draft
-# cheap (about 40 us); cryptography refuses to *generate* keys under 1024 bits, so this
-# one was made once with `openssl genrsa 512` and is not a secret of any kind.
-_THROWAWAY_RSA_PEM = b"""\
------BEGIN PRIVATE KEY-----
-MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAzQ8/YQXT9zHgWoVJ
-QvY3h59yJrX97LgVn9SinG94PY06DhNroBatfsf2c8ciLhCWwynFaKMCC1b3lBuZ
-PU/h0wIDAQABAkEAwQQxLCpIMs4H2CzNoPIRot86m6WCtmcwM5n61jU2gPfVlX1W
-TehQpsKeMgnRcpFG6ge+MdHZ0v7Gjbc4/UgBwQIhAPgG5Icr0MCOYgp7D/0SZ66W
-2OqgLA8bpz6vPHOSRYaPAiEA06bCnRhqlWVyBNoKB3neQIk2j1CD6i9LOLFbBOo2
-8n0CIQD0q4gAt/5kFZEtmZx6IA/bsL8nJP6RoMvpEGDn+WFQjQIgX6upnMlEpHNO
-rtLAZdC4ngNoHjAO8PSf0+iXdAlK/SECIHijybLPAsosu4ohXMqIQTJY8UzMwJRL
-FoTOU3xrNXM0
------END PRIVATE KEY-----
-"""
+__all__ = [
+    "PARALLEL_FROM",
+    "SigningJob",
+    "builder_key",
+    "resolve_processes",
+    "sign_bytes",
+    "sign_certificate",
+    "signature_algorithm",
+    "submit_tbs",
+]
 
-
-@functools.cache
-def _throwaway(is_rsa: bool):
-    if is_rsa:
-        return serialization.load_pem_private_key(_THROWAWAY_RSA_PEM, password=None)
-    return ec.generate_private_key(ec.SECP256R1())
+_log = logs.get(__name__)
+PARALLEL_FROM = 32  # fewer certificates than this are signed in the calling thread
 
 
-def tbs_of(builder: x509.CertificateBuilder, is_rsa: bool = True) -> bytes:
-    """The exact to-be-signed bytes of a certificate, without the real key."""
-    return builder.sign(_throwaway(is_rsa), hashes.SHA256()).tbs_certificate_bytes
+def builder_key(key: SigningKey) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """``key`` as the private-key object ``cryptography``'s builders sign with: a token key
+    is one itself (its ``sign()`` goes to the token), a file key hands over the key it
+    holds in memory."""
+    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return key
+    direct = getattr(key, "_cryptography_key", None)
+    if direct is None:
+        raise TypeError(f"{type(key).__name__} is neither a cryptography private key nor a file key")
+    return direct()
 
 
 def signature_algorithm(key: SigningKey) -> SignatureAlgorithm:
@@ -66,17 +64,11 @@ def signature_algorithm(key: SigningKey) -> SignatureAlgorithm:
 
 
 def sign_certificate(builder: x509.CertificateBuilder, key: SigningKey) -> x509.Certificate:
-    direct = getattr(key, "_cryptography_key", None)
-    if direct is not None:
-        return builder.sign(direct(), hashes.SHA256())
-    tbs = tbs_of(builder, key.algorithm.is_rsa)
-    # A Certificate has the same outer shape as a CertificateList: SEQUENCE {tbs, alg, BIT STRING}.
-    signed = assemble(tbs, signature_algorithm(key), key.sign(tbs))
-    return x509.load_der_x509_certificate(signed)
+    return builder.sign(builder_key(key), hashes.SHA256())
 
 
 def sign_bytes(key: SigningKey):
-    """A ``signer(data) -> signature`` callable for CRL building."""
+    """A ``signer(data) -> signature`` callable for CRLs and template-written TBS."""
     direct = getattr(key, "_cryptography_key", None)
     if direct is not None:
         private = direct()
@@ -84,390 +76,6 @@ def sign_bytes(key: SigningKey):
             return lambda data: private.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return lambda data: private.sign(data, ec.ECDSA(hashes.SHA256()))
     return key.sign
-
-
-# -- signing in worker processes -------------------------------------------------------
-#
-# cryptography holds the GIL while it signs, so threads do not sign in parallel. For big
-# batches with a file-backend key, the parent builds every TBS (cheap, see tbs_of) and
-# worker processes make the RSA signatures. The work is sent in slices as soon as their
-# TBS exist, so the workers sign while the parent builds the rest of the chunk (and, in
-# the batch paths, records the previous chunk and prepares the next): the caller gets a
-# SigningJob back at once and collects the certificates when it needs them.
-#
-# Why not concurrent.futures.ProcessPoolExecutor (measured): its results and its queue
-# feeding go through helper threads in the parent, which need the GIL; while the parent
-# is busy building and recording, they get it once per switch interval (5 ms), the
-# workers run dry and the overlap is lost (52 % of raw signing against 68 % without
-# overlap). Here the parent talks to each worker over a pair of plain pipes, from the
-# calling thread only, with non-blocking writes and 1 MiB pipe buffers: a slice is in the
-# worker's pipe the moment it is submitted, and signatures wait in the other pipe until
-# the parent collects them. No helper thread, no pickling.
-#
-# One pool per process, started on first use and shut down at exit. A PKCS#11 key does
-# not leave its token: a worker is told where the key is (module, token, PIN, CKA_ID),
-# opens its own session and logs in itself, and the token signs. A token serves several
-# sessions at once (SoftHSM2 in software, HSMs in hardware), while in the parent a token
-# key can only be used one operation at a time per module, and a signing thread there
-# would wait for the GIL behind the parent's own work after every signature.
-
-_log = logs.get(__name__)
-PARALLEL_FROM = 32  # fewer certificates than this are signed in the calling thread
-SLICE = 32  # TBS per message to a worker: starts the workers early, amortises the system calls
-_PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
-_HEADER = struct.Struct(">cI")  # message type, body length
-_ITEM = struct.Struct(">I")  # length of one TBS or signature inside a body
-_TASK = struct.Struct(">Q")  # task number at the start of a sign request and of its reply
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
-
-
-def resolve_processes(configured: int | None) -> int:
-    """Worker processes to sign with: ``configured`` (MYNA_SIGNING_PROCESSES) if set, else
-    one per usable core when there are at least two. Below 2 means "in the calling thread":
-    one worker would only move the signing elsewhere while the parent waits."""
-    if configured is not None:
-        return max(0, configured)
-    cores = usable_cores()
-    return cores if cores >= 2 else 0
-
-
-def _pack(items: Sequence[bytes]) -> bytes:
-    return b"".join(_ITEM.pack(len(x)) + x for x in items)
-
-
-def _unpack(body: bytes | memoryview, start: int) -> list[bytes]:
-    out, i, n = [], start, len(body)
-    while i < n:
-        (size,) = _ITEM.unpack_from(body, i)
-        out.append(bytes(body[i + 4 : i + 4 + size]))
-        i += 4 + size
-    return out
-
-
-WORKER_NICE = 5  # how much lower than the platform's own threads the workers run
-
-
-def _lower_priority() -> None:
-    """Run this worker below the parent. The parent's share (checks, TBS, the store) is the
-    serial part of a batch: with equal priority, two busy workers and the parent split two
-    cores three ways, the parent gets two thirds of one and the workers run dry waiting for
-    it (bench/issuance.py measured the difference). Lower-priority workers take what the
-    parent leaves; the platform's HTTP threads, which share the parent's process, also
-    keep answering during a big batch. Raising a nice value needs no privilege."""
-    try:
-        os.nice(WORKER_NICE)
-    except (AttributeError, OSError):  # not on a Unix, or refused: equal priority then
-        pass
-
-
-def _token_key(spec: dict, tokens: dict):
-    """In a worker: the ``sign`` of a PKCS#11 key, through this worker's own session and
-    login on the token; the error instead if the key cannot be reached (every slice for
-    it is then answered with that error, and the parent signs those slices itself)."""
-    try:
-        from myna.pki.holder_keys import spki_der
-        from myna.pki.keystore_pkcs11 import Pkcs11KeyBackend
-
-        # PKCS#11 modules read their configuration from the environment at C_Initialize;
-        # the worker was forked from a server started earlier, with the environment of then.
-        os.environ.update(spec["env"])
-        where = (spec["module"], spec["token"])
-        backend = tokens.get(where)
-        if backend is None:
-            backend = tokens[where] = Pkcs11KeyBackend(spec["module"], spec["token"], spec["pin"])
-        key = backend.load(spec["ref"])
-        if spki_der(key.public_key()).hex() != spec["spki"]:
-            raise KeyNotFound(f"the key {spec['ref']} this worker reached on {spec['token']!r} is not the parent's")
-        return key.sign
-    except Exception as exc:
-        return exc
-
-
-def _worker_main(tasks, results) -> None:
-    """A signing worker: reads K (key number + key, PKCS#8 DER), P (key number + where a
-    token key is, JSON) and S (task number + key number + TBS list) messages, answers each
-    S with R (task number + signatures) or E (task number + error text). Ends
-    at end of input, i.e. when the parent closes its end or dies."""
-    import io
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the parent's to handle
-    _lower_priority()
-    reader = io.open(tasks.fileno(), "rb", closefd=False)
-    out = results.fileno()
-    keys: dict[int, object] = {}  # loading an RSA key checks it: milliseconds, so once per key
-    tokens: dict[tuple[str, str], object] = {}  # (module, token label) -> this worker's backend
-    while True:
-        header = reader.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            return
-        kind, size = _HEADER.unpack(header)
-        body = reader.read(size)
-        if len(body) < size:
-            return
-        if kind == b"K":
-            (number,) = _TASK.unpack_from(body)
-            key = serialization.load_der_private_key(body[_TASK.size :], password=None)
-            if isinstance(key, rsa.RSAPrivateKey):
-                keys[number] = functools.partial(key.sign, padding=padding.PKCS1v15(), algorithm=hashes.SHA256())
-            else:
-                keys[number] = functools.partial(key.sign, signature_algorithm=ec.ECDSA(hashes.SHA256()))
-        elif kind == b"P":
-            (number,) = _TASK.unpack_from(body)
-            keys[number] = _token_key(json.loads(bytes(body[_TASK.size :])), tokens)
-        elif kind == b"S":
-            (number,) = _TASK.unpack_from(body, _TASK.size)
-            try:
-                sign = keys[number]
-                if isinstance(sign, BaseException):
-                    raise sign
-                reply, kind = body[: _TASK.size] + _pack([sign(t) for t in _unpack(body, 2 * _TASK.size)]), b"R"
-            except Exception as exc:  # the token refused, or its key could not be reached
-                reply, kind = body[: _TASK.size] + f"{type(exc).__name__}: {exc}".encode(), b"E"
-            data = memoryview(_HEADER.pack(kind, len(reply)) + reply)
-            try:
-                while data:
-                    data = data[os.write(out, data) :]
-            except BrokenPipeError:  # the parent closed the pool: nobody wants these
-                return
-
-
-class _Worker:
-    def __init__(self, ctx) -> None:
-        task_r, task_w = ctx.Pipe(duplex=False)
-        result_r, result_w = ctx.Pipe(duplex=False)
-        for conn in (task_w, result_r):
-            try:  # a bigger buffer: a whole chunk fits, and the worker never waits for us
-                fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-            except (AttributeError, OSError):
-                pass
-        self.process = ctx.Process(target=_worker_main, args=(task_r, result_w), daemon=True, name="myna-signer")
-        self.process.start()
-        task_r.close()  # the worker has its own copies now; ours would hide its exit
-        result_w.close()
-        self._task_conn, self._result_conn = task_w, result_r  # keep the fds open
-        self.wfd, self.rfd = task_w.fileno(), result_r.fileno()
-        os.set_blocking(self.wfd, False)
-        os.set_blocking(self.rfd, False)
-        self.outbuf = bytearray()
-        self.inbuf = bytearray()
-        self.keys: set[int] = set()  # key numbers this worker has loaded
-        self.queued = 0  # signatures asked for and not yet received
-        self.dead = False
-
-    def close(self) -> None:
-        self._task_conn.close()
-        self._result_conn.close()
-
-
-class _Pool:
-    """Signing worker processes, driven from the calling thread (see above)."""
-
-    def __init__(self, processes: int) -> None:
-        import multiprocessing
-
-        # forkserver: the platform process runs threads (uvicorn, sync loops), and forking
-        # a threaded process is unsafe. The server preloads this module, so each worker
-        # starts with cryptography already imported.
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["myna.pki.signer"])
-        self.size = processes
-        self.pid = os.getpid()
-        self.lock = threading.RLock()
-        self.workers = [_Worker(ctx) for _ in range(processes)]
-        self.next_task = 0
-        self.key_numbers: dict[tuple[bytes, bytes], int] = {}
-        self.replies: dict[int, list[bytes] | str] = {}  # signatures, or the worker's error text
-        self.sizes: dict[int, int] = {}  # task -> TBS sent, until its reply comes
-        self.owner: dict[int, _Worker] = {}
-        self.closed = False
-
-    def submit(self, key: tuple[bytes, bytes], tbs: list[bytes]) -> int:
-        with self.lock:
-            self._pump(0)  # notices a worker that died since
-            live = [w for w in self.workers if not w.dead]
-            if self.closed or not live:
-                raise BrokenPipeError("no signing worker left")
-            w = min(live, key=lambda w: w.queued)
-            task = self.next_task = self.next_task + 1
-            body = _TASK.pack(task) + self._key(w, key) + _pack(tbs)
-            w.outbuf += _HEADER.pack(b"S", len(body)) + body
-            w.queued += len(tbs)
-            self.sizes[task] = len(tbs)
-            self.owner[task] = w
-            self._pump(0)
-            return task
-
-    def _key(self, w: _Worker, key: tuple[bytes, bytes]) -> bytes:
-        """The key's number, packed; sends the key (``(b"K", PKCS#8 DER)``, or ``(b"P",
-        where a token key is)``) to ``w`` first if it does not have it."""
-        number = self.key_numbers.setdefault(key, len(self.key_numbers) + 1)
-        packed = _TASK.pack(number)
-        if number not in w.keys:
-            kind, payload = key
-            w.outbuf += _HEADER.pack(kind, len(packed) + len(payload)) + packed + payload
-            w.keys.add(number)
-        return packed
-
-    def collect(self, task: int) -> list[bytes]:
-        """The signatures of ``task``; raises BrokenPipeError if its worker died."""
-        with self.lock:
-            while task not in self.replies:
-                w = self.owner[task]
-                if self.closed or w.dead:
-                    del self.owner[task]
-                    raise BrokenPipeError("a signing worker died")
-                self._pump(0.5)
-                if task not in self.replies and not w.process.is_alive():
-                    self._pump(0)  # what it wrote before it died
-                    w.dead = True
-            del self.owner[task]
-            reply = self.replies.pop(task)
-            if isinstance(reply, str):
-                raise WorkerRefused(reply)
-            return reply
-
-    def forget(self, task: int) -> None:
-        with self.lock:
-            self.replies.pop(task, None)
-            self.owner.pop(task, None)
-
-    def _pump(self, timeout: float) -> None:
-        """Write what is pending, read what has arrived; wait up to ``timeout`` seconds
-        for something to happen."""
-        poller = select.poll()
-        fds = {}
-        for w in self.workers:
-            if w.dead:
-                continue
-            poller.register(w.rfd, select.POLLIN | (select.POLLOUT if w.outbuf else 0))
-            fds[w.rfd] = w
-            if w.outbuf:
-                poller.register(w.wfd, select.POLLOUT)
-                fds[w.wfd] = w
-        for fd, _events in poller.poll(timeout * 1000):
-            w = fds[fd]
-            if w.dead:
-                continue
-            try:
-                if fd == w.wfd:
-                    sent = os.write(w.wfd, w.outbuf)
-                    del w.outbuf[:sent]
-                else:
-                    chunk = os.read(w.rfd, _PIPE_SIZE)
-                    if not chunk:
-                        raise BrokenPipeError
-                    w.inbuf += chunk
-                    self._parse(w)
-            except BlockingIOError:
-                pass
-            except OSError:  # EPIPE, EOF: the worker is gone
-                w.dead = True
-
-    def _parse(self, w: _Worker) -> None:
-        buf, i = w.inbuf, 0
-        while len(buf) - i >= _HEADER.size:
-            kind, size = _HEADER.unpack_from(buf, i)
-            if len(buf) - i - _HEADER.size < size:
-                break
-            body = memoryview(buf)[i + _HEADER.size : i + _HEADER.size + size]
-            (task,) = _TASK.unpack_from(body)
-            if kind == b"E":  # the worker could not sign this slice: its error text
-                reply: list[bytes] | str = bytes(body[_TASK.size :]).decode(errors="replace")
-            else:
-                reply = _unpack(body, _TASK.size)
-            body.release()
-            w.queued -= self.sizes.pop(task, 0)
-            if task in self.owner:  # else forgotten (cancelled)
-                self.replies[task] = reply
-            i += _HEADER.size + size
-        del buf[:i]
-
-    def close(self) -> None:
-        """Stop the workers. Jobs still waiting on this pool sign their slices in the
-        calling thread instead (collect raises BrokenPipeError)."""
-        with self.lock:
-            self.closed = True
-            for w in self.workers:
-                w.dead = True  # never poll these fds again: their numbers will be reused
-                w.close()  # end of input: the worker returns
-        for w in self.workers:
-            w.process.join(timeout=5)
-            if w.process.is_alive():
-                w.process.terminate()
-
-
-_POOL: _Pool | None = None
-_POOL_LOCK = threading.Lock()
-_ATEXIT = False
-_REPLACED = 0  # pools replaced because a worker died
-MAX_REPLACED = 3  # then this process signs in the calling thread (workers keep dying: no point)
-
-
-def signing_pool(processes: int) -> _Pool:
-    """The worker pool (started on first call; a new one if ``processes`` changed or this
-    is a forked child, which cannot use its parent's workers)."""
-    global _POOL, _ATEXIT, _REPLACED
-    with _POOL_LOCK:
-        pool = _POOL
-        # A worker that died (OOM killer, a signal) is not replaced alone: its tasks fall back
-        # to the calling thread (SigningJob.result) and the next batch gets a fresh pool.
-        if (
-            pool is None
-            or pool.size != processes
-            or pool.pid != os.getpid()
-            or any(w.dead or not w.process.is_alive() for w in pool.workers)
-        ):
-            if pool is not None and pool.pid == os.getpid():
-                if any(w.dead or not w.process.is_alive() for w in pool.workers):
-                    _REPLACED += 1
-                pool.close()
-            if _REPLACED > MAX_REPLACED:
-                raise BrokenPipeError("signing workers keep dying")
-            pool = _POOL = _Pool(processes)
-            if not _ATEXIT:
-                atexit.register(shutdown_pool)
-                _ATEXIT = True
-        return pool
-
-
-def start_pool(processes: int) -> float:
-    """Start the workers now instead of on the first big batch, and wait until each has
-    answered; returns the seconds it took. For the benchmark and long-running services."""
-    t0 = time.perf_counter()
-    pool = signing_pool(processes)
-    throwaway = _throwaway(True).private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    with pool.lock:
-        tasks = []
-        for w in pool.workers:  # one small task on each worker, not on the least busy
-            pool.next_task += 1
-            body = _TASK.pack(pool.next_task) + pool._key(w, (b"K", throwaway)) + _pack([b"ready"])
-            w.outbuf += _HEADER.pack(b"S", len(body)) + body
-            w.queued += 1
-            pool.sizes[pool.next_task] = 1
-            pool.owner[pool.next_task] = w
-            tasks.append(pool.next_task)
-        for task in tasks:
-            pool.collect(task)
-    return time.perf_counter() - t0
-
-
-def shutdown_pool() -> None:
-    global _POOL
-    with _POOL_LOCK:
-        pool, _POOL = _POOL, None
-    if pool is not None and pool.pid == os.getpid():
-        pool.close()
-
-
-class WorkerRefused(Exception):
-    """A worker answered a slice with an error instead of signatures."""
 
 
 _WARNED: set[str] = set()
@@ -483,29 +91,17 @@ def _warn_once(event: str, reason: str) -> None:
         pass
 
 
-def _worker_key(key: SigningKey) -> tuple[bytes, bytes] | None:
-    """What a worker needs to sign with ``key``: a file key's PKCS#8 DER, or where a token
-    key is; None for a key no worker can use."""
-    direct = getattr(key, "_cryptography_key", None)
-    if direct is not None:
-        return b"K", direct().private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    where = getattr(key, "worker_spec", None)
-    if where is not None:
-        return b"P", json.dumps(where(), sort_keys=True).encode()
-    return None
-
-
 class SigningJob:
-    """Certificates being signed; :meth:`result` waits for them (in builder order)."""
+    """Certificates being signed; :meth:`result` waits for them (in the order given)."""
 
     def __init__(self, key: SigningKey, done: list[tuple[x509.Certificate, bytes]] | None = None):
         self._key = key
         self._done = done
-        self._pool: _Pool | None = None
+        self._pool: signing_pool.Pool | None = None
         self._slices: list[tuple[int | None, list[bytes]]] = []  # (task, TBS); task None: sign here
 
     def result(self) -> list[tuple[x509.Certificate, bytes]]:
-        """``(certificate, DER)`` per builder."""
+        """``(certificate, DER)`` per TBS, in order."""
         if self._done is None:
             algorithm = signature_algorithm(self._key)
             done = []
@@ -514,11 +110,11 @@ class SigningJob:
                     if task is None:
                         raise BrokenPipeError
                     signatures = self._pool.collect(task)
-                except (WorkerRefused, BrokenPipeError) as exc:
+                except (signing_pool.WorkerRefused, BrokenPipeError) as exc:
                     # A worker died (OOM killer, a signal; the next batch starts a fresh
                     # pool) or could not reach a token key (its own login, the module's
                     # configuration): the TBS are still here, so this process signs them.
-                    if isinstance(exc, WorkerRefused):
+                    if isinstance(exc, signing_pool.WorkerRefused):
                         _warn_once("signing.worker-refused", str(exc))
                     sign = sign_bytes(self._key)
                     signatures = [sign(t) for t in tbs]
@@ -537,32 +133,17 @@ class SigningJob:
         self._done = []
 
 
-def submit_certificates(builders: Sequence[x509.CertificateBuilder], key: SigningKey, processes: int = 0) -> SigningJob:
-    """Start signing ``builders`` with one key. With ``processes`` >= 2 the TBS are built
-    and go to ``submit_tbs`` (worker processes for a key they can use, slice by slice as
-    the TBS are built, and this returns while they sign); otherwise everything is signed
-    here, before it returns."""
-    if processes < 2 or not builders:
-        done = []
-        for b in builders:
-            cert = sign_certificate(b, key)
-            done.append((cert, cert.public_bytes(serialization.Encoding.DER)))
-        return SigningJob(key, done)
-    is_rsa = key.algorithm.is_rsa
-    return submit_tbs((tbs_of(b, is_rsa) for b in builders), key, processes)
-
-
 def submit_tbs(tbs: Iterable[bytes], key: SigningKey, processes: int = 0) -> SigningJob:
     """Start signing certificates given by their TBS bytes (e.g. from ``holder_tbs``), in
     order. With ``processes`` >= 2 the TBS go to worker processes slice by slice as ``tbs``
     yields them (a file key sent to them, a token key reached by each through its own
     session), and this returns while they sign; otherwise (or with no worker to be had)
     each is signed here, with the key's own ``sign``, before this returns."""
-    worker_key = _worker_key(key) if processes >= 2 else None
+    wanted = signing_pool.worker_key(key) if processes >= 2 else None
     pool = None
-    if worker_key is not None:
+    if wanted is not None:
         try:
-            pool = signing_pool(processes)
+            pool = signing_pool.signing_pool(processes)
         except (BrokenPipeError, OSError) as exc:
             # No workers to be had (they keep dying, or cannot be started): sign here.
             _warn_once("signing.in-process", str(exc))
@@ -575,18 +156,10 @@ def submit_tbs(tbs: Iterable[bytes], key: SigningKey, processes: int = 0) -> Sig
     job = SigningJob(key)
     job._pool = pool
     items = iter(tbs)
-    while part := list(itertools.islice(items, SLICE)):
+    while part := list(itertools.islice(items, signing_pool.SLICE)):
         try:
-            task = pool.submit(worker_key, part)
+            task = pool.submit(wanted, part)
         except BrokenPipeError:
             task = None
         job._slices.append((task, part))
     return job
-
-
-def sign_certificates(builders: list[x509.CertificateBuilder], key: SigningKey, processes: int = 0) -> list[x509.Certificate]:
-    """Sign many certificates with one key; in ``processes`` worker processes when the key
-    is a file-backend key and the batch is big enough, else one by one."""
-    if len(builders) < PARALLEL_FROM:
-        processes = 0
-    return [cert for cert, _ in submit_certificates(builders, key, processes).result()]
