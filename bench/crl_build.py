@@ -218,7 +218,8 @@ def child_build(workdir: Path) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
-    from myna.pki.crl_der import CrlParams, SignatureAlgorithm, build_crl
+    from myna.pki.crl_der import CrlParams, build_crl
+    from myna.pki.der import SignatureAlgorithm
 
     with open(workdir / "job.pickle", "rb") as f:
         job = pickle.load(f)

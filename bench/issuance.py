@@ -93,11 +93,10 @@ from sqlalchemy import create_engine, insert, select, text
 from myna.authority.ceremony import run_ceremony
 from myna.authority.issuance import JLIS, IssuanceRequest, IssuanceService, Issued, check_request
 from myna.authority.platform import Platform
-from myna.pki import holder_tbs, profiles, serials
-from myna.pki import signer as signer_mod
+from myna.pki import holder_tbs, profiles, serials, signing_pool
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import AuthorityKind, CertKind
-from myna.pki.signer import _throwaway, sign_certificate
+from myna.pki.signer import sign_certificate
 from myna.settings import Settings
 from myna.store import models as m
 from myna.store.journal import audit
@@ -311,7 +310,7 @@ class WhatIfIssuance(IssuanceService):
     def issue_many(self, reqs, actor, acting_for=None):
         from myna.authority.issuance import _issued, check_against_register
         from myna.errors import Conflict, IdempotencyMismatch
-        from myna.pki.crl_der import assemble
+        from myna.pki.der import assemble
         from myna.pki.signer import sign_bytes, signature_algorithm
         from myna.store.journal import audit_many, status_events
 
@@ -704,7 +703,7 @@ def run_pipeline(
             tbs = warm_up(p)
             reqs = requests_for(keys, "bench")
             key_pem = b""
-            signers = signer_mod.resolve_processes(p.settings.signing_processes)
+            signers = signing_pool.resolve_processes(p.settings.signing_processes)
             if hsm:
                 # Workers reach a token key through their own sessions; raw is the token
                 # through one session (the parent's), as a single signer sees it.
@@ -756,7 +755,7 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
             tbs = warm_up(p)
             sign = file_signer(p, AuthorityKind.CARD_SIGN)
             key_pem = file_key_pem(p, AuthorityKind.CARD_SIGN)
-            signers = signer_mod.resolve_processes(p.settings.signing_processes)
+            signers = signing_pool.resolve_processes(p.settings.signing_processes)
             load0 = os.getloadavg()[0]
             # The whole file in one go (as `myna cert issue-batch` runs it), then raw signing
             # for as long: raw signing between chunks would compete with the chunk in flight.
@@ -923,16 +922,11 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
             out.append(("  of which basic4.to_san()", per_cert_us(lambda: [BASIC4.to_san() for _ in range(n)], n), "basic4.Basic4.to_san"))
             # Signing stages alternate item by item, so that drift in background load hits them alike.
             raw = ca.key.sign if hsm else file_signer(p, AuthorityKind.CARD_SIGN)
-            throw = _throwaway(True)
             parts = {"sign": (lambda b: sign_certificate(b, ca.key)), "raw": (lambda b: raw(tbs))}
-            if hsm:
-                parts["throwaway"] = lambda b: b.sign(throw, hashes.SHA256())
             spent = alternating(parts, built)
             out.append(("sign_certificate: TBS encoding + signature", spent["sign"], "signer.sign_certificate"))
             if hsm:
                 out.append(("  raw token signature (C_Sign) alone", spent["raw"], "keystore_pkcs11"))
-                out.append(("  throwaway RSA-512 draft signature", spent["throwaway"], "signer.sign_certificate"))
-                out.append(("  re-parse of the assembled certificate", per_cert_us(lambda: [x509.load_der_x509_certificate(d) for d in ders], n), "signer.sign_certificate"))
             else:
                 out.append(("  raw RSA-2048 signature alone", spent["raw"], ""))
             out.append(("certificate.public_bytes(DER)", per_cert_us(lambda: [c.public_bytes(serialization.Encoding.DER) for c in certs], n), "issuance._sign"))
@@ -1083,10 +1077,10 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
     out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in stage_rows]
     if hsm_stage_rows:
         out += ["", "PKCS#11 (SoftHSM2) signing, same method:", "", "| stage | µs / certificate | where |", "|---|---|---|"]
-        out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in hsm_stage_rows if name.startswith(("sign_certificate", "  raw", "  throwaway", "  re-parse"))]
+        out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in hsm_stage_rows if name.startswith(("sign_certificate", "  raw"))]
     out += ["", f"## Profile (file, SQLite, chunk {args.chunks[0]}, {args.profile_requests:,} requests; {prof_rate:,.0f} certs/s under the profiler)", "",
             "Top 15 by cumulative time."
-            + (" cProfile sees only the parent: time its workers spend signing shows, if at all, as waiting in `_Pool.collect` / `poll`." if facts.threaded else ""),
+            + (" cProfile sees only the parent: time its workers spend signing shows, if at all, as waiting in `Pool.collect` / `poll`." if facts.threaded else ""),
             "", "```", prof_text, "```", ""]
     out += findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts, hsm_threads)
     out += ["", f"Holder key generation before timing ({args.requests:,} EC P-256 keys): {keygen_s:.2f} s.", ""]
@@ -1176,9 +1170,9 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             f"5. **Signing in {facts.sign_processes} worker processes, overlapped.** Processes, not threads (two threads signed at "
             f"{gil:.2f}x the rate of one in this run; on an idle machine with cryptography 48, two threads used 0.92 s of CPU per second: "
             "the GIL is held while signing). The parent writes each TBS from the CA's template (`pki.holder_tbs`) "
-            f"and sends slices of {signer_mod.SLICE} to the workers over pipes; "
+            f"and sends slices of {signing_pool.SLICE} to the workers over pipes; "
             f"`issue_chunks` records chunk k-1 and prepares chunk k+1 while chunk k is signed; the workers run at nice "
-            f"+{signer_mod.WORKER_NICE}, so the parent, the serial part, gets a core whenever it has work. The parent's own work "
+            f"+{signing_pool.WORKER_NICE}, so the parent, the serial part, gets a core whenever it has work. The parent's own work "
             f"(checks, building, store) is then the limit: it used {main.cpu_seconds:.2f} s of CPU for {main.n:,} certificates "
             f"({main.cpu_seconds / main.n * 1e6:,.0f} µs each; a raw signature costs {RAW_CPU_US[0]:,.0f} µs of CPU) in {main.seconds:.2f} s of wall time. "
             f"On {os.cpu_count()} cores the parent and the workers share the CPUs, so against raw signing on all cores the "
@@ -1202,10 +1196,11 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             + (f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) and sign in parallel: "
                if hsm.signers else "The pipeline signs in this process, one operation at a time: ")
             + f"{pct(hsm.ratio)} of the token's one-session rate and {pct(hsm.ratio_file)} of the file backend's raw "
-            f"rate (chunk {hsm.chunk}). The pipeline hands the token TBS bytes written from the template; only "
-            "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) still makes a "
-            f"throwaway RSA-512 draft signature to obtain them, {hs.get('  throwaway RSA-512 draft signature', 0):,.0f} µs against "
-            f"{hs.get('  raw token signature (C_Sign) alone', 0):,.0f} µs for the token's own signature."
+            f"rate (chunk {hsm.chunk}). The pipeline hands the token TBS bytes written from the template; "
+            "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) has "
+            "cryptography's builder sign with the token key object, "
+            f"{hs.get('sign_certificate: TBS encoding + signature', 0):,.0f} µs against "
+            f"{hs.get('  raw token signature (C_Sign) alone', 0):,.0f} µs for the token's own signature (bench/token_signing.py compares it with the hand-written path)."
         )
     if hsm_threads:
         if hsm_threads == "ok":
@@ -1283,8 +1278,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # The signing pool and the all-core raw signers start once, before anything is
         # timed, as a long-running platform has its pool started by its first big batch.
-        signers = signer_mod.resolve_processes(Settings.from_env(workdir).signing_processes)
-        pool_start_s = signer_mod.start_pool(signers) if signers >= 2 else 0.0
+        signers = signing_pool.resolve_processes(Settings.from_env(workdir).signing_processes)
+        pool_start_s = signing_pool.start_pool(signers) if signers >= 2 else 0.0
         all_cores = AllCores(signers)
         print(f"signing processes: {signers} (pool started in {pool_start_s:.2f} s)", file=sys.stderr)
         facts = inspect_pipeline(workdir, keys[: args.chunks[0]])

@@ -3,9 +3,10 @@
 Why not ``cryptography``'s CertificateBuilder here
 --------------------------------------------------
 The builder is the reference (``profiles.holder_builder``; tests compare the two byte for
-byte), but it cannot hand out the TBS without signing it: getting the bytes to send to a
-signing process or a PKCS#11 token costs a throwaway signature plus the builder's own
-encoding, about 100 us per certificate, as much as a third of the CA's RSA-2048 signature
+byte), but it hands out the TBS only by signing it: getting the bytes to send to a
+signing process costs the builder's encoding of the whole certificate plus a signature
+(a throwaway key's, or at best a key object that only catches the bytes, as the tests
+do), about 100 us per certificate, as much as a third of the CA's RSA-2048 signature
 itself. In a batch everything around the signature has to stay small (issue #2's target:
 the pipeline at 70 % of raw signing), and nearly all of a holder certificate is the same
 for every certificate of one CA: version, algorithm, issuer, and six of the eight

@@ -56,10 +56,12 @@ class FileSigningKey:
         return self._key.sign(data, ec.ECDSA(HASH))  # cryptography emits DER already
 
     def _cryptography_key(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
-        """The raw private key, for the CA's fast path (``builder.sign(key, ...)``).
+        """The raw private key, for ``cryptography``'s builders (``builder.sign(key, ...)``)
+        and the signing workers, which are sent it (myna.pki.signer, myna.pki.signing_pool).
 
-        Deliberately underscored and not part of the SigningKey protocol: only the
-        CA's file-backend fast path may call it; PKCS#11 keys have no equivalent.
+        Deliberately underscored and not part of the SigningKey protocol: only the signer
+        may call it. A PKCS#11 key needs no such door: it is a ``cryptography`` key object
+        itself, whose private part stays in the token.
         """
         return self._key
 

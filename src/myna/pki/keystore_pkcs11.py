@@ -2,7 +2,9 @@
 
 SoftHSM2 in development and tests, a real HSM in production. Private keys are
 created sensitive and non-extractable, so the process can ask the token to sign
-but can never read the key.
+but can never read the key. A loaded key is a ``cryptography`` private-key object
+(:class:`Pkcs11RsaKey`, :class:`Pkcs11EcKey`) whose ``sign()`` is the token's, so
+``cryptography``'s own certificate, CRL and OCSP builders sign with it directly.
 
 Process-wide facts about PKCS#11 that shape this module:
 
