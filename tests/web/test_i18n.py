@@ -46,7 +46,11 @@ def entries(lang: str):
 
 def untranslated(ids) -> dict[str, list[str]]:
     catalogues = {lang: i18n.read_catalogue(lang) for lang in i18n.LANGS}
-    return {key: [lang for lang in i18n.LANGS if not catalogues[lang].get(key)] for key in sorted(ids) if not all(catalogues[lang].get(key) for lang in i18n.LANGS)}
+    return {
+        key: [lang for lang in i18n.LANGS if not catalogues[lang].get(key)]
+        for key in sorted(ids)
+        if not all(catalogues[lang].get(key) for lang in i18n.LANGS)
+    }
 
 
 def test_extraction_finds_the_screens_ids():

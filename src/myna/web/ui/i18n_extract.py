@@ -33,9 +33,18 @@ APPLICATION_STATUSES = ("cancelled", "defective", "accepted", "in-production", "
 # Defect codes (cards/defects.py ``Defect(code, …)``); tests/web/test_i18n.py checks this
 # list against every code the domain writes.
 DEFECT_CODES = (
-    "photo-missing", "photo-unusable", "not-resident", "name-mismatch", "address-mismatch", "date-of-birth-mismatch",
-    "sex-mismatch", "duplicate", "nothing-to-reissue", "renewal-not-due", "express-not-eligible",
-)  # fmt: skip
+    "photo-missing",
+    "photo-unusable",
+    "not-resident",
+    "name-mismatch",
+    "address-mismatch",
+    "date-of-birth-mismatch",
+    "sex-mismatch",
+    "duplicate",
+    "nothing-to-reissue",
+    "renewal-not-due",
+    "express-not-eligible",
+)
 # What verifiers/provision.py records as a provision's outcome.
 PROVISION_OUTCOMES = ("provided", "refused")
 
@@ -147,7 +156,12 @@ def template_loop_ids(source: str, keywords: Collection[str]) -> Iterator[tuple[
             arg = call.args[0]
             if isinstance(arg, nodes.Name) and arg.name in rows[0]:
                 ids = [row[arg.name] for row in rows]
-            elif isinstance(arg, nodes.Add) and isinstance(arg.left, nodes.Const) and isinstance(arg.right, nodes.Name) and arg.right.name in rows[0]:
+            elif (
+                isinstance(arg, nodes.Add)
+                and isinstance(arg.left, nodes.Const)
+                and isinstance(arg.right, nodes.Name)
+                and arg.right.name in rows[0]
+            ):
                 ids = [arg.left.value + row[arg.right.name] for row in rows]
             else:
                 continue
