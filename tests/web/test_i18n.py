@@ -144,7 +144,8 @@ def test_a_missing_translation_is_logged_once_and_shows_the_id(monkeypatch):
         assert i18n.text("portal.consent.nonsense", "en") == "portal.consent.nonsense"
         assert i18n.text("portal.consent.nonsense", "ja") == "portal.consent.nonsense"
         assert i18n.text("portal.consent.山田太郎 <x>", "ja") == "portal.consent.山田太郎 <x>"
-    assert [e.get("msgid") for e in logged] == ["portal.consent.nonsense", "<23 characters, not an id>"]
+        assert i18n.text(None, "ja") is None  # as before: what is not a key comes back as it is
+    assert [e.get("msgid") for e in logged] == ["portal.consent.nonsense", "<23 characters, not an id>", "<NoneType, not an id>"]
     assert all(e["log_level"] == "warning" and e["event"] == "untranslated" for e in logged)
 
 

@@ -56,14 +56,17 @@ _warned: set[str] = set()
 _LOGGABLE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._- ")
 
 
-def _missing(key: str, lang: str) -> None:
+def _missing(key: object, lang: str) -> None:
     if key in _warned or len(_warned) > _WARN_AT_MOST:
         return
     _warned.add(key)
     if len(_warned) > _WARN_AT_MOST:
         log.warning("untranslated", note=f"more than {_WARN_AT_MOST} ids without a translation: no more are logged")
         return
-    shown = key if len(key) <= 80 and set(key) <= _LOGGABLE else f"<{len(key)} characters, not an id>"
+    if not isinstance(key, str):
+        shown = f"<{type(key).__name__}, not an id>"
+    else:
+        shown = key if len(key) <= 80 and set(key) <= _LOGGABLE else f"<{len(key)} characters, not an id>"
     log.warning("untranslated", msgid=shown, lang=lang)
 
 
