@@ -39,7 +39,7 @@ from myna.numbering.codes import check_resident_code
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, ExpiryNotice, MailedNotice, ManagedCard
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 OPEN = ("accepted", "in-production", "produced")  # counted as "in progress" for duplicates
 CHANNELS = ("online", "paper", "qr", "counter")  # counter: taken by a clerk at the municipality (窓口申請)
@@ -303,7 +303,7 @@ class Applications:
         if app.reason == "renewal" and not app.replaces_card_id:
             # A renewal replaces the holder's active card, abolished when the new one is handed over.
             current = s.scalar(
-                select(CardRecord.card_id).where(CardRecord.resident_code == app.resident_code, CardRecord.status == "active").order_by(CardRecord.created_at.desc()).limit(1)
+                select(ChipRecord.card_id).where(ChipRecord.resident_code == app.resident_code, ChipRecord.status == "active").order_by(ChipRecord.created_at.desc()).limit(1)
             )
             app = dataclasses.replace(app, replaces_card_id=current)
         record, ctx = self._facts(s, app, now)
@@ -347,14 +347,14 @@ class Applications:
         open_apps = s.scalar(
             select(func.count()).select_from(CardApplication).where(CardApplication.resident_code == app.resident_code, CardApplication.status.in_(OPEN))
         )
-        live = s.scalar(select(func.count()).select_from(CardRecord).where(CardRecord.resident_code == app.resident_code, CardRecord.status.in_(d.LIVE_CARD)))
+        live = s.scalar(select(func.count()).select_from(ChipRecord).where(ChipRecord.resident_code == app.resident_code, ChipRecord.status.in_(d.LIVE_CARD)))
         replaced = None
         if app.replaces_card_id:
-            card = s.get(CardRecord, app.replaces_card_id)
+            card = s.get(ChipRecord, app.replaces_card_id)
             replaced = card.status if card is not None and card.resident_code == app.resident_code else None
         due = False
         for managed in s.scalars(
-            select(ManagedCard).join(CardRecord, CardRecord.card_id == ManagedCard.card_id).where(ManagedCard.resident_code == app.resident_code, CardRecord.status == "active")
+            select(ManagedCard).join(ChipRecord, ChipRecord.card_id == ManagedCard.card_id).where(ManagedCard.resident_code == app.resident_code, ChipRecord.status == "active")
         ):
             due = due or in_window(managed.card_expires_at, now)
         return record, d.Context(open_apps or 0, live or 0, replaced, due)

@@ -27,7 +27,7 @@ from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardHandover, CardStatusChange, CertificateRenewal, ManagedCard
-from myna.store.models_cards import CardPin, CardRecord
+from myna.store.models_cards import CardPin, ChipRecord
 from myna.verifiers.renewals import next_serial
 
 # Documents a counter accepts (choice, after the public lists): one with a photo, or two without.
@@ -56,8 +56,8 @@ class Counter:
         self.platform = platform
         self.cards = CardService(platform)
 
-    def _card(self, s, card_id: str, municipality_code: str | None) -> tuple[CardRecord, ManagedCard]:
-        row = s.get(CardRecord, card_id)
+    def _card(self, s, card_id: str, municipality_code: str | None) -> tuple[ChipRecord, ManagedCard]:
+        row = s.get(ChipRecord, card_id)
         managed = s.get(ManagedCard, card_id)
         if row is None or managed is None or (municipality_code is not None and row.municipality_code != municipality_code):
             raise NotFound(f"no card {card_id}" if municipality_code is None else f"no such card at municipality {municipality_code}")
@@ -100,7 +100,7 @@ class Counter:
         now = self.platform.clock.now()
         hasher = self.cards.hasher
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid, with_for_update=True)
+            row = s.get(ChipRecord, cid, with_for_update=True)
             rule = next_status(row.status, Action.HAND_OVER, cid)  # again, under the lock: a concurrent handover loses
             set_pins = []
             for ref, pin in pins.items():
@@ -133,10 +133,10 @@ class Counter:
         """The card a reissue replaces is abolished when the new one is handed over."""
         from myna.cards.management import revoke_card_certificates
 
-        old = s.get(CardRecord, old_id, with_for_update=True)
+        old = s.get(ChipRecord, old_id, with_for_update=True)
         if old is None or old.status in (CardStatus.ABOLISHED.value, CardStatus.RETURNED.value):
             return None
-        new = s.get(CardRecord, new_id)
+        new = s.get(ChipRecord, new_id)
         # Old-to-new linkage (R-VER-4) also when a new card replaces the old one.
         for kind, old_serial, new_serial in (("card-auth", old.auth_serial, new.auth_serial), ("card-sign", old.sign_serial, new.sign_serial)):
             # One successor per certificate, whichever table recorded it first (R-VER-4).

@@ -37,7 +37,7 @@ from myna.pki import validity
 from myna.store import models as m
 from myna.store.journal import audit, audit_many
 from myna.store.models_card_management import CardApplication, CardFee, CardShipment, CardStatusChange, ManagedCard, ProductionBatch
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 MAX_BATCH = 10_000
 CHUNK = 100  # cards personalised together: one issuance call, three commits
@@ -98,7 +98,7 @@ class Production:
     def _one(self, r, actor: str) -> str:
         record, recorded = self._recorder(r.application_id, r.photo, actor), []
 
-        def on_issued(s, card: CardRecord) -> None:
+        def on_issued(s, card: ChipRecord) -> None:
             record(s, card)
             recorded.append(card.card_id)
 
@@ -160,7 +160,7 @@ class Production:
         """What card management records about a finished card, inside the transaction
         that writes its certificates (so "produced" is never half-true)."""
 
-        def record(s, card: CardRecord) -> None:
+        def record(s, card: ChipRecord) -> None:
             now = self.platform.clock.now()
             resident = s.get(m.ResidentRecord, card.resident_code)
             app = s.get(CardApplication, application_id)
@@ -216,8 +216,8 @@ class Production:
         with self.platform.db.session() as s:
             q = (
                 select(CardApplication.application_id, CardApplication.card_id, CardApplication.received_on, CardApplication.municipality_code, CardApplication.express)
-                .join(CardRecord, CardRecord.card_id == CardApplication.card_id)
-                .where(CardApplication.status == "produced", CardRecord.status == CardStatus.PRODUCED.value)
+                .join(ChipRecord, ChipRecord.card_id == CardApplication.card_id)
+                .where(CardApplication.status == "produced", ChipRecord.status == CardStatus.PRODUCED.value)
                 .order_by(CardApplication.municipality_code, CardApplication.application_id)
             )
             if municipality_code is not None:
@@ -247,7 +247,7 @@ class Production:
                         for r in rows
                     ],
                 )  # fmt: skip
-                s.execute(update(CardRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
+                s.execute(update(ChipRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
                 s.execute(
                     CardStatusChange.__table__.insert(),
                     [{"card_id": r.card_id, "from_status": "produced", "to_status": "shipped", "at": now, "actor": actor, "note": shipment_id, "revoked": "[]"} for r in rows],

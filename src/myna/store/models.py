@@ -319,6 +319,7 @@ class NumberNotice(Base):
 from myna.store import (
     models_card_management,  # noqa: E402,F401
     models_cards,  # noqa: E402,F401
+    models_mobile,  # noqa: E402,F401
     models_operations,  # noqa: E402,F401
     models_verifiers,  # noqa: E402,F401
 )

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from myna.store.models import Base, UtcDateTime
 
 
-class CardRecord(Base):
-    """One My Number Card's chip (個人番号カード), by its card id."""
+class ChipRecord(Base):
+    """One My Number Card's chip (個人番号カード), by its card id: the chip side of a card
+    (myna.chip). What card management adds to the card is ManagedCard (models_card_management)."""
 
     __tablename__ = "cards"
     card_id: Mapped[str] = mapped_column(String(16), primary_key=True)
