@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from myna.authority.platform import Platform
-from myna.cards.applications import OPEN
+from myna.cards.application_status import OPEN
 from myna.cards.card_status import CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS
 from myna.chip.cards import CardService

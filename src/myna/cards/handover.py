@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from myna.authority.platform import Platform
 from myna.cards import lead_time
+from myna.cards.application_status import ApplicationStatus
 from myna.cards.card_status import Action, CardStatus, next_status
 from myna.cards.notices import PickupLetter, pickup_notice_pdf
 from myna.chip.cards import CardPins, CardService
@@ -116,7 +117,7 @@ class Counter:
             s.add(CardHandover(card_id=cid, identity_document=h.identity_document, face_matches_photo=True, chip_face_matches=True, pins_set_by="holder", clerk=actor, at=now))
             s.add(CardStatusChange(card_id=cid, from_status=CardStatus.SHIPPED.value, to_status=rule.to.value, at=now, actor=actor, note="handed over", revoked="[]"))
             app = s.get(CardApplication, managed.application_id)
-            app.status, app.updated_at = "handed-over", now
+            app.status, app.updated_at = ApplicationStatus.HANDED_OVER.value, now
             collected = s.execute(
                 update(CardFee).where(CardFee.application_id == app.application_id, CardFee.collected_at.is_(None)).values(collected_at=now, collected_by=actor, card_id=cid)
             ).rowcount

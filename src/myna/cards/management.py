@@ -18,9 +18,13 @@ from sqlalchemy.orm import aliased
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.cards import expiry, fees
-from myna.cards.applications import ApplicationIn, Applications, Receipt, renewal_form_id, renewal_form_token, requester_for
-from myna.cards.card_status import Action, CardStatus, IllegalTransition, next_status
+from myna.cards.applications import Applications
+from myna.cards.card_status import REISSUABLE, Action, CardStatus, IllegalTransition, next_status
+from myna.cards.forms import ApplicationIn
 from myna.cards.notices import ExpiryLetter, expiry_notices_pdf
+from myna.cards.receipts import Receipt
+from myna.cards.receiving import requester_for
+from myna.cards.renewal_forms import renewal_form_id, renewal_form_token
 from myna.chip.cards import CardService
 from myna.chip.image import KeyGen
 from myna.clock import JST
@@ -105,7 +109,7 @@ class CardManagement:
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             status, holder = row.status, row.resident_code
-        if status not in (CardStatus.LOST.value, CardStatus.SUSPENDED.value, CardStatus.RETURNED.value, CardStatus.ACTIVE.value):
+        if status not in REISSUABLE:
             raise IllegalTransition(f"card {cid} is {status}: only a lost, suspended, returned or damaged (active) card is reissued")
         if application is None:
             raise Conflict(f"card {cid} is {status}: a reissue needs a new application (photo and form) through the application path (R-CARD-7)")

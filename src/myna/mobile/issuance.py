@@ -34,6 +34,7 @@ from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
+from myna.mobile.application_status import MobileApplicationStatus
 from myna.pki import serials
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import parse_public_key
@@ -134,7 +135,7 @@ class MobileService:
             app = mm.MobileApplication(
                 id=secrets.token_hex(16), kind=kind.value, resident_code=doc.resident_code, card_serial=card_serial,
                 signer_serial=doc.signer_serial, document_sha256=doc.digest, challenge=secrets.token_hex(32),
-                status="accepted", created_at=now, expires_at=now + APPLICATION_TTL,
+                status=MobileApplicationStatus.ACCEPTED.value, created_at=now, expires_at=now + APPLICATION_TTL,
             )  # fmt: skip
             s.add(app)
             try:
@@ -191,7 +192,7 @@ class MobileService:
             app = s.get(mm.MobileApplication, application_id) if isinstance(application_id, str) else None
             if app is None:
                 raise NotFound(f"no mobile certificate application {application_id!r}")
-            if app.status == "issued":
+            if app.status == MobileApplicationStatus.ISSUED:
                 row = s.get(m.Certificate, app.issued_serial)
                 if row is not None and row.key_fingerprint == _fingerprint(key):
                     return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), False)
@@ -223,8 +224,8 @@ class MobileService:
             # writer lock, PostgreSQL's row lock); only the first links the certificate.
             first = s.execute(
                 update(mm.MobileApplication)
-                .where(mm.MobileApplication.id == application_id, mm.MobileApplication.status == "accepted")
-                .values(status="issued", issued_serial=store)
+                .where(mm.MobileApplication.id == application_id, mm.MobileApplication.status == MobileApplicationStatus.ACCEPTED.value)
+                .values(status=MobileApplicationStatus.ISSUED.value, issued_serial=store)
             ).rowcount
             app = s.get(mm.MobileApplication, application_id)
             if not first and app.issued_serial != store:

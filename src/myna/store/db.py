@@ -68,9 +68,24 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         cfg = alembic_config(self.url)
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn:
+            if sqlite:
+                # SQLite adds a constraint by rebuilding the table, and dropping a table that
+                # others reference fails with foreign keys on; the pragma only takes effect
+                # outside a transaction, so before the migrations start (SQLite's procedure
+                # for schema changes), and every key is checked before the commit.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                        raise RuntimeError(f"the migration left foreign keys broken: {broken[:5]}")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,7 +8,10 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from myna.store.models import Base, UtcDateTime
+from myna.store.models import Base, UtcDateTime, one_of
+
+# myna.mobile.application_status.MobileApplicationStatus
+MOBILE_APPLICATION_STATUSES = ("accepted", "issued")
 
 
 class MobileApplication(Base):
@@ -22,10 +25,11 @@ class MobileApplication(Base):
     signer_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"))  # the card SIG that signed
     document_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     challenge: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # accepted, issued
+    status: Mapped[str] = mapped_column(String(16))  # MOBILE_APPLICATION_STATUSES
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     issued_serial: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (one_of("status", MOBILE_APPLICATION_STATUSES, "ck_mobile_applications_status"),)
 
 
 class MobileLink(Base):

@@ -9,7 +9,10 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from myna.store.models import Base, BigId, UtcDateTime
+from myna.store.models import Base, BigId, UtcDateTime, one_of
+
+# myna.verifiers.registry.Status
+VERIFIER_STATUSES = ("active", "suspended", "terminated")
 
 
 class Verifier(Base):
@@ -21,13 +24,14 @@ class Verifier(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # active, suspended, terminated
+    status: Mapped[str] = mapped_column(String(16))  # VERIFIER_STATUSES
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("verifiers.id"), nullable=True, index=True)
     agreement_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)  # R-VER-5
     agreement_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)  # 廃止: final
+    __table_args__ = (one_of("status", VERIFIER_STATUSES, "ck_verifiers_status"),)
 
 
 class VerifierCa(Base):
