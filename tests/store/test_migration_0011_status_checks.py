@@ -5,11 +5,10 @@ management record), and every row and reference survives; down and up again."""
 import datetime as dt
 
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from myna.store.db import Database, alembic_config
+from myna.store.db import Database
 
 NOW = dt.datetime(2026, 4, 1, 3, 0, tzinfo=dt.timezone.utc)
 
@@ -24,24 +23,9 @@ def _card(conn, card_id: str, status: str) -> None:
     )
 
 
-def _migrate(db: Database, cfg, action, revision: str) -> None:
-    # As Database.upgrade does: SQLite rebuilds referenced tables only with foreign keys off.
-    sqlite = db.engine.dialect.name == "sqlite"
-    with db.engine.connect() as conn:
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            action(cfg, revision)
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-
-
 def test_migration_0011_keeps_the_data_and_goes_down_and_up(database_url):
     db = Database(database_url)
-    cfg = alembic_config(database_url)
-    _migrate(db, cfg, command.upgrade, "0010")
+    db.upgrade("0010")
     with db.engine.begin() as conn:
         _card(conn, "C1", "active")
         conn.execute(
@@ -53,7 +37,7 @@ def test_migration_0011_keeps_the_data_and_goes_down_and_up(database_url):
         assert conn.execute(text("SELECT c.status, p.tries_left FROM cards c JOIN card_pins p ON p.card_id = c.card_id")).all() == [("active", 3)]
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
         _card(conn, "C2", "melted")
-    _migrate(db, cfg, command.downgrade, "0010")
+    db.downgrade("0010")
     with db.engine.begin() as conn:
         _card(conn, "C2", "melted")  # no CHECK before 0011
         conn.execute(text("DELETE FROM cards WHERE card_id = 'C2'"))

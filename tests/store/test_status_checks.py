@@ -18,14 +18,15 @@ from myna.mobile.application_status import MobileApplicationStatus
 from myna.pki.revocation import RevocationReason
 from myna.residents.events import Status as ResidentStatus
 from myna.store.db import Database
-from myna.store.models import Base, FeedEvent
+from myna.store.feed_events import FeedEventKind
+from myna.store.models import Base
 from myna.verifiers.registry import Status as VerifierStatus
 
 NOW = dt.datetime(2026, 4, 1, 3, 0, tzinfo=dt.timezone.utc)
 ENUMS = {
     "ck_residents_status": ResidentStatus,
     "ck_revocations_reason": RevocationReason,
-    "ck_status_feed_event": FeedEvent,
+    "ck_status_feed_event": FeedEventKind,
     "ck_status_feed_reason": RevocationReason,
     "ck_cards_status": CardStatus,
     "ck_card_applications_status": ApplicationStatus,

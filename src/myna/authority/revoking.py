@@ -21,6 +21,7 @@ from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.store import models_mobile as mm
+from myna.store.feed_events import FeedEventKind
 from myna.store.journal import audit, enqueue, status_event
 
 NOTE_MAX = 1000
@@ -138,7 +139,7 @@ class RevocationService:
             )
         )
         audit(s, now, actor, "certificate.revoked", row.serial, reason=reason.value, rule=reason.rule, note=note)
-        status_event(s, row.serial, row.authority_id, "revoked", now, row.not_after, reason.value)
+        status_event(s, row.serial, row.authority_id, FeedEventKind.REVOKED.value, now, row.not_after, reason.value)
         if reason.notifies_holder:
             # R-REV-4: the holder is told promptly; delivery is the outbox consumer's job.
             enqueue(

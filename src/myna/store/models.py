@@ -7,7 +7,6 @@ numeric order on every database and 159-bit serials fit without a NUMERIC type.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -28,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from myna.pki.revocation import RevocationReason
+from myna.store.feed_events import FeedEventKind
 
 _MEMO_SIZE = 256  # datetimes remembered per bind processor (cleared when full)
 
@@ -93,13 +93,6 @@ def one_of(column: str, values: Iterable[str], name: str) -> CheckConstraint:
     added these constraints to existing databases."""
     allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=name)
-
-
-class FeedEvent(str, enum.Enum):
-    """What a status feed entry reports (the feed is the store's; its readers are above it)."""
-
-    ISSUED = "issued"
-    REVOKED = "revoked"
 
 
 REVOCATION_REASONS = tuple(r.value for r in RevocationReason)
@@ -264,12 +257,12 @@ class StatusEvent(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     serial: Mapped[str] = mapped_column(String(40), index=True)
     authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
-    event: Mapped[str] = mapped_column(String(8))  # FeedEvent
+    event: Mapped[str] = mapped_column(String(8))  # FeedEventKind
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     __table_args__ = (
-        one_of("event", [e.value for e in FeedEvent], "ck_status_feed_event"),
+        one_of("event", [e.value for e in FeedEventKind], "ck_status_feed_event"),
         one_of("reason", REVOCATION_REASONS, "ck_status_feed_reason"),
     )
 
