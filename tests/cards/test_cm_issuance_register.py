@@ -19,7 +19,7 @@ from myna.clock import UTC
 from myna.errors import NotEligible, NotFound
 from myna.pki.basic4 import Basic4
 from myna.store import models as m
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 CODE = "50000000002"
 NAME = "高橋 誠"
@@ -45,7 +45,7 @@ def test_r_ra_2_renewal_at_the_old_municipality_after_the_holder_moved_away_is_r
     platform.clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=UTC))  # in the renewal window
     with platform.db.session() as s:  # the resident now lives in Shinjuku; the card record still names Chiyoda
         s.execute(update(m.ResidentRecord).where(m.ResidentRecord.resident_code == CODE).values(municipality_code=SHINJUKU, version=m.ResidentRecord.version + 1))
-        assert s.get(CardRecord, card.card_id).municipality_code == CHIYODA
+        assert s.get(ChipRecord, card.card_id).municipality_code == CHIYODA
     mgmt = CardManagement(platform, keygen)
     with pytest.raises(NotFound, match=f"no resident {CODE} in municipality {CHIYODA}"):
         mgmt.renew_certificates(card.card_id, "municipality@131016:clerk", CHIYODA)

@@ -23,7 +23,7 @@ from myna.residents.registry import Registry
 from myna.settings import Settings
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, ManagedCard, ProductionBatch
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 N = 30
 CHUNK = 3  # cards personalised together: a chunk is produced whole or not at all
@@ -40,8 +40,8 @@ def state(engine) -> dict:
         return {
             "produced": c.scalar(select(func.count()).select_from(ManagedCard)),
             "apps_produced": c.scalar(select(func.count()).select_from(CardApplication).where(CardApplication.status == "produced")),
-            "manufacturing": c.scalar(select(func.count()).select_from(CardRecord).where(CardRecord.status == "manufacturing")),
-            "cards": c.scalar(select(func.count()).select_from(CardRecord)),
+            "manufacturing": c.scalar(select(func.count()).select_from(ChipRecord).where(ChipRecord.status == "manufacturing")),
+            "cards": c.scalar(select(func.count()).select_from(ChipRecord)),
             "certs": c.scalar(select(func.count()).select_from(m.Certificate).where(m.Certificate.kind.in_(["card-auth", "card-sign"]))),
         }
 
@@ -50,9 +50,9 @@ def assert_consistent(engine) -> None:
     """Counted as produced <=> certificates written, card "produced", application marked."""
     with engine.connect() as c:
         rows = c.execute(
-            select(CardRecord.card_id, CardRecord.status, CardRecord.auth_serial, CardRecord.sign_serial, ManagedCard.application_id, CardApplication.status.label("app"))
-            .outerjoin(ManagedCard, ManagedCard.card_id == CardRecord.card_id)
-            .outerjoin(CardApplication, CardApplication.card_id == CardRecord.card_id)
+            select(ChipRecord.card_id, ChipRecord.status, ChipRecord.auth_serial, ChipRecord.sign_serial, ManagedCard.application_id, CardApplication.status.label("app"))
+            .outerjoin(ManagedCard, ManagedCard.card_id == ChipRecord.card_id)
+            .outerjoin(CardApplication, CardApplication.card_id == ChipRecord.card_id)
         ).all()
         request_ids = c.execute(select(m.Certificate.request_id)).scalars().all()
     for r in rows:

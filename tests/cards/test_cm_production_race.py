@@ -24,7 +24,7 @@ from myna.chip.cards import CardService
 from myna.chip.image import KeyRef
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, CardShipment, CardStatusChange, ManagedCard
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 TRIALS = 2
 CALLERS = 6
@@ -55,7 +55,7 @@ def _certificate_keys(platform, card_id: str) -> dict[KeyRef, bytes]:
     from cryptography.hazmat.primitives import serialization
 
     with platform.db.session() as s:
-        card = s.get(CardRecord, card_id)
+        card = s.get(ChipRecord, card_id)
         out = {}
         for ref, serial in ((KeyRef.AUTH, card.auth_serial), (KeyRef.SIGN, card.sign_serial)):
             cert = x509.load_der_x509_certificate(s.get(m.Certificate, serial).der)
@@ -90,6 +90,6 @@ def test_r_ra_3_production_and_shipping_started_at_once_make_and_ship_each_card_
                 for card_id in card_ids:
                     changes = s.scalars(select(CardStatusChange.to_status).where(CardStatusChange.card_id == card_id)).all()
                     assert sorted(changes) == ["produced", "shipped"], changes
-                    assert s.get(CardRecord, card_id).status == "shipped"
+                    assert s.get(ChipRecord, card_id).status == "shipped"
                 ships = {a.shipment_id for a in s.scalars(select(CardApplication).where(CardApplication.application_id.in_(apps)))}
                 assert len(ships) == 1 and None not in ships

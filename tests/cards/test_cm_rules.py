@@ -120,7 +120,7 @@ def test_r_card_1_qr_payload_round_trip_and_refusals():
         with pytest.raises(InvalidInput):
             parse_qr(bad)
     # R-CARD-8: the renewal form below an expiry notice uses the same payload with an R form id.
-    from myna.cards.applications import renewal_form_id
+    from myna.cards.renewal_forms import renewal_form_id
 
     assert renewal_form_id(1) == "R0000000000000001" and renewal_form_id(2**40) == "R0000010000000000"
     assert parse_qr(qr_payload(renewal_form_id(42), "cd" * 16)) == ("R000000000000002A", "cd" * 16)

@@ -25,7 +25,7 @@ from myna.errors import Conflict, InvalidInput, NotEligible, NotFound
 from myna.pki.basic4 import Basic4
 from myna.pki.kinds import CertKind
 from myna.store import models as m
-from myna.store.models_cards import CardPin, CardRecord
+from myna.store.models_cards import CardPin, ChipRecord
 
 
 def audit_actions(platform, subject: str) -> list[str]:
@@ -76,7 +76,7 @@ def test_a_production_run_killed_half_way_is_finished_by_running_it_again(platfo
     with pytest.raises(KeyboardInterrupt):
         cards.create_card(person.resident_code, demo_pins, actor="test", card_id="00000000000000D1")
     with platform.db.session() as s:
-        assert s.get(CardRecord, "00000000000000D1").status == "manufacturing"
+        assert s.get(ChipRecord, "00000000000000D1").status == "manufacturing"
     with pytest.raises(Conflict):
         cards.load_image("00000000000000D1")  # not a card yet
     monkeypatch.setattr(IssuanceService, "issue_many", real)
@@ -229,7 +229,7 @@ def test_the_stored_image_holds_no_plain_key_and_needs_the_image_key(platform, c
     info = cards.create_card(person.resident_code, demo_pins, actor="test")
     image = cards.load_image(info.card_id)
     with platform.db.session() as s:
-        row = s.get(CardRecord, info.card_id)
+        row = s.get(ChipRecord, info.card_id)
         blob, key_id = row.image, row.image_key_id
         verifiers = list(s.scalars(select(CardPin.verifier)))
     for ref in (KeyRef.AUTH, KeyRef.SIGN):
@@ -288,5 +288,5 @@ def test_demo_cards_are_idempotent_and_show_their_pins(platform, keygen):
     assert all(c.demo and c.demo_pins == {"auth": "1234", "sign": "ABC123", "face": "1234"} for c in listed)
     assert all(c.to_json()["demo_pins"] for c in listed)
     with platform.db.session() as s:
-        s.execute(update(CardRecord).values(demo=False))
+        s.execute(update(ChipRecord).values(demo=False))
     assert all("demo_pins" not in c.to_json() for c in service.list())

@@ -21,7 +21,7 @@ from myna.mobile.issuance import MobileService, application_document, proof_mess
 from myna.mobile.secure_element import SoftwareSecureElement
 from myna.pki.keys import KeyAlgorithm
 from myna.store import models as m
-from myna.store import models_verifiers as mv
+from myna.store import models_mobile as mm
 
 TRIALS = 3
 THREADS = 8
@@ -60,9 +60,9 @@ def test_r_ra_3_mobile_different_keys_for_one_application_own_certificate_or_409
             [row] = _issued_for(platform, app.id)
             assert len(winners) <= 1
             with platform.db.session() as s:
-                stored = s.get(mv.MobileApplication, app.id)
+                stored = s.get(mm.MobileApplication, app.id)
                 assert stored.status == "issued" and stored.issued_serial == row.serial
-                assert s.scalar(select(func.count()).select_from(mv.MobileLink).where(mv.MobileLink.application_id == app.id)) == 1
+                assert s.scalar(select(func.count()).select_from(mm.MobileLink).where(mm.MobileLink.application_id == app.id)) == 1
 
 
 def test_r_ra_3_mobile_same_key_from_many_callers_one_certificate(platform, cards):
@@ -81,7 +81,7 @@ def test_r_ra_3_mobile_same_key_from_many_callers_one_certificate(platform, card
             assert [r.json()["created"] for r in got].count(True) == 1
             assert len(_issued_for(platform, app.id)) == 1
             with platform.db.session() as s:
-                assert s.scalar(select(func.count()).select_from(mv.MobileLink).where(mv.MobileLink.application_id == app.id)) == 1
+                assert s.scalar(select(func.count()).select_from(mm.MobileLink).where(mm.MobileLink.application_id == app.id)) == 1
 
 
 def test_r_ra_3_mobile_one_application_document_sent_at_once_is_one_application(platform, cards):

@@ -14,7 +14,7 @@ from myna.chip.pins import PinRef
 from myna.errors import NotFound
 from myna.residents.registry import Registry
 from myna.store import models as m
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 CODE = "40000000006"
 
@@ -149,7 +149,7 @@ def scoped_state(platform) -> dict:
 
     with platform.db.session() as s:
         return {
-            "cards": sorted((c.card_id, c.status, c.auth_serial, c.sign_serial) for c in s.query(CardRecord)),
+            "cards": sorted((c.card_id, c.status, c.auth_serial, c.sign_serial) for c in s.query(ChipRecord)),
             "changes": s.query(CardStatusChange).count(),
             "revocations": s.query(m.Revocation).count(),
             "applications": sorted((a.application_id, a.status) for a in s.query(CardApplication)),

@@ -19,7 +19,7 @@ from myna.clock import JST
 from myna.pki import serials
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, CardFee, CardStatusChange, CertificateRenewal, ManagedCard
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 ADULT = "40000000014"
 
@@ -28,9 +28,9 @@ def field_errors(html: str) -> set[str]:
     return set(re.findall(r'id="([a-z_]+)-error"', html)) - {"form"}
 
 
-def card_row(platform, card_id) -> CardRecord:
+def card_row(platform, card_id) -> ChipRecord:
     with platform.db.session() as s:
-        row = s.get(CardRecord, card_id)
+        row = s.get(ChipRecord, card_id)
         s.expunge(row)
         return row
 

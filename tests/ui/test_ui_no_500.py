@@ -88,7 +88,7 @@ def test_every_screen_route_with_garbage_as_every_visitor(platform, portal, visi
 def test_garbage_fields_against_a_real_card_and_resident(platform, portal, visitors):
     """The path names a real card and resident of the clerk's municipality; every field
     is garbage. Refused with a message, never a 500, and the card is not touched."""
-    from myna.store.models_cards import CardRecord
+    from myna.store.models_cards import ChipRecord
 
     info, card = resident_with_card(platform)
     real = {"card_id": card.card_id, "resident_code": info["resident_code"]}
@@ -105,7 +105,7 @@ def test_garbage_fields_against_a_real_card_and_resident(platform, portal, visit
                     r = portal.post(url, data={name: value for name in form_fields(dependant)}, follow_redirects=False)
                 assert r.status_code < 500, (who, method, url, value, r.text[:300])
     with platform.db.session() as s:
-        assert s.get(CardRecord, card.card_id).status == "active"
+        assert s.get(ChipRecord, card.card_id).status == "active"
 
 
 def test_application_with_a_garbage_photo(platform, portal, visitors):

@@ -69,10 +69,10 @@ def signed_in_holder(platform, portal, code="31000000007"):
 
 
 def card_status(platform, card_id) -> str:
-    from myna.store.models_cards import CardRecord
+    from myna.store.models_cards import ChipRecord
 
     with platform.db.session() as s:
-        return s.get(CardRecord, card_id).status
+        return s.get(ChipRecord, card_id).status
 
 
 def test_a_signed_in_resident_suspends_their_card_and_sees_it_in_the_cards_section(platform, portal):

@@ -60,6 +60,7 @@ from myna.pki.holder_keys import key_fingerprint, parse_public_key, spki_der
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.signer import PARALLEL_FROM, SigningJob, resolve_processes, submit_tbs
 from myna.store import models as m
+from myna.store.feed_events import FeedEventKind
 from myna.store.journal import audit_many, status_events
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+-]{1,200}$")
@@ -441,7 +442,7 @@ class IssuanceService:
                 audit_many(
                     s, [(now, f.actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows]
                 )
-                status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
+                status_events(s, [(r["serial"], r["authority_id"], FeedEventKind.ISSUED.value, now, r["not_after"], None) for r in rows])
         except IntegrityError:
             # A concurrent request with the same (requester, request_id) won the race. Its
             # certificate is the answer only if it is the same request (R-RA-3): the loser
@@ -543,5 +544,5 @@ def record_service_certificate(
             }
         ],
     )
-    status_events(s, [(serial, authority_id, "issued", now, cert.not_valid_after_utc, None)])
+    status_events(s, [(serial, authority_id, FeedEventKind.ISSUED.value, now, cert.not_valid_after_utc, None)])
     return serial

@@ -20,7 +20,8 @@ from myna.pki.crl_der import encode_entry
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
-from myna.store import models_verifiers as mv
+from myna.store import models_mobile as mm
+from myna.store.feed_events import FeedEventKind
 from myna.store.journal import audit, enqueue, status_event
 
 NOTE_MAX = 1000
@@ -138,7 +139,7 @@ class RevocationService:
             )
         )
         audit(s, now, actor, "certificate.revoked", row.serial, reason=reason.value, rule=reason.rule, note=note)
-        status_event(s, row.serial, row.authority_id, "revoked", now, row.not_after, reason.value)
+        status_event(s, row.serial, row.authority_id, FeedEventKind.REVOKED.value, now, row.not_after, reason.value)
         if reason.notifies_holder:
             # R-REV-4: the holder is told promptly; delivery is the outbox consumer's job.
             enqueue(
@@ -170,9 +171,9 @@ class RevocationService:
         application flow) falls back to the holder: those of the same purpose."""
         live = (m.Certificate.not_after >= now, m.Revocation.seq.is_(None), m.Certificate.kind == kind.value)
         base = select(m.Certificate).outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
-        rows = list(s.scalars(base.join(mv.MobileLink, mv.MobileLink.mobile_serial == m.Certificate.serial).where(mv.MobileLink.card_serial == card.serial, *live)))
+        rows = list(s.scalars(base.join(mm.MobileLink, mm.MobileLink.mobile_serial == m.Certificate.serial).where(mm.MobileLink.card_serial == card.serial, *live)))
         if card.resident_code is not None:
-            linked_any = select(mv.MobileLink.mobile_serial)
+            linked_any = select(mm.MobileLink.mobile_serial)
             rows += s.scalars(base.where(m.Certificate.resident_code == card.resident_code, m.Certificate.serial.not_in(linked_any), *live))
         return rows
 

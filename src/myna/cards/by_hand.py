@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from myna.authority.platform import Platform
-from myna.cards.applications import OPEN
+from myna.cards.application_status import OPEN
 from myna.cards.card_status import CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS
 from myna.chip.cards import CardService
@@ -31,7 +31,7 @@ from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.numbering.codes import check_resident_code
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, ManagedCard
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 # Card-management cards that stand in for their holder: a card by hand beside one is a duplicate.
 STANDING = (CardStatus.PRODUCED.value, CardStatus.SHIPPED.value, CardStatus.ACTIVE.value, CardStatus.SUSPENDED.value)
@@ -48,9 +48,9 @@ def check_create(platform: Platform, resident_code: str) -> None:
             select(CardApplication.application_id).where(CardApplication.resident_code == resident_code, CardApplication.status.in_(OPEN)).limit(1)
         )
         card = s.scalar(
-            select(CardRecord.card_id)
-            .join(ManagedCard, ManagedCard.card_id == CardRecord.card_id)
-            .where(CardRecord.resident_code == resident_code, CardRecord.status.in_(STANDING))
+            select(ChipRecord.card_id)
+            .join(ManagedCard, ManagedCard.card_id == ChipRecord.card_id)
+            .where(ChipRecord.resident_code == resident_code, ChipRecord.status.in_(STANDING))
             .limit(1)
         )
     if app is not None or card is not None:
@@ -97,7 +97,7 @@ def authorise_reset(
     cid = CardService(platform).resolve(card_id, municipality_code)
     now = platform.clock.now()
     with platform.db.session() as s:
-        row = s.get(CardRecord, cid)
+        row = s.get(ChipRecord, cid)
         if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
             raise NotFound(f"no card {cid}" if municipality_code is None else f"no such card at municipality {municipality_code}")
         managed = s.get(ManagedCard, cid) is not None

@@ -62,6 +62,13 @@ TRANSITIONS: dict[tuple[CardStatus, Action], Rule] = {
     **{(s, Action.ABOLISH): Rule(_S.ABOLISHED, True) for s in (_S.PRODUCED, _S.SHIPPED, _S.ACTIVE, _S.SUSPENDED, _S.LOST, _S.RETURNED)},
 }
 
+# A card in one of these states still stands in for its holder: a new one is a duplicate (R-CARD-2).
+LIVE = frozenset({_S.PRODUCED.value, _S.SHIPPED.value, _S.ACTIVE.value})
+# The cards a reissue may replace (R-CARD-7): lost, suspended, returned, or damaged (active).
+REISSUABLE = frozenset({_S.LOST.value, _S.SUSPENDED.value, _S.RETURNED.value, _S.ACTIVE.value})
+# The holder is without a usable card: its reissue may be express (R-CARD-4).
+UNUSABLE = frozenset({_S.LOST.value, _S.SUSPENDED.value})
+
 
 class IllegalTransition(Conflict):
     code = "illegal-transition"

@@ -14,6 +14,8 @@ import unicodedata
 import warnings
 from dataclasses import dataclass
 
+from myna.cards.card_status import REISSUABLE, UNUSABLE
+
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_MIN_W, PHOTO_MIN_H = 300, 400  # (choice) enough for the 35 x 45 mm photo printed on the card
 # (choice) The most pixels a photo may have, read from its header before any decoding: a
@@ -28,9 +30,6 @@ ABROAD_DAYS = 90  # (choice) express for a move-in from abroad within this many 
 
 EXPRESS_REASONS = ("newborn", "loss", "abroad")
 REASONS = ("new", "reissue", "renewal")
-# A card in one of these states still stands in for its holder: a new one is a duplicate.
-LIVE_CARD = {"produced", "shipped", "active"}
-REPLACEABLE = {"lost", "suspended", "returned", "active"}
 
 
 @dataclass(frozen=True)
@@ -142,14 +141,14 @@ def check(applied: Applied, record: Record | None, ctx: Context, received_on: dt
         out.append(Defect("duplicate", "another application of this resident is already in progress"))
     if applied.reason == "new" and ctx.live_cards:
         out.append(Defect("duplicate", "the resident already has a card: apply for a reissue or renewal instead"))
-    if applied.reason == "reissue" and (ctx.replaced_card_status is None or ctx.replaced_card_status not in REPLACEABLE):
+    if applied.reason == "reissue" and (ctx.replaced_card_status is None or ctx.replaced_card_status not in REISSUABLE):
         out.append(Defect("nothing-to-reissue", "a reissue names a card of the applicant that is lost, suspended, returned or active"))
     if applied.reason == "renewal" and not ctx.expiry_notice_due:
         out.append(Defect("renewal-not-due", "the card is not within three months of its expiry (R-CARD-8)"))
     if applied.express is not None and record is not None:
         if applied.express == "newborn" and (received_on - record.date_of_birth).days > NEWBORN_DAYS:
             out.append(Defect("express-not-eligible", "express for a newborn is for a child under one year old"))
-        elif applied.express == "loss" and not (applied.reason == "reissue" and ctx.replaced_card_status in ("lost", "suspended")):
+        elif applied.express == "loss" and not (applied.reason == "reissue" and ctx.replaced_card_status in UNUSABLE):
             out.append(Defect("express-not-eligible", "express after loss is for the reissue of a lost or suspended card"))
         elif applied.express == "abroad" and (
             record.moved_in_from_abroad_on is None or (received_on - record.moved_in_from_abroad_on).days > ABROAD_DAYS

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from myna.cards.application_status import ApplicationStatus
+
 
 @dataclass(frozen=True)
 class Fee:
@@ -30,7 +32,7 @@ SCHEDULE: dict[str, Fee] = {
 
 # A fee not collected whose application was cancelled is waived (免除): kept on record,
 # no longer outstanding, not collectable.
-WAIVED_WITH = ("cancelled",)
+WAIVED_WITH = (ApplicationStatus.CANCELLED.value,)
 
 
 def status(collected: bool, application_status: str | None) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from myna.authority.platform import Platform
 from myna.cards import lead_time
+from myna.cards.application_status import ApplicationStatus
 from myna.cards.card_status import Action, CardStatus, next_status
 from myna.cards.notices import PickupLetter, pickup_notice_pdf
 from myna.chip.cards import CardPins, CardService
@@ -27,7 +28,7 @@ from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardHandover, CardStatusChange, CertificateRenewal, ManagedCard
-from myna.store.models_cards import CardPin, CardRecord
+from myna.store.models_cards import CardPin, ChipRecord
 from myna.verifiers.renewals import next_serial
 
 # Documents a counter accepts (choice, after the public lists): one with a photo, or two without.
@@ -56,8 +57,8 @@ class Counter:
         self.platform = platform
         self.cards = CardService(platform)
 
-    def _card(self, s, card_id: str, municipality_code: str | None) -> tuple[CardRecord, ManagedCard]:
-        row = s.get(CardRecord, card_id)
+    def _card(self, s, card_id: str, municipality_code: str | None) -> tuple[ChipRecord, ManagedCard]:
+        row = s.get(ChipRecord, card_id)
         managed = s.get(ManagedCard, card_id)
         if row is None or managed is None or (municipality_code is not None and row.municipality_code != municipality_code):
             raise NotFound(f"no card {card_id}" if municipality_code is None else f"no such card at municipality {municipality_code}")
@@ -100,7 +101,7 @@ class Counter:
         now = self.platform.clock.now()
         hasher = self.cards.hasher
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid, with_for_update=True)
+            row = s.get(ChipRecord, cid, with_for_update=True)
             rule = next_status(row.status, Action.HAND_OVER, cid)  # again, under the lock: a concurrent handover loses
             set_pins = []
             for ref, pin in pins.items():
@@ -116,7 +117,7 @@ class Counter:
             s.add(CardHandover(card_id=cid, identity_document=h.identity_document, face_matches_photo=True, chip_face_matches=True, pins_set_by="holder", clerk=actor, at=now))
             s.add(CardStatusChange(card_id=cid, from_status=CardStatus.SHIPPED.value, to_status=rule.to.value, at=now, actor=actor, note="handed over", revoked="[]"))
             app = s.get(CardApplication, managed.application_id)
-            app.status, app.updated_at = "handed-over", now
+            app.status, app.updated_at = ApplicationStatus.HANDED_OVER.value, now
             collected = s.execute(
                 update(CardFee).where(CardFee.application_id == app.application_id, CardFee.collected_at.is_(None)).values(collected_at=now, collected_by=actor, card_id=cid)
             ).rowcount
@@ -133,10 +134,10 @@ class Counter:
         """The card a reissue replaces is abolished when the new one is handed over."""
         from myna.cards.management import revoke_card_certificates
 
-        old = s.get(CardRecord, old_id, with_for_update=True)
+        old = s.get(ChipRecord, old_id, with_for_update=True)
         if old is None or old.status in (CardStatus.ABOLISHED.value, CardStatus.RETURNED.value):
             return None
-        new = s.get(CardRecord, new_id)
+        new = s.get(ChipRecord, new_id)
         # Old-to-new linkage (R-VER-4) also when a new card replaces the old one.
         for kind, old_serial, new_serial in (("card-auth", old.auth_serial, new.auth_serial), ("card-sign", old.sign_serial, new.sign_serial)):
             # One successor per certificate, whichever table recorded it first (R-VER-4).

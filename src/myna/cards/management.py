@@ -18,9 +18,13 @@ from sqlalchemy.orm import aliased
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.cards import expiry, fees
-from myna.cards.applications import ApplicationIn, Applications, Receipt, renewal_form_id, renewal_form_token, requester_for
-from myna.cards.card_status import Action, CardStatus, IllegalTransition, next_status
+from myna.cards.applications import Applications
+from myna.cards.card_status import REISSUABLE, Action, CardStatus, IllegalTransition, next_status
+from myna.cards.forms import ApplicationIn
 from myna.cards.notices import ExpiryLetter, expiry_notices_pdf
+from myna.cards.receipts import Receipt
+from myna.cards.receiving import requester_for
+from myna.cards.renewal_forms import renewal_form_id, renewal_form_token
 from myna.chip.cards import CardService
 from myna.chip.image import KeyGen
 from myna.clock import JST
@@ -31,13 +35,13 @@ from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardStatusChange, CertificateRenewal, ExpiryNotice, ManagedCard
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 from myna.verifiers.renewals import next_serial
 
 NOTE_MAX = 500
 
 
-def revoke_card_certificates(platform: Platform, s, card: CardRecord, now: dt.datetime, actor: str, note: str) -> list[str]:
+def revoke_card_certificates(platform: Platform, s, card: ChipRecord, now: dt.datetime, actor: str, note: str) -> list[str]:
     """Inside the caller's transaction: revoke this card's certificates that are still
     in effect (R-REV-1, a revocation application or notification). Returns their serials."""
     service = RevocationService(platform)
@@ -65,7 +69,7 @@ class CardManagement:
         cid = self.cards.resolve(card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid, with_for_update=True)
+            row = s.get(ChipRecord, cid, with_for_update=True)
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             rule = next_status(row.status, action, cid)
@@ -101,11 +105,11 @@ class CardManagement:
         after loss) and names the card it replaces, which is abolished at handover."""
         cid = self.cards.resolve(card_id, municipality_code)
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid)
+            row = s.get(ChipRecord, cid)
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             status, holder = row.status, row.resident_code
-        if status not in (CardStatus.LOST.value, CardStatus.SUSPENDED.value, CardStatus.RETURNED.value, CardStatus.ACTIVE.value):
+        if status not in REISSUABLE:
             raise IllegalTransition(f"card {cid} is {status}: only a lost, suspended, returned or damaged (active) card is reissued")
         if application is None:
             raise Conflict(f"card {cid} is {status}: a reissue needs a new application (photo and form) through the application path (R-CARD-7)")
@@ -124,7 +128,7 @@ class CardManagement:
         cid = self.cards.resolve(card_id, municipality_code)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid)
+            row = s.get(ChipRecord, cid)
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             if row.status != CardStatus.ACTIVE.value:
@@ -141,7 +145,7 @@ class CardManagement:
             item = "certificates-reissue" if revoked else "certificates-renewal"
         stamp = now.strftime("%Y%m%dT%H%M%S")
 
-        def link(s, card: CardRecord, pairs: dict) -> None:
+        def link(s, card: ChipRecord, pairs: dict) -> None:
             links = []
             for kind, (old_serial, new_serial) in pairs.items():
                 if old_serial is None:
@@ -153,7 +157,7 @@ class CardManagement:
                 s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind.value, card_id=card.card_id, resident_code=card.resident_code, at=now))
                 links.append((kind, old_serial, new_serial))
             # The old certificates are superseded: revoke those still in effect (R-REV-1).
-            old_card = CardRecord(card_id=card.card_id, auth_serial=pairs.get(CertKind.CARD_AUTH, (None,))[0], sign_serial=pairs.get(CertKind.CARD_SIGN, (None,))[0])
+            old_card = ChipRecord(card_id=card.card_id, auth_serial=pairs.get(CertKind.CARD_AUTH, (None,))[0], sign_serial=pairs.get(CertKind.CARD_SIGN, (None,))[0])
             gone = revoke_card_certificates(self.platform, s, old_card, now, actor, f"superseded by renewal of card {card.card_id}")
             fee = fees.SCHEDULE[item]
             s.add(CardFee(card_id=card.card_id, resident_code=card.resident_code, municipality_code=card.municipality_code, item=fee.item, amount_yen=fee.amount_yen, due_at=now))
@@ -191,12 +195,12 @@ class CardManagement:
         with self.platform.db.session() as s:
             auth, sign = aliased(m.Certificate), aliased(m.Certificate)
             rows = s.execute(
-                select(CardRecord, ManagedCard)
-                .join(ManagedCard, ManagedCard.card_id == CardRecord.card_id)
-                .outerjoin(auth, auth.serial == CardRecord.auth_serial)
-                .outerjoin(sign, sign.serial == CardRecord.sign_serial)
+                select(ChipRecord, ManagedCard)
+                .join(ManagedCard, ManagedCard.card_id == ChipRecord.card_id)
+                .outerjoin(auth, auth.serial == ChipRecord.auth_serial)
+                .outerjoin(sign, sign.serial == ChipRecord.sign_serial)
                 .where(
-                    CardRecord.status == CardStatus.ACTIVE.value,
+                    ChipRecord.status == CardStatus.ACTIVE.value,
                     or_(ManagedCard.card_expires_at <= horizon, auth.not_after <= horizon, sign.not_after <= horizon),
                 )
             ).all()

@@ -27,8 +27,9 @@ from sqlalchemy import func, select, update
 from myna import logs
 from myna.authority.platform import Platform
 from myna.cards import lead_time
-from myna.cards.applications import new_id
+from myna.cards.application_status import ApplicationStatus, BatchStatus
 from myna.cards.card_status import CardStatus
+from myna.cards.receipts import new_id
 from myna.chip.cards import CardService, new_card_id
 from myna.chip.image import KeyGen
 from myna.clock import JST
@@ -37,7 +38,7 @@ from myna.pki import validity
 from myna.store import models as m
 from myna.store.journal import audit, audit_many
 from myna.store.models_card_management import CardApplication, CardFee, CardShipment, CardStatusChange, ManagedCard, ProductionBatch
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 MAX_BATCH = 10_000
 CHUNK = 100  # cards personalised together: one issuance call, three commits
@@ -73,7 +74,7 @@ class Production:
             ids = list(
                 s.scalars(
                     select(CardApplication.application_id)
-                    .where(CardApplication.status == "accepted")
+                    .where(CardApplication.status == ApplicationStatus.ACCEPTED.value)
                     .order_by(CardApplication.due_on, CardApplication.received_at, CardApplication.application_id)
                     .limit(size)
                     .with_for_update(skip_locked=True)
@@ -82,23 +83,23 @@ class Production:
             if not ids:
                 return None
             batch_id = new_id("B")
-            s.add(ProductionBatch(batch_id=batch_id, status="open", size=len(ids), created_at=now, created_by=actor))
+            s.add(ProductionBatch(batch_id=batch_id, status=BatchStatus.OPEN.value, size=len(ids), created_at=now, created_by=actor))
             s.flush()
             s.execute(
                 update(CardApplication),
-                [{"application_id": a, "batch_id": batch_id, "card_id": new_card_id(), "status": "in-production", "updated_at": now} for a in ids],
+                [{"application_id": a, "batch_id": batch_id, "card_id": new_card_id(), "status": ApplicationStatus.IN_PRODUCTION.value, "updated_at": now} for a in ids],
             )
             audit(s, now, actor, "batch.formed", batch_id, size=len(ids))
         return batch_id
 
     def open_batches(self) -> list[str]:
         with self.platform.db.session() as s:
-            return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == "open").order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
+            return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == BatchStatus.OPEN.value).order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
 
     def _one(self, r, actor: str) -> str:
         record, recorded = self._recorder(r.application_id, r.photo, actor), []
 
-        def on_issued(s, card: CardRecord) -> None:
+        def on_issued(s, card: ChipRecord) -> None:
             record(s, card)
             recorded.append(card.card_id)
 
@@ -123,7 +124,7 @@ class Production:
                 raise InvalidInput(f"no production batch {batch_id}")
             todo = s.execute(
                 select(CardApplication.application_id, CardApplication.resident_code, CardApplication.card_id, CardApplication.photo)
-                .where(CardApplication.batch_id == batch_id, CardApplication.status == "in-production")
+                .where(CardApplication.batch_id == batch_id, CardApplication.status == ApplicationStatus.IN_PRODUCTION.value)
                 .order_by(CardApplication.application_id)
             ).all()
             size = batch.size
@@ -149,10 +150,10 @@ class Production:
                 progress(len(part))
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            left = s.scalar(select(CardApplication.application_id).where(CardApplication.batch_id == batch_id, CardApplication.status == "in-production").limit(1))
+            left = s.scalar(select(CardApplication.application_id).where(CardApplication.batch_id == batch_id, CardApplication.status == ApplicationStatus.IN_PRODUCTION.value).limit(1))
             batch = s.get(ProductionBatch, batch_id)
-            if left is None and batch.status == "open":
-                batch.status, batch.completed_at = "complete", now
+            if left is None and batch.status == BatchStatus.OPEN.value:
+                batch.status, batch.completed_at = BatchStatus.COMPLETE.value, now
                 audit(s, now, actor, "batch.completed", batch_id, produced=produced, cancelled=cancelled)
         return BatchResult(batch_id, size, produced, size - len(todo), cancelled)
 
@@ -160,11 +161,11 @@ class Production:
         """What card management records about a finished card, inside the transaction
         that writes its certificates (so "produced" is never half-true)."""
 
-        def record(s, card: CardRecord) -> None:
+        def record(s, card: ChipRecord) -> None:
             now = self.platform.clock.now()
             resident = s.get(m.ResidentRecord, card.resident_code)
             app = s.get(CardApplication, application_id)
-            app.status, app.produced_at, app.updated_at = "produced", now, now
+            app.status, app.produced_at, app.updated_at = ApplicationStatus.PRODUCED.value, now, now
             face = {"name": resident.name, "address": resident.address, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "number": resident.number}
             s.add(
                 ManagedCard(
@@ -173,7 +174,7 @@ class Production:
                     photo_sha256=hashlib.sha256(photo).hexdigest() if photo else None, produced_at=now,
                 )
             )  # fmt: skip
-            s.add(CardStatusChange(card_id=card.card_id, from_status="manufacturing", to_status="produced", at=now, actor=actor, note=application_id, revoked="[]"))
+            s.add(CardStatusChange(card_id=card.card_id, from_status=CardStatus.MANUFACTURING.value, to_status=CardStatus.PRODUCED.value, at=now, actor=actor, note=application_id, revoked="[]"))
 
         return record
 
@@ -184,7 +185,7 @@ class Production:
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             app = s.get(CardApplication, application_id)
-            app.status, app.updated_at = "cancelled", now
+            app.status, app.updated_at = ApplicationStatus.CANCELLED.value, now
             app.defects = json.dumps([{"code": "not-resident", "message": why}], ensure_ascii=False)
             waived = list(s.scalars(select(CardFee).where(CardFee.application_id == application_id, CardFee.collected_at.is_(None)).order_by(CardFee.id)))
             audit(s, now, actor, "application.cancelled", application_id, reason=why, fees_waived=[f.id for f in waived])
@@ -216,8 +217,8 @@ class Production:
         with self.platform.db.session() as s:
             q = (
                 select(CardApplication.application_id, CardApplication.card_id, CardApplication.received_on, CardApplication.municipality_code, CardApplication.express)
-                .join(CardRecord, CardRecord.card_id == CardApplication.card_id)
-                .where(CardApplication.status == "produced", CardRecord.status == CardStatus.PRODUCED.value)
+                .join(ChipRecord, ChipRecord.card_id == CardApplication.card_id)
+                .where(CardApplication.status == ApplicationStatus.PRODUCED.value, ChipRecord.status == CardStatus.PRODUCED.value)
                 .order_by(CardApplication.municipality_code, CardApplication.application_id)
             )
             if municipality_code is not None:
@@ -242,15 +243,15 @@ class Production:
                 s.execute(
                     update(CardApplication),
                     [
-                        {"application_id": r.application_id, "status": "shipped", "shipment_id": shipment_id, "shipped_at": now,
+                        {"application_id": r.application_id, "status": ApplicationStatus.SHIPPED.value, "shipment_id": shipment_id, "shipped_at": now,
                          "lead_days": lead_time.days_between(r.received_on, today), "updated_at": now}
                         for r in rows
                     ],
                 )  # fmt: skip
-                s.execute(update(CardRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
+                s.execute(update(ChipRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
                 s.execute(
                     CardStatusChange.__table__.insert(),
-                    [{"card_id": r.card_id, "from_status": "produced", "to_status": "shipped", "at": now, "actor": actor, "note": shipment_id, "revoked": "[]"} for r in rows],
+                    [{"card_id": r.card_id, "from_status": CardStatus.PRODUCED.value, "to_status": CardStatus.SHIPPED.value, "at": now, "actor": actor, "note": shipment_id, "revoked": "[]"} for r in rows],
                 )
                 audit_many(s, [(now, actor, "shipment.sent", shipment_id, {"municipality_code": code, "cards": len(rows), "manifest_sha256": digest})])
             out.append({"shipment_id": shipment_id, "municipality_code": code, "cards": len(rows), "manifest_sha256": digest})
@@ -273,8 +274,8 @@ def _claim(s, rows: list, now) -> list:
         claimed.update(
             s.scalars(
                 update(CardApplication)
-                .where(CardApplication.application_id.in_(ids[i : i + 5000]), CardApplication.status == "produced")
-                .values(status="shipped", updated_at=now)
+                .where(CardApplication.application_id.in_(ids[i : i + 5000]), CardApplication.status == ApplicationStatus.PRODUCED.value)
+                .values(status=ApplicationStatus.SHIPPED.value, updated_at=now)
                 .returning(CardApplication.application_id)
                 .execution_options(synchronize_session=False)
             )

@@ -41,7 +41,7 @@ from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.store import models as m
 from myna.store.journal import audit
-from myna.store.models_cards import CardPin, CardRecord
+from myna.store.models_cards import CardPin, ChipRecord
 
 CARD_ID = re.compile(r"^[0-9A-F]{16}$")
 MANUFACTURING, ACTIVE = "manufacturing", "active"
@@ -211,7 +211,7 @@ class CardService:
         demo: bool = False,
         request_prefix: str | None = None,
         final_status: str = ACTIVE,
-        on_issued: Callable[[Session, CardRecord], None] | None = None,
+        on_issued: Callable[[Session, ChipRecord], None] | None = None,
     ) -> CardInfo:
         """Produce a card for a resident on the register (R-CARD-3, R-CERT-4): the chip
         generates both key pairs, J-LIS certifies the public keys (a signature
@@ -240,14 +240,14 @@ class CardService:
                 resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt
             )
             municipality = resident.municipality_code
-            row = s.get(CardRecord, card_id)
+            row = s.get(ChipRecord, card_id)
             if row is not None and row.resident_code != resident_code:
                 raise Conflict(f"card {card_id} belongs to another resident")
             if row is None:
                 face = FaceData(resident.number, resident.name, resident.address, resident.date_of_birth, resident.sex)
                 image = CardImage.manufacture(card_id, face, self.keygen)
                 s.add(
-                    CardRecord(
+                    ChipRecord(
                         card_id=card_id,
                         resident_code=resident_code,
                         municipality_code=municipality,
@@ -291,8 +291,8 @@ class CardService:
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             if not _complete(s, card_id, issued, final_status, now):  # a concurrent run finished it
-                return self._info(s, s.get(CardRecord, card_id))
-            row = s.get(CardRecord, card_id)
+                return self._info(s, s.get(ChipRecord, card_id))
+            row = s.get(ChipRecord, card_id)
             for ref, pin in checked_pins.items():
                 if ref is PinRef.SIGN and row.sign_serial is None:
                     continue
@@ -320,7 +320,7 @@ class CardService:
         orders: list[tuple[str, str, str]],
         actor: str,
         final_status: str = ACTIVE,
-        on_issued: Callable[[Session, CardRecord], None] | None = None,
+        on_issued: Callable[[Session, ChipRecord], None] | None = None,
     ) -> dict[str, str]:
         """Produce many cards at once, without PINs: ``orders`` are ``(resident_code,
         card_id, request_prefix)``. The same steps and crash rule as :meth:`create_card`,
@@ -338,7 +338,7 @@ class CardService:
         outcome: dict[str, str] = {}
         with self.platform.db.session() as s:
             residents = {r.resident_code: r for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({o[0] for o in orders})))}
-            rows = {r.card_id: r for r in s.scalars(select(CardRecord).where(CardRecord.card_id.in_(ids)))}
+            rows = {r.card_id: r for r in s.scalars(select(ChipRecord).where(ChipRecord.card_id.in_(ids)))}
         # The chips are made outside any transaction: on a real card this is the slow part.
         todo: list[tuple[str, str, str, CardImage, Basic4, str | None, bool]] = []
         for code, card_id, prefix in orders:
@@ -365,7 +365,7 @@ class CardService:
             for code, card_id, _, image, _, municipality, new in todo:
                 if new:
                     s.add(
-                        CardRecord(
+                        ChipRecord(
                             card_id=card_id, resident_code=code, municipality_code=municipality, status=MANUFACTURING, demo=False,
                             demo_pins=None, image=image.seal(self.image_key), image_key_id=self.image_key.key_id,
                             created_at=now, created_by=actor, updated_at=now,
@@ -395,7 +395,7 @@ class CardService:
                 if not _complete(s, card_id, mine, final_status, now):  # a concurrent run finished it
                     outcome[card_id] = "existing"
                     continue
-                row = s.get(CardRecord, card_id)
+                row = s.get(ChipRecord, card_id)
                 audit(s, now, actor, "card.issued", card_id, auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=[])
                 s.flush()
                 if on_issued is not None:
@@ -408,7 +408,7 @@ class CardService:
         card_id: str,
         actor: str,
         request_prefix: str,
-        on_written: Callable[[Session, CardRecord, dict], None] | None = None,
+        on_written: Callable[[Session, ChipRecord, dict], None] | None = None,
         acting_for: str | None = None,
     ) -> tuple[CardInfo, dict[CertKind, tuple[str | None, str]]]:
         """Certificate renewal at the counter (R-CARD-8): the chip makes new key pairs,
@@ -421,7 +421,7 @@ class CardService:
         only, R-RA-2, checked by the issuance service against the register)."""
         cid = self.resolve(card_id)
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid)
+            row = s.get(ChipRecord, cid)
             if row.status == MANUFACTURING:
                 raise Conflict(f"card {cid} is still being manufactured")
             resident = s.get(m.ResidentRecord, row.resident_code)
@@ -451,7 +451,7 @@ class CardService:
         issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor, acting_for=acting_for))}
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid)
+            row = s.get(ChipRecord, cid)
             row.image, row.image_key_id = image.seal(self.image_key), self.image_key.key_id
             row.auth_serial = serials.to_store(issued[CertKind.CARD_AUTH].serial)
             row.sign_serial = serials.to_store(issued[CertKind.CARD_SIGN].serial) if CertKind.CARD_SIGN in issued else None
@@ -480,12 +480,12 @@ class CardService:
         scoped = municipality_code is not None
         with self.platform.db.session() as s:
             if len(text) == 16 and not scoped:
-                if s.get(CardRecord, text) is None:
+                if s.get(ChipRecord, text) is None:
                     raise NotFound(f"no card {text}")
                 return text
-            q = select(CardRecord.card_id).where(CardRecord.card_id.startswith(text, autoescape=True))
+            q = select(ChipRecord.card_id).where(ChipRecord.card_id.startswith(text, autoescape=True))
             if scoped:
-                q = q.where(CardRecord.municipality_code == municipality_code)
+                q = q.where(ChipRecord.municipality_code == municipality_code)
             found = list(s.scalars(q.limit(2)))
         if not found:
             raise NotFound(f"no such card at municipality {municipality_code}" if scoped else f"no card starts with {text}")
@@ -500,15 +500,15 @@ class CardService:
     def get(self, card_id: str) -> CardInfo:
         cid = self.resolve(card_id)
         with self.platform.db.session() as s:
-            return self._info(s, s.get(CardRecord, cid))
+            return self._info(s, s.get(ChipRecord, cid))
 
     def list(self, resident_code: str | None = None, demo: bool | None = None) -> list[CardInfo]:
         with self.platform.db.session() as s:
-            q = select(CardRecord).order_by(CardRecord.created_at, CardRecord.card_id)
+            q = select(ChipRecord).order_by(ChipRecord.created_at, ChipRecord.card_id)
             if resident_code is not None:
-                q = q.where(CardRecord.resident_code == resident_code)
+                q = q.where(ChipRecord.resident_code == resident_code)
             if demo is not None:
-                q = q.where(CardRecord.demo.is_(demo))
+                q = q.where(ChipRecord.demo.is_(demo))
             rows = list(s.scalars(q))
             pins: dict[str, dict[str, PinState]] = {}
             for p in s.scalars(select(CardPin).where(CardPin.card_id.in_([r.card_id for r in rows]))) if rows else []:
@@ -526,7 +526,7 @@ class CardService:
             )
             return [self._info(s, r, pins.get(r.card_id, {}), names.get(r.resident_code)) for r in rows]
 
-    def _info(self, s, row: CardRecord, pins: dict[str, PinState] | None = None, holder: str | None = None) -> CardInfo:
+    def _info(self, s, row: ChipRecord, pins: dict[str, PinState] | None = None, holder: str | None = None) -> CardInfo:
         if pins is None:
             pins = {p.pin: PinState(p.tries_left, p.max_tries) for p in s.scalars(select(CardPin).where(CardPin.card_id == row.card_id))}
             resident = s.get(m.ResidentRecord, row.resident_code)
@@ -552,7 +552,7 @@ class CardService:
         """The card image with its certificates written in (for the engine)."""
         cid = self.resolve(card_id)
         with self.platform.db.session() as s:
-            row = s.get(CardRecord, cid)
+            row = s.get(ChipRecord, cid)
             if row.status == MANUFACTURING:
                 raise Conflict(f"card {cid} is still being manufactured: run its production again to finish it")
             certs: dict[str, bytes | None] = {}
@@ -571,8 +571,8 @@ class CardService:
 
     # -- the counter flow ------------------------------------------------------------
 
-    def _pin_row(self, s, card_id: str, ref: PinRef, municipality_code: str | None) -> tuple[CardRecord, CardPin | None]:
-        row = s.get(CardRecord, card_id)
+    def _pin_row(self, s, card_id: str, ref: PinRef, municipality_code: str | None) -> tuple[ChipRecord, CardPin | None]:
+        row = s.get(ChipRecord, card_id)
         if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
             raise NotFound(f"no card {card_id}")
         if row.status == MANUFACTURING:
@@ -679,8 +679,8 @@ def _complete(s: Session, card_id: str, issued: dict, final_status: str, now: dt
     sign = issued.get(CertKind.CARD_SIGN)
     return bool(
         s.execute(
-            update(CardRecord)
-            .where(CardRecord.card_id == card_id, CardRecord.status == MANUFACTURING)
+            update(ChipRecord)
+            .where(ChipRecord.card_id == card_id, ChipRecord.status == MANUFACTURING)
             .values(
                 auth_serial=serials.to_store(issued[CertKind.CARD_AUTH].serial),
                 sign_serial=serials.to_store(sign.serial) if sign else None,

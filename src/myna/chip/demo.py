@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from myna.authority.platform import Platform
 from myna.chip.cards import ACTIVE, DEMO_PINS, CardService, demo_card_id
 from myna.store import models as m
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def ensure_demo_card(platform: Platform, resident_code: str, service: CardServic
     prefix = f"demo:{resident_code}:"
     card_id = demo_card_id(resident_code)
     with platform.db.session() as s:
-        row = s.get(CardRecord, card_id)
+        row = s.get(ChipRecord, card_id)
         if row is not None and row.status == ACTIVE:
             return DemoCard(card_id, 0, sum(1 for x in (row.auth_serial, row.sign_serial) if x))
         if row is None:

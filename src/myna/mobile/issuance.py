@@ -34,6 +34,7 @@ from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
+from myna.mobile.application_status import MobileApplicationStatus
 from myna.pki import serials
 from myna.pki.basic4 import Basic4
 from myna.pki.holder_keys import parse_public_key
@@ -41,7 +42,7 @@ from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.store import models_cards as mc
-from myna.store import models_verifiers as mv
+from myna.store import models_mobile as mm
 from myna.store.journal import audit
 from myna.verifiers import card_signed
 
@@ -126,15 +127,15 @@ class MobileService:
             if not kind.is_mobile:
                 raise InvalidInput("the application's kind must be mobile-sign or mobile-auth")
             self._check_basic4(doc.content.get("basic4"), Basic4.from_certificate(doc.signer))
-            if s.scalar(select(mv.MobileApplication.id).where(mv.MobileApplication.document_sha256 == doc.digest)) is not None:
+            if s.scalar(select(mm.MobileApplication.id).where(mm.MobileApplication.document_sha256 == doc.digest)) is not None:
                 raise Conflict("this application document was already submitted")
             card_serial = doc.signer_serial
             if kind is CertKind.MOBILE_AUTH:
                 card_serial = self._card_auth(s, doc.signer_serial, doc.resident_code, now)
-            app = mv.MobileApplication(
+            app = mm.MobileApplication(
                 id=secrets.token_hex(16), kind=kind.value, resident_code=doc.resident_code, card_serial=card_serial,
                 signer_serial=doc.signer_serial, document_sha256=doc.digest, challenge=secrets.token_hex(32),
-                status="accepted", created_at=now, expires_at=now + APPLICATION_TTL,
+                status=MobileApplicationStatus.ACCEPTED.value, created_at=now, expires_at=now + APPLICATION_TTL,
             )  # fmt: skip
             s.add(app)
             try:
@@ -166,7 +167,7 @@ class MobileService:
     def _card_auth(s, sign_serial: str, resident_code: str, now: dt.datetime) -> str:
         """R-CERT-5: a mobile UA needs a valid card UA too — the one on the same card, else
         the holder's newest valid card UA certificate."""
-        on_card = s.scalar(select(mc.CardRecord.auth_serial).where(mc.CardRecord.sign_serial == sign_serial))
+        on_card = s.scalar(select(mc.ChipRecord.auth_serial).where(mc.ChipRecord.sign_serial == sign_serial))
         candidates = (
             [on_card]
             if on_card
@@ -188,10 +189,10 @@ class MobileService:
         now = self.platform.clock.now()
         key = parse_public_key(public_key)
         with self.platform.db.session() as s:
-            app = s.get(mv.MobileApplication, application_id) if isinstance(application_id, str) else None
+            app = s.get(mm.MobileApplication, application_id) if isinstance(application_id, str) else None
             if app is None:
                 raise NotFound(f"no mobile certificate application {application_id!r}")
-            if app.status == "issued":
+            if app.status == MobileApplicationStatus.ISSUED:
                 row = s.get(m.Certificate, app.issued_serial)
                 if row is not None and row.key_fingerprint == _fingerprint(key):
                     return Issued(int(row.serial, 16), CertKind(row.kind), x509.load_der_x509_certificate(row.der), False)
@@ -222,15 +223,15 @@ class MobileService:
             # The write comes first, so concurrent calls record one after the other (SQLite's
             # writer lock, PostgreSQL's row lock); only the first links the certificate.
             first = s.execute(
-                update(mv.MobileApplication)
-                .where(mv.MobileApplication.id == application_id, mv.MobileApplication.status == "accepted")
-                .values(status="issued", issued_serial=store)
+                update(mm.MobileApplication)
+                .where(mm.MobileApplication.id == application_id, mm.MobileApplication.status == MobileApplicationStatus.ACCEPTED.value)
+                .values(status=MobileApplicationStatus.ISSUED.value, issued_serial=store)
             ).rowcount
-            app = s.get(mv.MobileApplication, application_id)
+            app = s.get(mm.MobileApplication, application_id)
             if not first and app.issued_serial != store:
                 raise IdempotencyMismatch(f"application {application_id} was already used to issue a certificate for another key")
             if first:
-                s.add(mv.MobileLink(mobile_serial=store, card_serial=app.card_serial, application_id=app.id, linked_at=now))
+                s.add(mm.MobileLink(mobile_serial=store, card_serial=app.card_serial, application_id=app.id, linked_at=now))
                 audit(s, now, who, "mobile.issued", app.id, serial=store, card_serial=app.card_serial)
         # The card certificate may have been revoked while we signed: R-REV-6 then applies
         # to the new certificate at once (the cascade at revocation time could not see it).
@@ -259,7 +260,7 @@ class MobileService:
 
     def link_of(self, mobile_serial: int) -> str | None:
         with self.platform.db.session() as s:
-            link = s.get(mv.MobileLink, serials.to_store(mobile_serial))
+            link = s.get(mm.MobileLink, serials.to_store(mobile_serial))
             return None if link is None else serials.to_display(int(link.card_serial, 16))
 
 

@@ -31,7 +31,7 @@ from myna.errors import InvalidInput, MynaError, NotFound
 from myna.numbering.individual_number import check_number
 from myna.store import models as m
 from myna.store.journal import audit, enqueue
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 
 WINDOW = dt.timedelta(hours=24)
 MAX_FAILURES_PER_NUMBER = 5
@@ -85,9 +85,9 @@ def _failures(s, subject: str, since: dt.datetime) -> int:
 def suspend_cards(platform: Platform, resident_code: str, actor: str, card_id: str | None = None) -> list[Suspended]:
     """Suspend the holder's active cards (or the one named). Nothing active: NotFound."""
     with platform.db.session() as s:
-        q = select(CardRecord.card_id).where(CardRecord.resident_code == resident_code, CardRecord.status == CardStatus.ACTIVE.value)
+        q = select(ChipRecord.card_id).where(ChipRecord.resident_code == resident_code, ChipRecord.status == CardStatus.ACTIVE.value)
         if card_id is not None:
-            q = q.where(CardRecord.card_id == card_id)
+            q = q.where(ChipRecord.card_id == card_id)
         ids = list(s.scalars(q))
     if not ids:
         raise NotFound("no card in use to suspend" if card_id is None else f"card {card_id} is not a card of yours in use")

@@ -7,10 +7,12 @@ numeric order on every database and 159-bit serials fit without a NUMERIC type.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -23,6 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from myna.pki.revocation import RevocationReason
+from myna.store.feed_events import FeedEventKind
 
 _MEMO_SIZE = 256  # datetimes remembered per bind processor (cleared when full)
 
@@ -77,6 +82,22 @@ class UtcDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     pass
+
+
+def one_of(column: str, values: Iterable[str], name: str) -> CheckConstraint:
+    """CHECK (column IN (values)): a status column holds one of its enum's values, on every
+    engine. Each status has its Python enum next to the rules that use it (cards/,
+    residents/, verifiers/, mobile/); the store sits below those packages and cannot import
+    them, so the allowed values are listed beside the table, and
+    tests/store/test_status_checks.py holds each list equal to its enum. Migration 0011
+    added these constraints to existing databases."""
+    allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+REVOCATION_REASONS = tuple(r.value for r in RevocationReason)
+# myna.residents.events.Status
+RESIDENT_STATUSES = ("active", "moving-out", "moved-out", "deleted")
 
 
 # BigInteger primary keys autoincrement on PostgreSQL; on SQLite only INTEGER does.
@@ -164,7 +185,10 @@ class Revocation(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     crl_entry: Mapped[bytes] = mapped_column(LargeBinary)
-    __table_args__ = (Index("ix_revocations_authority_seq", "authority_id", "seq"),)
+    __table_args__ = (
+        Index("ix_revocations_authority_seq", "authority_id", "seq"),
+        one_of("reason", REVOCATION_REASONS, "ck_revocations_reason"),
+    )
 
 
 class Crl(Base):
@@ -233,10 +257,14 @@ class StatusEvent(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     serial: Mapped[str] = mapped_column(String(40), index=True)
     authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"))
-    event: Mapped[str] = mapped_column(String(8))  # "issued" or "revoked"
+    event: Mapped[str] = mapped_column(String(8))  # FeedEventKind
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    __table_args__ = (
+        one_of("event", [e.value for e in FeedEventKind], "ck_status_feed_event"),
+        one_of("reason", REVOCATION_REASONS, "ck_status_feed_reason"),
+    )
 
 
 class Municipality(Base):
@@ -262,7 +290,7 @@ class ResidentRecord(Base):
     sex: Mapped[str] = mapped_column(String(1))
     address: Mapped[str] = mapped_column(String(256))
     address_alt: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # RESIDENT_STATUSES
     planned_move_out: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     ua_lapsed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_effective: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
@@ -272,6 +300,7 @@ class ResidentRecord(Base):
     # changed by someone else since it was read fails the unit of work (StaleDataError)
     # instead of being overwritten (R-RA-4, a check behind the per-resident lock).
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (one_of("status", RESIDENT_STATUSES, "ck_residents_status"),)
 
 
 class ResidentEvent(Base):
@@ -319,6 +348,7 @@ class NumberNotice(Base):
 from myna.store import (
     models_card_management,  # noqa: E402,F401
     models_cards,  # noqa: E402,F401
+    models_mobile,  # noqa: E402,F401
     models_operations,  # noqa: E402,F401
     models_verifiers,  # noqa: E402,F401
 )

@@ -13,7 +13,12 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from myna.store.models import Base, BigId, UtcDateTime
+from myna.store.models import Base, BigId, UtcDateTime, one_of
+from myna.store.models_cards import CARD_STATUSES
+
+# myna.cards.application_status.ApplicationStatus and BatchStatus
+APPLICATION_STATUSES = ("defective", "accepted", "in-production", "produced", "shipped", "handed-over", "cancelled")
+BATCH_STATUSES = ("open", "complete")
 
 
 class MailedNotice(Base):
@@ -37,7 +42,10 @@ class CardApplication(Base):
     __tablename__ = "card_applications"
     # The sender's id is unique per sender only (R-RA-3): another municipality's id is
     # never an answer to this one, nor a sign that it exists.
-    __table_args__ = (UniqueConstraint("requester", "source_ref", name="uq_card_applications_requester_source_ref"),)
+    __table_args__ = (
+        UniqueConstraint("requester", "source_ref", name="uq_card_applications_requester_source_ref"),
+        one_of("status", APPLICATION_STATUSES, "ck_card_applications_status"),
+    )
     application_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8))  # online, paper, qr, counter
     # Who sent it, as the scope of source_ref: municipality:<code>, jlis (J-LIS's staff:
@@ -80,6 +88,7 @@ class ProductionBatch(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (one_of("status", BATCH_STATUSES, "ck_production_batches_status"),)
 
 
 class CardShipment(Base):
@@ -137,6 +146,10 @@ class CardStatusChange(Base):
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     revoked: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of serials
+    __table_args__ = (
+        one_of("from_status", CARD_STATUSES, "ck_card_status_changes_from_status"),
+        one_of("to_status", CARD_STATUSES, "ck_card_status_changes_to_status"),
+    )
 
 
 class CertificateRenewal(Base):

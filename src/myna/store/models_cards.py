@@ -13,17 +13,21 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from myna.store.models import Base, UtcDateTime
+from myna.store.models import Base, UtcDateTime, one_of
+
+# myna.cards.card_status.CardStatus
+CARD_STATUSES = ("manufacturing", "produced", "shipped", "active", "suspended", "lost", "returned", "abolished")
 
 
-class CardRecord(Base):
-    """One My Number Card's chip (個人番号カード), by its card id."""
+class ChipRecord(Base):
+    """One My Number Card's chip (個人番号カード), by its card id: the chip side of a card
+    (myna.chip). What card management adds to the card is ManagedCard (models_card_management)."""
 
     __tablename__ = "cards"
     card_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     resident_code: Mapped[str] = mapped_column(String(11), index=True)
     municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # "manufacturing" until its certificates are written, then "active"
+    status: Mapped[str] = mapped_column(String(16), index=True)  # CARD_STATUSES; manufacturing until its certificates are written
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     demo_pins: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON; only for demo cards
     image: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: keys and card-face data
@@ -33,6 +37,7 @@ class CardRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (one_of("status", CARD_STATUSES, "ck_cards_status"),)
 
 
 class CardPin(Base):

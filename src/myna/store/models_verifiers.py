@@ -1,5 +1,6 @@
-"""Tables of the verifier services (myna.verifiers) and smartphone certificates
-(myna.mobile): verifier registry, consents, provision log, card-mobile links (SPEC §5)."""
+"""Tables of the verifier services (myna.verifiers): verifier registry, consents,
+provision log, renewal links (SPEC §5). The smartphone certificates' tables are in
+models_mobile."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from myna.store.models import Base, BigId, UtcDateTime
+from myna.store.models import Base, BigId, UtcDateTime, one_of
+
+# myna.verifiers.registry.Status
+VERIFIER_STATUSES = ("active", "suspended", "terminated")
 
 
 class Verifier(Base):
@@ -20,13 +24,14 @@ class Verifier(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # active, suspended, terminated
+    status: Mapped[str] = mapped_column(String(16))  # VERIFIER_STATUSES
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("verifiers.id"), nullable=True, index=True)
     agreement_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)  # R-VER-5
     agreement_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     registered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     terminated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)  # 廃止: final
+    __table_args__ = (one_of("status", VERIFIER_STATUSES, "ck_verifiers_status"),)
 
 
 class VerifierCa(Base):
@@ -116,31 +121,3 @@ class RenewalLink(Base):
     new_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"), unique=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
-
-
-class MobileApplication(Base):
-    """A smartphone certificate application (R-CERT-5), signed with the card SIG key."""
-
-    __tablename__ = "mobile_applications"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    resident_code: Mapped[str] = mapped_column(String(11), index=True)
-    card_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"))  # the linked card certificate
-    signer_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"))  # the card SIG that signed
-    document_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    challenge: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # accepted, issued
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    issued_serial: Mapped[str | None] = mapped_column(String(40), nullable=True)
-
-
-class MobileLink(Base):
-    """The card certificate a mobile certificate was issued on (R-CERT-5); the R-REV-6
-    cascade follows it."""
-
-    __tablename__ = "mobile_links"
-    mobile_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"), primary_key=True)
-    card_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"), index=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("mobile_applications.id"))
-    linked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

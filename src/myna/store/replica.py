@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from myna.store.feed_events import FeedEventKind
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS status (
     serial TEXT PRIMARY KEY,        -- 40 hex digits, as in the platform store
@@ -40,7 +42,7 @@ class FeedEvent:
     seq: int
     serial: str
     authority: str
-    event: str  # "issued" or "revoked"
+    event: str  # FeedEventKind
     at: dt.datetime
     not_after: dt.datetime
     reason: str | None
@@ -90,12 +92,12 @@ class Replica:
             c.execute("BEGIN IMMEDIATE")
             try:
                 for e in events:
-                    if e.event == "issued":
+                    if e.event == FeedEventKind.ISSUED:
                         c.execute(
                             "INSERT INTO status (serial, authority, not_after) VALUES (?, ?, ?) ON CONFLICT(serial) DO NOTHING",
                             (e.serial, e.authority, _ts(e.not_after)),
                         )
-                    elif e.event == "revoked":
+                    elif e.event == FeedEventKind.REVOKED:
                         c.execute(
                             "INSERT INTO status (serial, authority, not_after, revoked_at, reason) VALUES (?, ?, ?, ?, ?) "
                             "ON CONFLICT(serial) DO UPDATE SET revoked_at = excluded.revoked_at, reason = excluded.reason",

@@ -36,6 +36,7 @@ from myna.pki import serials
 from myna.pki.ocsp import _HASHES as CERTID_HASHES  # what parse_request accepts; see _forget
 from myna.pki.ocsp import MAX_REQUEST_BYTES, CertStatus, OcspQuery, OcspRefusal, Responder, parse_request, unsuccessful
 from myna.pki.revocation import RevocationReason
+from myna.store.feed_events import FeedEventKind
 from myna.store.replica import FeedEvent, Replica
 from myna.validation.provision import load_bundle
 from myna.validation.traffic import TrafficCounter
@@ -287,12 +288,12 @@ class Centre:
                 # apply leaves the position and the awaited gaps as they were.
                 self.last_seq, self._gaps = new_last, gaps
                 for e in events:
-                    if e.event == "revoked":
+                    if e.event == FeedEventKind.REVOKED:
                         self._forget(e.serial)
                         stats.revoked_visible.append((e.serial, (self._precise_now() - e.at).total_seconds()))
             # The revoked answer is ready before anyone asks: no signature when they do.
             for e in events:
-                if e.event == "revoked":
+                if e.event == FeedEventKind.REVOKED:
                     self.presign(e.serial, e.authority)
             stats.applied += len(events)
             if len(events) < limit or new_last >= head:

@@ -29,6 +29,7 @@ from myna.pki.basic4 import Basic4
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.store import models as m
 from myna.store import models_cards as mc
+from myna.store import models_mobile as mm
 from myna.store import models_verifiers as mv
 from myna.store.journal import audit
 from myna.verifiers import renewals
@@ -264,21 +265,21 @@ class ProvisionService:
             if asked.kind == left.value:
                 q = (
                     select(m.Certificate)
-                    .join(mv.MobileLink, mv.MobileLink.mobile_serial == m.Certificate.serial)
-                    .where(mv.MobileLink.card_serial == asked.serial)
+                    .join(mm.MobileLink, mm.MobileLink.mobile_serial == m.Certificate.serial)
+                    .where(mm.MobileLink.card_serial == asked.serial)
                 )
             else:
                 q = (
                     select(m.Certificate)
-                    .join(mv.MobileLink, mv.MobileLink.card_serial == m.Certificate.serial)
-                    .where(mv.MobileLink.mobile_serial == asked.serial)
+                    .join(mm.MobileLink, mm.MobileLink.card_serial == m.Certificate.serial)
+                    .where(mm.MobileLink.mobile_serial == asked.serial)
                 )
             return list(s.scalars(q))
         # card SIG <-> card UA: the two certificates written to the same card
         mine, other = (
-            (mc.CardRecord.sign_serial, mc.CardRecord.auth_serial)
+            (mc.ChipRecord.sign_serial, mc.ChipRecord.auth_serial)
             if asked.kind == left.value
-            else (mc.CardRecord.auth_serial, mc.CardRecord.sign_serial)
+            else (mc.ChipRecord.auth_serial, mc.ChipRecord.sign_serial)
         )
         partner = s.scalar(select(other).where(mine == asked.serial))
         if partner is not None:

@@ -31,7 +31,7 @@ from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
 from myna.store.models_card_management import CardApplication
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 from myna.web.ui import i18n
 from myna.web.ui.frame import guard, lang_of, render
 
@@ -86,12 +86,12 @@ def _date(value: str) -> dt.date:
     return dt.date.fromisoformat(value.strip())
 
 
-def _arrived(s, municipality_code: str) -> list[CardRecord]:
+def _arrived(s, municipality_code: str) -> list[ChipRecord]:
     """Cards shipped to the municipality and not yet handed over, newest first."""
     return s.scalars(
-        select(CardRecord)
-        .where(CardRecord.municipality_code == municipality_code, CardRecord.status == CardStatus.SHIPPED.value)
-        .order_by(CardRecord.updated_at.desc(), CardRecord.card_id)
+        select(ChipRecord)
+        .where(ChipRecord.municipality_code == municipality_code, ChipRecord.status == CardStatus.SHIPPED.value)
+        .order_by(ChipRecord.updated_at.desc(), ChipRecord.card_id)
         .limit(ARRIVED_MAX)
     ).all()
 
@@ -233,7 +233,7 @@ def resident(request: Request, resident_code: str, who: Principal = Depends(CLER
         # Unknown, or another municipality's: the same answer (nothing learnt about others' residents).
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_resident", lang_of(request)))
     with p.db.session() as s:
-        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == resident_code).order_by(CardRecord.created_at.desc()))]
+        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(ChipRecord).where(ChipRecord.resident_code == resident_code).order_by(ChipRecord.created_at.desc()))]
         apps = [
             {"id": a.application_id, "status": a.status, "received_on": a.received_on, "due_on": a.due_on, "reason": a.reason, "express": a.express, "card_id": a.card_id}
             for a in s.scalars(select(CardApplication).where(CardApplication.resident_code == resident_code).order_by(CardApplication.received_at.desc()))

@@ -18,7 +18,7 @@ from myna.portal.login import PortalLogin, Resident
 from myna.portal.lost_card import suspend_cards, suspend_lost
 from myna.residents.registry import Registry
 from myna.store import models as m
-from myna.store.models_cards import CardRecord
+from myna.store.models_cards import ChipRecord
 from myna.verifiers.consent import Consents
 from myna.web.ui.frame import render
 
@@ -116,7 +116,7 @@ def me(request: Request):
             }
             for c, r in rows
         ]
-        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(CardRecord).where(CardRecord.resident_code == who.resident_code))]
+        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(ChipRecord).where(ChipRecord.resident_code == who.resident_code))]
     return render(
         request,
         "portal_me.html",
