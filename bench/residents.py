@@ -292,8 +292,9 @@ def ocsp_answer(content: bytes, serial: int, issuer: x509.Certificate):
 def bench_death_to_ocsp(workdir: Path, deaths: int, poll_s: float, seed: int = 7) -> dict:
     import httpx
 
+    from myna.access.roles import Role
+    from myna.access.tokens import Tokens
     from myna.authority.records import Records
-    from myna.authority.tokens import Role, Tokens
     from myna.pki.kinds import AuthorityKind
 
     home = workdir / "ocsp-home"

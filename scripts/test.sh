@@ -7,6 +7,8 @@
 #   MYNA_TEST_SKIP_POSTGRES=1 bash scripts/test.sh   # SQLite only (quick local run)
 #
 # Steps, each bounded by `timeout`, all run even when one fails:
+#   0. lint: the layering contracts (`lint-imports`, pyproject.toml's [tool.importlinter],
+#      docs/architecture.md) and `ruff check src tests bench`
 #   1. fast suite (-m "not slow", 2 xdist workers) on SQLite
 #   2. fast suite on a real PostgreSQL server started here (scripts/start-postgres.sh)
 #   3. slow tests (-m slow) on SQLite
@@ -15,7 +17,7 @@
 #   6. in CI: the run command on a fresh venv with nothing but Python (scripts/check-fresh-run.sh)
 # A summary follows; the exit status is non-zero if any step failed.
 #
-# Knobs: MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_SCHEMA /
+# Knobs: MYNA_TEST_TIMEOUT_LINT / MYNA_TEST_TIMEOUT_FAST / MYNA_TEST_TIMEOUT_SLOW / MYNA_TEST_TIMEOUT_SCHEMA /
 # MYNA_TEST_TIMEOUT_FRESH (seconds per step); MYNA_TEST_FRESH_RUN=1 runs step 6 outside CI too;
 # MYNA_TEST_DATABASE_URL already set = use that PostgreSQL server instead of starting one.
 
@@ -28,6 +30,7 @@ source scripts/lib.sh
 
 # Generous bounds: they exist so a hung test (a server that never answers, a deadlock)
 # fails the run instead of blocking CI forever, not to police speed.
+TIMEOUT_LINT="${MYNA_TEST_TIMEOUT_LINT:-300}"  # both take seconds; the bound is for a hung process
 TIMEOUT_FAST="${MYNA_TEST_TIMEOUT_FAST:-900}"
 TIMEOUT_SLOW="${MYNA_TEST_TIMEOUT_SLOW:-1200}"
 TIMEOUT_SCHEMA="${MYNA_TEST_TIMEOUT_SCHEMA:-1200}"
@@ -176,7 +179,25 @@ SLOW=(-m "slow and not schema" -q)
 # Schemathesis against a live server, one role after another (bounded, fixed seed).
 SCHEMA=(-m schema -q tests/web/test_schemathesis.py)
 
+# lint_step: the import-linter contracts and ruff, both run (each one's findings shown)
+# even when the other fails; either failing fails the step, hence the run.
+lint_step() {
+    local log="$LOGDIR/lint.log" start=$SECONDS note
+    echo
+    myna_log "step: lint: lint-imports; ruff check src tests bench (timeout ${TIMEOUT_LINT}s)"
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    run_logged "$log" "$TIMEOUT_LINT" bash -c 'rc=0; lint-imports || rc=1; ruff check src tests bench || rc=1; exit $rc'
+    note="$(strip_ansi <"$log" | grep -E '^Contracts: ' | tail -n 1)"
+    case "$RUN_RC" in
+        0) record "lint" PASS $((SECONDS - start)) "${note:-contracts kept, ruff clean}" ;;
+        124|137) record "lint" FAIL $((SECONDS - start)) "timed out after ${TIMEOUT_LINT}s" ;;
+        *) record "lint" FAIL $((SECONDS - start)) "${note:+$note; }see the lint output above (lint-imports, ruff)" ;;
+    esac
+    [ -z "$INTERRUPTED" ] || exit 130
+}
+
 # --- the steps ----------------------------------------------------------------------
+lint_step
 run_step "fast / SQLite" "$TIMEOUT_FAST" no sqlite "${FAST[@]}" "$@"
 
 PG_READY=""

@@ -211,7 +211,7 @@ def require_tool(name: str, hint: str = "") -> str:
 def verifier_token(platform, role, code: str | None = None) -> str:
     """A verifier-role token, bound (as every one must be, R-VER-1) to a newly registered
     verifier whose type gives ``role``."""
-    from myna.authority.tokens import Role
+    from myna.access.roles import Role
     from myna.verifiers.credentials import Credentials
     from myna.verifiers.registry import VerifierRegistry
 

@@ -381,7 +381,8 @@ def token_create(
     municipality: Optional[str] = typer.Option(None, help="For role municipality: its 6-digit code."),
 ) -> None:
     """Create an API token (printed once; only its hash is stored)."""
-    from myna.authority.tokens import PLAIN_ROLES, Role, Tokens
+    from myna.access.roles import Role
+    from myna.access.tokens import PLAIN_ROLES, Tokens
 
     if role not in {x.value for x in PLAIN_ROLES}:
         hint = "; a verifier's token is made with `myna verifier token CODE`" if role.startswith("verifier") else ""

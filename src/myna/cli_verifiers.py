@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from myna import logs
+from myna.access.entitlements import VerifierType
 from myna.errors import MynaError
 from myna.settings import Settings
-from myna.verifiers.entitlements import VerifierType
 
 verifier_app = typer.Typer(
     help="Verifiers (SPEC §5): registry, agreements, client certificates, the mutual-TLS endpoint.", no_args_is_help=True

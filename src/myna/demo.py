@@ -11,8 +11,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
-from myna.authority.tokens import Role, Tokens
 from myna.chip.cards import CardService
 from myna.chip.demo import ensure_demo_card
 from myna.numbering.codes import municipality_check_digit

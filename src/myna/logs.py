@@ -43,7 +43,7 @@ _SECRET_KEYS = frozenset(
 _SECRET_SUFFIXES = ("_token", "_pin", "_password", "_secret", "_key", "_name", "_address", "_number_value")
 
 # What a secret or an identifier looks like wherever it stands in a text. Tokens: "myna_"
-# and secrets.token_urlsafe (authority/tokens.py, the portal's sessions). Resident codes are
+# and secrets.token_urlsafe (access/tokens.py, the portal's sessions). Resident codes are
 # 11 digits, Individual Numbers 12 (a longer run is something else: a serial, a time).
 _SHAPES = re.compile(r"myna_[A-Za-z0-9_\-]{8,}|(?<![0-9])[0-9]{11,12}(?![0-9])")
 # "Bearer xyz" with any credential after it, whatever its shape.

@@ -10,16 +10,17 @@ same reason.
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for the annotations only; each property imports what it builds
+    from myna.access.tokens import Tokens
     from myna.authority.crls import CrlService
     from myna.authority.issuance import IssuanceService
     from myna.authority.platform import Platform
     from myna.authority.records import Records
     from myna.authority.revoking import RevocationService
-    from myna.authority.tokens import Tokens
     from myna.cards.applications import Applications
     from myna.cards.handover import Counter
     from myna.cards.management import CardManagement
@@ -70,9 +71,12 @@ class Services:
 
     @cached_property
     def tokens(self) -> Tokens:
-        from myna.authority.tokens import Tokens
+        from myna.access.tokens import Tokens
+        from myna.verifiers.credentials import check_token_binding
 
-        return Tokens(self.platform)
+        # A verifier-role token is bound to a registered verifier (R-VER-1): a rule of the
+        # verifier registry, which sits above the tokens, so it comes in as their hook.
+        return Tokens(self.platform, verifier_binding=functools.partial(check_token_binding, self.verifiers))
 
     # -- residents -------------------------------------------------------------------
 

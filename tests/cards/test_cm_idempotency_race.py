@@ -22,7 +22,8 @@ from cm_support import CHIYODA, SHINJUKU, moved_in, photo
 from race_support import live_server, together
 from sqlalchemy import func, select
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.cards.applications import Applications
 from myna.cards.notices import qr_payload
 from myna.store.models_card_management import CardApplication, MailedNotice

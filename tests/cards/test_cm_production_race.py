@@ -18,7 +18,8 @@ from cm_support import moved_in, photo
 from race_support import live_server, together
 from sqlalchemy import func, select
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.cards.applications import ApplicationIn, Applications
 from myna.chip.cards import CardService
 from myna.chip.image import KeyRef

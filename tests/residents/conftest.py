@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from myna_testing import verifier_token
 from residents_support import CHIYODA, OSAKA_KITA, SHINJUKU, registry
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.web.app import create_app
 
 

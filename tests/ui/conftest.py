@@ -50,7 +50,8 @@ def counter(platform):
     (Chiyoda and Shinjuku) and an operator's; ``as_clerk`` in test_ui_counter signs in."""
     from ui_support import CHIYODA, SHINJUKU
 
-    from myna.authority.tokens import Role, Tokens
+    from myna.access.roles import Role
+    from myna.access.tokens import Tokens
     from myna.residents.registry import Registry
 
     registry = Registry(platform)

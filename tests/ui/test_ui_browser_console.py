@@ -7,8 +7,9 @@ import pytest
 from myna_testing import issue_many_registered, issue_request
 from ui_support import card_and_verifier_figures, screenshot
 
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Role, Tokens
 from myna.operations.service import Operations
 from myna.pki.revocation import RevocationReason
 

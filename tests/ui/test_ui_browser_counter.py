@@ -8,7 +8,8 @@ from sqlalchemy import select
 from test_ui_counter import CODE
 from ui_support import CHIYODA, photo, screenshot
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.cards.production import Production
 from myna.chip.cards import CardService
 from myna.pki import serials

@@ -7,6 +7,7 @@ import base64
 import pytest
 from ui_support import resident_with_card, screenshot
 
+from myna.access.entitlements import VerifierType
 from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.image import KeyRef
@@ -15,7 +16,6 @@ from myna.errors import NotFound
 from myna.numbering.codes import municipality_check_digit
 from myna.pki import serials
 from myna.verifiers.credentials import Caller
-from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
 

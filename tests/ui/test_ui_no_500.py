@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ui_support import resident_with_card, sign_in
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.web.openapi import routes_of
 
 GARBAGE = ["", " ", "x" * 5000, "'; DROP TABLE cards; --", "\x00", "２０２６-０４-０１", "-1", "9" * 40, "<script>alert(1)</script>", "%ZZ", "../../etc/passwd"]

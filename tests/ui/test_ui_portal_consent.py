@@ -6,10 +6,10 @@ import re
 import pytest
 from ui_support import sign_in
 
+from myna.access.entitlements import VerifierType
 from myna.errors import NotFound
 from myna.pki import serials
 from myna.verifiers.credentials import Caller
-from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
 

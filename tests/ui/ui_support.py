@@ -80,13 +80,13 @@ def card_and_verifier_figures(platform, clock) -> None:
 
     from myna_testing import issue_many_registered, issue_request
 
+    from myna.access.entitlements import VerifierType
     from myna.cards.applications import ApplicationIn, Applications
     from myna.cards.production import Production
     from myna.pki.basic4 import Basic4, Sex
     from myna.residents.events import ChangeEvent, EventType
     from myna.residents.registry import Registry
     from myna.verifiers.credentials import Caller
-    from myna.verifiers.entitlements import VerifierType
     from myna.verifiers.provision import ProvisionService
     from myna.verifiers.registry import VerifierRegistry
 

@@ -26,9 +26,10 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from myna_testing import verifier_token
 
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Role, Tokens
 from myna.clock import FixedClock
 from myna.pki import serials
 from myna.pki.ocsp import MAX_REQUEST_BYTES

@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from myna_testing import verifier_token
 
+from myna.access.roles import Role
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_REQUEST_BYTES
 from myna.pki.revocation import RevocationReason
 from myna.validation.centre import Centre

@@ -33,8 +33,8 @@ from myna_testing import verifier_token
 from ocsp_corpus import MALFORMED, UNAUTHORIZED, Case, Good, corpus, fits_get, get_tail, request
 from test_validity_server import Running, exchange, get, ocsp_outcome, post
 
+from myna.access.roles import Role
 from myna.authority.platform import Platform
-from myna.authority.tokens import Role
 from myna.pki.ocsp import MAX_EXTENSIONS, MAX_REQUEST_BYTES
 from myna.validation import http as validity_http
 from myna.validation.centre import Centre

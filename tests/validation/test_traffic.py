@@ -12,7 +12,8 @@ from centre_support import ca_cert, issue, request_der
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.operations.service import Operations
 from myna.store.models_operations import CentreTraffic
 from myna.validation.feeds import HttpFeed, TrafficRefused

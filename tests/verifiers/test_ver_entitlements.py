@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from ver_support import bearer, make_holder
 
+from myna.access.entitlements import NotEntitled, Operation, VerifierType, allowed
 from myna.authority.crls import CrlService
 from myna.errors import Conflict
 from myna.verifiers.consent import Consents
 from myna.verifiers.credentials import Caller
-from myna.verifiers.entitlements import NotEntitled, Operation, VerifierType, allowed
 from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
 

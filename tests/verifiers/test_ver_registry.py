@@ -10,7 +10,8 @@ from myna_testing import issue_registered, legacy_verifier_token, table_counts
 from typer.testing import CliRunner
 from ver_support import bearer
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.cli import app
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.verifiers.registry import VerifierRegistry
@@ -157,11 +158,11 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
 
     from myna_testing import issue_request
 
-    from myna.authority.feed import verifier_credentials
     from myna.errors import Unauthorised
     from myna.validation.centre import Centre, CentreConfig
     from myna.validation.feeds import DbFeed
     from myna.validation.provision import provision
+    from myna.verifiers.credentials import verifier_credentials
 
     reg = VerifierRegistry(platform)
     sig, pf = enrol("SIG1", "signature"), enrol("PF1", "platform-operator")
@@ -219,7 +220,7 @@ def test_r_ver_1_a_bound_token_of_an_unknown_verifier_or_another_role_is_not_giv
     an active registered verifier whose type gives that role."""
     import hashlib
 
-    from myna.authority.feed import verifier_credentials
+    from myna.verifiers.credentials import verifier_credentials
 
     enrol("UA1", "user-auth")
     ghost = legacy_verifier_token(platform, Role.VERIFIER_BOTH, "verifier:NOPE")
@@ -237,19 +238,24 @@ def test_r_ver_1_verifier_tokens_are_made_only_for_a_registered_active_verifier_
     row left from before is not given to the centres."""
     import hashlib
 
-    from myna.authority.feed import verifier_credentials
     from myna.errors import InvalidInput, NotFound
+    from myna.verifiers.credentials import verifier_credentials
+    from myna.wiring import build
 
+    tokens = build(platform).tokens  # with the registry's binding check (R-VER-1)
     with pytest.raises(InvalidInput, match="myna verifier token"):
-        Tokens(platform).create(Role.VERIFIER_SIGN, "some-ocsp-client")
+        tokens.create(Role.VERIFIER_SIGN, "some-ocsp-client")
     with pytest.raises(NotFound):
-        Tokens(platform).create(Role.VERIFIER_SIGN, "verifier:NOPE")
+        tokens.create(Role.VERIFIER_SIGN, "verifier:NOPE")
     enrol("UA2", "user-auth")
     with pytest.raises(InvalidInput, match="user-auth"):
-        Tokens(platform).create(Role.VERIFIER_SIGN, "verifier:UA2")
+        tokens.create(Role.VERIFIER_SIGN, "verifier:UA2")
+    # Tokens without the registry's check make no verifier-role token, even a well-bound one.
+    with pytest.raises(InvalidInput, match="myna verifier token"):
+        Tokens(platform).create(Role.VERIFIER_AUTH, "verifier:UA2")
     VerifierRegistry(platform).set_status("UA2", "suspended", "t")
     with pytest.raises(Exception, match="suspended"):
-        Tokens(platform).create(Role.VERIFIER_AUTH, "verifier:UA2")
+        tokens.create(Role.VERIFIER_AUTH, "verifier:UA2")
     old = legacy_verifier_token(platform, Role.VERIFIER_SIGN, "made before tokens were bound")
     assert hashlib.sha256(old.encode()).hexdigest() not in verifier_credentials(platform)
 

@@ -97,7 +97,8 @@ def test_record_renewal_refuses_bad_links(platform, cards):
 
 
 def test_renewal_link_over_http_by_operator(platform, cards, http):
-    from myna.authority.tokens import Role, Tokens
+    from myna.access.roles import Role
+    from myna.access.tokens import Tokens
 
     h = make_holder(platform, cards)
     new = new_card(platform, cards, h.resident_code, h.basic4)

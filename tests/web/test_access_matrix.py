@@ -1,4 +1,4 @@
-"""The whole entitlement matrix, generated from myna.authority.access and called cell by cell
+"""The whole entitlement matrix, generated from myna.access.routes and called cell by cell
 against the application (R-RA-2, R-VER-1..7).
 
 Cells: every API operation x every role (municipality tokens on their own and on another
@@ -34,17 +34,18 @@ from myna_testing import T0, PooledFileBackend
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cards"))
 from cm_support import CHIYODA, SHINJUKU, moved_in, photo  # noqa: E402
 
-from myna.authority.access import ENTRIES, TABLE, VERIFIER_ROLES, Credential, Entry, Outcome, expected, expected_verifier  # noqa: E402
+from myna.access.entitlements import Operation, VerifierType  # noqa: E402
+from myna.access.roles import Role
+from myna.access.routes import ENTRIES, TABLE, VERIFIER_ROLES, Credential, Entry, Outcome, expected, expected_verifier  # noqa: E402
+from myna.access.tokens import Tokens  # noqa: E402
 from myna.authority.ceremony import run_ceremony  # noqa: E402
 from myna.authority.platform import Platform  # noqa: E402
-from myna.authority.tokens import Role, Tokens  # noqa: E402
 from myna.cards.applications import Applications  # noqa: E402
 from myna.clock import FixedClock  # noqa: E402
 from myna.settings import Settings  # noqa: E402
 from myna.store.models_card_management import CardFee  # noqa: E402
 from myna.verifiers.consent import Consents  # noqa: E402
 from myna.verifiers.credentials import Credentials  # noqa: E402
-from myna.verifiers.entitlements import Operation, VerifierType  # noqa: E402
 from myna.verifiers.registry import VerifierRegistry  # noqa: E402
 from myna.web.app import create_app  # noqa: E402
 from myna.web.openapi import routes_of  # noqa: E402
@@ -364,7 +365,7 @@ def test_r_ra_2_token_cell(world: World, entry: Entry, who, side: str):
 
 
 def _verifier_role(vtype: VerifierType) -> str:
-    from myna.verifiers.credentials import TOKEN_ROLE
+    from myna.access.entitlements import TOKEN_ROLE
 
     return TOKEN_ROLE[vtype].value
 
@@ -426,7 +427,7 @@ def test_every_route_has_exactly_one_entry_and_the_same_roles(world: World):
     ops = app_operations(world.client.app)
     missing = sorted(set(ops) - set(TABLE))
     stale = sorted(set(TABLE) - set(ops))
-    assert not missing, f"routes without an entry in myna.authority.access: {missing}"
+    assert not missing, f"routes without an entry in myna.access.routes: {missing}"
     assert not stale, f"entries without a route: {stale}"
     for key, route in ops.items():
         entry = TABLE[key]

@@ -7,7 +7,8 @@ from cryptography import x509
 from fastapi.testclient import TestClient
 from myna_testing import ec_public_pem, register_resident, table_counts
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.web.app import create_app
 
 SIGN_BODY = {

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from myna_testing import ec_public_pem, register_resident, table_counts
 from race_support import live_server, together
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.pki.basic4 import Basic4, Sex
 from myna.web.app import create_app
 

@@ -31,7 +31,8 @@ from typer.testing import CliRunner
 
 import myna
 from myna import logs
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.web.app import create_app
 
 NAME = "漏洩 太郎"

@@ -8,8 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter, ValidationError
 
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.authority import issuance
-from myna.authority.tokens import Role, Tokens
 from myna.chip import cards
 from myna.pki import serials
 from myna.residents import registry

@@ -4,7 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 from myna_testing import table_counts
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.web.app import create_app
 
 

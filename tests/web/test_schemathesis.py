@@ -31,12 +31,13 @@ import httpx
 import pytest
 
 from myna import demo
+from myna.access.entitlements import VerifierType
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.authority.ceremony import run_ceremony
 from myna.authority.platform import Platform
-from myna.authority.tokens import Role, Tokens
 from myna.settings import Settings
 from myna.verifiers.credentials import Credentials
-from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.registry import VerifierRegistry
 from myna.web.app import create_app
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from myna.access.entitlements import Operation, VerifierType, why_not
 from myna.authority.platform import Platform
 from myna.store import models as m
 from myna.store import models_verifiers as mv
-from myna.verifiers.entitlements import Operation, VerifierType, why_not
 from myna.verifiers.registry import Status
 
 DISCLOSURE_LIMIT = 200

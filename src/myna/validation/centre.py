@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp as x509_ocsp
 
 from myna import logs
+from myna.access.entitlements import ROLE_KINDS
 from myna.clock import Clock, SystemClock
 from myna.pki import serials
 from myna.pki.ocsp import _HASHES as CERTID_HASHES  # what parse_request accepts; see _forget
@@ -44,12 +45,9 @@ from myna.validation.traffic import TrafficCounter
 log = logs.get("myna.validation")
 
 # Which verifier roles may ask about which CAs (R-VER-1): signature verifiers get
-# signature-certificate status, user-authentication verifiers user-auth status.
-ENTITLED = {
-    "verifier-sign": {"card-sign", "mobile-sign"},
-    "verifier-auth": {"card-auth", "mobile-auth"},
-    "verifier-both": {"card-sign", "mobile-sign", "card-auth", "mobile-auth"},
-}
+# signature-certificate status, user-authentication verifiers user-auth status. Keyed by the
+# role's string, as the feed delivers it; derived from the one table, myna.access.entitlements.
+ENTITLED: dict[str, set[str]] = {role.value: {kind.value for kind in kinds} for role, kinds in ROLE_KINDS.items()}
 
 
 class FeedSource(Protocol):

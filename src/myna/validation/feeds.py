@@ -9,11 +9,12 @@ import datetime as dt
 import httpx
 
 from myna.authority.crls import CrlService
-from myna.authority.feed import read_feed, verifier_credentials
+from myna.authority.feed import read_feed
 from myna.authority.platform import Platform
 from myna.errors import NotFound
 from myna.operations.service import Operations
 from myna.store.replica import FeedEvent
+from myna.verifiers.credentials import verifier_credentials
 
 
 class TrafficRefused(Exception):

@@ -11,6 +11,7 @@ signed but that is not recorded, or whose record is revoked, is refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -20,30 +21,22 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
+from myna.access.entitlements import TOKEN_ROLE, VerifierType
+from myna.access.roles import Principal, Role
+from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role, Tokens
 from myna.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from myna.pki import serials
 from myna.pki.holder_keys import parse_public_key
 from myna.pki.keys import KeyAlgorithm, SigningKey
 from myna.pki.signer import sign_certificate
+from myna.store import models as m
 from myna.store import models_verifiers as mv
 from myna.store.journal import audit
-from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.registry import TOKEN_LABEL_PREFIX, Status, VerifierInfo, VerifierRegistry, info
 
 CA_DAYS = 3650
 CLIENT_DAYS = 825  # client certificates are renewed well before the CA
-# Which bearer-token role a verifier of each type gets: the roles the access-controlled
-# OCSP mode of the validity centres already admits (myna.validation).
-TOKEN_ROLE = {
-    VerifierType.SIGNATURE: Role.VERIFIER_SIGN,
-    VerifierType.GROUP_SIGNATURE: Role.VERIFIER_SIGN,
-    VerifierType.USER_AUTH: Role.VERIFIER_AUTH,
-    VerifierType.SPECIFIC_USER_AUTH: Role.VERIFIER_AUTH,
-    VerifierType.SIGNATURE_AND_USER_AUTH: Role.VERIFIER_BOTH,
-    VerifierType.PLATFORM_OPERATOR: Role.VERIFIER_BOTH,
-}
 
 
 @dataclass(frozen=True)
@@ -228,7 +221,54 @@ class Credentials:
         role = TOKEN_ROLE.get(verifier.type)
         if role is None:
             raise InvalidInput("an entrusting business connects through its platform operator and gets no token")
-        return Tokens(self.platform).create(role, TOKEN_LABEL_PREFIX + code, actor=actor)
+        tokens = Tokens(self.platform, verifier_binding=functools.partial(check_token_binding, VerifierRegistry(self.platform)))
+        return tokens.create(role, TOKEN_LABEL_PREFIX + code, actor=actor)
+
+
+def check_token_binding(registry: VerifierRegistry, role: Role, label: str) -> None:
+    """The ``verifier_binding`` of :class:`myna.access.tokens.Tokens`: a verifier-role token
+    is made only bound (label ``verifier:CODE``) to a registered, active verifier whose type
+    gives that role (R-VER-1)."""
+    if not label.startswith(TOKEN_LABEL_PREFIX):
+        raise InvalidInput(f"a {role.value} token is made for a registered verifier: `myna verifier token CODE`")
+    verifier = registry.get(label.removeprefix(TOKEN_LABEL_PREFIX))  # NotFound if unregistered
+    verifier.ensure_active()
+    if TOKEN_ROLE.get(verifier.type) is not role:
+        raise InvalidInput(f"verifier {verifier.code} is a {verifier.type.value} verifier: its token role is not {role.value}")
+
+
+def verifier_credentials(platform: Platform) -> dict[str, str]:
+    """SHA-256 of each enabled verifier token → its role (verifier-sign/-auth/-both), for the
+    validity centres (in-process, and the /api/v1/feed/verifiers endpoint remote ones pull).
+
+    A token bound to a registered verifier (label ``verifier:CODE``, made by ``myna
+    verifier token``) is listed only while that verifier is **active** and its type still
+    gives the token's role (R-VER-1): suspending the verifier withdraws the token from the
+    centres at their next sync, reinstating it brings the token back, and termination is
+    final (the registry also disables the token). A bound token whose verifier does not
+    exist is not listed, nor is a verifier-role token bound to no verifier (such tokens
+    can no longer be made, R-VER-1; one left from before is not a credential).
+    """
+    role_of_type = {vtype.value: role.value for vtype, role in TOKEN_ROLE.items()}
+
+    with platform.db.session() as s:
+        rows = s.execute(
+            select(m.ApiToken.token_sha256, m.ApiToken.role, m.ApiToken.label).where(
+                m.ApiToken.role.like("verifier-%"), m.ApiToken.disabled.is_(False)
+            )
+        ).all()
+        registered = {code: (vtype, status) for code, vtype, status in s.execute(select(mv.Verifier.code, mv.Verifier.type, mv.Verifier.status))}
+    out: dict[str, str] = {}
+    for digest, role, label in rows:
+        if not label.startswith(TOKEN_LABEL_PREFIX):
+            continue  # bound to no verifier (made before tokens were bound): no credential
+        found = registered.get(label.removeprefix(TOKEN_LABEL_PREFIX))
+        if found is None or found[1] != Status.ACTIVE.value:
+            continue
+        if role_of_type.get(found[0]) != role:
+            continue
+        out[digest] = role
+    return out
 
 
 def is_active(v: VerifierInfo) -> bool:

@@ -2,7 +2,7 @@
 
 Every method takes the :class:`~myna.verifiers.credentials.Caller` the request was
 attributed to, checks the entitlement matrix before reading anything
-(:mod:`myna.verifiers.entitlements`), and records the provision — or the refusal, with
+(:mod:`myna.access.entitlements`), and records the provision — or the refusal, with
 its error code — in ``verifier_provisions``. A platform operator may ask on behalf of
 one of its entrusting businesses (``on_behalf_of``); the business is then the recipient
 (consent must be given to it) and the log names both. A request naming no known category
@@ -22,6 +22,7 @@ from typing import Callable, NoReturn
 from cryptography import x509
 from sqlalchemy import select
 
+from myna.access.entitlements import Operation, VerifierType, check
 from myna.authority.platform import Platform
 from myna.errors import Forbidden, MynaError, NotFound
 from myna.pki import serials
@@ -35,7 +36,6 @@ from myna.store.journal import audit
 from myna.verifiers import renewals
 from myna.verifiers.consent import current as current_consent
 from myna.verifiers.credentials import Caller
-from myna.verifiers.entitlements import Operation, VerifierType, check
 from myna.verifiers.registry import Status, VerifierInfo, info
 
 

@@ -5,7 +5,7 @@ Every change is an audit event. A suspended verifier is refused until reinstated
 terminated one for good (its client certificates are revoked and its bearer tokens
 disabled with it). A suspended verifier's bearer tokens stay enabled but are refused by
 the verifier API (each request re-reads the registry) and left out of the credentials the
-validity centres receive (``authority.feed.verifier_credentials``), so reinstatement
+validity centres receive (``verifiers.credentials.verifier_credentials``), so reinstatement
 restores them without any bookkeeping of which token was withdrawn by which suspension.
 """
 
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from myna.access.entitlements import VerifierType
 from myna.authority.platform import Platform
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.store import models as m
 from myna.store import models_verifiers as mv
 from myna.store.journal import audit
-from myna.verifiers.entitlements import VerifierType
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 TOKEN_LABEL_PREFIX = "verifier:"  # a bearer token bound to a verifier is labelled verifier:CODE

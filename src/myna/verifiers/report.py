@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from myna.access.entitlements import Operation, VerifierType
 from myna.authority.platform import Platform
 from myna.clock import JST
 from myna.errors import InvalidInput, NotInitialised
 from myna.store import models_verifiers as mv
 from myna.store.models_operations import CentreTraffic
-from myna.verifiers.entitlements import Operation, VerifierType
 from myna.verifiers.provision import UNRECOGNISED
 
 FONT_NAME = "IPAexGothic"

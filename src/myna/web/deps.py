@@ -7,8 +7,9 @@ from typing import Callable
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from myna.access.roles import Principal, Role
+from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role, Tokens
 from myna.errors import Forbidden
 from myna.web.openapi import AUTH_STATUSES
 
@@ -31,6 +32,6 @@ def require(*roles: Role) -> Callable[..., Principal]:
             raise Forbidden(f"role {p.role.value} may not do this; needs one of: {', '.join(r.value for r in roles)}")
         return p
 
-    check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
+    check.roles = frozenset(roles)  # compared with myna.access.routes by the access-matrix test
     setattr(check, AUTH_STATUSES, (401, 403))
     return check

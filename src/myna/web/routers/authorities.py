@@ -8,11 +8,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from myna.access.roles import Principal, Role
 from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
 from myna.authority.records import Records
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Principal, Role
 from myna.errors import InvalidInput, NotFound
 from myna.pki import serials
 from myna.pki.kinds import AuthorityKind

@@ -19,8 +19,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
+from myna.access.roles import Principal, Role
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role
 from myna.cards.applications import ApplicationIn, Applications, decode_photo, requester_for
 from myna.cards.handover import Counter, Handover
 from myna.cards.management import CardManagement

@@ -8,11 +8,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from myna.access.roles import Principal, Role
 from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
 from myna.authority.platform import Platform
 from myna.authority.records import MAX_PAGE, Records
 from myna.authority.revoking import RevocationService
-from myna.authority.tokens import Principal, Role
 from myna.errors import Conflict, Forbidden, NotFound
 from myna.pki import serials
 from myna.pki.basic4 import Basic4, Sex

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from myna.authority.feed import MAX_FEED_PAGE, read_feed, verifier_credentials
+from myna.access.roles import Principal, Role
+from myna.authority.feed import MAX_FEED_PAGE, read_feed
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role
 from myna.errors import InvalidInput
+from myna.verifiers.credentials import verifier_credentials
 from myna.web.deps import platform, require
 from myna.web.types import BIGINT_MAX
 

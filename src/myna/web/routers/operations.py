@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field
 
+from myna.access.roles import Principal, Role
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role
 from myna.errors import Conflict, InvalidInput
 from myna.operations.service import SERVICES, Operations, fiscal_year_start
 from myna.validation.provision import CENTRE_NAME

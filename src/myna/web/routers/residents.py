@@ -8,8 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from myna.access.roles import Principal, Role
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.pki.basic4 import Sex
 from myna.residents.events import ChangeEvent, EventType

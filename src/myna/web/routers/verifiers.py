@@ -16,14 +16,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from myna.access.entitlements import VerifierType
+from myna.access.roles import Principal, Role
+from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role, Tokens
 from myna.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from myna.pki import serials
 from myna.verifiers import card_signed
 from myna.verifiers.consent import Consents
 from myna.verifiers.credentials import Caller, Credentials, VerifierCa
-from myna.verifiers.entitlements import VerifierType
 from myna.verifiers.mtls import client_certificate_der
 from myna.verifiers.provision import NotDisclosed, ProvisionService
 from myna.verifiers.registry import Status, VerifierRegistry

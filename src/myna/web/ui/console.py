@@ -8,7 +8,8 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from myna.authority.tokens import Principal, Role
+from myna.access.entitlements import Operation
+from myna.access.roles import Principal, Role
 from myna.cards import lead_time
 from myna.cards.applications import Applications
 from myna.clock import JST
@@ -16,7 +17,6 @@ from myna.errors import MynaError
 from myna.operations.service import DAILY_CAPACITY, MONTHLY_CAPACITY, SERVICES, CardFigures, Operations, fiscal_year_start, provision_counts
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
-from myna.verifiers.entitlements import Operation
 from myna.web.ui import charts, i18n
 from myna.web.ui.frame import guard, lang_of, render
 

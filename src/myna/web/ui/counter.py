@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from myna.authority.tokens import Principal, Role
+from myna.access.roles import Principal, Role
 from myna.cards.applications import ApplicationIn, Applications, requester_for
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Counter, Handover

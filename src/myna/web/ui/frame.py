@@ -15,7 +15,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from myna.authority.tokens import Principal, Role, Tokens
+from myna.access.roles import Principal, Role
+from myna.access.tokens import Tokens
 from myna.clock import JST
 from myna.errors import Unauthorised
 from myna.web.ui import i18n
@@ -62,7 +63,7 @@ def guard(*roles: Role):
             raise ScreenForbidden()
         return who
 
-    check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
+    check.roles = frozenset(roles)  # compared with myna.access.routes by the access-matrix test
     return check
 
 

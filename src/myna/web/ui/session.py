@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from myna.authority.tokens import Role, Tokens
+from myna.access.roles import Role
+from myna.access.tokens import Tokens
 from myna.errors import Unauthorised
 from myna.web.ui.frame import SESSION_COOKIE, render, safe_next, signed_in
 

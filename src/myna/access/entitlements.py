@@ -1,15 +1,22 @@
 """Who may receive what (SPEC §5, R-VER-1..5, R-VER-7). Pure: no store, no web.
 
-The law fixes what each kind of verifier receives; this module is that table. Every
-provision endpoint asks :func:`check` before it reads anything, so a verifier learns
-nothing its type does not entitle it to — not even whether a serial exists (R-VER-7).
+The law fixes what each kind of verifier receives; this module is that table
+(:data:`RECEIVES`), and everything else about a verifier's entitlements is derived from it:
+the bearer-token role of each type (:data:`TOKEN_ROLE`, used by the verifier credentials and
+the status feed), the verifier roles (:data:`VERIFIER_ROLES`, used by the route table) and
+the CAs a validity centre answers each role about (:data:`ROLE_KINDS`, used by
+``myna.validation.centre``). Every provision endpoint asks :func:`check` before it reads
+anything, so a verifier learns nothing its type does not entitle it to — not even whether a
+serial exists (R-VER-7).
 """
 
 from __future__ import annotations
 
 import enum
 
+from myna.access.roles import Role
 from myna.errors import Forbidden
+from myna.pki.kinds import CertKind
 
 
 class VerifierType(str, enum.Enum):
@@ -36,16 +43,40 @@ class VerifierType(str, enum.Enum):
     @property
     def signature(self) -> bool:
         """Receives signature-certificate information (R-VER-1)."""
-        return self in _SIGNATURE
+        return RECEIVES[self][0]
 
     @property
     def user_auth(self) -> bool:
         """Receives user-auth-certificate information (R-VER-1)."""
-        return self in _USER_AUTH
+        return RECEIVES[self][1]
 
 
-_SIGNATURE = {VerifierType.SIGNATURE, VerifierType.GROUP_SIGNATURE, VerifierType.SIGNATURE_AND_USER_AUTH, VerifierType.PLATFORM_OPERATOR}
-_USER_AUTH = {VerifierType.USER_AUTH, VerifierType.SPECIFIC_USER_AUTH, VerifierType.SIGNATURE_AND_USER_AUTH, VerifierType.PLATFORM_OPERATOR}
+# R-VER-1, the one table: what each type of verifier receives, as (signature-certificate
+# information, user-auth-certificate information).
+RECEIVES: dict[VerifierType, tuple[bool, bool]] = {
+    VerifierType.SIGNATURE: (True, False),
+    VerifierType.GROUP_SIGNATURE: (True, False),
+    VerifierType.USER_AUTH: (False, True),
+    VerifierType.SPECIFIC_USER_AUTH: (False, True),
+    VerifierType.SIGNATURE_AND_USER_AUTH: (True, True),
+    VerifierType.PLATFORM_OPERATOR: (True, True),  # 総務大臣認定: a signature and a user-auth verifier
+    VerifierType.ENTRUSTING_BUSINESS: (False, False),  # served only through its platform operator
+}
+
+# The bearer-token role that carries each combination: the roles the access-controlled OCSP
+# mode of the validity centres admits. A type receiving nothing directly gets no token.
+_ROLE_FOR: dict[tuple[bool, bool], Role] = {
+    (True, False): Role.VERIFIER_SIGN,
+    (False, True): Role.VERIFIER_AUTH,
+    (True, True): Role.VERIFIER_BOTH,
+}
+TOKEN_ROLE: dict[VerifierType, Role] = {vtype: _ROLE_FOR[r] for vtype, r in RECEIVES.items() if r in _ROLE_FOR}
+VERIFIER_ROLES: frozenset[Role] = frozenset(_ROLE_FOR.values())
+# The certificate kinds (hence issuing CAs) whose status a verifier role may ask a validity
+# centre about: signature verifiers the signature CAs, user-auth verifiers the user-auth CAs.
+ROLE_KINDS: dict[Role, frozenset[CertKind]] = {
+    role: frozenset(k for k in CertKind if (signature if k.is_signature else user_auth)) for (signature, user_auth), role in _ROLE_FOR.items()
+}
 
 
 class Operation(str, enum.Enum):

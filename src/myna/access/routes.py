@@ -1,4 +1,4 @@
-"""Who may call what: the one table of the platform's entitlements (R-RA-2, R-VER-1..7).
+"""Who may call which route: the one table of the web application's routes (R-RA-2, R-VER-1..7).
 
 Every route of the web application has exactly one entry here, named by method and path.
 An entry says which credential the route takes and, for bearer-token routes, which roles
@@ -11,7 +11,8 @@ route must have an entry: tests/web/test_access_matrix.py walks the application'
 compares their role checks with the table, then calls every cell (role x operation x
 own/other municipality x verifier type x consent) against the running application.
 
-Pure: no store, no web imports (the verifier entitlements come from their own pure table).
+Pure: no store, no web imports (the verifier entitlements come from their own pure table,
+:mod:`myna.access.entitlements`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from myna.authority.tokens import Role
-from myna.verifiers.entitlements import Operation, VerifierType, why_not
+from myna.access.entitlements import VERIFIER_ROLES, Operation, VerifierType, why_not
+from myna.access.roles import Role
 
 
 class Credential(str, enum.Enum):
@@ -54,7 +55,6 @@ class Entry:
 
 
 O, M, A, C, CC = Role.OPERATOR, Role.MUNICIPALITY, Role.AUDITOR, Role.CENTRE, Role.CALL_CENTRE
-VERIFIER_ROLES = frozenset({Role.VERIFIER_SIGN, Role.VERIFIER_AUTH, Role.VERIFIER_BOTH})
 
 
 def _t(method: str, path: str, *roles: Role, scoped: bool = False, listing: bool = False) -> Entry:
