@@ -82,8 +82,9 @@ def _display(store: str) -> str:
 
 
 class ProvisionService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, crls: CrlService):
         self.platform = platform
+        self.crls = crls  # revocation files are the published CRLs
 
     # -- the frame: entitlement, recipient, log ------------------------------------
 
@@ -201,7 +202,7 @@ class ProvisionService:
         out: dict = {}
 
         def fn(s, now, _recipient, _serial):
-            crl = CrlService(self.platform).latest(slug, delta)
+            crl = self.crls.latest(slug, delta)
             out["der"] = crl.der
             return Answer({}, {"authority": slug, "crl_number": crl.number, "delta": delta})
 
