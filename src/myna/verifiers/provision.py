@@ -22,6 +22,7 @@ from typing import Callable, NoReturn
 from cryptography import x509
 from sqlalchemy import select
 
+from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
 from myna.errors import Forbidden, MynaError, NotFound
 from myna.pki import serials
@@ -190,8 +191,6 @@ class ProvisionService:
         return self._provide(caller, op, on_behalf_of, serial, fn)
 
     def revocation_file(self, caller: Caller, slug: str, delta: bool = False) -> bytes:
-        from myna.authority.crls import CrlService
-
         try:
             ca = self.platform.authority_by_slug(slug)  # public names: unknown slug is 404
             if ca.kind is AuthorityKind.ROOT:
