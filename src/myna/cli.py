@@ -509,7 +509,6 @@ def number_generate(
 @residents_app.command("run-due")
 def residents_run_due() -> None:
     """Apply the 30-day move-in rule now (R-REV-3); `myna serve` runs it every 30 s."""
-
     report = _run(lambda: build(_platform()).registry.apply_due(actor="cli"))
     done = report.done
     out.print(f"{len(done)} residents passed the move-in deadline; {sum(len(d['revoked']) for d in done)} certificates revoked")
@@ -525,7 +524,6 @@ def residents_run_due() -> None:
 @residents_app.command("register-municipality")
 def residents_register_municipality(code: str = typer.Argument(...), name: str = typer.Argument(...)) -> None:
     """Register a municipality by its 6-digit local-government code."""
-
     _run(lambda: build(_platform()).registry.register_municipality(code, name, actor="cli"))
     out.print(f"registered {code} {name}")
 

@@ -100,7 +100,6 @@ def card_list(
 @card_app.command("show")
 def card_show(card_id: str = typer.Argument(..., help="Card id (or a unique prefix).")) -> None:
     """One card as JSON."""
-
     info = _run(lambda: build(_platform()).chips.get(card_id))
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 

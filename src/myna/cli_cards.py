@@ -167,5 +167,4 @@ def expiry_notices(out_file: Optional[Path] = typer.Option(None, "--out", help="
 @cards_app.command("suspend")
 def suspend(card_id: str = typer.Argument(...), note: Optional[str] = typer.Option(None)) -> None:
     """Suspend a card (一時利用停止, R-CARD-7): its certificates are revoked at once."""
-
     _run(lambda: _json(build(_platform()).card_management.suspend(card_id, _actor(), note)))

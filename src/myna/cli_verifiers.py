@@ -125,7 +125,6 @@ def client_cert(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the certificate here (PEM); default stdout."),
 ) -> None:
     """Issue a TLS client certificate for a verifier from the verifier CA."""
-
     issued = _run(lambda: build(_platform()).verifier_ca.issue_client_certificate(code, public_key.read_bytes(), _actor()))
     if out_file:
         out_file.write_text(issued.pem)
@@ -137,14 +136,12 @@ def client_cert(
 @verifier_app.command("token")
 def token(code: str) -> None:
     """A bearer token bound to a verifier (for tools and the demo; mutual TLS is the production path)."""
-
     out.print(_run(lambda: build(_platform()).credentials.create_token(code, _actor())), highlight=False)
 
 
 @verifier_app.command("ca")
 def ca(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the CA certificate here (PEM).")) -> None:
     """The verifier CA's certificate (created on first use)."""
-
     pem = _run(lambda: build(_platform()).verifier_ca.certificate_pem())
     if out_file:
         out_file.write_bytes(pem)

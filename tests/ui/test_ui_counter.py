@@ -180,7 +180,6 @@ def test_another_municipalitys_card_is_answered_like_an_unknown_one(platform, co
     """Scoping of the counter (R-CARD-6, R-CARD-7): a municipality-B clerk trying every
     screen on A's shipped card and resident gets what an unknown card or resident gets
     (404, the same page), never A's card id, and nothing changes."""
-
     card_id = produced_card(platform, counter)
     before = scoped_state(platform)
     as_clerk(counter, "shinjuku")
