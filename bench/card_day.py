@@ -61,6 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from myna.cards import lead_time  # noqa: E402
+from myna.wiring import build  # noqa: E402
 
 DAY_CAPACITY = 160_000
 MONTH_CARDS = 4_800_000
@@ -146,7 +147,7 @@ def setup(n: int, database_url: str | None, home: Path):
 
 def run_day(n: int, database_url: str | None, key_processes: int, batch: int, chunk: int = 100) -> dict:
     from myna.cards.applications import ApplicationIn, Applications
-    from myna.cards.production import Production, produced_count
+    from myna.cards.production import produced_count
 
     home = Path(tempfile.mkdtemp(prefix="myna-card-day-"))
     try:
@@ -171,7 +172,7 @@ def run_day(n: int, database_url: str | None, key_processes: int, batch: int, ch
         assert accepted == n, f"only {accepted} of {n} accepted"
 
         t = time.perf_counter()
-        prod = Production(p, keygen=lambda: next(pool))
+        prod = build(p, keygen=lambda: next(pool)).production
         prod.produce("bench", size=batch, max_batches=(n + batch - 1) // batch + 1, chunk=chunk)
         produce_s = time.perf_counter() - t
         assert produced_count(p) == n

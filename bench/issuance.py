@@ -733,6 +733,7 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
     import json
 
     from myna.authority.batch import issue_requests, load_requests
+    from myna.wiring import build
 
     run_dir = Path(tempfile.mkdtemp(dir=workdir))
     path = run_dir / "requests.jsonl"
@@ -762,7 +763,7 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
             cpu0, t0 = time.process_time(), time.perf_counter()
             reqs = load_requests(path, p.clock.now(), p)
             checked = time.perf_counter() - t0
-            issue_requests(p, reqs, "bench", chunk=chunk)
+            issue_requests(build(p).issuance, reqs, "bench", chunk=chunk)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             raw_n, raw_s = raw_loop(sign, tbs, seconds)
             raw = raw_n / raw_s

@@ -104,8 +104,8 @@ def setup(tmp: Path):
     from myna.clock import SystemClock
     from myna.settings import Settings
     from myna.validation.centre import Centre, CentreConfig
-    from myna.validation.feeds import DbFeed
     from myna.validation.provision import provision
+    from myna.wiring import build
 
     settings = Settings(home=tmp / "home", database_url=f"sqlite:///{tmp / 'myna.db'}", public_url="http://127.0.0.1:8000")
     platform = Platform.open(settings, SystemClock())
@@ -116,7 +116,7 @@ def setup(tmp: Path):
     issuer = platform.authority("card-auth").cert
     bundle = provision(platform, "bench", tmp / "bundle", actor="bench")
     centre = Centre.from_bundle(bundle, CentreConfig(name="bench", max_lag_s=10**9), clock=SystemClock())
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     from centre_support import random_serial, request_der
 
     der = request_der(cert, issuer)

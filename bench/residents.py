@@ -135,9 +135,9 @@ def populate(p, n: int, prefix: str) -> list[dict]:
     from myna.pki.basic4 import Basic4, Sex
     from myna.pki.kinds import CertKind
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
+    from myna.wiring import build
 
-    reg = Registry(p)
+    reg = build(p).registry
     reg.ensure_municipality(CHIYODA, "Chiyoda")
     b4 = Basic4("山田 花子", DOB, Sex.FEMALE, "東京都千代田区千代田1-1")
     codes = [f"{prefix}{i:09d}" for i in range(n)]
@@ -204,8 +204,8 @@ def bench_events(workdir: Path, n: int) -> dict:
     from myna.authority.records import Records
     from myna.clock import FixedClock
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
     from myna.store import models as m
+    from myna.wiring import build
 
     home = workdir / "events-home"
     clock = FixedClock(dt.datetime(2026, 4, 1, 3, tzinfo=dt.timezone.utc))
@@ -216,7 +216,7 @@ def bench_events(workdir: Path, n: int) -> dict:
         people, reg_s, issue_s = populate(p, n, "10")
         out["registration"] = (n, *reg_s)
         out["issue"] = (2 * n, issue_s)
-        reg = Registry(p)
+        reg = build(p).registry
 
         def revocations() -> int:
             with p.db.session() as s:

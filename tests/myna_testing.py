@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.keystore_file import FileKeyBackend
+from myna.wiring import build
 
 T0 = dt.datetime(2026, 4, 1, 3, 0, 0, tzinfo=dt.timezone.utc)
 
@@ -212,13 +213,12 @@ def verifier_token(platform, role, code: str | None = None) -> str:
     """A verifier-role token, bound (as every one must be, R-VER-1) to a newly registered
     verifier whose type gives ``role``."""
     from myna.access.roles import Role
-    from myna.verifiers.credentials import Credentials
     from myna.verifiers.registry import VerifierRegistry
 
     vtype = {Role.VERIFIER_SIGN: "signature", Role.VERIFIER_AUTH: "user-auth", Role.VERIFIER_BOTH: "signature-and-user-auth"}[Role(role)]
     code = code or f"T{uuid.uuid4().hex[:10].upper()}"
     VerifierRegistry(platform).register(code, f"{code} test verifier", vtype, "test")
-    return Credentials(platform).create_token(code, "test")
+    return build(platform).credentials.create_token(code, "test")
 
 
 def legacy_verifier_token(platform, role, label: str) -> str:

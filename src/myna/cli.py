@@ -31,6 +31,7 @@ from myna.pki.keys import KeyAlgorithm
 from myna.pki.kinds import AuthorityKind, CertKind
 from myna.pki.revocation import RevocationReason
 from myna.settings import Settings
+from myna.wiring import build
 
 app = typer.Typer(help="myna: the Individual Number Card platform (JPKI CAs, revocation, CRLs).", no_args_is_help=True, pretty_exceptions_enable=False)
 cert_app = typer.Typer(help="Holder certificates: list, show, issue.", no_args_is_help=True)
@@ -129,8 +130,9 @@ def serve(
     """Serve the web interface, the API and the distribution points."""
     import uvicorn
 
-    from myna.validation.runtime import platform_app, quiet_ocsp_access_log
+    from myna.validation.runtime import quiet_ocsp_access_log
     from myna.web.limits import BoundedHttpToolsProtocol
+    from myna.web.server import platform_app
 
     p = _platform()
     app_ = _run(lambda: platform_app(p, schedule=schedule))
@@ -274,7 +276,7 @@ def cert_issue_batch(
         raise typer.Exit(code=1) from None
     with _progress() as bar:
         task = bar.add_task("issuing certificates", total=len(requests))
-        result = _run(lambda: issue_requests(p, requests, f"cli:{os.environ.get('USER', 'operator')}", chunk=chunk, progress=lambda n: bar.advance(task, n)))
+        result = _run(lambda: issue_requests(build(p).issuance, requests, f"cli:{os.environ.get('USER', 'operator')}", chunk=chunk, progress=lambda n: bar.advance(task, n)))
     out.print(f"{result.created} issued, {result.existing} already issued")
 
 
@@ -421,7 +423,7 @@ def validity_serve(
     import gc
 
     from myna.validation.centre import Centre, CentreConfig
-    from myna.validation.feeds import DbFeed, HttpFeed
+    from myna.validation.feeds import HttpFeed
     from myna.validation.http import SyncLoop
     from myna.validation.provision import bundle_dir, check_centre_name, provision
     from myna.validation.server import serve as serve_centre
@@ -443,7 +445,7 @@ def validity_serve(
     else:
         p = _platform()
         directory = _run(lambda: provision(p, centre, bundle_dir(p, centre), actor=f"centre:{centre}"))
-        feed = DbFeed(p)
+        feed = build(p).feed
     c = Centre.from_bundle(directory, config)
     # Everything built so far lives as long as the process: out of the cyclic GC's way,
     # so full collections while serving scan only what serving creates.
@@ -508,9 +510,7 @@ def number_generate(
 @residents_app.command("run-due")
 def residents_run_due() -> None:
     """Apply the 30-day move-in rule now (R-REV-3); `myna serve` runs it every 30 s."""
-    from myna.residents.registry import Registry
-
-    report = _run(lambda: Registry(_platform()).apply_due(actor="cli"))
+    report = _run(lambda: build(_platform()).registry.apply_due(actor="cli"))
     done = report.done
     out.print(f"{len(done)} residents passed the move-in deadline; {sum(len(d['revoked']) for d in done)} certificates revoked")
     if report.failures:
@@ -525,9 +525,7 @@ def residents_run_due() -> None:
 @residents_app.command("register-municipality")
 def residents_register_municipality(code: str = typer.Argument(...), name: str = typer.Argument(...)) -> None:
     """Register a municipality by its 6-digit local-government code."""
-    from myna.residents.registry import Registry
-
-    _run(lambda: Registry(_platform()).register_municipality(code, name, actor="cli"))
+    _run(lambda: build(_platform()).registry.register_municipality(code, name, actor="cli"))
     out.print(f"registered {code} {name}")
 
 

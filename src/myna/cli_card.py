@@ -22,6 +22,7 @@ from myna import logs
 from myna.errors import MynaError
 from myna.pki import serials
 from myna.settings import Settings
+from myna.wiring import build
 
 card_app = typer.Typer(help="Virtual My Number Cards: list, insert into a PC/SC reader, sign, reset PINs.", no_args_is_help=True)
 
@@ -72,11 +73,10 @@ def card_list(
     resident: Optional[str] = typer.Option(None, help="Only this resident's cards (11-digit resident code)."),
 ) -> None:
     """Cards: id, holder, status, PIN counters (and, for demo cards only, their PINs)."""
-    from myna.chip.cards import CardService
     from myna.chip.readers import inserted
 
     p = _platform()
-    cards = _run(lambda: CardService(p).list(resident_code=resident))
+    cards = _run(lambda: build(p).chips.list(resident_code=resident))
     where = {i.card_id: i.reader for i in inserted(p.settings.home)}
     if as_json:
         rows = [c.to_json() | {"reader": where.get(c.card_id)} for c in cards]
@@ -100,9 +100,7 @@ def card_list(
 @card_app.command("show")
 def card_show(card_id: str = typer.Argument(..., help="Card id (or a unique prefix).")) -> None:
     """One card as JSON."""
-    from myna.chip.cards import CardService
-
-    info = _run(lambda: CardService(_platform()).get(card_id))
+    info = _run(lambda: build(_platform()).chips.get(card_id))
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
@@ -118,14 +116,14 @@ def card_create(
     Refused for a resident in card management; real cards go through `myna cards`.
     Without PINs, the card's PINs stay unset until `myna card reset-pin`."""
     from myna.cards import by_hand
-    from myna.chip.cards import CardPins, CardService
+    from myna.chip.cards import CardPins
 
     pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
 
     def go():
         p = _platform()
         by_hand.check_create(p, resident_code)
-        info = CardService(p).create_card(resident_code, pins, _actor())
+        info = build(p).chips.create_card(resident_code, pins, _actor())
         by_hand.record_created(p, info.card_id, _actor(), pins is not None)
         return info
 
@@ -153,7 +151,6 @@ def card_reset_pin(
     (card.pin.reset-authorised) before the PIN is touched; a card not yet handed over is
     refused. Demo and test cards need none of them."""
     from myna.cards import by_hand
-    from myna.chip.cards import CardService
 
     if unblock_only == (new_pin is not None):
         raise typer.BadParameter("give exactly one of --new-pin and --unblock-only")
@@ -161,10 +158,10 @@ def card_reset_pin(
 
     def go():
         p = _platform()
-        cid, managed = by_hand.authorise_reset(p, card_id, which.value, new_pin, check, _actor(), municipality)
+        cid, managed = by_hand.authorise_reset(build(p).chips, card_id, which.value, new_pin, check, _actor(), municipality)
         if not managed:
             err.print(f"card {cid} is not managed by card management (a demo or test card): no counter check required", highlight=False)
-        return CardService(p).reset_pin(cid, which.value, new_pin, _actor(), municipality)
+        return build(p).chips.reset_pin(cid, which.value, new_pin, _actor(), municipality)
 
     info = _run(go)
     state = info.pins[which.value]
@@ -207,7 +204,7 @@ def card_insert(
     def ready(cid: str, slot: int, used_port: int) -> None:
         err.print(f"card {cid} inserted in reader {slot} (vpcd {host}:{used_port}); serving until `myna card remove --reader {slot}`")
 
-    n = _run(lambda: readers.serve_inserted(p, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
+    n = _run(lambda: readers.serve_inserted(build(p).chips, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
     err.print(f"card removed from reader {reader} after {n} commands")
 
 

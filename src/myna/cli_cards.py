@@ -18,6 +18,7 @@ from rich.markup import escape
 from myna import logs
 from myna.errors import MynaError
 from myna.settings import Settings
+from myna.wiring import build
 
 cards_app = typer.Typer(help="Card management: notices, applications, production, shipping, lead times, expiry (SPEC §6).", no_args_is_help=True)
 
@@ -109,10 +110,9 @@ def produce(
     chunk: int = typer.Option(100, min=1, max=10_000, help="Cards personalised together (one certificate issuance each)."),
 ) -> None:
     """Finish production batches a crash left open, then produce new ones (R-CARD-3)."""
-    from myna.cards.production import Production
 
     def go():
-        results = Production(_platform()).produce(_actor(), size, batches, chunk=chunk)
+        results = build(_platform()).production.produce(_actor(), size, batches, chunk=chunk)
         for r in results:
             out.print(f"batch {r.batch_id}: {r.produced} produced, {r.already} already produced, {r.cancelled} cancelled of {r.size}")
         if not results:
@@ -124,10 +124,9 @@ def produce(
 @cards_app.command("ship")
 def ship() -> None:
     """Ship every produced card to its municipality, one shipment and manifest each."""
-    from myna.cards.production import Production
 
     def go():
-        shipped = Production(_platform()).ship(_actor())
+        shipped = build(_platform()).production.ship(_actor())
         for x in shipped:
             out.print(f"shipment {x['shipment_id']} to {x['municipality_code']}: {x['cards']} cards, manifest sha256 {x['manifest_sha256']}")
         if not shipped:
@@ -155,10 +154,9 @@ def lead_time(by: By = typer.Option(By.day)) -> None:
 @cards_app.command("expiry-notices")
 def expiry_notices(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the letters as PDF here.")) -> None:
     """Send the expiry notices due (about three months ahead, R-CARD-8)."""
-    from myna.cards.management import CardManagement
 
     def go():
-        notices, pdf = CardManagement(_platform()).expiry_notices(_actor(), pdf=out_file is not None)
+        notices, pdf = build(_platform()).card_management.expiry_notices(_actor(), pdf=out_file is not None)
         if out_file is not None and pdf is not None:
             out_file.write_bytes(pdf)
         _json(notices)
@@ -169,6 +167,4 @@ def expiry_notices(out_file: Optional[Path] = typer.Option(None, "--out", help="
 @cards_app.command("suspend")
 def suspend(card_id: str = typer.Argument(...), note: Optional[str] = typer.Option(None)) -> None:
     """Suspend a card (一時利用停止, R-CARD-7): its certificates are revoked at once."""
-    from myna.cards.management import CardManagement
-
-    _run(lambda: _json(CardManagement(_platform()).suspend(card_id, _actor(), note)))
+    _run(lambda: _json(build(_platform()).card_management.suspend(card_id, _actor(), note)))

@@ -17,6 +17,7 @@ from myna import logs
 from myna.access.entitlements import VerifierType
 from myna.errors import MynaError
 from myna.settings import Settings
+from myna.wiring import build
 
 verifier_app = typer.Typer(
     help="Verifiers (SPEC §5): registry, agreements, client certificates, the mutual-TLS endpoint.", no_args_is_help=True
@@ -124,9 +125,7 @@ def client_cert(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write the certificate here (PEM); default stdout."),
 ) -> None:
     """Issue a TLS client certificate for a verifier from the verifier CA."""
-    from myna.verifiers.credentials import VerifierCa
-
-    issued = _run(lambda: VerifierCa(_platform()).issue_client_certificate(code, public_key.read_bytes(), _actor()))
+    issued = _run(lambda: build(_platform()).verifier_ca.issue_client_certificate(code, public_key.read_bytes(), _actor()))
     if out_file:
         out_file.write_text(issued.pem)
         err.print(f"client certificate {issued.serial} for {escape(code)} written to {escape(str(out_file))}")
@@ -137,17 +136,13 @@ def client_cert(
 @verifier_app.command("token")
 def token(code: str) -> None:
     """A bearer token bound to a verifier (for tools and the demo; mutual TLS is the production path)."""
-    from myna.verifiers.credentials import Credentials
-
-    out.print(_run(lambda: Credentials(_platform()).create_token(code, _actor())), highlight=False)
+    out.print(_run(lambda: build(_platform()).credentials.create_token(code, _actor())), highlight=False)
 
 
 @verifier_app.command("ca")
 def ca(out_file: Optional[Path] = typer.Option(None, "--out", help="Write the CA certificate here (PEM).")) -> None:
     """The verifier CA's certificate (created on first use)."""
-    from myna.verifiers.credentials import VerifierCa
-
-    pem = _run(lambda: VerifierCa(_platform()).certificate_pem())
+    pem = _run(lambda: build(_platform()).verifier_ca.certificate_pem())
     if out_file:
         out_file.write_bytes(pem)
     else:
@@ -187,11 +182,11 @@ def serve(
     """Serve the API over mutual TLS: verifiers present client certificates from the verifier CA."""
     import uvicorn
 
-    from myna.validation.runtime import platform_app
     from myna.verifiers.mtls import server_config, write_server_files
+    from myna.web.server import platform_app
 
     p = _platform()
-    cert, key, ca_file = _run(lambda: write_server_files(p, host))
+    cert, key, ca_file = _run(lambda: write_server_files(build(p).verifier_ca, host))
     app_ = _run(lambda: platform_app(p, schedule=False))
     err.print(f"verifier endpoint on https://{host}:{port} (client certificates from {escape(str(ca_file))})")
     uvicorn.Server(server_config(app_, host, port, cert, key, ca_file, log_level="info", log_config=logs.uvicorn_log_config())).run()

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from myna.access.roles import Role
-from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
-from myna.chip.cards import CardService
 from myna.chip.demo import ensure_demo_card
 from myna.numbering.codes import municipality_check_digit
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
+from myna.wiring import Services, build
 
 SURNAMES = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤"]
 GIVEN = [("花子", Sex.FEMALE), ("太郎", Sex.MALE), ("陽菜", Sex.FEMALE), ("蓮", Sex.MALE), ("結衣", Sex.FEMALE), ("大翔", Sex.MALE)]
@@ -59,12 +57,12 @@ def residents(n: int, seed: int = 20261121) -> list[DemoResident]:
     return out
 
 
-def run(platform: Platform, n: int, progress=None) -> dict:
+def run(platform: Platform, n: int, progress=None, services: Services | None = None) -> dict:
     """Issue the demo residents' cards and certificates; returns counts. Each resident
     holds a virtual card (myna.chip) whose private keys never leave it: sign with
     `myna card insert` and PC/SC tools, or in Python with ``CardService.open_card``."""
-    cards = CardService(platform)
-    registry = Registry(platform)
+    services = services or build(platform)
+    cards, registry = services.chips, services.registry
     for (_, _, name), full in zip(MUNICIPALITIES, municipality_codes()):
         registry.ensure_municipality(full, name)
     created = existing = 0
@@ -77,23 +75,23 @@ def run(platform: Platform, n: int, progress=None) -> dict:
             actor="demo",
         )
         # The resident's virtual card: keys made on the card, certificates issued for them.
-        card = ensure_demo_card(platform, person.resident_code, cards)
+        card = ensure_demo_card(cards, person.resident_code)
         created += card.created
         existing += card.existing
         if progress:
             progress()
             progress()
-    tokens = demo_tokens(platform)
+    tokens = demo_tokens(platform, services)
     return {"created": created, "existing": existing, "tokens_file": str(tokens)}
 
 
-def demo_tokens(platform: Platform) -> Path:
+def demo_tokens(platform: Platform, services: Services | None = None) -> Path:
     """API tokens for trying the API and the screens: an operator, an auditor, the call
     centre, and a clerk per demo municipality."""
     path = platform.settings.home / "demo" / "tokens.json"
     if path.exists():
         return path
-    t = Tokens(platform)
+    t = (services or build(platform)).tokens
     tokens = {
         "operator": t.create(Role.OPERATOR, "demo operator", actor="demo"),
         "auditor": t.create(Role.AUDITOR, "demo auditor", actor="demo"),

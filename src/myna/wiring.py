@@ -26,10 +26,12 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.cards.management import CardManagement
     from myna.cards.production import Production
     from myna.chip.cards import CardService
+    from myna.chip.image import KeyGen
     from myna.mobile.issuance import MobileService
     from myna.operations.service import Operations
     from myna.portal.login import PortalLogin
     from myna.residents.registry import Registry
+    from myna.validation.feeds import DbFeed
     from myna.verifiers.consent import Consents
     from myna.verifiers.credentials import Credentials, VerifierCa
     from myna.verifiers.provision import ProvisionService
@@ -38,10 +40,14 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
 
 class Services:
     """Every service of the platform process, over one :class:`Platform` (settings, store,
-    clock, keys). Build one per process with :func:`build`."""
+    clock, keys). Build one per process with :func:`build`.
 
-    def __init__(self, platform: Platform):
+    ``keygen`` makes the chips' key pairs (tests hand in pooled keys: RSA key generation
+    is slow); ``None`` is the chip's own generator."""
+
+    def __init__(self, platform: Platform, keygen: KeyGen | None = None):
         self.platform = platform
+        self.keygen = keygen
 
     # -- the authority (JPKI) ------------------------------------------------------
 
@@ -84,7 +90,7 @@ class Services:
     def registry(self) -> Registry:
         from myna.residents.registry import Registry
 
-        return Registry(self.platform)
+        return Registry(self.platform, revocation=self.revocation)
 
     # -- the chip (virtual card) and card management -----------------------------
 
@@ -92,13 +98,13 @@ class Services:
     def chips(self) -> CardService:
         from myna.chip.cards import CardService
 
-        return CardService(self.platform)
+        return CardService(self.platform, issuance=self.issuance, keygen=self.keygen)
 
     @cached_property
     def card_management(self) -> CardManagement:
         from myna.cards.management import CardManagement
 
-        return CardManagement(self.platform)
+        return CardManagement(self.platform, chips=self.chips, applications=self.applications, revocation=self.revocation)
 
     @cached_property
     def applications(self) -> Applications:
@@ -110,13 +116,13 @@ class Services:
     def production(self) -> Production:
         from myna.cards.production import Production
 
-        return Production(self.platform)
+        return Production(self.platform, chips=self.chips)
 
     @cached_property
     def counter(self) -> Counter:
         from myna.cards.handover import Counter
 
-        return Counter(self.platform)
+        return Counter(self.platform, chips=self.chips, revocation=self.revocation)
 
     # -- verifiers and mobile --------------------------------------------------------
 
@@ -130,13 +136,13 @@ class Services:
     def credentials(self) -> Credentials:
         from myna.verifiers.credentials import Credentials
 
-        return Credentials(self.platform)
+        return Credentials(self.platform, verifiers=self.verifiers, tokens=self.tokens)
 
     @cached_property
     def verifier_ca(self) -> VerifierCa:
         from myna.verifiers.credentials import VerifierCa
 
-        return VerifierCa(self.platform)
+        return VerifierCa(self.platform, verifiers=self.verifiers)
 
     @cached_property
     def consents(self) -> Consents:
@@ -148,13 +154,15 @@ class Services:
     def provision(self) -> ProvisionService:
         from myna.verifiers.provision import ProvisionService
 
-        return ProvisionService(self.platform)
+        return ProvisionService(self.platform, crls=self.crls)
 
     @cached_property
     def mobile(self) -> MobileService:
-        from myna.mobile.issuance import MobileService
+        from myna.mobile.issuance import CappedIssuance, MobileService
 
-        return MobileService(self.platform)
+        # A mobile certificate's notAfter is capped at its card certificate's (R-CERT-5):
+        # an issuance around that cap per call, the one service made after start-up.
+        return MobileService(self.platform, capped_issuance=lambda cap: CappedIssuance(self.platform, cap), revocation=self.revocation)
 
     # -- the resident portal and operations ------------------------------------------
 
@@ -170,10 +178,19 @@ class Services:
 
         return Operations(self.platform)
 
+    # -- the validity centre inside this process ---------------------------------------
 
-def build(platform: Platform) -> Services:
+    @cached_property
+    def feed(self) -> DbFeed:
+        """What an in-process validity centre syncs from: this platform's store."""
+        from myna.validation.feeds import DbFeed
+
+        return DbFeed(self.platform, crls=self.crls, operations=self.operations)
+
+
+def build(platform: Platform, keygen: KeyGen | None = None) -> Services:
     """The services of one platform process."""
-    return Services(platform)
+    return Services(platform, keygen=keygen)
 
 
 __all__ = ["Services", "build"]

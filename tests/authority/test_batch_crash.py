@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from myna.authority.batch import MAX_REPORTED, issue_batch, load_requests
 from myna.errors import InvalidInput
 from myna.store import models as m
+from myna.wiring import build
 
 N = 400
 KILL_AT = 60  # SIGKILL once at least this many certificates are recorded
@@ -278,7 +279,7 @@ def test_bad_lines_are_all_reported_with_line_numbers_and_nothing_is_issued(plat
     path, expect = bad_file(tmp_path)
     before = count_rows(platform)
     with pytest.raises(InvalidInput) as caught:
-        issue_batch(platform, path, actor="test")
+        issue_batch(build(platform).issuance, path, actor="test")
     message = caught.value.message
     assert f"{len(expect)} bad lines of 12 requests; nothing was issued" in message
     for line, text in expect.items():
@@ -330,19 +331,19 @@ def test_chunks_progress_and_rerun_after_partial_issue(platform, tmp_path):
     lines = [request_line(i) for i in range(11)]
     first = write_jsonl(tmp_path / "first.jsonl", lines[:4])
     whole = write_jsonl(tmp_path / "whole.jsonl", lines)
-    assert issue_batch(platform, first, actor="test").created == 4
+    assert issue_batch(build(platform).issuance, first, actor="test").created == 4
     seen: list[int] = []
-    result = issue_batch(platform, whole, actor="test", chunk=3, progress=seen.append)
+    result = issue_batch(build(platform).issuance, whole, actor="test", chunk=3, progress=seen.append)
     assert (result.created, result.existing, result.total) == (7, 4, 11)
     assert seen == [3, 3, 3, 2]
-    again = issue_batch(platform, whole, actor="test", chunk=5)
+    again = issue_batch(build(platform).issuance, whole, actor="test", chunk=5)
     assert (again.created, again.existing) == (0, 11)
 
 
 def test_store_conflicts_are_reported_before_anything_is_issued(platform, tmp_path):
     register_lines(platform, 6)
     lines = [request_line(i) for i in range(6)]
-    issue_batch(platform, write_jsonl(tmp_path / "a.jsonl", lines[:2]), actor="test")
+    issue_batch(build(platform).issuance, write_jsonl(tmp_path / "a.jsonl", lines[:2]), actor="test")
     changed = [
         {**lines[0], "resident_code": "99999999999"},  # same request_id, different request
         {**lines[2], "public_key_pem": lines[1]["public_key_pem"]},  # key certified under batch-0001
@@ -350,7 +351,7 @@ def test_store_conflicts_are_reported_before_anything_is_issued(platform, tmp_pa
     ]
     before = count_rows(platform)
     with pytest.raises(InvalidInput) as caught:
-        issue_batch(platform, write_jsonl(tmp_path / "b.jsonl", changed), actor="test")
+        issue_batch(build(platform).issuance, write_jsonl(tmp_path / "b.jsonl", changed), actor="test")
     message = caught.value.message
     assert "line 1: request_id 'batch-0000' was already used for a different request" in message
     assert "line 2: public key is already certified (request_id 'batch-0001')" in message

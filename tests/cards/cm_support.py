@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
+from myna.wiring import build
 
 CHIYODA = "131016"
 SHINJUKU = "131041"
@@ -63,7 +64,7 @@ def photo(width: int = 350, height: int = 450, flat: bool = False, fmt: str = "P
 
 
 def registry(platform) -> Registry:
-    reg = Registry(platform)
+    reg = build(platform).registry
     reg.ensure_municipality(CHIYODA, "千代田区")
     reg.ensure_municipality(SHINJUKU, "新宿区")
     return reg

@@ -14,7 +14,7 @@ from myna_testing import table_counts
 from sqlalchemy import select
 
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
+from myna.wiring import build
 
 ADULT = "30000000001"
 OTHER = "30000000002"
@@ -323,8 +323,6 @@ def test_r_card_7_abolish_by_endpoint_and_by_card_management_revokes_the_certifi
     CardManagement.abolish revokes the card's certificates still in effect; a card
     abolished stays so."""
     from myna.cards.card_status import IllegalTransition
-    from myna.cards.management import CardManagement
-    from myna.chip.cards import CardService
     from myna.errors import NotFound
 
     h = cm_api.headers_for("chiyoda")
@@ -341,19 +339,19 @@ def test_r_card_7_abolish_by_endpoint_and_by_card_management_revokes_the_certifi
     # A card still at the factory (produced, never shipped), abolished by J-LIS in Python.
     moved_in(platform, OTHER, "佐藤 太郎", ADULT_DOB, dt.date(2026, 3, 1))
     _, second = produced_card(cm_api, OTHER)
-    serials_ = CardService(platform).get(second).to_json()["certificates"]
+    serials_ = build(platform).chips.get(second).to_json()["certificates"]
     assert set(serials_) == {"auth", "sign"}
-    done = CardManagement(platform, keygen).abolish(second, "jlis-factory", note="chip fault")
+    done = build(platform, keygen=keygen).card_management.abolish(second, "jlis-factory", note="chip fault")
     assert (done["previous"], done["status"]) == ("produced", "abolished")
     assert sorted(done["revoked"]) == sorted(serials_.values())
     for serial in serials_.values():
         c = certificate(cm_api, serial)
         assert (c["status"], c["revocation_reason"]) == ("revoked", "request")
-    assert CardService(platform).get(second).status == "abolished"
+    assert build(platform).chips.get(second).status == "abolished"
     with pytest.raises(IllegalTransition, match="abolished"):
-        CardManagement(platform, keygen).abolish(second, "jlis-factory")
+        build(platform, keygen=keygen).card_management.abolish(second, "jlis-factory")
     with pytest.raises(NotFound, match="no such card|no card"):
-        CardManagement(platform, keygen).abolish(card_id, "clerk", municipality_code="131041")  # another municipality's card
+        build(platform, keygen=keygen).card_management.abolish(card_id, "clerk", municipality_code="131041")  # another municipality's card
 
 
 def test_r_card_4_express_from_abroad_within_90_days_has_a_5_day_deadline_and_is_refused_after(platform, cm_api):
@@ -405,7 +403,7 @@ def test_r_card_9_a_cancelled_applications_fees_are_waived_not_deleted(platform,
     reissue = r.json()["application_id"]
     due = [f for f in cm_api.get("/api/v1/card-fees?outstanding=true", headers=h).json()]
     assert sorted((f["item"], f["amount_yen"], f["status"]) for f in due) == [("card-reissue", 800, "outstanding"), ("certificates-reissue", 200, "outstanding")]
-    Registry(platform).submit(ChangeEvent("death-adult", EventType.DEATH, ADULT, CHIYODA, dt.date(2026, 4, 1)), actor="test")
+    build(platform).registry.submit(ChangeEvent("death-adult", EventType.DEATH, ADULT, CHIYODA, dt.date(2026, 4, 1)), actor="test")
     made = cm_api.post("/api/v1/production/batches", headers=op).json()
     assert [(b["produced"], b["cancelled"]) for b in made] == [(0, 1)]
     assert cm_api.get(f"/api/v1/card-applications/{reissue}/status").json()["status"] == "cancelled"

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from myna.cards.applications import ApplicationIn, Applications
-from myna.cards.handover import Counter, Handover
-from myna.cards.production import Production
-from myna.chip.cards import CardPins, CardService
+from myna.cards.handover import Handover
+from myna.chip.cards import CardPins
 from myna.cli import app
 from myna.store import models as m
 from myna.store.models_cards import CardPin
+from myna.wiring import build
 
 
 def run(*args: str):
@@ -75,9 +75,9 @@ def audit_trail(platform, subject: str) -> list[tuple[str, dict]]:
 def shipped_card(platform, keygen, code: str = "60000000011", days: int = 3) -> tuple[str, str]:
     moved_in(platform, code, "田中 一", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
     r = Applications(platform).submit(ApplicationIn(code, "田中 一", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk")
-    Production(platform, keygen).produce("factory")
+    build(platform, keygen=keygen).production.produce("factory")
     platform.clock.advance(dt.timedelta(days=days))
-    Production(platform, keygen).ship("factory")
+    build(platform, keygen=keygen).production.ship("factory")
     return r.application_id, Applications(platform).get(r.application_id)["card_id"]
 
 
@@ -101,11 +101,11 @@ def test_card_create_by_hand_is_demo_only_and_refused_for_a_resident_in_card_man
     r = cli("card", "create", "60000000021", "--auth-pin", "1234", "--sign-pin", "ABC123", code=1)
     assert "is in card management (application A" in r.output and "skip the application and the handover" in r.output
     assert table_counts(platform) == before
-    Production(platform, keygen).produce("factory")
-    Production(platform, keygen).ship("factory")  # the application is done; its card stands in (shipped)
+    build(platform, keygen=keygen).production.produce("factory")
+    build(platform, keygen=keygen).production.ship("factory")  # the application is done; its card stands in (shipped)
     r = cli("card", "create", "60000000021", "--auth-pin", "1234", code=1)
     assert "was issued through card management" in r.output
-    assert [c.status for c in CardService(platform).list(resident_code="60000000021")] == ["shipped"]  # no card by hand beside it
+    assert [c.status for c in build(platform).chips.list(resident_code="60000000021")] == ["shipped"]  # no card by hand beside it
 
     moved_in(platform, "60000000022", "田中 三", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
     r = cli("card", "create", "60000000022", "--auth-pin", "2580", "--sign-pin", "MYNA2026")
@@ -128,7 +128,7 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
     assert "set by the holder at handover" in r.output
     assert table_counts(platform) == before
 
-    Counter(platform).hand_over(card_id, Handover("passport", True, CardPins("1234", "ABC123"), "holder"), "clerk", CHIYODA)
+    build(platform).counter.hand_over(card_id, Handover("passport", True, CardPins("1234", "ABC123"), "holder"), "clerk", CHIYODA)
     before = table_counts(platform)
     for args, text in (
         ((), "only with the holder present (--holder-present)"),
@@ -145,7 +145,7 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
         old = s.get(CardPin, (card_id, "auth")).verifier
     r = cli("card", "reset-pin", card_id[:8], "--which", "auth", "--new-pin", "4321", *full, "--municipality", CHIYODA)
     assert "auth PIN reset; 3 tries" in r.output and "not managed" not in r.output
-    hasher = CardService(platform).hasher
+    hasher = build(platform).chips.hasher
     with platform.db.session() as s:
         new = s.get(CardPin, (card_id, "auth")).verifier
     assert new != old and hasher.matches(new, b"4321") and not hasher.matches(new, b"1234")

@@ -16,10 +16,8 @@ from sqlalchemy import select
 from myna.authority.records import Records
 from myna.cards import lead_time
 from myna.cards.applications import ApplicationIn, Applications
-from myna.cards.handover import Counter, Handover
-from myna.cards.management import CardManagement
+from myna.cards.handover import Handover
 from myna.cards.notices import parse_qr
-from myna.cards.production import Production
 from myna.chip.cards import CardPins, CardService
 from myna.chip.image import KeyRef
 from myna.clock import JST, UTC
@@ -27,6 +25,7 @@ from myna.errors import Conflict, Forbidden
 from myna.pki import serials, validity
 from myna.store import models as m
 from myna.store.models_card_management import CertificateRenewal
+from myna.wiring import build
 
 BABY = "20000000001"
 DOB = dt.date(2026, 3, 20)
@@ -49,10 +48,10 @@ def chip_matches_certificate(cards: CardService, card_id: str, serial: int) -> b
 
 
 def produce_and_ship(platform, keygen, days: int) -> tuple[str, dict]:
-    made = Production(platform, keygen).produce("factory")
+    made = build(platform, keygen=keygen).production.produce("factory")
     assert sum(r.produced for r in made) == 1
     platform.clock.advance(dt.timedelta(days=days))
-    shipped = Production(platform, keygen).ship("factory")
+    shipped = build(platform, keygen=keygen).production.ship("factory")
     assert len(shipped) == 1 and shipped[0]["cards"] == 1 and shipped[0]["municipality_code"] == CHIYODA
     return shipped[0]["shipment_id"], shipped[0]
 
@@ -60,13 +59,13 @@ def produce_and_ship(platform, keygen, days: int) -> tuple[str, dict]:
 def hand_over(platform, card_id: str, **over):
     h = dict(identity_document="passport", face_matches_photo=True, pins=CardPins(auth="4711", face="4711"), pins_entered_by="holder")
     h.update(over)
-    return Counter(platform).hand_over(card_id, Handover(**h), "clerk@chiyoda", CHIYODA)
+    return build(platform).counter.hand_over(card_id, Handover(**h), "clerk@chiyoda", CHIYODA)
 
 
 def test_born_notice_qr_application_production_handover_loss_express_reissue_and_renewal(platform, keygen, tmp_path):
     """R-CARD-1..9, R-CERT-2, R-REV-1, R-VER-4 in one life."""
-    apps, counter, mgmt = Applications(platform), Counter(platform), CardManagement(platform, keygen)
-    cards = CardService(platform, keygen=keygen)
+    apps, counter, mgmt = Applications(platform), build(platform).counter, build(platform, keygen=keygen).card_management
+    cards = build(platform, keygen=keygen).chips
 
     # 1. Born: the municipality reports the birth; J-LIS numbers the child and mails the notice (R-CARD-1).
     number = born(platform, BABY, NAME, DOB).number
@@ -100,7 +99,7 @@ def test_born_notice_qr_application_production_handover_loss_express_reissue_and
     issued_at = dt.datetime(2026, 4, 2, 3, 0, tzinfo=UTC)
     assert auth.not_after == validity.certificate_not_after(DOB, issued_at) == dt.datetime(2031, 3, 20, 14, 59, 59, tzinfo=UTC)
     assert chip_matches_certificate(cards, card_id, first.auth_serial)
-    manifest = Production(platform).manifest(shipment_id)["manifest"]
+    manifest = build(platform).production.manifest(shipment_id)["manifest"]
     assert manifest["items"] == [{"card_id": card_id, "application_id": receipt.application_id}]
 
     # 4. Handover (R-CARD-6): a clerk may not set the PINs; the holder does, then the card is active.

@@ -27,6 +27,7 @@ from myna.access.tokens import Tokens
 from myna.cards.applications import Applications
 from myna.cards.notices import qr_payload
 from myna.store.models_card_management import CardApplication, MailedNotice
+from myna.wiring import build
 
 TRIALS = 4
 THREADS = 12
@@ -155,9 +156,8 @@ def test_r_ra_3_qr_same_key_two_forms_each_gets_its_own_and_one_form_own_or_409(
     one source_ref, two different photos at once: one recorded, the other caller 409."""
     from myna.pki.basic4 import Basic4, Sex
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
 
-    reg = Registry(platform)
+    reg = build(platform).registry
     for code in ("31000000011", "31000000012"):
         reg.submit(ChangeEvent(event_id=f"birth-{code}", type=EventType.BIRTH, resident_code=code, municipality_code=CHIYODA, effective_date=dt.date(2026, 3, 25),
                                basic4=Basic4(f"赤子 {code[-1]}", dt.date(2026, 3, 25), Sex.MALE, "東京都千代田区千代田1-1")), actor="test")  # fmt: skip

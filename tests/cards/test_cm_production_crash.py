@@ -19,11 +19,11 @@ from myna.authority.platform import Platform
 from myna.cards.applications import ApplicationIn, Applications
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
 from myna.settings import Settings
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, ManagedCard, ProductionBatch
 from myna.store.models_cards import ChipRecord
+from myna.wiring import build
 
 N = 30
 CHUNK = 3  # cards personalised together: a chunk is produced whole or not at all
@@ -70,7 +70,7 @@ def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, dat
     assert init.returncode == 0, init.stderr
     platform = Platform.open(Settings(home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000"))
     try:
-        reg = Registry(platform)
+        reg = build(platform).registry
         reg.ensure_municipality(CHIYODA, "千代田区")
         apps = Applications(platform)
         for i in range(N):

@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from myna.access.roles import Role
 from myna.access.tokens import Tokens
 from myna.cards.applications import ApplicationIn, Applications
-from myna.chip.cards import CardService
 from myna.chip.image import KeyRef
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, CardShipment, CardStatusChange, ManagedCard
 from myna.store.models_cards import ChipRecord
+from myna.wiring import build
 
 TRIALS = 2
 CALLERS = 6
@@ -65,7 +65,7 @@ def _certificate_keys(platform, card_id: str) -> dict[KeyRef, bytes]:
 
 
 def test_r_ra_3_production_and_shipping_started_at_once_make_and_ship_each_card_once(platform, operators):
-    cards = CardService(platform)
+    cards = build(platform).chips
     with live_server(platform) as url:
         for trial in range(TRIALS):
             apps = _accepted(platform, trial)

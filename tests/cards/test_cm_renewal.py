@@ -17,15 +17,14 @@ from myna_testing import table_counts
 
 from myna.authority.records import Records
 from myna.cards.applications import ApplicationIn, Applications
-from myna.cards.handover import Counter, Handover
-from myna.cards.management import CardManagement
+from myna.cards.handover import Handover
 from myna.cards.notices import parse_qr, qr_payload
-from myna.cards.production import Production
-from myna.chip.cards import CardPins, CardService
+from myna.chip.cards import CardPins
 from myna.chip.image import KeyRef
 from myna.clock import UTC
 from myna.errors import Conflict, NotFound
 from myna.pki import serials
+from myna.wiring import build
 
 CODE = "50000000001"
 DOB = dt.date(1990, 6, 15)
@@ -42,16 +41,16 @@ def active_card(platform, keygen) -> str:
     """An adult applies on 2026-04-01; the card is produced, shipped and handed over."""
     moved_in(platform, CODE, NAME, DOB, dt.date(2026, 3, 1))
     r = Applications(platform).submit(ApplicationIn(CODE, NAME, DOB, "1", ADDRESS, photo()), "online", "clerk")
-    Production(platform, keygen).produce("factory")
-    Production(platform, keygen).ship("factory")
+    build(platform, keygen=keygen).production.produce("factory")
+    build(platform, keygen=keygen).production.ship("factory")
     card_id = Applications(platform).get(r.application_id)["card_id"]
-    Counter(platform).hand_over(card_id, Handover("passport", True, PINS, "holder"), "clerk", CHIYODA)
+    build(platform).counter.hand_over(card_id, Handover("passport", True, PINS, "holder"), "clerk", CHIYODA)
     return card_id
 
 
 def test_r_card_8_certificates_renewed_in_their_window_with_new_keys_and_links(platform, keygen, tmp_path):
     card_id = active_card(platform, keygen)
-    cards, mgmt = CardService(platform, keygen=keygen), CardManagement(platform, keygen)
+    cards, mgmt = build(platform, keygen=keygen).chips, build(platform, keygen=keygen).card_management
     old = cards.get(card_id)
     assert Records(platform).get(old.sign_serial).not_after == dt.datetime(2030, 6, 15, 14, 59, 59, tzinfo=UTC)  # 5th birthday after issuance (1st: 2026-06-15)
     assert mgmt.card(card_id)["card_expires_at"] == "2035-06-15T14:59:59+00:00"  # 10th birthday
@@ -102,7 +101,7 @@ def test_r_card_8_card_expiry_notice_carries_a_renewal_form_whose_qr_applies_for
     holds only the form id and a token; scanned, it applies for the renewal, pre-filled,
     and the new card replaces the old one at handover."""
     card_id = active_card(platform, keygen)
-    apps, mgmt = Applications(platform), CardManagement(platform, keygen)
+    apps, mgmt = Applications(platform), build(platform, keygen=keygen).card_management
     # 2035-04-01: the card runs to 2035-06-15 (10th birthday); its certificates ran out in 2030, never renewed.
     platform.clock.set(dt.datetime(2035, 4, 1, 3, 0, tzinfo=UTC))
     notices, pdf = mgmt.expiry_notices("schedule", pdf=True)
@@ -134,11 +133,11 @@ def test_r_card_8_card_expiry_notice_carries_a_renewal_form_whose_qr_applies_for
     assert [(f["item"], f["amount_yen"]) for f in mgmt.fees(outstanding=True)] == [("card-renewal", 0)]
     assert apps.submit_qr(code, photo(), "online:qr").defects[0]["code"] == "duplicate"  # the same form again: in progress
 
-    Production(platform, keygen).produce("factory")
-    Production(platform, keygen).ship("factory")
+    build(platform, keygen=keygen).production.produce("factory")
+    build(platform, keygen=keygen).production.ship("factory")
     new_id = apps.get(receipt.application_id)["card_id"]
-    done = Counter(platform).hand_over(new_id, Handover("passport", True, PINS, "holder"), "clerk", CHIYODA)
+    done = build(platform).counter.hand_over(new_id, Handover("passport", True, PINS, "holder"), "clerk", CHIYODA)
     assert done["replaced_card"] == card_id
-    cards = CardService(platform, keygen=keygen)
+    cards = build(platform, keygen=keygen).chips
     assert cards.get(card_id).status == "abolished" and cards.get(new_id).status == "active"
     assert mgmt.card(new_id)["card_expires_at"] == "2044-06-15T14:59:59+00:00"  # 10th birthday after issuance (1st: 2035-06-15)

@@ -20,6 +20,7 @@ from myna.chip.image import CardImage, FaceData, KeyRef
 from myna.chip.pins import MemoryPins, PinRef
 from myna.numbering.codes import municipality_check_digit
 from myna.pki.basic4 import Basic4, Sex
+from myna.wiring import build
 
 AUTH_PIN, SIGN_PIN, FACE_PIN = "1234", "ABC123", "1234"
 MUNICIPALITY = "13101" + str(municipality_check_digit("13101"))
@@ -117,9 +118,8 @@ _codes = itertools.count(1)
 def register_resident(platform, date_of_birth: dt.date = dt.date(1990, 6, 15), name: str = "山田 花子") -> Person:
     """A resident on the register (a move-in from abroad), ready for a card."""
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
 
-    registry = Registry(platform)
+    registry = build(platform).registry
     registry.ensure_municipality(MUNICIPALITY, "Chiyoda")
     code = f"{20000000000 + next(_codes) * 7919:011d}"
     b4 = Basic4(name, date_of_birth, Sex.FEMALE, "東京都千代田区千代田1-1")

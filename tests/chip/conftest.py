@@ -25,6 +25,7 @@ import pytest
 from chip_support import KeyPool, register_resident
 
 from myna.chip.cards import CardPins, CardService
+from myna.wiring import build
 
 VPCD_DRIVER_GLOBS = [
     "/usr/lib/pcsc/drivers/serial/libifdvpcd.so*",
@@ -50,7 +51,7 @@ def keygen() -> KeyPool:
 
 @pytest.fixture
 def cards(platform, keygen) -> CardService:
-    return CardService(platform, keygen=keygen)
+    return build(platform, keygen=keygen).chips
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from myna.pki.basic4 import Basic4
 from myna.pki.kinds import CertKind
 from myna.store import models as m
 from myna.store.models_cards import CardPin, ChipRecord
+from myna.wiring import build
 
 
 def audit_actions(platform, subject: str) -> list[str]:
@@ -244,7 +245,7 @@ def test_the_stored_image_holds_no_plain_key_and_needs_the_image_key(platform, c
     from myna.errors import NotInitialised
 
     with pytest.raises(NotInitialised):
-        CardService(platform, image_key=ImageKey(bytes(32))).load_image(info.card_id)
+        CardService(platform, issuance=build(platform).issuance, image_key=ImageKey(bytes(32))).load_image(info.card_id)
 
 
 def test_card_ids_resolve_by_unique_prefix(platform, cards, person, demo_pins):
@@ -261,14 +262,13 @@ def test_card_ids_resolve_by_unique_prefix(platform, cards, person, demo_pins):
 def test_demo_cards_are_idempotent_and_show_their_pins(platform, keygen):
     from myna import demo
 
-    service = CardService(platform, keygen=keygen)
+    service = build(platform, keygen=keygen).chips
     people = demo.residents(2)
     for p in people:
         from myna.residents.events import ChangeEvent, EventType
-        from myna.residents.registry import Registry
 
-        Registry(platform).ensure_municipality(p.municipality_code, "x")
-        Registry(platform).submit(
+        build(platform).registry.ensure_municipality(p.municipality_code, "x")
+        build(platform).registry.submit(
             ChangeEvent(
                 f"d-{p.resident_code}",
                 EventType.MOVE_IN,
@@ -280,9 +280,9 @@ def test_demo_cards_are_idempotent_and_show_their_pins(platform, keygen):
             ),
             actor="t",
         )
-    made = [ensure_demo_card(platform, p.resident_code, service) for p in people]
+    made = [ensure_demo_card(service, p.resident_code) for p in people]
     assert [(d.created, d.existing) for d in made] == [(2, 0), (2, 0)]
-    again = [ensure_demo_card(platform, p.resident_code, service) for p in people]
+    again = [ensure_demo_card(service, p.resident_code) for p in people]
     assert [(d.card_id, d.created, d.existing) for d in again] == [(d.card_id, 0, 2) for d in made]
     listed = service.list()
     assert all(c.demo and c.demo_pins == {"auth": "1234", "sign": "ABC123", "face": "1234"} for c in listed)

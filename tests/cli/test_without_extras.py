@@ -51,7 +51,7 @@ def test_every_platform_module_imports_and_the_server_starts_without_the_extras(
             assert result.exit_code == 0, result.output
         from fastapi.testclient import TestClient
         from myna.authority.platform import Platform
-        from myna.validation.runtime import platform_app
+        from myna.web.server import platform_app
         with TestClient(platform_app(Platform.open(), schedule=False)) as client:
             for path in ("/", "/ui/", "/ui/portal", "/docs", "/healthz"):
                 r = client.get(path)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from myna.mobile.issuance import MobileService, application_document, proof_message
+from myna.mobile.issuance import application_document, proof_message
 from myna.mobile.secure_element import SoftwareSecureElement
 from myna.pki.keys import KeyAlgorithm
+from myna.wiring import build
 
 
 def phone_apply_and_issue(platform, holder, kind="mobile-sign", se=None, algorithm=KeyAlgorithm.EC_P256):
     """Apply with the card, make the key in the secure element, get the certificate."""
     se = se or SoftwareSecureElement()
-    service = MobileService(platform)
+    service = build(platform).mobile
     doc = application_document(kind, holder.basic4)
     app = service.apply(doc, holder.sign(doc))
     public = se.generate(app.id, algorithm)

@@ -11,13 +11,13 @@ from ver_support import bearer, make_holder
 from myna.authority.revoking import RevocationService
 from myna.pki import serials
 from myna.pki.revocation import RevocationReason
-from myna.verifiers.credentials import Credentials
 from myna.verifiers.registry import VerifierRegistry
+from myna.wiring import build
 
 
 def _token(platform, code, vtype):
     VerifierRegistry(platform).register(code, code, vtype, "test")
-    return Credentials(platform).create_token(code, "test")
+    return build(platform).credentials.create_token(code, "test")
 
 
 def test_r_ver_3_card_and_mobile_serials_both_ways(platform, cards, http):

@@ -17,11 +17,12 @@ from race_support import live_server, together
 from sqlalchemy import func, select
 from ver_support import b64, make_holder
 
-from myna.mobile.issuance import MobileService, application_document, proof_message
+from myna.mobile.issuance import application_document, proof_message
 from myna.mobile.secure_element import SoftwareSecureElement
 from myna.pki.keys import KeyAlgorithm
 from myna.store import models as m
 from myna.store import models_mobile as mm
+from myna.wiring import build
 
 TRIALS = 3
 THREADS = 8
@@ -40,7 +41,7 @@ def _issued_for(platform, application_id: str) -> list[m.Certificate]:
 
 def test_r_ra_3_mobile_different_keys_for_one_application_own_certificate_or_409(platform, cards):
     holder = make_holder(platform, cards)
-    service = MobileService(platform)
+    service = build(platform).mobile
     with live_server(platform) as url:
         for _trial in range(TRIALS):
             doc = application_document("mobile-sign", holder.basic4)  # a fresh nonce: a new application each trial
@@ -67,7 +68,7 @@ def test_r_ra_3_mobile_different_keys_for_one_application_own_certificate_or_409
 
 def test_r_ra_3_mobile_same_key_from_many_callers_one_certificate(platform, cards):
     holder = make_holder(platform, cards)
-    service = MobileService(platform)
+    service = build(platform).mobile
     with live_server(platform) as url:
         for trial in range(TRIALS):
             doc = application_document("mobile-sign" if trial % 2 == 0 else "mobile-auth", holder.basic4)

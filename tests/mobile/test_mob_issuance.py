@@ -14,7 +14,7 @@ from myna.authority.issuance import IssuanceService
 from myna.authority.records import Records
 from myna.authority.revoking import RevocationService
 from myna.errors import Conflict, InvalidInput, NotEligible
-from myna.mobile.issuance import ApplicationExpired, BadProof, MobileService, application_document, proof_message
+from myna.mobile.issuance import ApplicationExpired, BadProof, application_document, proof_message
 from myna.mobile.secure_element import SoftwareSecureElement
 from myna.pki import serials
 from myna.pki.basic4 import Basic4
@@ -23,6 +23,7 @@ from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
 from myna.store import models as m
 from myna.verifiers.card_signed import CardCertificateNotValid, InvalidSignature
+from myna.wiring import build
 
 
 def _row(platform, serial: int) -> m.Certificate:
@@ -44,7 +45,7 @@ def test_r_cert_5_mobile_sign_issued_on_a_valid_card_signature(platform, cards, 
     assert Basic4.from_certificate(cert) == Basic4.from_certificate(_cert(platform, h.sign_serial))
     assert cert.issuer == platform.authority("mobile-sign").cert.subject
     # linked to the card certificate and never outliving it
-    assert MobileService(platform).link_of(issued.serial) == h.sign_hex
+    assert build(platform).mobile.link_of(issued.serial) == h.sign_hex
     assert _row(platform, issued.serial).not_after == _row(platform, h.sign_serial).not_after
     assert cert.not_valid_after_utc == _row(platform, h.sign_serial).not_after
 
@@ -59,7 +60,7 @@ def test_r_cert_5_mobile_auth_links_to_the_card_user_auth_certificate(platform, 
     h = make_holder(platform, cards)
     _, issued, _ = phone_apply_and_issue(platform, h, "mobile-auth")
     assert issued.kind is CertKind.MOBILE_AUTH
-    assert MobileService(platform).link_of(issued.serial) == h.auth_hex
+    assert build(platform).mobile.link_of(issued.serial) == h.auth_hex
     from cryptography import x509
 
     with pytest.raises(x509.ExtensionNotFound):
@@ -73,13 +74,13 @@ def test_r_cert_5_refused_with_a_revoked_card_signature_certificate(platform, ca
     RevocationService(platform).revoke(h.sign_serial, RevocationReason.REQUEST, "test")
     before = table_counts(platform)
     with pytest.raises(CardCertificateNotValid, match="revoked"):
-        MobileService(platform).apply(doc, sig)
+        build(platform).mobile.apply(doc, sig)
     assert table_counts(platform) == before
 
 
 def test_r_cert_5_refused_when_the_card_is_revoked_between_application_and_key(platform, cards):
     h = make_holder(platform, cards)
-    service, se = MobileService(platform), SoftwareSecureElement()
+    service, se = build(platform).mobile, SoftwareSecureElement()
     doc = application_document("mobile-sign", h.basic4)
     app = service.apply(doc, h.sign(doc))
     RevocationService(platform).revoke(h.sign_serial, RevocationReason.REQUEST, "test")
@@ -94,22 +95,22 @@ def test_r_cert_5_refused_without_a_correct_signature(platform, cards):
     doc = application_document("mobile-sign", h.basic4)
     before = table_counts(platform)
     with pytest.raises(InvalidSignature, match="messageDigest"):
-        MobileService(platform).apply(doc, other.sign(application_document("mobile-sign", other.basic4)))
+        build(platform).mobile.apply(doc, other.sign(application_document("mobile-sign", other.basic4)))
     with pytest.raises(InvalidSignature):
-        MobileService(platform).apply(doc, h.sign(doc)[:-10])
+        build(platform).mobile.apply(doc, h.sign(doc)[:-10])
     # someone else's basic 4 information, signed by this card
     wrong = application_document("mobile-sign", dataclasses.replace(h.basic4, name="佐藤 一郎"))
     with pytest.raises(InvalidInput, match="differs from the card signature certificate: name"):
-        MobileService(platform).apply(wrong, h.sign(wrong))
+        build(platform).mobile.apply(wrong, h.sign(wrong))
     bad_kind = application_document("card-sign", h.basic4)
     with pytest.raises(InvalidInput, match="mobile-sign or mobile-auth"):
-        MobileService(platform).apply(bad_kind, h.sign(bad_kind))
+        build(platform).mobile.apply(bad_kind, h.sign(bad_kind))
     assert table_counts(platform) == before
 
 
 def test_r_cert_5_proof_of_possession_and_application_lifetime(platform, cards, clock):
     h = make_holder(platform, cards)
-    service, se = MobileService(platform), SoftwareSecureElement()
+    service, se = build(platform).mobile, SoftwareSecureElement()
     doc = application_document("mobile-sign", h.basic4)
     app = service.apply(doc, h.sign(doc))
     with pytest.raises(Conflict, match="already submitted"):
@@ -129,11 +130,11 @@ def test_r_cert_5_issue_is_idempotent_for_the_same_key_only(platform, cards):
     h = make_holder(platform, cards)
     app, issued, se = phone_apply_and_issue(platform, h)
     proof = se.sign(app.id, proof_message(app.id, app.challenge))
-    again = MobileService(platform).issue(app.id, se.public_key_pem(app.id), proof)
+    again = build(platform).mobile.issue(app.id, se.public_key_pem(app.id), proof)
     assert again.serial == issued.serial and not again.created
     other = se.generate("k2", KeyAlgorithm.EC_P256)
     with pytest.raises(Conflict, match="already used"):
-        MobileService(platform).issue(app.id, other, se.sign("k2", proof_message(app.id, app.challenge)))
+        build(platform).mobile.issue(app.id, other, se.sign("k2", proof_message(app.id, app.challenge)))
 
 
 def test_r_cert_5_mobile_auth_needs_a_valid_card_user_auth(platform, cards):
@@ -141,7 +142,7 @@ def test_r_cert_5_mobile_auth_needs_a_valid_card_user_auth(platform, cards):
     RevocationService(platform).revoke(h.auth_serial, RevocationReason.REQUEST, "test")
     doc = application_document("mobile-auth", h.basic4)
     with pytest.raises(NotEligible, match="card user-auth"):
-        MobileService(platform).apply(doc, h.sign(doc))
+        build(platform).mobile.apply(doc, h.sign(doc))
 
 
 @pytest.mark.parametrize("reason", [RevocationReason.REQUEST, RevocationReason.RECORD_ERROR, RevocationReason.RESIDENT_CHANGE])
@@ -182,7 +183,6 @@ def test_r_rev_6_expiry_does_not_cascade(platform, cards, clock):
 
     from myna.authority.crls import CrlService
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
 
     h = make_holder(platform, cards)
     _, mobile, _ = phone_apply_and_issue(platform, h)
@@ -198,7 +198,7 @@ def test_r_rev_6_expiry_does_not_cascade(platform, cards, clock):
     for serial in (h.sign_serial, mobile.serial):
         with pytest.raises(Conflict, match="R-REV-7"):
             RevocationService(platform).revoke(serial, RevocationReason.REQUEST, "test")
-    Registry(platform).submit(
+    build(platform).registry.submit(
         ChangeEvent("nc-after-expiry", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, card_end.date(), name="田中 花子"),
         actor="test",
     )
@@ -220,7 +220,7 @@ def test_r_cert_5_refused_with_an_expired_card_signature_certificate(platform, c
     for kind in ("mobile-sign", "mobile-auth"):
         doc = application_document(kind, h.basic4)
         with pytest.raises(CardCertificateNotValid, match="validity period"):
-            MobileService(platform).apply(doc, h.sign(doc))
+            build(platform).mobile.apply(doc, h.sign(doc))
     assert table_counts(platform) == before
 
 
@@ -230,7 +230,7 @@ def test_r_cert_5_refused_when_the_card_certificate_expires_between_application_
     h = make_holder(platform, cards)
     card_end = _row(platform, h.sign_serial).not_after
     clock.set(card_end - dt.timedelta(minutes=10))
-    service, se = MobileService(platform), SoftwareSecureElement()
+    service, se = build(platform).mobile, SoftwareSecureElement()
     doc = application_document("mobile-sign", h.basic4)
     app = service.apply(doc, h.sign(doc))
     public = se.generate(app.id, KeyAlgorithm.EC_P256)

@@ -17,6 +17,7 @@ from myna.authority.records import Records
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
+from myna.wiring import build
 
 CHIYODA = "131016"  # 13101 + check digit
 SHINJUKU = "131041"
@@ -33,7 +34,7 @@ def basic4(name: str = "山田 花子", dob: dt.date = ADULT_DOB, sex: Sex = Sex
 
 def registry(platform) -> Registry:
     """A Registry with the three test municipalities registered."""
-    reg = Registry(platform)
+    reg = build(platform).registry
     for code, name in MUNICIPALITIES.items():
         reg.ensure_municipality(code, name)
     return reg

@@ -12,6 +12,7 @@ from myna_testing import issue_many_registered, issue_request, require_tool
 
 from myna.pki import serials
 from myna.web.app import create_app
+from myna.wiring import build
 
 
 @pytest.fixture
@@ -52,9 +53,8 @@ def counter(platform):
 
     from myna.access.roles import Role
     from myna.access.tokens import Tokens
-    from myna.residents.registry import Registry
 
-    registry = Registry(platform)
+    registry = build(platform).registry
     registry.ensure_municipality(CHIYODA, "千代田区")
     registry.ensure_municipality(SHINJUKU, "新宿区")
     tokens = Tokens(platform)

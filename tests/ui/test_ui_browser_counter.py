@@ -10,17 +10,15 @@ from ui_support import CHIYODA, photo, screenshot
 
 from myna.access.roles import Role
 from myna.access.tokens import Tokens
-from myna.cards.production import Production
-from myna.chip.cards import CardService
 from myna.pki import serials
-from myna.residents.registry import Registry
 from myna.store import models as m
+from myna.wiring import build
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 
 
 def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_suspends_it(platform, live_server, page, tmp_path):
-    Registry(platform).ensure_municipality(CHIYODA, "千代田区")
+    build(platform).registry.ensure_municipality(CHIYODA, "千代田区")
     token = Tokens(platform).create(Role.MUNICIPALITY, "窓口 太郎", CHIYODA)
     page.goto(f"{live_server}/ui/login")
     screenshot(page, "login-ja")
@@ -60,9 +58,9 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     screenshot(page, "counter-receipt-ja")
 
     # J-LIS produces and ships (back-office jobs, not screens).
-    Production(platform).produce("jlis", size=10)
-    Production(platform).ship("jlis")
-    (card,) = CardService(platform).list(resident_code=CODE)
+    build(platform).production.produce("jlis", size=10)
+    build(platform).production.ship("jlis")
+    (card,) = build(platform).chips.list(resident_code=CODE)
 
     # Anyone with the receipt number sees it shipped.
     page.goto(f"{live_server}/ui/portal/status?receipt={receipt}")
@@ -85,7 +83,7 @@ def test_clerk_takes_an_application_and_hands_the_card_over_then_the_holder_susp
     assert page.is_visible("#done")
 
     # Lost: suspended from the portal with the number and date of birth.
-    info = Registry(platform).get(CODE, None)
+    info = build(platform).registry.get(CODE, None)
     page.goto(f"{live_server}/ui/portal/lost?lang=en")
     page.fill("#number", info["number"])
     page.fill("#name", info["name"])

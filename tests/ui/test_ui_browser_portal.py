@@ -8,7 +8,6 @@ import pytest
 from ui_support import resident_with_card, screenshot
 
 from myna.access.entitlements import VerifierType
-from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.image import KeyRef
 from myna.chip.pins import PinRef
@@ -16,15 +15,15 @@ from myna.errors import NotFound
 from myna.numbering.codes import municipality_check_digit
 from myna.pki import serials
 from myna.verifiers.credentials import Caller
-from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
+from myna.wiring import build
 
 pytestmark = [pytest.mark.slow, pytest.mark.interop]
 MUNICIPALITY = "13101" + str(municipality_check_digit("13101"))
 
 
 def card_answers(platform, card_id: str, pin: str, challenge_hex: str) -> tuple[str, str]:
-    client = JpkiClient(CardService(platform).open_card(card_id).transmit)
+    client = JpkiClient(build(platform).chips.open_card(card_id).transmit)
     cert = client.read_certificate("auth")
     client.verify(PinRef.AUTH, pin)
     signature = client.sign_sha256(KeyRef.AUTH, bytes.fromhex(challenge_hex))
@@ -38,7 +37,7 @@ def test_resident_signs_in_with_the_card_and_sees_their_record(platform, live_se
     registry = VerifierRegistry(platform)
     bank = registry.register("BANK01", "みどり銀行", VerifierType.SIGNATURE, "test")
     shop = registry.register("SHOP01", "ログイン専用ショップ", VerifierType.USER_AUTH, "test")
-    provision = ProvisionService(platform)
+    provision = build(platform).provision
     provision.status(Caller(shop, "token", "1"), "auth", card.auth_serial)
     with pytest.raises(NotFound):
         provision.basic4(Caller(bank, "token", "2"), card.auth_serial)

@@ -7,14 +7,12 @@ import re
 import pytest
 from ui_support import CHIYODA, SHINJUKU, photo
 
-from myna.cards.production import Production
-from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.pins import PinRef
 from myna.errors import NotFound
-from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.store.models_cards import ChipRecord
+from myna.wiring import build
 
 CODE = "40000000006"
 
@@ -48,9 +46,9 @@ def produced_card(platform, client) -> str:
     assert report_birth(client)[0].status_code == 303
     r = take_application(client)
     assert r.status_code == 200 and 'data-status="accepted"' in r.text, r.text
-    Production(platform).produce("jlis", size=10)
-    Production(platform).ship("jlis")
-    (card,) = CardService(platform).list(resident_code=CODE)
+    build(platform).production.produce("jlis", size=10)
+    build(platform).production.ship("jlis")
+    (card,) = build(platform).chips.list(resident_code=CODE)
     return card.card_id
 
 
@@ -60,7 +58,7 @@ def test_birth_reported_twice_with_the_same_form_is_recorded_once(platform, coun
     assert r.status_code == 303 and r.headers["location"].startswith(f"/ui/counter/residents/{CODE}")
     again = counter.post("/ui/counter/events", data=data, follow_redirects=False)
     assert again.status_code == 303  # acknowledged, not re-applied
-    assert len(Registry(platform).get(CODE, CHIYODA)["history"]) == 1
+    assert len(build(platform).registry.get(CODE, CHIYODA)["history"]) == 1
     page = counter.get(f"/ui/counter/residents/{CODE}", headers={"accept-language": "en"}).text
     assert "佐藤 みらい" in page and 'data-status="active"' in page
 
@@ -115,7 +113,7 @@ def test_handover_needs_the_holder_at_the_counter(platform, counter):
     assert r.status_code == 303
     assert 'data-status="active"' in counter.get(f"/ui/counter/cards/{card_id}").text
     # The PIN the holder set opens the card.
-    client = JpkiClient(CardService(platform).open_card(card_id).transmit)
+    client = JpkiClient(build(platform).chips.open_card(card_id).transmit)
     client.verify(PinRef.AUTH, "1234")
 
 
@@ -155,7 +153,7 @@ def scoped_state(platform) -> dict:
             "applications": sorted((a.application_id, a.status) for a in s.query(CardApplication)),
             "handovers": s.query(CardHandover).count(),
             "fees": s.query(CardFee).count(),
-            "resident": Registry(platform).get(CODE, CHIYODA),
+            "resident": build(platform).registry.get(CODE, CHIYODA),
         }
 
 
@@ -182,8 +180,6 @@ def test_another_municipalitys_card_is_answered_like_an_unknown_one(platform, co
     """Scoping of the counter (R-CARD-6, R-CARD-7): a municipality-B clerk trying every
     screen on A's shipped card and resident gets what an unknown card or resident gets
     (404, the same page), never A's card id, and nothing changes."""
-    from myna.cards.management import CardManagement
-
     card_id = produced_card(platform, counter)
     before = scoped_state(platform)
     as_clerk(counter, "shinjuku")
@@ -205,8 +201,8 @@ def test_another_municipalitys_card_is_answered_like_an_unknown_one(platform, co
     assert r.status_code == 404 and card_id not in r.text
     assert r.text.replace(card_id[:6], "FFFFFF") == counter.get("/ui/counter/cards/FFFFFF").text
     with pytest.raises(NotFound) as e:  # the service the API uses answers the same way
-        CardManagement(platform).card(card_id[:6], SHINJUKU)
-    assert card_id not in str(e.value) and str(e.value) == str(pytest.raises(NotFound, CardManagement(platform).card, UNKNOWN_CARD, SHINJUKU).value)
+        build(platform).card_management.card(card_id[:6], SHINJUKU)
+    assert card_id not in str(e.value) and str(e.value) == str(pytest.raises(NotFound, build(platform).card_management.card, UNKNOWN_CARD, SHINJUKU).value)
     # A's arrived card is not in B's list, and B's batch of pickup notices has nothing to print.
     overview = counter.get("/ui/counter").text
     assert card_id not in overview and 'id="arrived"' not in overview

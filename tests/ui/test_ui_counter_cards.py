@@ -11,8 +11,6 @@ from sqlalchemy import select
 from test_ui_counter import CODE, HANDOVER, as_clerk, hand_over, hidden, produced_card, scoped_state, take_application
 from ui_support import pdf_text, photo
 
-from myna.cards.production import Production
-from myna.chip.cards import CardService
 from myna.chip.client import JpkiClient
 from myna.chip.pins import PinRef
 from myna.clock import JST
@@ -20,6 +18,7 @@ from myna.pki import serials
 from myna.store import models as m
 from myna.store.models_card_management import CardApplication, CardFee, CardStatusChange, CertificateRenewal, ManagedCard
 from myna.store.models_cards import ChipRecord
+from myna.wiring import build
 
 ADULT = "40000000014"
 
@@ -50,9 +49,9 @@ def adult_card(platform, client, code=ADULT) -> str:
     assert client.post("/ui/counter/events", data=data, follow_redirects=False).status_code == 303
     r = take_application(client, code, name="高橋 健", date_of_birth="1980-05-05", sex="1", address="東京都千代田区丸の内1-1", express="abroad")
     assert 'data-status="accepted"' in r.text, r.text
-    Production(platform).produce("jlis", size=10)
-    Production(platform).ship("jlis")
-    (card,) = CardService(platform).list(resident_code=code)
+    build(platform).production.produce("jlis", size=10)
+    build(platform).production.ship("jlis")
+    (card,) = build(platform).chips.list(resident_code=code)
     return card.card_id
 
 
@@ -94,7 +93,7 @@ def test_a_card_with_a_signature_certificate_needs_the_signature_pin_too(platfor
     r = hand_over(counter, card_id, sign_pin="HANDOVER7", sign_pin_again="HANDOVER7")
     assert r.status_code == 303
     assert card_row(platform, card_id).status == "active"
-    client = JpkiClient(CardService(platform).open_card(card_id).transmit)
+    client = JpkiClient(build(platform).chips.open_card(card_id).transmit)
     client.verify(PinRef.SIGN, "HANDOVER7")
 
 
@@ -229,9 +228,9 @@ def test_reissue_from_the_card_page_replaces_the_lost_card(platform, counter):
         app = s.scalar(select(CardApplication).where(CardApplication.replaces_card_id == card_id))
         assert app.reason == "reissue" and app.express == "loss"
     assert card_row(platform, card_id).status == "lost"  # until the new card is handed over
-    Production(platform).produce("jlis", size=10)
-    Production(platform).ship("jlis")
-    (new,) = [c.card_id for c in CardService(platform).list(resident_code=CODE) if c.card_id != card_id]
+    build(platform).production.produce("jlis", size=10)
+    build(platform).production.ship("jlis")
+    (new,) = [c.card_id for c in build(platform).chips.list(resident_code=CODE) if c.card_id != card_id]
     assert hand_over(counter, new).status_code == 303
     assert card_row(platform, new).status == "active" and card_row(platform, card_id).status == "abolished"
     old_page = counter.get(f"/ui/counter/cards/{card_id}", headers={"accept-language": "ja"}).text

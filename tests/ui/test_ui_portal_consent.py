@@ -10,8 +10,8 @@ from myna.access.entitlements import VerifierType
 from myna.errors import NotFound
 from myna.pki import serials
 from myna.verifiers.credentials import Caller
-from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
+from myna.wiring import build
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_grant_and_withdraw_take_effect_at_once_and_the_disclosure_record_shows_
     key, serial = holder
     sign_in(portal, key, serial)
     bank = Caller(verifiers["bank"], "token", "1")
-    provision = ProvisionService(platform)
+    provision = build(platform).provision
     # A status query about the holder's certificate by a verifier entitled to user-auth status.
     shop = Caller(verifiers["shop"], "token", "2")
     provision.status(shop, "auth", serials.parse(serial))

@@ -9,6 +9,7 @@ from ui_support import resident_with_card
 
 from myna.pki import serials
 from myna.store import models as m
+from myna.wiring import build
 
 
 def lost_form(info: dict, **over) -> dict:
@@ -147,7 +148,7 @@ def test_r_card_7_failed_attempts_are_limited_per_number_and_per_source_in_the_s
     other = Platform.open(settings, clock)
     try:
         with pytest.raises(TooManyAttempts):
-            suspend_lost(other, info["number"], info["date_of_birth"], "resident@portal", name=info["name"], address=info["address"], source="elsewhere")
+            suspend_lost(build(other).card_management, info["number"], info["date_of_birth"], "resident@portal", name=info["name"], address=info["address"], source="elsewhere")
     finally:
         other.close()
     assert revoked_serials(platform) == before

@@ -9,6 +9,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from myna.wiring import build
+
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHIYODA = "131016"
 SHINJUKU = "131041"
@@ -56,20 +58,19 @@ def resident_with_card(platform, code: str = "31000000007", pins: tuple[str, str
     """A resident on the register (moved in from abroad) holding an active virtual card."""
     import datetime as dt
 
-    from myna.chip.cards import CardPins, CardService
+    from myna.chip.cards import CardPins
     from myna.numbering.codes import municipality_check_digit
     from myna.pki.basic4 import Basic4, Sex
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
 
     municipality = "13101" + str(municipality_check_digit("13101"))
-    registry = Registry(platform)
+    registry = build(platform).registry
     registry.ensure_municipality(municipality, "Chiyoda")
     b4 = Basic4("鈴木 一郎", dt.date(1985, 2, 3), Sex.MALE, "東京都千代田区霞が関2-1-2")
     registry.submit(
         ChangeEvent(f"ui-{code}", EventType.MOVE_IN, code, municipality, dt.date(2020, 4, 1), basic4=b4, address=b4.address), actor="test"
     )
-    card = CardService(platform).create_card(code, CardPins(auth=pins[0], sign=pins[1]), "test")
+    card = build(platform).chips.create_card(code, CardPins(auth=pins[0], sign=pins[1]), "test")
     return registry.get(code, None), card
 
 
@@ -82,15 +83,12 @@ def card_and_verifier_figures(platform, clock) -> None:
 
     from myna.access.entitlements import VerifierType
     from myna.cards.applications import ApplicationIn, Applications
-    from myna.cards.production import Production
     from myna.pki.basic4 import Basic4, Sex
     from myna.residents.events import ChangeEvent, EventType
-    from myna.residents.registry import Registry
     from myna.verifiers.credentials import Caller
-    from myna.verifiers.provision import ProvisionService
     from myna.verifiers.registry import VerifierRegistry
 
-    registry = Registry(platform)
+    registry = build(platform).registry
     registry.ensure_municipality(CHIYODA, "千代田区")
     for i, code in enumerate(("50000000001", "50000000002", "50000000003")):
         b4 = Basic4(f"住民 {i}", dt.date(1990, 1, 1 + i), Sex.MALE, "東京都千代田区1-1")
@@ -99,12 +97,12 @@ def card_and_verifier_figures(platform, clock) -> None:
         )
         Applications(platform).submit(ApplicationIn(code, b4.name, b4.date_of_birth, "1", b4.address, photo()), "online", "test")
     clock.advance(dt.timedelta(days=3))
-    Production(platform).produce("jlis", size=2)  # two of the three produced and shipped
-    Production(platform).ship("jlis")
+    build(platform).production.produce("jlis", size=2)  # two of the three produced and shipped
+    build(platform).production.ship("jlis")
     shop = VerifierRegistry(platform).register("SHOP01", "ショップ", VerifierType.USER_AUTH, "test")
     issued = issue_many_registered(platform, [issue_request("card-auth")], "test")[0]
-    ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
-    ProvisionService(platform).status(Caller(shop, "token", "1"), "auth", issued.serial)
+    build(platform).provision.status(Caller(shop, "token", "1"), "auth", issued.serial)
+    build(platform).provision.status(Caller(shop, "token", "1"), "auth", issued.serial)
 
 
 def photo() -> bytes:

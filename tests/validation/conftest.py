@@ -1,6 +1,6 @@
 """Fixtures for the validity-centre tests: an in-process centre over the ``platform``
 fixture's store, driven by the ``clock`` fixture. Syncs happen only when a test calls
-``centre.sync_once(DbFeed(platform))``: nothing runs in the background."""
+``centre.sync_once(build(platform).feed)``: nothing runs in the background."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from myna.clock import FixedClock
 from myna.validation.centre import Centre, CentreConfig
 from myna.validation.feeds import DbFeed
 from myna.validation.provision import provision
+from myna.wiring import build
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def make_centre(platform: Platform, clock: FixedClock, tmp_path: Path):
 
 @pytest.fixture
 def feed(platform: Platform) -> DbFeed:
-    return DbFeed(platform)
+    return build(platform).feed
 
 
 @pytest.fixture

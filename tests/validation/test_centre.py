@@ -3,7 +3,7 @@ over the network; R-VER-1: only registered verifiers, each for the certificates 
 registered for, in the access-controlled mode).
 
 No subprocess and no background thread: the test decides when the centre syncs
-(``centre.sync_once(DbFeed(platform))``) and moves the ``clock`` fixture, which both the
+(``centre.sync_once(build(platform).feed)``) and moves the ``clock`` fixture, which both the
 platform and the centre read. Requests are built with cryptography (or asn1crypto for
 what cryptography will not build), responses parsed and verified with cryptography.
 """
@@ -37,7 +37,7 @@ from myna.pki.revocation import RevocationReason
 from myna.store.replica import FeedEvent
 from myna.validation import centre as centre_module
 from myna.validation.centre import Centre
-from myna.validation.feeds import DbFeed
+from myna.wiring import build
 
 SHA1, SHA256 = hashes.SHA1(), hashes.SHA256()
 HASHES = pytest.mark.parametrize("algorithm", [SHA1, SHA256], ids=["sha1-certid", "sha256-certid"])
@@ -152,7 +152,7 @@ def test_supported_certid_hashes_sha384_sha512_R_REV_10(platform: Platform, cent
     """CertIDs hashed with SHA-384 and SHA-512 are answered too (same answer, same hash)."""
     issuer = ca_cert(platform, "card-sign")
     cert = issue(platform, "card-sign")
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     for algorithm in (hashes.SHA384(), hashes.SHA512()):
         resp = ask(centre, cert, issuer, algorithm=algorithm)
         assert resp.certificate_status is ocsp.OCSPCertStatus.GOOD
@@ -168,7 +168,7 @@ def test_nonce_echoed_when_sent_and_absent_when_not_R_REV_10(platform: Platform,
     gets a response without one; two requests with different nonces get their own."""
     issuer = ca_cert(platform, "card-auth")
     cert = issue(platform, "card-auth")
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     for size in (1, 16, 32):
         nonce = os.urandom(size)
         resp = ask(centre, cert, issuer, algorithm=algorithm, nonce=nonce)
@@ -194,7 +194,7 @@ def test_response_signed_by_delegated_responder_chaining_to_issuer_R_REV_10(plat
     root = ca_cert(platform, "root")
     certs = {kind: issue(platform, kind) for kind in ALL_CAS if kind != "root"}
     certs["root"] = ca_cert(platform, "card-sign")  # the root's "holders" are the issuing CAs
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     responders = set()
     for kind, nonce in ((k, n) for k in ALL_CAS for n in (None, os.urandom(16))):
         issuer, cert = ca_cert(platform, kind), certs[kind]
@@ -242,7 +242,7 @@ def test_response_signed_by_another_key_does_not_verify(platform: Platform, cent
     verify with the responder key."""
     issuer = ca_cert(platform, "card-sign")
     cert = issue(platform, "card-sign")
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     resp = ask(centre, cert, issuer)
     tbs = bytearray(resp.tbs_response_bytes)
     tbs[-1] ^= 1
@@ -261,7 +261,7 @@ def test_cached_good_replaced_by_revoked_after_the_sync_that_brings_it_R_REV_10(
     by "revoked" by that sync, for both CertID hashes; a revoked answer is then cached."""
     issuer = ca_cert(platform, "card-auth")
     cert = issue(platform, "card-auth")
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     first = {a.name: centre.answer(request_der(cert, issuer, a)) for a in (SHA1, SHA256)}
     clock.advance(dt.timedelta(seconds=1))
     again = {a.name: centre.answer(request_der(cert, issuer, a)) for a in (SHA1, SHA256)}
@@ -271,7 +271,7 @@ def test_cached_good_replaced_by_revoked_after_the_sync_that_brings_it_R_REV_10(
     clock.advance(dt.timedelta(seconds=1))
     done = revoke(platform, cert, RevocationReason.REQUEST)
     assert {outcome(centre.answer(request_der(cert, issuer, a))) for a in (SHA1, SHA256)} == {"good"}, "not synced yet"
-    stats = centre.sync_once(DbFeed(platform))
+    stats = centre.sync_once(build(platform).feed)
     assert [s for s, _ in stats.revoked_visible] == [serials.to_store(cert.serial_number)]
     signed = count_signatures(centre)
     sha1_after = centre.answer(request_der(cert, issuer, SHA1))
@@ -486,7 +486,7 @@ def test_lag_bound_holds_to_the_subsecond_with_the_system_clock_R_REV_10(platfor
     )
     der = request_der(cert, issuer)
     time.sleep(1 - time.time() % 1)  # just after a second boundary
-    c.sync_once(DbFeed(platform))
+    c.sync_once(build(platform).feed)
     synced = time.time()
     last_good = None
     while time.time() - synced < 1.5:
@@ -576,7 +576,7 @@ def test_open_mode_answers_everyone_and_path_slug_must_match_R_VER_1(platform: P
     of one CA (the slug hint) about another CA's certificate is refused (unauthorized),
     while a generation suffix in the slug is accepted."""
     cert = issue(platform, "card-auth")
-    centre.sync_once(DbFeed(platform))
+    centre.sync_once(build(platform).feed)
     issuer = ca_cert(platform, "card-auth")
     der = request_der(cert, issuer)
     assert outcome(centre.answer(der)) == "good"

@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from ver_support import card_service
 
-from myna.verifiers.credentials import Credentials
 from myna.verifiers.registry import VerifierRegistry
 from myna.web.app import create_app
+from myna.wiring import build
 
 
 @pytest.fixture
@@ -31,6 +31,6 @@ def enrol(platform):
         VerifierRegistry(platform).register(code, f"{code} Co., Ltd.", vtype, "test", operator)
         if vtype == "entrusting-business":
             return None
-        return Credentials(platform).create_token(code, "test")
+        return build(platform).credentials.create_token(code, "test")
 
     return make

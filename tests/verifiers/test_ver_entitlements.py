@@ -14,8 +14,8 @@ from myna.authority.crls import CrlService
 from myna.errors import Conflict
 from myna.verifiers.consent import Consents
 from myna.verifiers.credentials import Caller
-from myna.verifiers.provision import ProvisionService
 from myna.verifiers.registry import VerifierRegistry
+from myna.wiring import build
 
 TYPES = [
     "signature",
@@ -101,7 +101,7 @@ def test_r_ver_1_entrusting_business_receives_nothing_directly(platform, cards, 
     enrol("PF1", "platform-operator")
     enrol("BIZ1", "entrusting-business", operator="PF1")
     biz = Caller(VerifierRegistry(platform).get("BIZ1"), "token", "0")
-    service = ProvisionService(platform)
+    service = build(platform).provision
     calls = [
         lambda: service.status(biz, "sign", h.sign_serial),
         lambda: service.basic4(biz, h.sign_serial),

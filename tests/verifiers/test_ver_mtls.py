@@ -24,10 +24,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ver_support import make_holder
 
 from myna.store import models_verifiers as mv
-from myna.verifiers.credentials import VerifierCa
 from myna.verifiers.mtls import server_config, write_server_files
 from myna.verifiers.registry import VerifierRegistry
 from myna.web.app import create_app
+from myna.wiring import build
 
 
 def _free_port() -> int:
@@ -40,7 +40,7 @@ def _free_port() -> int:
 def server(platform, clock):
     # TLS checks validity against the wall clock: issue every certificate at wall-clock time
     clock.set(dt.datetime.now(dt.timezone.utc))
-    cert, key, ca = write_server_files(platform, "127.0.0.1")
+    cert, key, ca = write_server_files(build(platform).verifier_ca, "127.0.0.1")
     port = _free_port()
     srv = uvicorn.Server(server_config(create_app(platform, schedule=False), "127.0.0.1", port, cert, key, ca, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -73,7 +73,7 @@ def test_client_certificate_identifies_the_verifier_and_attributes_the_request(p
     url, ca = server
     VerifierRegistry(platform).register("SIG1", "Sig One", "signature", "test")
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = VerifierCa(platform).issue_client_certificate(
+    issued = build(platform).verifier_ca.issue_client_certificate(
         "SIG1", key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), "test"
     )
     files = _key_files(tmp_path, "sig1", issued.pem.encode(), key)
@@ -125,7 +125,7 @@ def test_verifier_ca_certificate_not_recorded_is_refused(platform, server, tmp_p
     VerifierRegistry(platform).register("SIG1", "Sig One", "signature", "test")
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SIG1")])
-    cert = VerifierCa(platform)._leaf(subject, key.public_key(), 30, ExtendedKeyUsageOID.CLIENT_AUTH)
+    cert = build(platform).verifier_ca._leaf(subject, key.public_key(), 30, ExtendedKeyUsageOID.CLIENT_AUTH)
     files = _key_files(tmp_path, "unrecorded", cert.public_bytes(serialization.Encoding.PEM), key)
     with _client(ca, files) as c:
         r = c.get(f"{url}/api/v1/verifier/whoami")

@@ -15,6 +15,7 @@ from myna.access.tokens import Tokens
 from myna.cli import app
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.verifiers.registry import VerifierRegistry
+from myna.wiring import build
 
 
 def test_registry_rules(platform):
@@ -160,7 +161,6 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
 
     from myna.errors import Unauthorised
     from myna.validation.centre import Centre, CentreConfig
-    from myna.validation.feeds import DbFeed
     from myna.validation.provision import provision
     from myna.verifiers.credentials import verifier_credentials
 
@@ -173,7 +173,7 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
     def pulled() -> dict[str, str]:
         r = http.get("/api/v1/feed/verifiers", headers=bearer(centre_token))
         assert r.status_code == 200
-        assert r.json() == DbFeed(platform).credentials() == verifier_credentials(platform)
+        assert r.json() == build(platform).feed.credentials() == verifier_credentials(platform)
         return r.json()
 
     cert = issue_registered(platform, issue_request("card-sign"), actor="test").certificate
@@ -182,7 +182,7 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
     try:
 
         def state() -> tuple[int, bool, str]:
-            c.sync_once(DbFeed(platform))
+            c.sync_once(build(platform).feed)
             return http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code, digest(sig) in pulled(), _ocsp_outcome(c, cert, issuer, sig)
 
         assert state() == (200, True, "good")
@@ -209,7 +209,7 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
         assert http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code == 401
         # a platform operator's suspension withdraws its token as well
         reg.set_status("PF1", "suspended", "t")
-        c.sync_once(DbFeed(platform))
+        c.sync_once(build(platform).feed)
         assert digest(pf) not in pulled() and _ocsp_outcome(c, cert, issuer, pf) == "unauthorized"
     finally:
         c.replica.close()

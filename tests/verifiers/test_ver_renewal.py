@@ -11,14 +11,14 @@ from ver_support import bearer, make_holder, new_card
 
 from myna.errors import Conflict, InvalidInput
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
 from myna.verifiers.consent import Consents
 from myna.verifiers.renewals import record_renewal
+from myna.wiring import build
 
 
 def _renew_after_name_change(platform, cards, h, new_name="田中 花子"):
     """Name change (R-REV-2 revokes the card SIG), a new card with the new name, and the link."""
-    Registry(platform).submit(
+    build(platform).registry.submit(
         ChangeEvent(f"nc-{h.resident_code}", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, dt.date(2026, 3, 31), name=new_name),
         actor="test",
     )
@@ -73,7 +73,7 @@ def test_a_name_change_without_renewal_discloses_nothing(platform, cards, http, 
     h = make_holder(platform, cards)
     token = enrol("SIG1", "signature")
     Consents(platform).grant_via_portal(h.resident_code, "SIG1", "portal")
-    Registry(platform).submit(
+    build(platform).registry.submit(
         ChangeEvent("nc-x", EventType.NAME_CHANGE, h.resident_code, MUNICIPALITY, dt.date(2026, 3, 31), name="田中 花子"), actor="test"
     )
     r = http.get(f"/api/v1/verifier/basic4/{h.sign_hex}", headers=bearer(token))
@@ -145,7 +145,6 @@ def test_r_ver_4_renewal_at_the_counter_end_to_end(platform, cards, clock, http,
 
     from sqlalchemy import select
 
-    from myna.cards.management import CardManagement
     from myna.pki import serials
     from myna.store import models_verifiers as mv
 
@@ -153,7 +152,7 @@ def test_r_ver_4_renewal_at_the_counter_end_to_end(platform, cards, clock, http,
     sig, ua, both = enrol("SIG1", "signature"), enrol("UA1", "user-auth"), enrol("BOTH1", "signature-and-user-auth")
     Consents(platform).grant_via_portal(h.resident_code, "SIG1", "portal")
     clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=dt.timezone.utc))  # within three months of the certificates' expiry
-    done = CardManagement(platform, cards.keygen).renew_certificates(h.card_id, "clerk")  # the same key pool as the cards
+    done = build(platform, keygen=cards.keygen).card_management.renew_certificates(h.card_id, "clerk")  # the same key pool as the cards
     got = done["certificates"]
     assert got["card-sign"]["old"] == h.sign_hex and got["card-auth"]["old"] == h.auth_hex
     new_sign, new_auth = got["card-sign"]["new"], got["card-auth"]["new"]
@@ -192,7 +191,6 @@ def test_r_ver_4_one_successor_per_certificate_across_both_link_tables(platform,
     of the two tables is read first."""
     from sqlalchemy import select
 
-    from myna.cards.management import CardManagement
     from myna.store.models_card_management import CertificateRenewal
 
     h = make_holder(platform, cards)
@@ -200,7 +198,7 @@ def test_r_ver_4_one_successor_per_certificate_across_both_link_tables(platform,
     with platform.db.session() as s:
         record_renewal(s, h.auth_serial, linked.auth_serial, platform.clock.now(), "operator")
     clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=dt.timezone.utc))
-    done = CardManagement(platform, cards.keygen).renew_certificates(h.card_id, "clerk")
+    done = build(platform, keygen=cards.keygen).card_management.renew_certificates(h.card_id, "clerk")
     assert done["certificates"]["card-auth"]["new"] != linked.auth_hex
     with platform.db.session() as s:
         counter_links = {r.old_serial: r.new_serial for r in s.scalars(select(CertificateRenewal))}

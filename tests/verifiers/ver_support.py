@@ -24,6 +24,7 @@ from myna.chip.cms import detached_signature  # noqa: E402
 from myna.chip.image import KeyRef  # noqa: E402
 from myna.chip.pins import PinRef  # noqa: E402
 from myna.pki import serials  # noqa: E402
+from myna.wiring import build
 
 PINS = CardPins(auth="1234", sign="ABC123", face="1234")
 _card_ids = itertools.count(1)
@@ -60,7 +61,7 @@ class Holder:
 
 
 def card_service(platform) -> CardService:
-    return CardService(platform, keygen=KeyPool())
+    return build(platform, keygen=KeyPool()).chips
 
 
 def new_card(platform, cards: CardService, resident_code: str, basic4) -> Holder:

@@ -45,11 +45,11 @@ from myna.clock import FixedClock  # noqa: E402
 from myna.settings import Settings  # noqa: E402
 from myna.store.models_card_management import CardFee  # noqa: E402
 from myna.verifiers.consent import Consents  # noqa: E402
-from myna.verifiers.credentials import Credentials  # noqa: E402
 from myna.verifiers.registry import VerifierRegistry  # noqa: E402
 from myna.web.app import create_app  # noqa: E402
 from myna.web.openapi import routes_of  # noqa: E402
 from myna.web.routers.authorities import authorities_out  # noqa: E402
+from myna.wiring import build  # noqa: E402
 
 TOWNS = {"own": CHIYODA, "other": SHINJUKU}
 UNKNOWN_RESIDENT = "39999999999"
@@ -186,7 +186,7 @@ def world(tmp_path_factory) -> World:
         code = f"V-{vtype.value}"
         registry.register(code, f"{code} Co.", vtype, "test", "PO1" if vtype is VerifierType.ENTRUSTING_BUSINESS else None)
         if vtype is not VerifierType.ENTRUSTING_BUSINESS:
-            verifiers[vtype] = Credentials(p).create_token(code, "test")
+            verifiers[vtype] = build(p).credentials.create_token(code, "test")
         # The holder in the own town consents to every verifier; the other town's holder to none.
         Consents(p).grant_via_portal(towns["own"].resident, code, "test")
     registry.record_agreement(f"V-{VerifierType.SPECIFIC_USER_AUTH.value}", "AGR-1", "test")

@@ -37,9 +37,9 @@ from myna.access.tokens import Tokens
 from myna.authority.ceremony import run_ceremony
 from myna.authority.platform import Platform
 from myna.settings import Settings
-from myna.verifiers.credentials import Credentials
 from myna.verifiers.registry import VerifierRegistry
 from myna.web.app import create_app
+from myna.wiring import build
 
 pytestmark = pytest.mark.schema
 
@@ -83,7 +83,7 @@ def server(tmp_path_factory):
     for role, vtype in VERIFIER_OF_ROLE.items():
         code = f"schema-{role.value}"
         registry.register(code, f"Schema {vtype.value}", vtype, "schema-test")
-        token[role] = Credentials(p).create_token(code, "schema-test")
+        token[role] = build(p).credentials.create_token(code, "schema-test")
     assert set(token) == set(Role), "a token of every role"
 
     server = uvicorn.Server(uvicorn.Config(create_app(p, schedule=False), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

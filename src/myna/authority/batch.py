@@ -310,7 +310,7 @@ def _report(source: str, bad: Sequence[_BadLine], total: int) -> str:
 
 
 def issue_requests(
-    platform: Platform,
+    service: IssuanceService,
     requests: Sequence[IssuanceRequest],
     actor: str,
     chunk: int = DEFAULT_CHUNK,
@@ -320,7 +320,6 @@ def issue_requests(
     the number of requests it settled (issued or found already issued)."""
     if not 1 <= chunk <= MAX_CHUNK:
         raise InvalidInput(f"chunk must be between 1 and {MAX_CHUNK}, got {chunk}")
-    service = IssuanceService(platform)
     created = existing = 0
     parts = (requests[start : start + chunk] for start in range(0, len(requests), chunk))
     # issue_chunks overlaps the chunks (signing one in worker processes while recording
@@ -335,7 +334,7 @@ def issue_requests(
 
 
 def issue_batch(
-    platform: Platform,
+    service: IssuanceService,
     path: str | Path,
     actor: str,
     chunk: int = DEFAULT_CHUNK,
@@ -344,5 +343,5 @@ def issue_batch(
     """Check the whole file, then issue it (see the module docstring)."""
     if not 1 <= chunk <= MAX_CHUNK:
         raise InvalidInput(f"chunk must be between 1 and {MAX_CHUNK}, got {chunk}")
-    requests = load_requests(path, platform.clock.now(), platform)
-    return issue_requests(platform, requests, actor, chunk=chunk, progress=progress)
+    requests = load_requests(path, service.platform.clock.now(), service.platform)
+    return issue_requests(service, requests, actor, chunk=chunk, progress=progress)

@@ -80,7 +80,7 @@ class CounterCheck:
 
 
 def authorise_reset(
-    platform: Platform, card_id: str, which: str, new_pin: str | None, check: CounterCheck, actor: str, municipality_code: str | None = None
+    chips: CardService, card_id: str, which: str, new_pin: str | None, check: CounterCheck, actor: str, municipality_code: str | None = None
 ) -> tuple[str, bool]:
     """Before a PIN reset: ``(card id, managed)``. A managed card needs the holder
     present, an identity document and a reason, is refused before handover, and the
@@ -94,7 +94,8 @@ def authorise_reset(
     if check.identity_document is not None and check.identity_document not in IDENTITY_DOCUMENTS:
         raise InvalidInput(f"the identity document must be one of {', '.join(IDENTITY_DOCUMENTS)}")
     # Looked up among the municipality's own cards only: a foreign card answers like an unknown one.
-    cid = CardService(platform).resolve(card_id, municipality_code)
+    cid = chips.resolve(card_id, municipality_code)
+    platform = chips.platform
     now = platform.clock.now()
     with platform.db.session() as s:
         row = s.get(ChipRecord, cid)

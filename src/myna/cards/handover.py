@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from myna.authority.platform import Platform
+from myna.authority.revoking import RevocationService
 from myna.cards import lead_time
 from myna.cards.application_status import ApplicationStatus
 from myna.cards.card_status import Action, CardStatus, next_status
@@ -53,9 +54,10 @@ class Handover:
 
 
 class Counter:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, chips: CardService, revocation: RevocationService):
         self.platform = platform
-        self.cards = CardService(platform)
+        self.cards = chips
+        self.revocation = revocation  # a reissue's old card is abolished at handover
 
     def _card(self, s, card_id: str, municipality_code: str | None) -> tuple[ChipRecord, ManagedCard]:
         row = s.get(ChipRecord, card_id)
@@ -143,7 +145,7 @@ class Counter:
             # One successor per certificate, whichever table recorded it first (R-VER-4).
             if old_serial and new_serial and next_serial(s, old_serial) is None:
                 s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind, card_id=new_id, resident_code=old.resident_code, at=now))
-        revoked = revoke_card_certificates(self.platform, s, old, now, actor, f"card {old_id} replaced by {new_id}")
+        revoked = revoke_card_certificates(s, self.revocation, old, now, actor, f"card {old_id} replaced by {new_id}")
         s.add(CardStatusChange(card_id=old_id, from_status=old.status, to_status=CardStatus.ABOLISHED.value, at=now, actor=actor, note=f"replaced by {new_id}", revoked=json.dumps(revoked)))
         old.status, old.updated_at = CardStatus.ABOLISHED.value, now
         managed = s.get(ManagedCard, old_id)

@@ -26,7 +26,6 @@ from myna.cards.receipts import Receipt
 from myna.cards.receiving import requester_for
 from myna.cards.renewal_forms import renewal_form_id, renewal_form_token
 from myna.chip.cards import CardService
-from myna.chip.image import KeyGen
 from myna.clock import JST
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.pki import serials
@@ -41,10 +40,9 @@ from myna.verifiers.renewals import next_serial
 NOTE_MAX = 500
 
 
-def revoke_card_certificates(platform: Platform, s, card: ChipRecord, now: dt.datetime, actor: str, note: str) -> list[str]:
+def revoke_card_certificates(s, revocation: RevocationService, card: ChipRecord, now: dt.datetime, actor: str, note: str) -> list[str]:
     """Inside the caller's transaction: revoke this card's certificates that are still
     in effect (R-REV-1, a revocation application or notification). Returns their serials."""
-    service = RevocationService(platform)
     done = []
     for serial in (card.auth_serial, card.sign_serial):
         if serial is None:
@@ -53,15 +51,17 @@ def revoke_card_certificates(platform: Platform, s, card: ChipRecord, now: dt.da
         revoked = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == serial))
         if row is None or revoked is not None or row.not_after < now:
             continue  # already revoked, or expired (R-REV-7: nothing to record)
-        for r in service.record_in(s, row, RevocationReason.REQUEST, now, actor, note):
+        for r in revocation.record_in(s, row, RevocationReason.REQUEST, now, actor, note):
             done.append(serials.to_display(int(r.serial, 16)))
     return done
 
 
 class CardManagement:
-    def __init__(self, platform: Platform, keygen: KeyGen | None = None):
+    def __init__(self, platform: Platform, *, chips: CardService, applications: Applications, revocation: RevocationService):
         self.platform = platform
-        self.cards = CardService(platform, keygen=keygen)
+        self.cards = chips
+        self.applications = applications  # a reissue is a new application (R-CARD-7)
+        self.revocation = revocation
 
     def _change(self, card_id: str, action: Action, actor: str, note: str | None, municipality_code: str | None) -> dict:
         if note is not None and len(note) > NOTE_MAX:
@@ -73,7 +73,7 @@ class CardManagement:
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             rule = next_status(row.status, action, cid)
-            revoked = revoke_card_certificates(self.platform, s, row, now, actor, f"card {cid} {rule.to.value}" + (f": {note}" if note else "")) if rule.revokes else []
+            revoked = revoke_card_certificates(s, self.revocation, row, now, actor, f"card {cid} {rule.to.value}" + (f": {note}" if note else "")) if rule.revokes else []
             s.add(CardStatusChange(card_id=cid, from_status=row.status, to_status=rule.to.value, at=now, actor=actor, note=note, revoked=json.dumps(revoked)))
             audit(s, now, actor, f"card.{rule.to.value}", cid, previous=row.status, revoked=revoked, note=note)
             previous = row.status
@@ -116,7 +116,7 @@ class CardManagement:
         if application.resident_code != holder:
             raise InvalidInput("the application is not from the card's holder")
         app = ApplicationIn(**{**application.__dict__, "reason": "reissue", "replaces_card_id": cid})
-        return Applications(self.platform).submit(app, channel, actor, requester=requester_for(municipality_code))
+        return self.applications.submit(app, channel, actor, requester=requester_for(municipality_code))
 
     # -- renewal (R-CARD-8) ----------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class CardManagement:
                 links.append((kind, old_serial, new_serial))
             # The old certificates are superseded: revoke those still in effect (R-REV-1).
             old_card = ChipRecord(card_id=card.card_id, auth_serial=pairs.get(CertKind.CARD_AUTH, (None,))[0], sign_serial=pairs.get(CertKind.CARD_SIGN, (None,))[0])
-            gone = revoke_card_certificates(self.platform, s, old_card, now, actor, f"superseded by renewal of card {card.card_id}")
+            gone = revoke_card_certificates(s, self.revocation, old_card, now, actor, f"superseded by renewal of card {card.card_id}")
             fee = fees.SCHEDULE[item]
             s.add(CardFee(card_id=card.card_id, resident_code=card.resident_code, municipality_code=card.municipality_code, item=fee.item, amount_yen=fee.amount_yen, due_at=now))
             audit(s, now, actor, "card.certificates-renewed", card.card_id, links=[(k.value, o, n_) for k, o, n_ in links], revoked=gone)

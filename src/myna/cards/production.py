@@ -31,7 +31,6 @@ from myna.cards.application_status import ApplicationStatus, BatchStatus
 from myna.cards.card_status import CardStatus
 from myna.cards.receipts import new_id
 from myna.chip.cards import CardService, new_card_id
-from myna.chip.image import KeyGen
 from myna.clock import JST
 from myna.errors import InvalidInput, MynaError, NotEligible, NotFound
 from myna.pki import validity
@@ -58,9 +57,9 @@ class BatchResult:
 
 
 class Production:
-    def __init__(self, platform: Platform, keygen: KeyGen | None = None):
+    def __init__(self, platform: Platform, *, chips: CardService):
         self.platform = platform
-        self.cards = CardService(platform, keygen=keygen)
+        self.cards = chips
 
     def form_batch(self, actor: str, size: int = 1000) -> str | None:
         """Group up to ``size`` accepted applications, earliest deadline first, into a

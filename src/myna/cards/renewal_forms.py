@@ -20,7 +20,7 @@ def renewal_form_token(platform: Platform, form_id: str, card_id: str, resident_
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    from myna.chip.cards import CardService
+    from myna.chip.image import ImageKey
 
-    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"myna renewal application form token").derive(CardService(platform).image_key.pepper)
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"myna renewal application form token").derive(ImageKey.load_or_create(platform.settings.home).pepper)
     return hmac.new(key, f"{form_id}|{card_id}|{resident_code}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -3,7 +3,7 @@ the counter flow that unblocks or resets a PIN.
 
 The Python API the card-management side builds on:
 
-* :func:`create_card` / :meth:`CardService.create_card`: a card for a resident on the
+* :meth:`CardService.create_card`: a card for a resident on the
   register. The chip makes its two key pairs; the certificates are issued through
   :class:`~myna.authority.issuance.IssuanceService` with the chip's public keys and
   written into the card. Idempotent per ``card_id``; a run killed half-way is finished
@@ -185,8 +185,9 @@ class StorePins:
 
 
 class CardService:
-    def __init__(self, platform: Platform, image_key: ImageKey | None = None, keygen: KeyGen | None = None):
+    def __init__(self, platform: Platform, *, issuance: IssuanceService, image_key: ImageKey | None = None, keygen: KeyGen | None = None):
         self.platform = platform
+        self.issuance = issuance  # J-LIS certifies the keys the chip made
         self._image_key = image_key
         self.keygen = keygen
 
@@ -286,7 +287,7 @@ class CardService:
             )
             for kind, key in kinds
         ]
-        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))}
+        issued = {i.kind: i for i in _checked(requests, self.issuance.issue_many(requests, actor))}
 
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
@@ -386,7 +387,7 @@ class CardService:
                         date_of_birth=basic4.date_of_birth, basic4=basic4 if kind.is_signature else None, municipality_code=municipality,
                     )
                 )  # fmt: skip
-        results = _checked(requests, IssuanceService(self.platform).issue_many(requests, actor))
+        results = _checked(requests, self.issuance.issue_many(requests, actor))
         issued = dict(zip((r.request_id for r in requests), results, strict=True))
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
@@ -448,7 +449,7 @@ class CardService:
             )
             for kind, key in kinds
         ]
-        issued = {i.kind: i for i in _checked(requests, IssuanceService(self.platform).issue_many(requests, actor, acting_for=acting_for))}
+        issued = {i.kind: i for i in _checked(requests, self.issuance.issue_many(requests, actor, acting_for=acting_for))}
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row = s.get(ChipRecord, cid)
@@ -647,11 +648,6 @@ class CardService:
             audit(s, now, actor, "card.pins.set", cid, pins=sorted(done))
             s.flush()
             return self._info(s, row)
-
-
-def create_card(platform: Platform, resident_code: str, pins: CardPins | None = None, actor: str = "card-production", **kw) -> CardInfo:
-    """Produce a card for a resident on the register; see :meth:`CardService.create_card`."""
-    return CardService(platform, keygen=kw.pop("keygen", None)).create_card(resident_code, pins, actor, **kw)
 
 
 class _BeingMade(Conflict):

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from myna.authority.platform import Platform
 from myna.chip.cards import ACTIVE, DEMO_PINS, CardService, demo_card_id
 from myna.store import models as m
 from myna.store.models_cards import ChipRecord
@@ -22,10 +21,10 @@ class DemoCard:
     existing: int  # certificates already there
 
 
-def ensure_demo_card(platform: Platform, resident_code: str, service: CardService | None = None) -> DemoCard:
+def ensure_demo_card(service: CardService, resident_code: str) -> DemoCard:
     """The resident's demo card, made if missing (idempotent). Its certificates are the
     requests ``demo:{resident_code}:card-auth`` and ``…:card-sign``."""
-    service = service or CardService(platform)
+    platform = service.platform
     prefix = f"demo:{resident_code}:"
     card_id = demo_card_id(resident_code)
     with platform.db.session() as s:

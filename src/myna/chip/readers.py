@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from myna.authority.platform import Platform
 from myna.chip.cards import CardService
 from myna.chip.vpcd import VpcdBridge, reader_port
 from myna.errors import Conflict, MynaError, NotFound
@@ -120,7 +119,7 @@ def _update(path: Path, **changes) -> None:
 
 
 def serve_inserted(
-    platform: Platform,
+    service: CardService,
     card_id: str,
     reader: int = 0,
     host: str = "127.0.0.1",
@@ -132,7 +131,7 @@ def serve_inserted(
 ) -> int:
     """Insert a stored card into a vpcd reader slot and serve it until SIGTERM/SIGINT
     (or ``stop``). Returns the number of commands answered."""
-    service = CardService(platform)
+    platform = service.platform
     cid = service.resolve(card_id)
     card = service.open_card(cid, trace=trace)
     port = port or reader_port(reader)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Callable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as _CryptoInvalid
@@ -90,7 +91,7 @@ def proof_message(application_id: str, challenge: str) -> bytes:
     return f"myna-mobile-key-possession:{application_id}:{challenge}".encode()
 
 
-class _CappedIssuance(IssuanceService):
+class CappedIssuance(IssuanceService):
     """Issuance whose notAfter is capped at the card certificate's (R-CERT-5: the mobile
     certificate rests on the card's). The issuance pipeline computes validity from the
     birthday; this narrows it for one call without changing the shared pipeline."""
@@ -113,8 +114,11 @@ def _valid(s, serial: str, now: dt.datetime) -> m.Certificate | None:
 
 
 class MobileService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, capped_issuance: Callable[[dt.datetime], IssuanceService], revocation: RevocationService):
         self.platform = platform
+        # Issuance capped at a card certificate's notAfter, one per call (the cap is the card's).
+        self.capped_issuance = capped_issuance
+        self.revocation = revocation  # R-REV-6 for a certificate whose card was revoked meanwhile
 
     def apply(self, content: bytes, signature: bytes) -> Application:
         now = self.platform.clock.now()
@@ -213,7 +217,7 @@ class MobileService:
                 date_of_birth=b4.date_of_birth, basic4=b4 if kind.is_signature else None, municipality_code=None,
             )  # fmt: skip
         who = actor or f"resident:{app.resident_code}"
-        issued = _CappedIssuance(self.platform, cap).issue(request, who)
+        issued = self.capped_issuance(cap).issue(request, who)
         # R-RA-3: two keys sent for one application at once share its issuance request id;
         # whatever issuance answers, a caller only ever receives a certificate of its own key.
         if _fingerprint(issued.certificate.public_key()) != _fingerprint(key):
@@ -239,7 +243,7 @@ class MobileService:
             card_revoked = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == app.card_serial)) is not None
             mobile_revoked = s.scalar(select(m.Revocation.seq).where(m.Revocation.serial == serials.to_store(issued.serial))) is not None
         if card_revoked and not mobile_revoked:
-            RevocationService(self.platform).revoke(
+            self.revocation.revoke(
                 issued.serial, RevocationReason.LINKED_CARD_REVOKED, "mobile-issuance", note="card certificate revoked during issuance"
             )
         return issued

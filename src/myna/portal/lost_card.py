@@ -82,24 +82,23 @@ def _failures(s, subject: str, since: dt.datetime) -> int:
     return s.scalar(select(func.count()).select_from(m.AuditEvent).where(m.AuditEvent.action == FAILED, m.AuditEvent.subject == subject, m.AuditEvent.at > since))
 
 
-def suspend_cards(platform: Platform, resident_code: str, actor: str, card_id: str | None = None) -> list[Suspended]:
+def suspend_cards(management: CardManagement, resident_code: str, actor: str, card_id: str | None = None) -> list[Suspended]:
     """Suspend the holder's active cards (or the one named). Nothing active: NotFound."""
-    with platform.db.session() as s:
+    with management.platform.db.session() as s:
         q = select(ChipRecord.card_id).where(ChipRecord.resident_code == resident_code, ChipRecord.status == CardStatus.ACTIVE.value)
         if card_id is not None:
             q = q.where(ChipRecord.card_id == card_id)
         ids = list(s.scalars(q))
     if not ids:
         raise NotFound("no card in use to suspend" if card_id is None else f"card {card_id} is not a card of yours in use")
-    service = CardManagement(platform)
     out = []
     for cid in ids:
-        done = service.suspend(cid, actor, "lost: reported on the resident portal")
+        done = management.suspend(cid, actor, "lost: reported on the resident portal")
         out.append(Suspended(cid, done["revoked"]))
     return out
 
 
-def suspend_lost(platform: Platform, number: str, date_of_birth: str, actor: str, name: str = "", address: str = "", source: str = "unknown") -> list[Suspended]:
+def suspend_lost(management: CardManagement, number: str, date_of_birth: str, actor: str, name: str = "", address: str = "", source: str = "unknown") -> list[Suspended]:
     """The public form: confirm the holder against the record, within the attempt limits,
     then suspend their cards in use and tell them (R-CARD-7)."""
     for field, value in (("name", name), ("address", address)):
@@ -112,6 +111,7 @@ def suspend_lost(platform: Platform, number: str, date_of_birth: str, actor: str
     except ValueError:
         raise InvalidInput("the date of birth is a date like 1990-06-15") from None
     number = check_number(number.strip())
+    platform = management.platform
     by_number, by_source = _key("number", number), _key("source", source)
     now = platform.clock.now()
     with platform.db.session() as s:
@@ -124,7 +124,7 @@ def suspend_lost(platform: Platform, number: str, date_of_birth: str, actor: str
             for subject in (by_number, by_source):
                 audit(s, now, actor, FAILED, subject)
         raise
-    done = suspend_cards(platform, resident_code, actor)
+    done = suspend_cards(management, resident_code, actor)
     with platform.db.session() as s:
         for card in done:
             # The holder is told: if it was not them, they go to the counter at once.

@@ -114,8 +114,9 @@ def _store(row: m.ResidentRecord, state: Resident, now: dt.datetime) -> None:
 
 
 class Registry:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, revocation: RevocationService):
         self.platform = platform
+        self.revocation = revocation  # an event's revocations commit with the event (R-REV-5, R-REV-6)
         key = load_or_create(platform.settings.home)
         self._numbers = NumberGenerator(key)
         # A key of its own for log references, derived so the numbering key is used for nothing else.
@@ -235,9 +236,8 @@ class Registry:
 
     def _revoke(self, s, resident_code: str, revoke: tuple[Revoke, ...], now: dt.datetime, actor: str, note: str) -> list[dict]:
         done = []
-        service = RevocationService(self.platform)
         for r in revoke:
-            for row in service.revoke_for_resident(s, resident_code, {_KINDS[r]}, RevocationReason.RESIDENT_CHANGE, now, actor, f"{r.value}: {note}"):
+            for row in self.revocation.revoke_for_resident(s, resident_code, {_KINDS[r]}, RevocationReason.RESIDENT_CHANGE, now, actor, f"{r.value}: {note}"):
                 done.append({"serial": serials.to_display(int(row.serial, 16)), "kind": row.kind, "rule": r.value if row.kind.startswith("card") else "R-REV-6"})
         return done
 

@@ -22,8 +22,10 @@ class TrafficRefused(Exception):
 
 
 class DbFeed:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, crls: CrlService, operations: Operations):
         self.platform = platform
+        self.crls = crls
+        self.operations = operations  # where a centre's traffic reports go
 
     def fetch(self, after: int, limit: int, also: list[int]) -> tuple[list[FeedEvent], int]:
         return read_feed(self.platform, after, limit, also)
@@ -33,12 +35,12 @@ class DbFeed:
 
     def crl(self, slug: str, delta: bool) -> bytes | None:
         try:
-            return CrlService(self.platform).latest(slug, delta=delta).der
+            return self.crls.latest(slug, delta=delta).der
         except NotFound:
             return None
 
     def report_traffic(self, centre: str, minute: dt.datetime, ocsp: int, crl: int, errors: int) -> None:
-        Operations(self.platform).report_traffic(centre, minute, ocsp, crl, errors)
+        self.operations.report_traffic(centre, minute, ocsp, crl, errors)
 
 
 class HttpFeed:

@@ -11,7 +11,6 @@ signed but that is not recorded, or whose record is revoked, is refused.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -67,8 +66,9 @@ def fingerprint(der: bytes) -> str:
 
 
 class VerifierCa:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, verifiers: VerifierRegistry):
         self.platform = platform
+        self.verifiers = verifiers  # a client certificate only for a registered, active verifier
 
     def ensure(self, actor: str = "system") -> tuple[x509.Certificate, SigningKey]:
         """The verifier CA, created (key in the platform's key backend) on first use."""
@@ -137,7 +137,7 @@ class VerifierCa:
     def issue_client_certificate(self, code: str, public_key: bytes | str, actor: str) -> IssuedCredential:
         """A TLS client certificate for a registered, active verifier (CN = its code)."""
         key = parse_public_key(public_key)
-        verifier = VerifierRegistry(self.platform).get(code)
+        verifier = self.verifiers.get(code)
         verifier.ensure_active()
         if verifier.type is VerifierType.ENTRUSTING_BUSINESS:
             raise InvalidInput("an entrusting business connects through its platform operator and gets no client certificate")
@@ -187,8 +187,10 @@ class VerifierCa:
 class Credentials:
     """Turns what a request presented into the verifier it is attributed to."""
 
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, verifiers: VerifierRegistry, tokens: Tokens):
         self.platform = platform
+        self.verifiers = verifiers
+        self.tokens = tokens
 
     def by_client_certificate(self, der: bytes) -> Caller:
         """The TLS layer already verified the chain to the verifier CA; here the exact
@@ -209,20 +211,19 @@ class Credentials:
     def by_token(self, principal: Principal) -> Caller:
         if not principal.label.startswith(TOKEN_LABEL_PREFIX) or principal.role not in TOKEN_ROLE.values():
             raise Unauthorised("this token does not belong to a registered verifier (create one with `myna verifier token CODE`)")
-        verifier = VerifierRegistry(self.platform).get(principal.label.removeprefix(TOKEN_LABEL_PREFIX))
+        verifier = self.verifiers.get(principal.label.removeprefix(TOKEN_LABEL_PREFIX))
         verifier.ensure_active()
         if TOKEN_ROLE.get(verifier.type) is not principal.role:
             raise Unauthorised("the token's role no longer matches the verifier's registration")
         return Caller(verifier, "token", str(principal.token_id))
 
     def create_token(self, code: str, actor: str) -> str:
-        verifier = VerifierRegistry(self.platform).get(code)
+        verifier = self.verifiers.get(code)
         verifier.ensure_active()
         role = TOKEN_ROLE.get(verifier.type)
         if role is None:
             raise InvalidInput("an entrusting business connects through its platform operator and gets no token")
-        tokens = Tokens(self.platform, verifier_binding=functools.partial(check_token_binding, VerifierRegistry(self.platform)))
-        return tokens.create(role, TOKEN_LABEL_PREFIX + code, actor=actor)
+        return self.tokens.create(role, TOKEN_LABEL_PREFIX + code, actor=actor)
 
 
 def check_token_binding(registry: VerifierRegistry, role: Role, label: str) -> None:

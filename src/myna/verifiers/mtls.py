@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+if TYPE_CHECKING:
+    from myna.verifiers.credentials import VerifierCa
 
 
 class PeerCertificateH11Protocol(H11Protocol):
@@ -55,18 +59,15 @@ def server_config(app, host: str, port: int, certfile: Path, keyfile: Path, ca_c
     )  # fmt: skip
 
 
-def write_server_files(platform, host: str) -> tuple[Path, Path, Path]:
+def write_server_files(ca: VerifierCa, host: str) -> tuple[Path, Path, Path]:
     """A fresh server key and certificate from the verifier CA, and the CA file that
     client certificates must chain to; under the data home's ``verifier-tls``."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from myna.verifiers.credentials import VerifierCa
-
-    directory = platform.settings.home / "verifier-tls"
+    directory = ca.platform.settings.home / "verifier-tls"
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    ca = VerifierCa(platform)
     cert = ca.issue_server_certificate([host], key.public_key())
     key_file, cert_file, ca_file = directory / "server.key", directory / "server.crt", directory / "clients-ca.crt"
     key_file.touch(mode=0o600)

@@ -23,6 +23,7 @@ from cryptography import x509
 from sqlalchemy import select
 
 from myna.access.entitlements import Operation, VerifierType, check
+from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
 from myna.errors import Forbidden, MynaError, NotFound
 from myna.pki import serials
@@ -83,8 +84,9 @@ def _display(store: str) -> str:
 
 
 class ProvisionService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, *, crls: CrlService):
         self.platform = platform
+        self.crls = crls  # revocation files are the published CRLs
 
     # -- the frame: entitlement, recipient, log ------------------------------------
 
@@ -190,8 +192,6 @@ class ProvisionService:
         return self._provide(caller, op, on_behalf_of, serial, fn)
 
     def revocation_file(self, caller: Caller, slug: str, delta: bool = False) -> bytes:
-        from myna.authority.crls import CrlService
-
         try:
             ca = self.platform.authority_by_slug(slug)  # public names: unknown slug is 404
             if ca.kind is AuthorityKind.ROOT:
@@ -202,7 +202,7 @@ class ProvisionService:
         out: dict = {}
 
         def fn(s, now, _recipient, _serial):
-            crl = CrlService(self.platform).latest(slug, delta)
+            crl = self.crls.latest(slug, delta)
             out["der"] = crl.der
             return Answer({}, {"authority": slug, "crl_number": crl.number, "delta": delta})
 

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from myna import __version__, logs
 from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
-from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.web import errors, openapi, ui
 from myna.web.deps import platform
@@ -23,6 +22,7 @@ from myna.web.limits import BodyLimit
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
 from myna.web.routers import mobile as mobile_router
 from myna.web.routers import verifiers as verifiers_router
+from myna.wiring import build
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
@@ -32,7 +32,7 @@ async def schedule_loop(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
     """The platform's periodic jobs: CRLs and delta CRLs when due (R-REV-9), and the
     30-day move-in rule for user-auth certificates (R-REV-3)."""
     service = CrlService(p)
-    registry = Registry(p)
+    registry = build(p).registry
     while True:
         try:
             for ca, delta in await asyncio.to_thread(service.due):

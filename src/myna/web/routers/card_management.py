@@ -22,14 +22,13 @@ from pydantic import BaseModel, Field
 from myna.access.roles import Principal, Role
 from myna.authority.platform import Platform
 from myna.cards.applications import ApplicationIn, Applications, decode_photo, requester_for
-from myna.cards.handover import Counter, Handover
-from myna.cards.management import CardManagement
-from myna.cards.production import Production
+from myna.cards.handover import Handover
 from myna.chip.cards import CardPins
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.web.deps import platform, require
 from myna.web.openapi import binary, raises, retried
 from myna.web.types import BASE64_PATTERN, CardId, IsoDate, MunicipalityCode, ResidentCode, RowId
+from myna.wiring import build
 
 router = APIRouter(prefix="/api/v1", tags=["card management"])
 PAPER_MAX_BYTES = 200 * 1024 * 1024
@@ -155,9 +154,8 @@ def apply_online(body: ApplicationBody, response: Response, p: Platform = Depend
 
 
 def _own_resident(p: Platform, resident_code: str, municipality_code: str) -> None:
-    from myna.residents.registry import Registry
 
-    Registry(p).get(resident_code, municipality_code)  # NotFound unless the resident is theirs
+    build(p).registry.get(resident_code, municipality_code)  # NotFound unless the resident is theirs
 
 
 @router.post("/card-applications/paper", summary="Import scanned paper forms (JSON Lines); a file with a bad line is refused whole")
@@ -184,17 +182,17 @@ def produce(
     size: int = Query(default=1000, ge=1, le=10_000), max_batches: int = Query(default=1, ge=0, le=100),
     p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR)),
 ) -> list[dict]:  # fmt: skip
-    return [r.to_json() for r in Production(p).produce(who.actor, size, max_batches)]
+    return [r.to_json() for r in build(p).production.produce(who.actor, size, max_batches)]
 
 
 @router.post("/shipments", summary="Ship every produced card to its municipality, with a manifest")
 def ship(p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> list[dict]:
-    return Production(p).ship(who.actor)
+    return build(p).production.ship(who.actor)
 
 
 @router.get("/shipments/{shipment_id}/manifest", summary="The manifest of a shipment")
 def manifest(shipment_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
-    return Production(p).manifest(shipment_id, _scope(who))
+    return build(p).production.manifest(shipment_id, _scope(who))
 
 
 # -- the counter -------------------------------------------------------------------------------------
@@ -205,54 +203,54 @@ def manifest(shipment_id: str, p: Platform = Depends(platform), who: Principal =
     responses={**binary("application/pdf", "The pickup notice"), **raises(Conflict)},
 )
 def pickup_notice(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
-    return _pdf(Counter(p).pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
+    return _pdf(build(p).counter.pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
 
 
 @router.post("/cards/{card_id}/handover", summary="Hand the card over: identity, face, chip data, PINs by the holder; then active", responses=raises(Conflict))
 def hand_over(card_id: CardId, body: HandoverBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     h = Handover(body.identity_document, body.face_matches_photo, CardPins(body.pins.auth, body.pins.sign, body.pins.face), body.pins_entered_by)
-    return Counter(p).hand_over(card_id, h, who.actor, who.municipality_code)
+    return build(p).counter.hand_over(card_id, h, who.actor, who.municipality_code)
 
 
 @router.get("/cards/{card_id}/management", summary="A card's status, expiry and history")
 def card(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
-    return CardManagement(p).card(card_id, _scope(who))
+    return build(p).card_management.card(card_id, _scope(who))
 
 
 @router.post("/cards/{card_id}/suspend", summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates", responses=raises(Conflict))
 def suspend(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
-    return CardManagement(p).suspend(card_id, who.actor, body.note, _scope(who))
+    return build(p).card_management.suspend(card_id, who.actor, body.note, _scope(who))
 
 
 @router.post("/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)", responses=raises(Conflict))
 def lift(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return CardManagement(p).lift(card_id, who.actor, body.note, who.municipality_code)
+    return build(p).card_management.lift(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/loss", summary="Record the loss of a card (紛失届)", responses=raises(Conflict))
 def lose(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
-    return CardManagement(p).lose(card_id, who.actor, body.note, _scope(who))
+    return build(p).card_management.lose(card_id, who.actor, body.note, _scope(who))
 
 
 @router.post("/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application", responses=raises(Conflict))
 def reissue(card_id: CardId, body: ReissueBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     app = body.application.domain() if body.application else None
-    return CardManagement(p).reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
+    return build(p).card_management.reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
 
 
 @router.post("/cards/{card_id}/return", summary="The card is returned (返納)", responses=raises(Conflict))
 def return_card(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return CardManagement(p).return_card(card_id, who.actor, body.note, who.municipality_code)
+    return build(p).card_management.return_card(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/abolish", summary="Abolish the card (廃止)", responses=raises(Conflict))
 def abolish(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
-    return CardManagement(p).abolish(card_id, who.actor, body.note, _scope(who))
+    return build(p).card_management.abolish(card_id, who.actor, body.note, _scope(who))
 
 
 @router.post("/cards/{card_id}/renew-certificates", summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked", responses=raises(Conflict))
 def renew(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return CardManagement(p).renew_certificates(card_id, who.actor, who.municipality_code)
+    return build(p).card_management.renew_certificates(card_id, who.actor, who.municipality_code)
 
 
 # -- expiry, fees, lead time ---------------------------------------------------------------------------
@@ -266,7 +264,7 @@ def renew(card_id: CardId, p: Platform = Depends(platform), who: Principal = Dep
     },
 )  # fmt: skip
 def expiry_notices(format: Literal["json", "pdf"] = "json", p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))):
-    notices, pdf = CardManagement(p).expiry_notices(who.actor, pdf=format == "pdf")
+    notices, pdf = build(p).card_management.expiry_notices(who.actor, pdf=format == "pdf")
     if format == "pdf":
         return _pdf(pdf, "expiry-notices.pdf") if pdf else Response(status_code=204)
     return notices
@@ -274,12 +272,12 @@ def expiry_notices(format: Literal["json", "pdf"] = "json", p: Platform = Depend
 
 @router.get("/card-fees", summary="Fees due and collected (R-CARD-9)")
 def card_fees(outstanding: bool = False, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
-    return CardManagement(p).fees(_scope(who), outstanding)
+    return build(p).card_management.fees(_scope(who), outstanding)
 
 
 @router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter", responses=raises(Conflict))
 def collect_fee(fee_id: RowId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    mgmt = CardManagement(p)
+    mgmt = build(p).card_management
     mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected
     return mgmt.collect_fee(fee_id, who.actor, who.municipality_code)
 

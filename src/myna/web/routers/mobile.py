@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 
 from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput, NotFound
-from myna.mobile.issuance import MobileService
 from myna.pki import serials
 from myna.verifiers import card_signed
 from myna.web.deps import platform
 from myna.web.openapi import raises
 from myna.web.types import Base64, base64_length
+from myna.wiring import build
 
 router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
 
@@ -41,12 +41,12 @@ class KeyIn(BaseModel):
 
 @router.post("/applications", status_code=201, responses=raises(Conflict, NotFound))
 def apply(body: ApplicationIn, p: Platform = Depends(platform)) -> dict:
-    return MobileService(p).apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
+    return build(p).mobile.apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
 
 
 @router.post("/applications/{application_id}/certificate", status_code=201, responses=raises(Conflict))
 def issue(application_id: str, body: KeyIn, p: Platform = Depends(platform)) -> dict:
-    issued = MobileService(p).issue(application_id, body.public_key, _b64("proof", body.proof))
+    issued = build(p).mobile.issue(application_id, body.public_key, _b64("proof", body.proof))
     return {
         "serial": serials.to_display(issued.serial),
         "kind": issued.kind.value,

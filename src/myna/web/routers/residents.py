@@ -13,11 +13,11 @@ from myna.authority.platform import Platform
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.pki.basic4 import Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
 from myna.web.deps import platform, require
 from myna.web.openapi import raises, retried
 from myna.web.routers.certificates import Basic4In
 from myna.web.types import IsoDate, MunicipalityCode, RequestId, ResidentCode
+from myna.wiring import build
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -83,7 +83,7 @@ def submit_event(body: EventIn, response: Response, p: Platform = Depends(platfo
         planned_date=body.planned_date,
         reason=body.reason,
     )
-    result = Registry(p).submit(event, who.actor)
+    result = build(p).registry.submit(event, who.actor)
     if not result.applied:
         response.status_code = 200
     return EventOut(**result.to_json())
@@ -100,26 +100,26 @@ def list_residents(
     p: Platform = Depends(platform),
     who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR)),
 ) -> dict:
-    items, cursor = Registry(p).list(_scope(who), after, limit)
+    items, cursor = build(p).registry.list(_scope(who), after, limit)
     return {"items": items, "next": cursor}
 
 
 @router.get("/residents/{resident_code}", summary="One identity record with its full history (R-RES-1)")
 def get_resident(resident_code: ResidentCode, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
-    return Registry(p).get(resident_code, _scope(who))
+    return build(p).registry.get(resident_code, _scope(who))
 
 
 @router.post("/residents/{resident_code}/number", summary="Issue a new number after a leak (R-NUM-1)")
 def reissue(resident_code: ResidentCode, reason: str = Query(min_length=1, max_length=200), p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return {"resident_code": resident_code, "number": Registry(p).reissue_number(resident_code, who.municipality_code, reason, who.actor)}
+    return {"resident_code": resident_code, "number": build(p).registry.reissue_number(resident_code, who.municipality_code, reason, who.actor)}
 
 
 @router.get("/number-notices", summary="Numbers to notify (個人番号とすべき番号の通知); fetched once")
 def number_notices(p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> list[dict]:
-    return Registry(p).fetch_notices(who.municipality_code)
+    return build(p).registry.fetch_notices(who.municipality_code)
 
 
 @router.post("/municipalities", status_code=201, summary="Register a municipality", responses=raises(Conflict))
 def register_municipality(body: MunicipalityIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
-    Registry(p).register_municipality(body.code, body.name, who.actor)
+    build(p).registry.register_municipality(body.code, body.name, who.actor)
     return {"code": body.code, "name": body.name}

@@ -24,15 +24,16 @@ from myna.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from myna.pki import serials
 from myna.verifiers import card_signed
 from myna.verifiers.consent import Consents
-from myna.verifiers.credentials import Caller, Credentials, VerifierCa
+from myna.verifiers.credentials import Caller
 from myna.verifiers.mtls import client_certificate_der
-from myna.verifiers.provision import NotDisclosed, ProvisionService
+from myna.verifiers.provision import NotDisclosed
 from myna.verifiers.registry import Status, VerifierRegistry
 from myna.verifiers.renewals import record_renewal
 from myna.verifiers.report import provision_report
 from myna.web.deps import platform, require
 from myna.web.openapi import AUTH_STATUSES, binary, raises
 from myna.web.types import Base64, Serial, VerifierCode, base64_length
+from myna.wiring import build
 
 router = APIRouter(tags=["verifiers"])
 _bearer = HTTPBearer(auto_error=False)
@@ -44,10 +45,10 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
     p: Platform = request.app.state.platform
     der = client_certificate_der(request.scope)
     if der is not None:
-        return Credentials(p).by_client_certificate(der)
+        return build(p).credentials.by_client_certificate(der)
     if credentials is None:
         raise Unauthorised("present a verifier client certificate (mutual TLS) or a verifier bearer token")
-    return Credentials(p).by_token(Tokens(p).authenticate(credentials.credentials))
+    return build(p).credentials.by_token(Tokens(p).authenticate(credentials.credentials))
 
 
 setattr(caller, AUTH_STATUSES, (401, 403))
@@ -77,19 +78,19 @@ def status(
     purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Revocation information in real time (R-REV-10, R-VER-1)."""
-    return ProvisionService(p).status(c, purpose, _serial(serial), on_behalf_of)
+    return build(p).provision.status(c, purpose, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response, responses=binary("application/pkix-crl", "The CRL (DER)"))
 def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> Response:
     """Revocation files (失効情報ファイル) of a holder CA, to verifiers of its purpose."""
-    return Response(ProvisionService(p).revocation_file(c, slug, delta), media_type="application/pkix-crl")
+    return Response(build(p).provision.revocation_file(c, slug, delta), media_type="application/pkix-crl")
 
 
 @router.get("/api/v1/verifier/basic4/{serial}", responses=raises(NotDisclosed))
 def basic4(serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
     """The latest basic 4 information of a signature certificate's holder, with consent (R-VER-2)."""
-    return ProvisionService(p).basic4(c, _serial(serial), on_behalf_of)
+    return build(p).provision.basic4(c, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/corresponding/{pair}/{serial}", responses=raises(NotDisclosed))
@@ -97,7 +98,7 @@ def corresponding(
     pair: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Corresponding serials (R-VER-3): pair is sign-mobile, auth-mobile or sign-auth."""
-    return ProvisionService(p).corresponding(c, pair, _serial(serial), on_behalf_of)
+    return build(p).provision.corresponding(c, pair, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/renewal/{purpose}/{serial}", responses=raises(NotDisclosed))
@@ -105,13 +106,13 @@ def renewal(
     purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
 ) -> dict:
     """Old-to-new linkage (R-VER-4)."""
-    return ProvisionService(p).renewal(c, purpose, _serial(serial), on_behalf_of)
+    return build(p).provision.renewal(c, purpose, _serial(serial), on_behalf_of)
 
 
 @router.post("/api/v1/verifier/certification-code")
 def certification_code(c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
     """A specific user-auth verifier certification code (R-VER-5)."""
-    return ProvisionService(p).certification_code(c)
+    return build(p).provision.certification_code(c)
 
 
 # -- consent -----------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def agreement(code: VerifierCode, body: AgreementIn, who: Principal = Depends(re
 def client_certificate(
     code: VerifierCode, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)
 ) -> dict:
-    issued = VerifierCa(p).issue_client_certificate(code, body.public_key, who.actor)
+    issued = build(p).verifier_ca.issue_client_certificate(code, body.public_key, who.actor)
     return {"verifier": code, "serial": issued.serial, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat()}
 
 
@@ -209,4 +210,4 @@ def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR
 @router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"], responses=binary("application/x-pem-file", "The CA certificate (PEM)"))
 def verifier_ca(p: Platform = Depends(platform)) -> Response:
     """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
-    return Response(VerifierCa(p).certificate_pem(), media_type="application/x-pem-file")
+    return Response(build(p).verifier_ca.certificate_pem(), media_type="application/x-pem-file")

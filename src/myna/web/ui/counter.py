@@ -21,19 +21,18 @@ from sqlalchemy import select
 from myna.access.roles import Principal, Role
 from myna.cards.applications import ApplicationIn, Applications, requester_for
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
-from myna.cards.handover import IDENTITY_DOCUMENTS, Counter, Handover
-from myna.cards.management import CardManagement
+from myna.cards.handover import IDENTITY_DOCUMENTS, Handover
 from myna.chip.cards import CardPins
 from myna.chip.pins import PinRef
 from myna.clock import JST
 from myna.errors import InvalidInput, MynaError, NotFound
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.residents.registry import Registry
 from myna.store.models_card_management import CardApplication
 from myna.store.models_cards import ChipRecord
 from myna.web.ui import i18n
 from myna.web.ui.frame import guard, lang_of, render
+from myna.wiring import build
 
 router = APIRouter(prefix="/ui/counter", include_in_schema=False)
 CLERK = guard(Role.MUNICIPALITY)
@@ -132,7 +131,7 @@ def pickup_notices(request: Request, who: Principal = Depends(CLERK)):
     p = request.app.state.platform
     with p.db.session() as s:
         ids = [c.card_id for c in _arrived(s, who.municipality_code)]
-    counter = Counter(p)
+    counter = build(p).counter
     pdfs = []
     for card_id in ids:
         try:
@@ -216,7 +215,7 @@ def submit_event(
             planned_date=dates.get("planned_date"), reason=reason.strip() or None,
         )  # fmt: skip
         try:
-            Registry(request.app.state.platform).submit(event, who.actor)
+            build(request.app.state.platform).registry.submit(event, who.actor)
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
@@ -228,7 +227,7 @@ def submit_event(
 def resident(request: Request, resident_code: str, who: Principal = Depends(CLERK)):
     p = request.app.state.platform
     try:
-        info = Registry(p).get(resident_code, who.municipality_code)
+        info = build(p).registry.get(resident_code, who.municipality_code)
     except NotFound:
         # Unknown, or another municipality's: the same answer (nothing learnt about others' residents).
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_resident", lang_of(request)))
@@ -253,7 +252,7 @@ def new_application(request: Request, resident_code: str = "", replaces: str = "
     form: dict = {"resident_code": resident_code, "source_ref": f"counter-{uuid.uuid4().hex}", "replaces": replaces, "reason": "reissue" if replaces else "new"}
     if resident_code:
         try:
-            info = Registry(request.app.state.platform).get(resident_code, who.municipality_code)
+            info = build(request.app.state.platform).registry.get(resident_code, who.municipality_code)
             form |= {"name": info["name"], "date_of_birth": info["date_of_birth"], "sex": info["sex"], "address": info["address"]}
         except NotFound:
             pass
@@ -299,10 +298,10 @@ async def submit_application(
         )  # fmt: skip
         try:
             if replaces:
-                receipt = CardManagement(p).reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
+                receipt = build(p).card_management.reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
             else:
                 # A counter application is for the municipality's own residents.
-                Registry(p).get(resident_code, who.municipality_code)
+                build(p).registry.get(resident_code, who.municipality_code)
                 receipt = Applications(p).submit(app, COUNTER_CHANNEL, who.actor, requester=requester_for(who.municipality_code))
         except MynaError as e:
             errors["_form"] = str(e)
@@ -339,7 +338,7 @@ def _card_error(request: Request, e: MynaError):
 def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
     p = request.app.state.platform
     try:
-        card = CardManagement(p).card(card_id, who.municipality_code)
+        card = build(p).card_management.card(card_id, who.municipality_code)
     except MynaError as e:
         return _card_error(request, e)
     lang = lang_of(request)
@@ -363,7 +362,7 @@ def card(request: Request, card_id: str, who: Principal = Depends(CLERK)):
 @router.get("/cards/{card_id}/pickup-notice.pdf")
 def pickup_notice(request: Request, card_id: str, who: Principal = Depends(CLERK)):
     try:
-        pdf = Counter(request.app.state.platform).pickup_notice(card_id, who.municipality_code)
+        pdf = build(request.app.state.platform).counter.pickup_notice(card_id, who.municipality_code)
     except NotFound as e:
         return _card_error(request, e)
     except MynaError as e:
@@ -382,7 +381,7 @@ def _pin_ok(ref: PinRef, pin: str) -> bool:
 def _has_sign_certificate(request: Request, card_id: str, who: Principal) -> bool:
     """Whether the holder must set a signature PIN too (the domain checks again)."""
     try:
-        return bool(CardManagement(request.app.state.platform).card(card_id, who.municipality_code)["certificates"]["sign"])
+        return bool(build(request.app.state.platform).card_management.card(card_id, who.municipality_code)["certificates"]["sign"])
     except MynaError:
         return False  # the handover itself answers (not found, malformed id)
 
@@ -422,7 +421,7 @@ def hand_over(
     if not errors:
         h = Handover(identity_document, bool(face_matches_photo), CardPins(auth_pin, sign_pin or None), pins_entered_by)
         try:
-            Counter(request.app.state.platform).hand_over(card_id, h, who.actor, who.municipality_code)
+            build(request.app.state.platform).counter.hand_over(card_id, h, who.actor, who.municipality_code)
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
@@ -432,7 +431,7 @@ def hand_over(
 
 @router.post("/cards/{card_id}/action")
 def card_action(request: Request, card_id: str, action: str = Form(""), note: str = Form(""), who: Principal = Depends(CLERK)):
-    service = CardManagement(request.app.state.platform)
+    service = build(request.app.state.platform).card_management
     url = f"/ui/counter/cards/{quote(card_id)}"
     if action not in CARD_ACTIONS:
         return _go(url, error="counter.error.action")

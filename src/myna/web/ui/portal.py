@@ -16,11 +16,11 @@ from myna.pki import serials
 from myna.portal.disclosure import consents, disclosures
 from myna.portal.login import PortalLogin, Resident
 from myna.portal.lost_card import suspend_cards, suspend_lost
-from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.store.models_cards import ChipRecord
 from myna.verifiers.consent import Consents
 from myna.web.ui.frame import render
+from myna.wiring import build
 
 router = APIRouter(prefix="/ui/portal", include_in_schema=False)
 PORTAL_COOKIE = "myna_portal"
@@ -94,7 +94,7 @@ def me(request: Request):
     who = current_resident(request)
     p = request.app.state.platform
     try:
-        info = Registry(p).get(who.resident_code, None)
+        info = build(p).registry.get(who.resident_code, None)
     except NotFound:
         info = None  # certificates issued before the registry knew the person (demo data)
     now = p.clock.now()
@@ -182,7 +182,7 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
         try:
             # The source the attempt limit counts: the client's address as the server sees it.
             source = request.client.host if request.client else "unknown"
-            suspended = suspend_lost(request.app.state.platform, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
+            suspended = suspend_lost(build(request.app.state.platform).card_management, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
         except MynaError as e:
             errors["_form"] = str(e)
             status = 429 if e.status == 429 else 422
@@ -195,7 +195,7 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
 def suspend_own(request: Request, card_id: str = Form("")):
     who = current_resident(request)
     try:
-        suspend_cards(request.app.state.platform, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
+        suspend_cards(build(request.app.state.platform).card_management, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
     except MynaError as e:
         return RedirectResponse(f"/ui/portal/me?suspend_error={quote(str(e))}#cards", status_code=303)
     return RedirectResponse("/ui/portal/me?suspended=1#cards", status_code=303)
