@@ -90,7 +90,7 @@ FACE = FaceData("123456789018", "山田 花子", "東京都千代田区千代田
 
 
 def memory_image(card_id: str = "00112233445566AA", sign: bool = True, face: bool = True, first_key: int = 1) -> CardImage:
-    keys = iter([pooled_card_key(first_key), pooled_card_key(first_key + 1)])
+    keys = iter([pooled_card_key(first_key), pooled_card_key(first_key + 1), pooled_card_key(first_key + 2)])  # auth, sign, card face
     image = CardImage.manufacture(card_id, FACE if face else None, keygen=lambda: next(keys))
     ca_der = quick_ca()[1].public_bytes(serialization.Encoding.DER)
     return image.with_certificates(
