@@ -35,12 +35,19 @@ _FONTS = (
 def photo_jp2(photo: bytes | None) -> bytes:
     """The application photograph (JPEG or PNG), as the card holds it: JPEG 2000,
     PHOTO_SIZE, RGB. Without one, a neutral grey portrait stands in."""
-    if photo:
-        with Image.open(io.BytesIO(photo)) as src:
-            im = src.convert("RGB")
-            im = _cover(im, PHOTO_SIZE)
-    else:
-        im = _stand_in()
+    if not photo:
+        return _stand_in_jp2()
+    with Image.open(io.BytesIO(photo)) as src:
+        im = _cover(src.convert("RGB"), PHOTO_SIZE)
+    return _jp2(im)
+
+
+@functools.lru_cache(maxsize=1)
+def _stand_in_jp2() -> bytes:
+    return _jp2(_stand_in())
+
+
+def _jp2(im: Image.Image) -> bytes:
     out = io.BytesIO()
     im.save(out, "JPEG2000", irreversible=True, quality_mode="rates", quality_layers=[_JP2_RATE], no_jp2=False)
     return out.getvalue()
