@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session
 from myna.authority.issuance import IssuanceRequest, IssuanceService
 from myna.authority.platform import Platform
 from myna.chip import faceimages
-from myna.clock import JST
 from myna.chip.engine import Card
 from myna.chip.image import CardImage, FaceData, ImageKey, KeyGen, KeyRef
 from myna.chip.pins import Attempt, Outcome, PinHasher, PinRef
+from myna.clock import JST
 from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_resident_code
 from myna.pki import serials, validity
