@@ -228,7 +228,7 @@ class JpkiClient:
         """Number and basic 4 information (the card-face PIN must be verified)."""
         self._in(FACE_AID)
         self.select_ef(EF_FACE_NUMBER)
-        number = _tlv_value(self.read_binary(0, 16))
+        number = _tlv_value(self.read_binary(0, 17))  # the whole EF 0001
         basic4 = self.read_tlv_ef(EF_FACE_BASIC4)
         fields = _tlv_children(_tlv_value(basic4))
         return {
