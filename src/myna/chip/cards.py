@@ -4,7 +4,7 @@ the counter flow that unblocks or resets a PIN.
 The Python API the card-management side builds on:
 
 * :func:`create_card` / :meth:`CardService.create_card`: a card for a resident on the
-  register. The chip makes its two key pairs; the certificates are issued through
+  register. The chip makes its key pairs (JPKI auth and sign, the card-face key); the certificates are issued through
   :class:`~myna.authority.issuance.IssuanceService` with the chip's public keys and
   written into the card. Idempotent per ``card_id``; a run killed half-way is finished
   by running it again with the same ``card_id`` (R-CARD-3).

@@ -1,10 +1,11 @@
 """The card image: what the chip holds.
 
 A :class:`CardImage` is the chip's memory: the two RSA-2048 private keys of the JPKI
-application (made *on the card* by :meth:`CardImage.manufacture`: only their public
-halves ever leave), the certificates written into it, and the card-face data of the
-input-support application. The private keys are reachable only through
-:meth:`KeySlot.sign`, which is what COMPUTE DIGITAL SIGNATURE calls; no command reads
+application and the card-face key of the card-face applications (made *on the card* by
+:meth:`CardImage.manufacture`: only their public halves ever leave), the certificates
+written into it, and the card-face data. The private keys are reachable only through
+:meth:`KeySlot.sign`, which is what COMPUTE DIGITAL SIGNATURE (and, for the card-face key,
+the personalisation of the card-face files) calls; no command reads
 them, and :meth:`CardImage.seal` is the only way they are serialised: encrypted under
 the card-image key (AES-256-GCM, bound to the card id) for the store.
 """
@@ -166,7 +167,8 @@ class CardImage:
 
     @classmethod
     def manufacture(cls, card_id: str, face: FaceData | None = None, keygen: KeyGen | None = None) -> "CardImage":
-        """A new chip: both key pairs are generated here, inside the card."""
+        """A new chip: its key pairs (JPKI auth and sign; the card-face key when it has card-face
+        data) are generated here, inside the card."""
         gen = keygen or generate_rsa_key
         keys = {KeyRef.AUTH: KeySlot(gen()), KeyRef.SIGN: KeySlot(gen())}
         if face is not None:
