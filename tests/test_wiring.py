@@ -23,10 +23,8 @@ WIRING = SRC / "wiring.py"
 # remove, not a service building another: the web app and the CLI (both moving onto
 # ``wiring.build``) may still build services directly.
 ENTRY_POINTS = ("web/", "cli")
-# Known, with the change that removes it: a verifier token's binding check builds the
-# verifier registry inside authority/tokens.py (the token code moves to myna.access and
-# that check up into the verifier services).
-KNOWN = {("authority/tokens.py", "VerifierRegistry")}
+# Known exceptions, each with the change that removes it: none left.
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _properties() -> list[str]:

@@ -91,7 +91,7 @@ FACE = FaceData("123456789018", "山田 花子", "東京都千代田区千代田
 
 
 def memory_image(card_id: str = "00112233445566AA", sign: bool = True, face: bool = True, first_key: int = 1) -> CardImage:
-    keys = iter([pooled_card_key(first_key), pooled_card_key(first_key + 1)])
+    keys = iter([pooled_card_key(first_key), pooled_card_key(first_key + 1), pooled_card_key(first_key + 2)])  # auth, sign, card face
     image = CardImage.manufacture(card_id, FACE if face else None, keygen=lambda: next(keys))
     ca_der = quick_ca()[1].public_bytes(serialization.Encoding.DER)
     return image.with_certificates(
@@ -128,3 +128,36 @@ def register_resident(platform, date_of_birth: dt.date = dt.date(1990, 6, 15), n
         actor="test",
     )
     return Person(code, b4)
+
+
+def application_photo(platform, person: Person, card_id: str, photo: bytes) -> None:
+    """A card application with ``photo`` for the card ``card_id`` (what card management
+    records before production), so the card made with that id is personalised from it."""
+    from myna.store.models_card_management import CardApplication
+
+    now = platform.clock.now()
+    with platform.db.session() as s:
+        s.add(
+            CardApplication(
+                application_id=f"A{card_id}", channel="counter", requester=f"municipality:{MUNICIPALITY}", digest="0" * 64,
+                resident_code=person.resident_code, municipality_code=MUNICIPALITY, reason="new", name=person.basic4.name,
+                date_of_birth=person.basic4.date_of_birth, sex=person.basic4.sex.value, address=person.basic4.address, photo=photo,
+                status="in-production", defects="[]", received_at=now, received_on=now.date(), due_on=now.date(), card_id=card_id,
+                updated_at=now,
+            )
+        )  # fmt: skip
+
+
+def portrait_jpeg(size: tuple[int, int] = (600, 800)) -> bytes:
+    """A photograph as an application carries it (JPEG), with some structure to compress."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", size, (90, 120, 160))
+    d = ImageDraw.Draw(im)
+    d.ellipse((150, 120, 450, 480), fill=(230, 190, 160))
+    d.rectangle((100, 560, 500, 800), fill=(40, 40, 60))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=90)
+    return out.getvalue()

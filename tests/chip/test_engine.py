@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from myna.chip import apdu
+from myna.chip import apdu, layout
 from myna.chip.apdu import MalformedApdu, encode, parse
 from myna.chip.client import CardError, JpkiClient, PinBlocked, WrongPin, digest_info_sha256
 from myna.chip.engine import ATR, FACE_AID, JPKI_AID, Card
@@ -145,15 +145,21 @@ def test_read_binary_edges(card, image):
     select_jpki(card)
     assert cmd(card, 0x00, 0xB0, 0, 0, le=4)[0] == apdu.NO_CURRENT_EF
     select_ef(card, 0x000A)
-    size = len(image.auth_cert)
+    # The EF has a fixed size, the certificate at its start and padding after it.
+    ef = layout.certificate_ef(image.auth_cert)
+    size = len(ef)
+    assert size == layout.CERT_EF_SIZE and ef[: len(image.auth_cert)] == image.auth_cert
+    assert ef[len(image.auth_cert) :] == bytes([layout.PAD]) * (size - len(image.auth_cert))
     sw, data = cmd(card, 0x00, 0xB0, (size - 10) >> 8, (size - 10) & 0xFF, le=256)
-    assert sw == apdu.END_OF_FILE and data == image.auth_cert[-10:]  # 62 82: fewer than Le bytes
+    assert sw == 0x9000 and data == ef[-10:]  # Le 00: all that is left, 90 00
+    sw, data = cmd(card, 0x00, 0xB0, (size - 10) >> 8, (size - 10) & 0xFF, le=11)
+    assert sw == apdu.END_OF_FILE and data == ef[-10:]  # 62 82: a stated Le past the end
     assert cmd(card, 0x00, 0xB0, size >> 8, size & 0xFF, le=1)[0] == apdu.WRONG_PARAMETERS
     assert cmd(card, 0x00, 0xB0, 0x7F, 0xFF, le=1)[0] == apdu.WRONG_PARAMETERS
     assert tx(card, "00B00000")[0] == apdu.WRONG_LENGTH  # no Le
     assert tx(card, "00B0000001AA")[0] == apdu.WRONG_LENGTH  # data in a READ BINARY
     sw, data = cmd(card, 0x00, 0xB0, 0, 0, le=65536)  # extended Le: the whole file at once
-    assert sw == apdu.END_OF_FILE and data == image.auth_cert
+    assert sw == 0x9000 and data == ef
     sw, data = cmd(card, 0x00, 0xB0, 0x80 | 0x0B, 0, le=4)  # short EF identifier 0B
     assert sw == 0x9000 and data == image.auth_ca_cert[:4]
     assert cmd(card, 0x00, 0xB0, 0x80 | 0x1F, 0, le=4)[0] == apdu.FILE_NOT_FOUND
@@ -217,7 +223,10 @@ def test_verify_parameter_errors(card):
     select_ef(card, 0x000A)
     assert tx(card, "00200080")[0] == apdu.REFERENCE_NOT_FOUND
     select_ef(card, 0x0018)
-    assert tx(card, "00200081")[0] == apdu.WRONG_P1P2
+    assert tx(card, "00200001")[0] == apdu.WRONG_P1P2  # not a specific reference (b8 of P2 clear)
+    assert tx(card, "0020009F")[0] == apdu.WRONG_P1P2  # reference 1F: no short EF identifier
+    assert tx(card, "00200081")[0] == apdu.REFERENCE_NOT_FOUND  # 80 + 01: EF 0001 is a certificate, not a PIN
+    assert tx(card, "0020009B")[0] == 0x63C5  # 80 + 1B: the signature PIN by reference, no SELECT needed
     assert tx(card, "00200180")[0] == apdu.WRONG_P1P2
     assert tx(card, "0020008000")[0] == 0x63C3  # case 2 (Le only) counts as the empty VERIFY
 
@@ -249,7 +258,7 @@ def test_compute_digital_signature(card, image, key, pin, cert_attr):
     assert cmd(card, 0x80, 0x2A, 0x00, 0x80, di, 256)[0] == apdu.SECURITY_NOT_SATISFIED  # PIN not verified
     other = PinRef.SIGN if pin is PinRef.AUTH else PinRef.AUTH
     JpkiClient(card.transmit).verify(other, {PinRef.AUTH: AUTH_PIN, PinRef.SIGN: SIGN_PIN}[other])
-    select_jpki(card)  # re-selecting the AP clears the security state anyway
+    select_jpki(card)  # re-selecting the AP keeps its security state: the other PIN stays verified
     client = JpkiClient(card.transmit)
     client.verify(other, {PinRef.AUTH: AUTH_PIN, PinRef.SIGN: SIGN_PIN}[other])
     select_ef(card, fid)
@@ -378,7 +387,12 @@ def test_trace_hides_pins(image):
     card = Card(image, memory_pins(), trace=lambda c, r: seen.append((c, r)))
     JpkiClient(card.transmit).verify(PinRef.SIGN, SIGN_PIN)
     assert all(SIGN_PIN.encode() not in c for c, _ in seen)
-    assert any(b"secret bytes" in c for c, _ in seen)
+    verify = next(c for c, _ in seen if c[1] == 0x20)
+    # CLA INS P1 P2 and Lc as sent, each PIN byte written XX (the bytes themselves are zeros)
+    assert verify.hex(" ") == "00 20 00 80 06 " + " ".join(["XX"] * len(SIGN_PIN))
+    assert bytes(verify) == bytes.fromhex("0020008006") + bytes(len(SIGN_PIN))
+    select = next(c for c, _ in seen if c[1] == 0xA4)
+    assert select.hex(" ") == bytes(select).hex(" ")  # everything else is shown as it is
 
 
 def test_sealed_image_round_trip_and_binding():

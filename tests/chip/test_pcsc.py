@@ -268,7 +268,9 @@ def test_cli_inserts_two_cards_into_two_readers_and_removes_them(pcsc, tmp_path,
     first, second = json.loads(cli("card", "list", "--json").stdout)
     try:
         assert "is in reader 0" in cli("card", "insert", first["card_id"], "--reader", "0", "--detach").stdout
+        _wait_for(0, True, timeout=0.5)  # PC/SC shows the card as soon as --detach returns (pcscd powered it)
         assert "is in reader 1" in cli("card", "insert", second["card_id"][:6], "--reader", "1", "--detach").stdout
+        _wait_for(1, True, timeout=0.5)
         _wait_for(0, True)
         _wait_for(1, True)
         assert "already in reader 0" in cli("card", "insert", first["card_id"], "--reader", "2", code=1).output

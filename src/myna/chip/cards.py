@@ -4,7 +4,7 @@ the counter flow that unblocks or resets a PIN.
 The Python API the card-management side builds on:
 
 * :meth:`CardService.create_card`: a card for a resident on the
-  register. The chip makes its two key pairs; the certificates are issued through
+  register. The chip makes its key pairs (JPKI auth and sign, the card-face key); the certificates are issued through
   :class:`~myna.authority.issuance.IssuanceService` with the chip's public keys and
   written into the card. Idempotent per ``card_id``; a run killed half-way is finished
   by running it again with the same ``card_id`` (R-CARD-3).
@@ -31,9 +31,11 @@ from sqlalchemy.orm import Session
 
 from myna.authority.issuance import IssuanceRequest, IssuanceService
 from myna.authority.platform import Platform
+from myna.chip import faceimages
 from myna.chip.engine import Card
 from myna.chip.image import CardImage, FaceData, ImageKey, KeyGen, KeyRef
 from myna.chip.pins import Attempt, Outcome, PinHasher, PinRef
+from myna.clock import JST
 from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_resident_code
 from myna.pki import serials, validity
@@ -41,6 +43,7 @@ from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.store import models as m
 from myna.store.journal import audit
+from myna.store.models_card_management import CardApplication
 from myna.store.models_cards import CardPin, ChipRecord
 
 CARD_ID = re.compile(r"^[0-9A-F]{16}$")
@@ -245,7 +248,7 @@ class CardService:
             if row is not None and row.resident_code != resident_code:
                 raise Conflict(f"card {card_id} belongs to another resident")
             if row is None:
-                face = FaceData(resident.number, resident.name, resident.address, resident.date_of_birth, resident.sex)
+                face = _face(resident, _application_photo(s, card_id), now)
                 image = CardImage.manufacture(card_id, face, self.keygen)
                 s.add(
                     ChipRecord(
@@ -340,6 +343,8 @@ class CardService:
         with self.platform.db.session() as s:
             residents = {r.resident_code: r for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({o[0] for o in orders})))}
             rows = {r.card_id: r for r in s.scalars(select(ChipRecord).where(ChipRecord.card_id.in_(ids)))}
+            photos = dict(s.execute(select(CardApplication.card_id, CardApplication.photo).where(CardApplication.card_id.in_(ids))).all())
+        now = self.platform.clock.now()
         # The chips are made outside any transaction: on a real card this is the slow part.
         todo: list[tuple[str, str, str, CardImage, Basic4, str | None, bool]] = []
         for code, card_id, prefix in orders:
@@ -354,7 +359,7 @@ class CardService:
                 continue
             basic4 = Basic4(resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt)
             if row is None:
-                face = FaceData(resident.number, resident.name, resident.address, resident.date_of_birth, resident.sex)
+                face = _face(resident, photos.get(card_id), now)
                 image, new = CardImage.manufacture(card_id, face, self.keygen), True
             else:  # a production run killed half-way: the same chip, the same keys
                 image, new = CardImage.unseal(self.image_key, card_id, row.image), False
@@ -580,6 +585,8 @@ class CardService:
             raise Conflict(f"card {card_id} is still being manufactured")
         if ref is PinRef.SIGN and row.sign_serial is None:
             raise InvalidInput(f"card {card_id} has no signature certificate, so no signature PIN")
+        if not ref.holder_set:
+            raise InvalidInput(f"the {ref.title} is printed on the card: there is nothing to reset")
         return row, s.get(CardPin, (card_id, ref.value))
 
     def reset_pin(
@@ -648,6 +655,30 @@ class CardService:
             audit(s, now, actor, "card.pins.set", cid, pins=sorted(done))
             s.flush()
             return self._info(s, row)
+
+
+def _application_photo(s: Session, card_id: str) -> bytes | None:
+    """The photograph of the application this card is made for, if card management made it."""
+    return s.scalar(select(CardApplication.photo).where(CardApplication.card_id == card_id))
+
+
+def _face(resident: m.ResidentRecord, photo: bytes | None, now: dt.datetime) -> FaceData:
+    """What the card face shows and its card-face APs hold, personalised at manufacture:
+    the register's number and basic 4 information, the application's photograph as
+    JPEG 2000, the card's expiry (R-CERT-2), a fresh 4-digit security code."""
+    return FaceData(
+        resident.number,
+        resident.name,
+        resident.address,
+        resident.date_of_birth,
+        resident.sex,
+        photo=faceimages.photo_jp2(photo),
+        expires=validity.card_not_after(resident.date_of_birth, now).astimezone(JST).date(),
+        security_code=f"{secrets.randbelow(10000):04d}",
+        municipality_code=resident.municipality_code,
+    )
+
+
 
 
 class _BeingMade(Conflict):

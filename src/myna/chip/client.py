@@ -16,13 +16,21 @@ from cryptography import x509
 from myna.chip import apdu
 from myna.chip.apdu import Response
 from myna.chip.engine import (
+    CONFIRMATION_AID,
     EF_AUTH_CA_CERT,
     EF_AUTH_CERT,
     EF_AUTH_KEY,
     EF_AUTH_PIN,
+    EF_CONF_ENTRIES,
+    EF_CONF_NUMBER,
+    EF_CONF_PIN_A,
+    EF_CONF_PIN_B,
+    EF_CONF_PIN_BIRTH,
     EF_FACE_BASIC4,
     EF_FACE_NUMBER,
     EF_FACE_PIN,
+    EF_FACE_PIN_A,
+    EF_FACE_PIN_B,
     EF_SIGN_CA_CERT,
     EF_SIGN_CERT,
     EF_SIGN_KEY,
@@ -38,7 +46,17 @@ from myna.errors import MynaError
 Transmit = Callable[[bytes], bytes]
 
 CERT_FILES = {"auth": EF_AUTH_CERT, "auth-ca": EF_AUTH_CA_CERT, "sign": EF_SIGN_CERT, "sign-ca": EF_SIGN_CA_CERT}
-_PIN_FILES = {PinRef.AUTH: EF_AUTH_PIN, PinRef.SIGN: EF_SIGN_PIN}
+_PIN_HOME = {PinRef.AUTH: JPKI_AID, PinRef.SIGN: JPKI_AID, PinRef.FACE: FACE_AID, PinRef.BIRTH: CONFIRMATION_AID}
+_PIN_EFS = {
+    (JPKI_AID, PinRef.AUTH): EF_AUTH_PIN,
+    (JPKI_AID, PinRef.SIGN): EF_SIGN_PIN,
+    (FACE_AID, PinRef.FACE): EF_FACE_PIN,
+    (FACE_AID, PinRef.COLLATION_A): EF_FACE_PIN_A,
+    (FACE_AID, PinRef.COLLATION_B): EF_FACE_PIN_B,
+    (CONFIRMATION_AID, PinRef.BIRTH): EF_CONF_PIN_BIRTH,
+    (CONFIRMATION_AID, PinRef.COLLATION_A): EF_CONF_PIN_A,
+    (CONFIRMATION_AID, PinRef.COLLATION_B): EF_CONF_PIN_B,
+}
 _KEY_FILES = {KeyRef.AUTH: EF_AUTH_KEY, KeyRef.SIGN: EF_SIGN_KEY}
 _KEY_PINS = {KeyRef.AUTH: PinRef.AUTH, KeyRef.SIGN: PinRef.SIGN}
 SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -144,17 +162,22 @@ class JpkiClient:
             raise
         return x509.load_der_x509_certificate(der)
 
-    def tries_left(self, ref: PinRef) -> int:
-        self._in(FACE_AID if ref is PinRef.FACE else JPKI_AID)
-        self.select_ef(EF_FACE_PIN if ref is PinRef.FACE else _PIN_FILES[ref])
+    def _pin(self, ref: PinRef, aid: bytes | None) -> None:
+        """Select the application ``ref`` lives in (``aid`` for the collation numbers,
+        which both card-face APs have; default the confirmation AP) and its PIN EF."""
+        aid = aid or _PIN_HOME.get(ref, CONFIRMATION_AID)
+        self._in(aid)
+        self.select_ef(_PIN_EFS[aid, ref])
+
+    def tries_left(self, ref: PinRef, aid: bytes | None = None) -> int:
+        self._pin(ref, aid)
         resp = self.command(0x00, 0x20, 0x00, 0x80)
         if resp.sw & 0xFFF0 != apdu.PIN_TRIES:
             raise CardError(f"asking the {ref.title} counter", resp.sw)
         return resp.sw & 0x0F
 
-    def verify(self, ref: PinRef, pin: str) -> None:
-        self._in(FACE_AID if ref is PinRef.FACE else JPKI_AID)
-        self.select_ef(EF_FACE_PIN if ref is PinRef.FACE else _PIN_FILES[ref])
+    def verify(self, ref: PinRef, pin: str, aid: bytes | None = None) -> None:
+        self._pin(ref, aid)
         resp = self.command(0x00, 0x20, 0x00, 0x80, pin.encode("ascii"))
         if resp.sw == apdu.OK:
             return
@@ -178,11 +201,34 @@ class JpkiClient:
 
     # -- card-face input support -------------------------------------------------------
 
+    def read_card_face(self) -> dict:
+        """The confirmation AP's card face, EF 0002 (collation number A or B verified
+        there first): the printed fields, the images, the photograph (JPEG 2000)."""
+        self._in(CONFIRMATION_AID)
+        raw = self.read_tlv_ef(EF_CONF_ENTRIES)
+        f = _tlv_children(_tlv_value(raw))
+        return {
+            "date_of_birth": f[0xDF22].decode("ascii"),
+            "sex": f[0xDF23].decode("ascii"),
+            "public_key": f[0xDF24],
+            "name_png": f[0xDF25],
+            "address_png": f[0xDF26],
+            "photo": f[0xDF27],
+            "signature": f[0xDF28],
+            "expires": f[0xDF29].decode("ascii"),
+            "security_code_png": f[0xDF2A],
+        }
+
+    def read_number_image(self) -> bytes:
+        """The Individual Number as printed on the back (collation number A verified)."""
+        self._in(CONFIRMATION_AID)
+        return _tlv_children(_tlv_value(self.read_tlv_ef(EF_CONF_NUMBER)))[0xDF41]
+
     def read_face(self) -> dict:
         """Number and basic 4 information (the card-face PIN must be verified)."""
         self._in(FACE_AID)
         self.select_ef(EF_FACE_NUMBER)
-        number = _tlv_value(self.read_binary(0, 16))
+        number = _tlv_value(self.read_binary(0, 17))  # the whole EF 0001
         basic4 = self.read_tlv_ef(EF_FACE_BASIC4)
         fields = _tlv_children(_tlv_value(basic4))
         return {

@@ -1,10 +1,11 @@
 """The card image: what the chip holds.
 
 A :class:`CardImage` is the chip's memory: the two RSA-2048 private keys of the JPKI
-application (made *on the card* by :meth:`CardImage.manufacture`: only their public
-halves ever leave), the certificates written into it, and the card-face data of the
-input-support application. The private keys are reachable only through
-:meth:`KeySlot.sign`, which is what COMPUTE DIGITAL SIGNATURE calls; no command reads
+application and the card-face key of the card-face applications (made *on the card* by
+:meth:`CardImage.manufacture`: only their public halves ever leave), the certificates
+written into it, and the card-face data. The private keys are reachable only through
+:meth:`KeySlot.sign`, which is what COMPUTE DIGITAL SIGNATURE (and, for the card-face key,
+the personalisation of the card-face files) calls; no command reads
 them, and :meth:`CardImage.seal` is the only way they are serialised: encrypted under
 the card-image key (AES-256-GCM, bound to the card id) for the store.
 """
@@ -36,6 +37,10 @@ TOKEN_INFO = b"JPKIAPICCTOKEN2".ljust(32, b" ")  # EF 0006 of the JPKI AP (ト�
 class KeyRef(str, enum.Enum):
     AUTH = "auth"  # 利用者証明用電子証明書秘密鍵, EF 0017
     SIGN = "sign"  # 署名用電子証明書秘密鍵, EF 001A
+    # The card-face applications' own key pair: it signs their data objects (EF 0003 of
+    # the input-support AP, the signatures of the confirmation AP), its public key is in
+    # their public-key fields. No command uses it to sign anything a reader sends.
+    FACE = "face"
 
 
 KeyGen = Callable[[], rsa.RSAPrivateKey]
@@ -82,64 +87,69 @@ class KeySlot:
 
 @dataclass(frozen=True)
 class FaceData:
-    """What the card-face input-support AP (券面事項入力補助AP) holds: the Individual
-    Number and the basic 4 information as printed on the card."""
+    """What is printed on the card and held by its card-face applications: the
+    Individual Number and the basic 4 information (券面事項入力補助AP), and for the
+    card-face confirmation AP (券面事項確認AP) the photograph (JPEG 2000, as the real
+    card holds it), the card's expiry date, its security code (the last 4 digits of
+    collation number B) and the issuing municipality.
+
+    Images sealed before the confirmation AP existed have none of the last four; they
+    open with the stand-ins of :mod:`myna.chip.layout` (a neutral portrait, a security
+    code derived from the number, an expiry from the birthday), so old cards still serve."""
 
     number: str
     name: str
     address: str
     date_of_birth: dt.date
-    sex: str  # 1 male, 2 female, 3 not known (the register's codes)
+    sex: str  # 1 male, 2 female, 3 not known (the register's codes; the card writes ISO 5218, see layout.card_sex)
+    photo: bytes | None = field(default=None, repr=False)  # JPEG 2000 codestream/file, as written into EF 0002 of the confirmation AP
+    expires: dt.date | None = None  # the card's expiry date (有効期限)
+    security_code: str | None = field(default=None, repr=False)  # 4 digits (セキュリティコード)
+    municipality_code: str | None = None
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "number": self.number,
             "name": self.name,
             "address": self.address,
             "date_of_birth": self.date_of_birth.isoformat(),
             "sex": self.sex,
         }
+        if self.photo is not None:
+            out["photo"] = base64.b64encode(self.photo).decode()
+        if self.expires is not None:
+            out["expires"] = self.expires.isoformat()
+        if self.security_code is not None:
+            out["security_code"] = self.security_code
+        if self.municipality_code is not None:
+            out["municipality_code"] = self.municipality_code
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> "FaceData":
-        return cls(d["number"], d["name"], d["address"], dt.date.fromisoformat(d["date_of_birth"]), d["sex"])
+        return cls(
+            d["number"],
+            d["name"],
+            d["address"],
+            dt.date.fromisoformat(d["date_of_birth"]),
+            d["sex"],
+            photo=base64.b64decode(d["photo"]) if d.get("photo") else None,
+            expires=dt.date.fromisoformat(d["expires"]) if d.get("expires") else None,
+            security_code=d.get("security_code"),
+            municipality_code=d.get("municipality_code"),
+        )
 
     def number_ef(self) -> bytes:
-        """EF 0001: the number as a private-class TLV (DF 10), padded to the 16 bytes
-        that readers written for the real card read."""
-        return _tlv(0xDF10, self.number.encode("ascii")).ljust(16, b"\xff")
+        """EF 0001 of the input-support AP (see :func:`myna.chip.layout.number_ef`)."""
+        from myna.chip import layout
+
+        return layout.number_ef(self)
 
     def basic4_ef(self) -> bytes:
-        """EF 0002: FF 20 { DF 21 offsets, DF 22 name, DF 23 address, DF 24 birth
-        (YYYYMMDD), DF 25 sex }. The offsets (choice) are those of DF 22..DF 25 from
-        the start of the EF, two bytes each."""
-        fields = [
-            _tlv(0xDF22, self.name.encode("utf-8")),
-            _tlv(0xDF23, self.address.encode("utf-8")),
-            _tlv(0xDF24, self.date_of_birth.strftime("%Y%m%d").encode("ascii")),
-            _tlv(0xDF25, self.sex.encode("ascii")),
-        ]
-        offsets_len = len(_tlv(0xDF21, b"\x00" * 8))
-        body_len = offsets_len + sum(map(len, fields))
-        head_len = 2 + len(_length(body_len))
-        offsets, pos = b"", head_len + offsets_len
-        for f in fields:
-            offsets += pos.to_bytes(2, "big")
-            pos += len(f)
-        body = _tlv(0xDF21, offsets) + b"".join(fields)
-        return _tlv(0xFF20, body)
+        """EF 0002 of the input-support AP (see :func:`myna.chip.layout.basic4_ef`)."""
+        from myna.chip import layout
 
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    if n < 0x100:
-        return bytes([0x81, n])
-    return bytes([0x82]) + n.to_bytes(2, "big")
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    return tag.to_bytes(2, "big") + _length(len(value)) + value
+        return layout.basic4_ef(self)
 
 
 @dataclass
@@ -157,9 +167,13 @@ class CardImage:
 
     @classmethod
     def manufacture(cls, card_id: str, face: FaceData | None = None, keygen: KeyGen | None = None) -> "CardImage":
-        """A new chip: both key pairs are generated here, inside the card."""
+        """A new chip: its key pairs (JPKI auth and sign; the card-face key when it has card-face
+        data) are generated here, inside the card."""
         gen = keygen or generate_rsa_key
-        return cls(card_id, {KeyRef.AUTH: KeySlot(gen()), KeyRef.SIGN: KeySlot(gen())}, face)
+        keys = {KeyRef.AUTH: KeySlot(gen()), KeyRef.SIGN: KeySlot(gen())}
+        if face is not None:
+            keys[KeyRef.FACE] = KeySlot(gen())
+        return cls(card_id, keys, face)
 
     def public_key(self, ref: KeyRef) -> rsa.RSAPublicKey:
         return self.keys[ref].public_key()
@@ -194,6 +208,11 @@ class CardImage:
         body = json.loads(kek.decrypt(blob, card_id))
         keys = {KeyRef(r): KeySlot(serialization.load_der_private_key(base64.b64decode(k), None)) for r, k in body["keys"].items()}
         face = FaceData.from_json(body["face"]) if body.get("face") else None
+        if face is not None and KeyRef.FACE not in keys:
+            # Sealed before the card-face key existed: the chip makes one now. It lives
+            # only as long as this opened image (its signatures verify with the public
+            # key the same opening shows); re-sealing the image would keep it.
+            keys[KeyRef.FACE] = KeySlot(generate_rsa_key())
         return cls(card_id, keys, face)
 
 

@@ -36,10 +36,20 @@ class PinRef(str, enum.Enum):
     AUTH = "auth"  # 利用者証明用電子証明書暗証番号
     SIGN = "sign"  # 署名用電子証明書暗証番号
     FACE = "face"  # 券面事項入力補助用暗証番号
+    # Printed on the card, not chosen by the holder (:class:`CardFacePins`):
+    COLLATION_A = "collation-a"  # 照合番号A: the Individual Number, 12 digits
+    COLLATION_B = "collation-b"  # 照合番号B: birth YYMMDD + expiry year + security code, 14 digits
+    BIRTH = "birth"  # the confirmation AP's birth-date PIN, YYMMDD
+
+    @property
+    def holder_set(self) -> bool:
+        """A PIN the holder chooses (counted in the store, reset at the counter)."""
+        return self in (PinRef.AUTH, PinRef.SIGN, PinRef.FACE)
 
     @property
     def max_tries(self) -> int:
-        return {PinRef.AUTH: 3, PinRef.SIGN: 5, PinRef.FACE: 3}[self]
+        # The collation numbers' counters are not public; 10 is myna's choice.
+        return {PinRef.AUTH: 3, PinRef.SIGN: 5, PinRef.FACE: 3}.get(self, 10)
 
     @property
     def title(self) -> str:
@@ -47,11 +57,16 @@ class PinRef(str, enum.Enum):
             PinRef.AUTH: "user-authentication PIN",
             PinRef.SIGN: "signature PIN",
             PinRef.FACE: "card-face input-support PIN",
+            PinRef.COLLATION_A: "collation number A",
+            PinRef.COLLATION_B: "collation number B",
+            PinRef.BIRTH: "birth-date PIN",
         }[self]
 
     @property
     def rule(self) -> str:
-        return "6-16 characters of A-Z and 0-9" if self is PinRef.SIGN else "4 digits"
+        return {PinRef.SIGN: "6-16 characters of A-Z and 0-9", PinRef.COLLATION_A: "12 digits", PinRef.COLLATION_B: "14 digits", PinRef.BIRTH: "6 digits"}.get(
+            self, "4 digits"
+        )
 
     def check(self, pin: str | bytes) -> bytes:
         """The PIN as the card stores it (ASCII), or InvalidInput if it breaks the format."""
@@ -60,7 +75,7 @@ class PinRef(str, enum.Enum):
                 pin = pin.decode("ascii")
             except UnicodeDecodeError:
                 raise InvalidInput(f"the {self.title} must be {self.rule}") from None
-        pattern = _SIGN_PIN if self is PinRef.SIGN else _DIGITS4
+        pattern = {PinRef.SIGN: _SIGN_PIN, PinRef.COLLATION_A: _DIGITS12, PinRef.COLLATION_B: _DIGITS14, PinRef.BIRTH: _DIGITS6}.get(self, _DIGITS4)
         if not isinstance(pin, str) or not pattern.fullmatch(pin):
             raise InvalidInput(f"the {self.title} must be {self.rule}")
         return pin.encode("ascii")
@@ -68,6 +83,7 @@ class PinRef(str, enum.Enum):
 
 _DIGITS4 = re.compile(r"[0-9]{4}")
 _SIGN_PIN = re.compile(r"[A-Z0-9]{6,16}")
+_DIGITS6, _DIGITS12, _DIGITS14 = re.compile(r"[0-9]{6}"), re.compile(r"[0-9]{12}"), re.compile(r"[0-9]{14}")
 
 
 class Outcome(enum.Enum):
@@ -151,3 +167,35 @@ class MemoryPins:
         with self._lock:
             self._verifiers[ref] = self._hasher.make(ref.check(new_pin))
             self._tries[ref] = ref.max_tries
+
+
+class CardFacePins:
+    """The collation numbers and the birth-date PIN of the card-face APs: their values
+    are what is printed on the card (the image's face data), their counters live with
+    this chip in memory (choice: they are not secrets the holder chose, so a counter
+    restored by re-insertion gives nothing away that the printed card does not)."""
+
+    def __init__(self, values: Mapping[PinRef, str]):
+        self._values = {ref: v.encode("ascii") for ref, v in values.items()}
+        self._tries = {ref: ref.max_tries for ref in values}
+        self._lock = threading.Lock()
+
+    def __contains__(self, ref: PinRef) -> bool:
+        return ref in self._values
+
+    def tries_left(self, ref: PinRef) -> int:
+        return self._tries.get(ref, 0)
+
+    def attempt(self, ref: PinRef, candidate: bytes) -> Attempt:
+        with self._lock:
+            left = self._tries.get(ref, 0)
+            if left <= 0:
+                return Attempt(Outcome.BLOCKED, 0)
+            self._tries[ref] = left - 1
+            if hmac.compare_digest(self._values[ref], bytes(candidate)):
+                self._tries[ref] = ref.max_tries
+                return Attempt(Outcome.OK, ref.max_tries)
+            return Attempt(Outcome.WRONG, left - 1)
+
+    def change(self, ref: PinRef, new_pin: bytes) -> None:
+        raise InvalidInput(f"the {ref.title} is printed on the card: it cannot be changed")

@@ -32,7 +32,7 @@ class Insertion:
     pid: int
     host: str
     port: int
-    state: str  # "connecting" or "inserted"
+    state: str  # "connecting" (to pcscd), "connected" (waiting for pcscd to power the card) or "inserted" (PC/SC shows it)
     started_at: str
 
     def to_json(self) -> dict:
@@ -138,16 +138,30 @@ def serve_inserted(
     home = platform.settings.home
     path = _claim(home, reader, cid, host, port)
     stop = stop or threading.Event()
-    bridge = VpcdBridge(card, host, port)
+
+    def powered() -> None:
+        # pcscd publishes the reader's new state right after reading the ATR; a short
+        # grace keeps a command run the moment `--detach` returns from racing it.
+        def announce() -> None:
+            try:
+                _update(path, state="inserted")
+            except OSError:
+                return
+            if on_ready:
+                on_ready(cid, reader, port)
+
+        timer = threading.Timer(POWERED_GRACE, announce)
+        timer.daemon = True
+        timer.start()
+
+    bridge = VpcdBridge(card, host, port, on_powered=powered)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
         bridge.connect(timeout=wait, stop=stop)
-        _update(path, state="inserted")
-        if on_ready:
-            on_ready(cid, reader, port)
+        _update(path, state="connected")
         bridge.serve(stop)
         return bridge.commands
     finally:
@@ -159,8 +173,12 @@ def serve_inserted(
             signal.signal(sig, handler)
 
 
+POWERED_GRACE = 0.1  # seconds between the ATR and "inserted"
+
+
 def insert_detached(home: Path, card_id: str, reader: int, extra_args: list[str], timeout: float = 30.0) -> Insertion:
-    """Run ``myna card insert`` in the background and wait until the card is in."""
+    """Run ``myna card insert`` in the background and wait until the card is in: pcscd
+    has powered it and read its ATR, so PC/SC lists it when this returns."""
     log_path = readers_dir(home) / f"{reader}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as out:

@@ -80,11 +80,16 @@ class _Closed(Exception):
 class VpcdBridge:
     """Serves one :class:`Card` to one vpcd reader slot."""
 
-    def __init__(self, card: Card, host: str = "127.0.0.1", port: int = VPCD_PORT):
+    def __init__(self, card: Card, host: str = "127.0.0.1", port: int = VPCD_PORT, on_powered=None):
+        """``on_powered()`` is called once, when pcscd has powered the card and read its
+        ATR: only then does PC/SC show the card (a connection alone is not yet a card
+        in the reader: pcscd notices it at its next poll, then powers it up)."""
         self.card = card
         self.host, self.port = host, port
         self._sock: socket.socket | None = None
         self.commands = 0
+        self._on_powered = on_powered
+        self._powered_once = False
 
     # -- connection ----------------------------------------------------------------
 
@@ -157,6 +162,10 @@ class VpcdBridge:
             code = message[0]
             if code == CTRL_ATR:
                 self._send(self.card.atr)
+                if not self._powered_once:
+                    self._powered_once = True
+                    if self._on_powered is not None:
+                        self._on_powered()
             elif code in (CTRL_ON, CTRL_RESET, CTRL_OFF):
                 self.card.power_on()  # each one leaves the chip in its power-up state
             else:
