@@ -31,6 +31,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from myna.errors import MynaError
+from myna.web.errors import http_status
 
 AUTH_STATUSES = "_myna_auth_statuses"  # attribute on a dependency: the statuses it answers
 
@@ -60,7 +61,7 @@ def _error_response(status: int) -> dict[str, Any]:
 def raises(*errors: type[MynaError] | int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the typed errors (or bare statuses) it can answer
     beyond those ``document_errors`` derives."""
-    statuses = {e if isinstance(e, int) else e.status for e in errors}
+    statuses = {e if isinstance(e, int) else http_status(e) for e in errors}
     return {s: _error_response(s) for s in sorted(statuses)}
 
 

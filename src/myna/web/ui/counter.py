@@ -32,6 +32,7 @@ from myna.residents.events import ChangeEvent, EventType
 from myna.residents.registry import Registry
 from myna.store.models_card_management import CardApplication
 from myna.store.models_cards import CardRecord
+from myna.web.errors import http_status
 from myna.web.ui import i18n
 from myna.web.ui.frame import guard, lang_of, render
 
@@ -333,7 +334,7 @@ def _card_error(request: Request, e: MynaError):
     lang = lang_of(request)
     if isinstance(e, NotFound):
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_card", lang))
-    return render(request, "error.html", status_code=e.status if 400 <= e.status < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
+    return render(request, "error.html", status_code=status if 400 <= (status := http_status(e)) < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
 
 
 def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):

@@ -20,6 +20,7 @@ from myna.residents.registry import Registry
 from myna.store import models as m
 from myna.store.models_cards import CardRecord
 from myna.verifiers.consent import Consents
+from myna.web.errors import http_status
 from myna.web.ui.frame import render
 
 router = APIRouter(prefix="/ui/portal", include_in_schema=False)
@@ -185,7 +186,7 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
             suspended = suspend_lost(request.app.state.platform, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
         except MynaError as e:
             errors["_form"] = str(e)
-            status = 429 if e.status == 429 else 422
+            status = 429 if http_status(e) == 429 else 422
     # The number is not echoed back into the page.
     form = {"date_of_birth": date_of_birth, "name": name[:256], "address": address[:256]}
     return render(request, "portal_lost.html", status_code=status if errors else 200, form=form, errors=errors, suspended=suspended)
