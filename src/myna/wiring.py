@@ -22,17 +22,19 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.authority.tokens import Tokens
     from myna.cards.applications import Applications
     from myna.cards.handover import Counter
+    from myna.cards.listings import CardListings
     from myna.cards.management import CardManagement
     from myna.cards.production import Production
     from myna.chip.cards import CardService
     from myna.mobile.issuance import MobileService
-    from myna.operations.service import Operations
+    from myna.operations.service import CardFigures, Operations
     from myna.portal.login import PortalLogin
     from myna.residents.registry import Registry
     from myna.verifiers.consent import Consents
     from myna.verifiers.credentials import Credentials, VerifierCa
     from myna.verifiers.provision import ProvisionService
     from myna.verifiers.registry import VerifierRegistry
+    from myna.verifiers.renewals import Renewals
 
 
 class Services:
@@ -114,6 +116,12 @@ class Services:
 
         return Counter(self.platform)
 
+    @cached_property
+    def card_listings(self) -> CardListings:
+        from myna.cards.listings import CardListings
+
+        return CardListings(self.platform)
+
     # -- verifiers and mobile --------------------------------------------------------
 
     @cached_property
@@ -141,6 +149,12 @@ class Services:
         return Consents(self.platform)
 
     @cached_property
+    def renewals(self) -> Renewals:
+        from myna.verifiers.renewals import Renewals
+
+        return Renewals(self.platform)
+
+    @cached_property
     def provision(self) -> ProvisionService:
         from myna.verifiers.provision import ProvisionService
 
@@ -165,6 +179,12 @@ class Services:
         from myna.operations.service import Operations
 
         return Operations(self.platform)
+
+    @cached_property
+    def card_figures(self) -> CardFigures:
+        from myna.operations.service import CardFigures
+
+        return CardFigures(self.platform)
 
 
 def build(platform: Platform) -> Services:

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the platform, the caller and role checks."""
+"""Request-scoped dependencies: the services, the platform, the caller and role checks.
+
+The web app holds the process's services (``app.state.services``, built once by the
+composition root, :func:`myna.wiring.build`); routers and screens take them from here and
+never build one themselves."""
 
 from __future__ import annotations
 
@@ -8,21 +12,24 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from myna.authority.platform import Platform
-from myna.authority.tokens import Principal, Role, Tokens
+from myna.authority.tokens import Principal, Role
 from myna.errors import Forbidden
 from myna.web.openapi import AUTH_STATUSES
+from myna.wiring import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `myna token create`")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
 
 
 def platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
-def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Principal:
-    return Tokens(request.app.state.platform).authenticate(credentials.credentials if credentials else None)
+def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    return services(request).tokens.authenticate(credentials.credentials if credentials else None)
 
 
 def require(*roles: Role) -> Callable[..., Principal]:
