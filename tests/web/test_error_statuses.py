@@ -88,3 +88,34 @@ def test_every_domain_error_is_listed_and_none_carries_a_transport_status():
 def test_a_class_outside_the_errors_is_refused():
     with pytest.raises(TypeError):
         http_status(ValueError)
+
+
+def test_a_value_the_database_refuses_is_unstorable_and_answers_422_as_before(platform):
+    """The store names the refusal without its driver (so web/ imports no database library),
+    rolls back, and the API answers it exactly as it answered the driver's DataError."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import DataError
+
+    from myna.errors import Unstorable
+    from myna.web import errors
+
+    class NumericValueOutOfRange(Exception):
+        sqlstate = "22003"
+
+    with pytest.raises(Unstorable) as refused:
+        with platform.db.session():
+            raise DataError("INSERT ...", {}, NumericValueOutOfRange("value 99999999999999999999 out of range"))
+    assert (refused.value.error, refused.value.sqlstate) == ("NumericValueOutOfRange", "22003")
+    assert "9999" not in str(refused.value)  # the driver's message may quote the value: not passed on
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/boom")
+    def boom():
+        raise refused.value
+
+    r = TestClient(app).get("/boom")
+    assert r.status_code == 422
+    assert r.content == b'{"error":"invalid-input","message":"a value in the request cannot be stored (out of range or not valid text)"}'

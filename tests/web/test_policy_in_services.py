@@ -107,3 +107,28 @@ def test_an_operator_reporting_an_event_names_the_municipality(services):
     with pytest.raises(InvalidInput, match="municipality_code is required for an operator"):
         services.registry.submit_as(OPERATOR, _event(None))
     assert services.registry.submit_as(OPERATOR, _event(CHIYODA, "policy-2")).applied
+
+
+# -- operations: the rules of the figures, for the API, the console and the centres alike ----
+
+
+def test_a_traffic_minute_in_the_future_is_refused_by_the_service(platform):
+    ops = build(platform).operations
+    now = platform.clock.now()
+    ops.report_traffic("tokyo", now + dt.timedelta(minutes=2), 1, 0, 0)  # a fast clock, within the slack
+    with pytest.raises(InvalidInput, match="in the future"):
+        ops.report_traffic("tokyo", now + dt.timedelta(minutes=3), 1, 0, 0)
+    assert ops.traffic_by_hour(now - dt.timedelta(hours=1))["tokyo"]  # the first one was counted
+
+
+def test_the_availability_window_defaults_to_the_fiscal_year_and_stops_at_now(platform):
+    from myna.operations.service import fiscal_year_start
+
+    ops = build(platform).operations
+    now = platform.clock.now()
+    assert ops.window() == (fiscal_year_start(now), now)
+    assert ops.window(now - dt.timedelta(days=1), now + dt.timedelta(days=1)) == (now - dt.timedelta(days=1), now)
+    with pytest.raises(InvalidInput, match="end must be after start"):
+        ops.window(now, now - dt.timedelta(seconds=1))
+    with pytest.raises(InvalidInput, match="start must be in the past"):
+        ops.window(now + dt.timedelta(days=1), now + dt.timedelta(days=2))

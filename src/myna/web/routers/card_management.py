@@ -272,9 +272,7 @@ def card_fees(outstanding: bool = False, sv: Services = Depends(services), who: 
 
 @router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter", responses=raises(Conflict))
 def collect_fee(fee_id: RowId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    mgmt = sv.card_management
-    mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected
-    return mgmt.collect_fee(fee_id, who.actor, who.municipality_code)
+    return sv.card_management.collect_fee(fee_id, who.actor, who.municipality_code)  # refuses a waived fee too
 
 
 @router.get("/lead-time/report", summary="Lead time from receipt to shipment: max and mean per day or month (R-CARD-4)")

@@ -3,7 +3,6 @@ counts validity centres report (what the operations console shows)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from myna.authority.tokens import Principal, Role
 from myna.errors import Conflict, InvalidInput
-from myna.operations.service import SERVICES, fiscal_year_start
+from myna.operations.service import SERVICES
 from myna.validation.provision import CENTRE_NAME
 from myna.web import deps
 from myna.web.deps import require
@@ -84,15 +83,7 @@ def availability(
     sv: Services = Depends(deps.services),
     _who: Principal = Depends(require(*READERS)),
 ) -> dict:
-    now = sv.platform.clock.now()
-    end = end or now
-    start = start or fiscal_year_start(end)
-    if end <= start:
-        raise InvalidInput("end must be after start")
-    if end > now:
-        end = now  # the future has no service time yet
-        if end <= start:
-            raise InvalidInput("start must be in the past")
+    start, end = sv.operations.window(start, end)
     return {
         svc: {
             "ratio": a.ratio,
@@ -107,6 +98,4 @@ def availability(
 
 @router.post("/traffic", status_code=204, summary="A validity centre reports one minute of traffic (role centre)")
 def report_traffic(body: TrafficIn, sv: Services = Depends(deps.services), _who: Principal = Depends(require(Role.CENTRE))) -> None:
-    if body.minute > sv.platform.clock.now() + dt.timedelta(minutes=2):
-        raise InvalidInput("that minute is in the future")
     sv.operations.report_traffic(body.centre, body.minute, body.ocsp, body.crl, body.errors)
