@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from myna.authority.platform import Platform
 from myna.authority.tokens import Principal, Role
 from myna.errors import Forbidden
-from myna.web.openapi import AUTH_STATUSES
+from myna.web.openapi import AUTH_ERRORS, AUTH_STATUSES
 from myna.wiring import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `myna token create`")
@@ -39,5 +39,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
         return p
 
     check.roles = frozenset(roles)  # compared with myna.authority.access by the access-matrix test
-    setattr(check, AUTH_STATUSES, (401, 403))
+    setattr(check, AUTH_STATUSES, AUTH_ERRORS)
     return check

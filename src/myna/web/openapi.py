@@ -30,10 +30,11 @@ from pydantic import BaseModel, Field
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from myna.errors import MynaError
+from myna.errors import Forbidden, InvalidInput, MynaError, NotFound, Unauthorised
 from myna.web.errors import http_status
 
 AUTH_STATUSES = "_myna_auth_statuses"  # attribute on a dependency: the statuses it answers
+AUTH_ERRORS = (http_status(Unauthorised), http_status(Forbidden))  # what a credential check answers: 401, 403
 
 _DESCRIPTIONS = {
     400: "A NUL character in the request's address",
@@ -94,9 +95,9 @@ def derived_statuses(route: APIRoute) -> set[int]:
     flat_inputs = flat_path + list(dependant.query_params) + list(dependant.body_params)
     flat_inputs += [p for d in _dependencies(dependant) for p in (*d.query_params, *d.body_params)]
     if flat_path:
-        statuses.add(404)
+        statuses.add(http_status(NotFound))
     if flat_inputs:
-        statuses.add(422)
+        statuses.add(http_status(InvalidInput))
     return statuses
 
 

@@ -27,7 +27,7 @@ from myna.verifiers.provision import NotDisclosed
 from myna.verifiers.registry import Status
 from myna.verifiers.report import provision_report
 from myna.web.deps import require, services
-from myna.web.openapi import AUTH_STATUSES, binary, raises
+from myna.web.openapi import AUTH_ERRORS, AUTH_STATUSES, binary, raises
 from myna.web.types import Base64, Serial, VerifierCode, base64_length
 from myna.wiring import Services
 
@@ -47,7 +47,7 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
     return sv.credentials.by_token(sv.tokens.authenticate(credentials.credentials))
 
 
-setattr(caller, AUTH_STATUSES, (401, 403))
+setattr(caller, AUTH_STATUSES, AUTH_ERRORS)
 
 
 def _serial(text: str) -> int:
