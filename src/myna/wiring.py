@@ -23,12 +23,13 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.authority.revoking import RevocationService
     from myna.cards.applications import Applications
     from myna.cards.handover import Counter
+    from myna.cards.listings import CardListings
     from myna.cards.management import CardManagement
     from myna.cards.production import Production
     from myna.chip.cards import CardService
     from myna.chip.image import KeyGen
     from myna.mobile.issuance import MobileService
-    from myna.operations.service import Operations
+    from myna.operations.service import CardFigures, Operations
     from myna.portal.login import PortalLogin
     from myna.residents.registry import Registry
     from myna.validation.feeds import DbFeed
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.verifiers.credentials import Credentials, VerifierCa
     from myna.verifiers.provision import ProvisionService
     from myna.verifiers.registry import VerifierRegistry
+    from myna.verifiers.renewals import Renewals
 
 
 class Services:
@@ -124,6 +126,12 @@ class Services:
 
         return Counter(self.platform, chips=self.chips, revocation=self.revocation)
 
+    @cached_property
+    def card_listings(self) -> CardListings:
+        from myna.cards.listings import CardListings
+
+        return CardListings(self.platform)
+
     # -- verifiers and mobile --------------------------------------------------------
 
     @cached_property
@@ -149,6 +157,12 @@ class Services:
         from myna.verifiers.consent import Consents
 
         return Consents(self.platform)
+
+    @cached_property
+    def renewals(self) -> Renewals:
+        from myna.verifiers.renewals import Renewals
+
+        return Renewals(self.platform)
 
     @cached_property
     def provision(self) -> ProvisionService:
@@ -177,6 +191,12 @@ class Services:
         from myna.operations.service import Operations
 
         return Operations(self.platform)
+
+    @cached_property
+    def card_figures(self) -> CardFigures:
+        from myna.operations.service import CardFigures
+
+        return CardFigures(self.platform)
 
     # -- the validity centre inside this process ---------------------------------------
 

@@ -20,6 +20,7 @@ from myna.errors import Forbidden, IdempotencyMismatch, NotEligible, NotFound
 from myna.pki import validity
 from myna.pki.basic4 import Basic4, Sex
 from myna.store import models as m
+from myna.web.errors import http_status
 
 CHIYODA, SHINJUKU = "131016", "131041"
 OWN = "22233344455"  # a resident of Chiyoda (besides the conftest's default one)
@@ -131,7 +132,7 @@ def test_r_ra_1_own_resident_with_one_basic4_field_differing_is_refused_and_chan
     req = issue_request("card-sign", resident_code=OWN, basic4=b4, date_of_birth=b4.date_of_birth)
     with pytest.raises(DiffersFromRegister) as caught:
         IssuanceService(platform).issue(req, "municipality@131016:clerk", acting_for=CHIYODA)
-    assert caught.value.status == 409
+    assert http_status(caught.value) == 409
     expected = ["date_of_birth", "basic4.date_of_birth"] if field == "date_of_birth" else [f"basic4.{field}"]
     assert caught.value.details["fields"] == expected
     assert f"basic4.{field}" in caught.value.message and "R-RA-1" in caught.value.message

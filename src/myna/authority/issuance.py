@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from myna.access.roles import Principal, Role
 from myna.authority.platform import LoadedAuthority, Platform
 from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_municipality_code, check_resident_code
@@ -203,6 +204,20 @@ def _differing(req: IssuanceRequest, b4: Basic4) -> list[str]:
     return wrong
 
 
+ISSUERS = (Role.OPERATOR, Role.MUNICIPALITY)  # who may ask for a holder certificate
+
+
+def for_municipality(req: IssuanceRequest, municipality_code: str) -> IssuanceRequest:
+    """A municipality's request as it is issued: no smartphone certificate (R-CERT-5), and
+    in the municipality's own name. Checked before the request itself, so a municipality
+    asking for what it may never have is told so first."""
+    if req.kind.is_mobile:
+        raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
+    if req.municipality_code is not None and req.municipality_code != municipality_code:
+        raise Forbidden(f"this token acts for municipality {municipality_code}, not {req.municipality_code}")
+    return dataclasses.replace(req, municipality_code=municipality_code)
+
+
 def check_against_register(c: _Checked, rec: m.ResidentRecord | None, acting_for: str | None, now: dt.datetime) -> _Checked:
     """R-CERT-4, R-RA-1, R-RA-2 for one checked request and the resident's record (read by
     the caller, in its transaction). Returns the request as it will be certified: basic 4
@@ -264,6 +279,18 @@ class _InFlight:
 class IssuanceService:
     def __init__(self, platform: Platform):
         self.platform = platform
+
+    def issue_as(self, who: Principal, req: IssuanceRequest) -> Issued:
+        """Issue for a caller of the platform (an API token, the CLI's operator): J-LIS's
+        operators for any resident on the register; a municipality no smartphone
+        certificate (R-CERT-5: J-LIS issues those to the applicant), in its own name (a
+        municipality code stated in the request must be its own, an omitted one is its
+        own) and for its own residents (R-RA-2, checked against the register)."""
+        if who.role not in ISSUERS:
+            raise Forbidden(f"role {who.role.value} may not do this; needs one of: {', '.join(r.value for r in ISSUERS)}")
+        if who.role is not Role.MUNICIPALITY:
+            return self.issue(req, who.actor)
+        return self.issue(for_municipality(req, who.municipality_code), who.actor, acting_for=who.municipality_code)
 
     def issue(self, req: IssuanceRequest, actor: str, acting_for: str | None = None) -> Issued:
         return self.issue_many([req], actor, acting_for=acting_for)[0]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from myna.access.roles import Principal, Role
 from myna.authority.holders import acts_for, holder_of
 from myna.authority.platform import Platform
 from myna.authority.revoking import status_of
@@ -19,6 +21,12 @@ from myna.store import models as m
 
 MAX_PAGE = 1000
 STATUSES = ("valid", "revoked", "expired")
+
+
+def scope_of(who: Principal) -> str | None:
+    """The municipality a caller's reads and changes are confined to: a municipality's
+    own (it sees and acts on its own residents only, R-RA-2); none for J-LIS's roles."""
+    return who.municipality_code if who.role is Role.MUNICIPALITY else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,56 @@ def _record(row: m.Certificate, rev: m.Revocation | None, now: dt.datetime) -> C
     )
 
 
+@dataclass(frozen=True)
+class KindCounts:
+    """Certificates issued and revoked, per kind (``ca`` for CA certificates)."""
+
+    issued: Mapping[str, int]
+    revoked: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AuthorityRecord:
+    """One CA of the hierarchy, any generation, with its distribution points."""
+
+    slug: str
+    kind: str
+    generation: int
+    subject: str
+    serial: int
+    not_before: dt.datetime
+    not_after: dt.datetime
+    active: bool
+    compromised_at: dt.datetime | None
+    key_backend: str
+    certificate_url: str
+    crl_url: str
+
+
+def authorities(platform: Platform) -> list[AuthorityRecord]:
+    """Every CA the platform has had, in the order they were created."""
+    out = []
+    for row in platform.authority_rows():
+        ca = platform.authority_by_id(row.id)
+        out.append(
+            AuthorityRecord(
+                slug=ca.slug,
+                kind=row.kind,
+                generation=row.generation,
+                subject=row.name,
+                serial=ca.cert.serial_number,
+                not_before=ca.cert.not_valid_before_utc,
+                not_after=ca.cert.not_valid_after_utc,
+                active=row.active,
+                compromised_at=row.compromised_at,
+                key_backend=row.key_backend,
+                certificate_url=platform.urls.ca_cert(ca.slug),
+                crl_url=platform.urls.crl(ca.slug),
+            )
+        )
+    return out
+
+
 class Records:
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -131,6 +189,29 @@ class Records:
         page = [_record(c, r, now) for c, r in rows[:limit]]
         cursor = serials.to_display(page[-1].serial) if len(rows) > limit else None
         return page, cursor
+
+    def of_resident(self, resident_code: str) -> list[CertificateRecord]:
+        """Every certificate issued to a resident, newest first (the resident portal)."""
+        now = self.platform.clock.now()
+        with self.platform.db.session() as s:
+            rows = s.execute(
+                select(m.Certificate, m.Revocation)
+                .outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
+                .where(m.Certificate.resident_code == resident_code)
+                .order_by(m.Certificate.issued_at.desc())
+            ).all()
+            return [_record(c, r, now) for c, r in rows]
+
+    def kind_counts(self) -> KindCounts:
+        """How many certificates of each kind were issued and revoked (the status page)."""
+        with self.platform.db.session() as s:
+            issued = dict(s.execute(select(m.Certificate.kind, func.count()).group_by(m.Certificate.kind)).all())
+            revoked = dict(
+                s.execute(
+                    select(m.Certificate.kind, func.count()).join(m.Revocation, m.Revocation.serial == m.Certificate.serial).group_by(m.Certificate.kind)
+                ).all()
+            )
+        return KindCounts(issued=issued, revoked=revoked)
 
     def notices(self, topic: str = "public-notice", limit: int = 100) -> list[dict]:
         with self.platform.db.session() as s:

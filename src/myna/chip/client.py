@@ -65,7 +65,6 @@ SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d06096086480165030402010500042
 class CardError(MynaError):
     """The card refused a command."""
 
-    status = 409
     code = "card-refused"
 
     def __init__(self, message: str, sw: int):

@@ -9,7 +9,6 @@ from myna.errors import MynaError
 
 
 class PcscUnavailable(MynaError):
-    status = 503
     code = "pcsc-unavailable"
 
 

@@ -44,7 +44,6 @@ CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 
 
 class ReaderUnavailable(MynaError):
-    status = 503
     code = "reader-unavailable"
 
 

@@ -56,6 +56,10 @@ def _row(r: OutageRecord) -> OutageRow:
     return OutageRow(r.id, r.service, r.started_at, r.ended_at, r.planned, r.cause, r.recorded_by)
 
 
+# How far ahead of this clock a centre's minute may be: its clock may run a little fast.
+TRAFFIC_CLOCK_SLACK = dt.timedelta(minutes=2)
+
+
 def fiscal_year_start(when: dt.datetime) -> dt.datetime:
     """Japanese fiscal years start on 1 April (JST)."""
     local = when.astimezone(JST)
@@ -127,6 +131,20 @@ class Operations:
                 q = q.where(OutageRecord.service == service)
             return [_row(r) for r in s.scalars(q)]
 
+    def window(self, start: dt.datetime | None = None, end: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+        """The period availability is reported for: by default from the start of this fiscal
+        year to now; never past now (the future has no service time yet)."""
+        now = self.platform.clock.now()
+        end = end or now
+        start = start or fiscal_year_start(end)
+        if end <= start:
+            raise InvalidInput("end must be after start")
+        if end > now:
+            end = now  # the future has no service time yet
+            if end <= start:
+                raise InvalidInput("start must be in the past")
+        return start, end
+
     def availability(self, start: dt.datetime, end: dt.datetime) -> dict[str, Availability]:
         with self.platform.db.session() as s:
             rows = s.scalars(
@@ -143,7 +161,10 @@ class Operations:
         report after a lost answer would double count: they send each minute once, after it ends)."""
         if min(ocsp, crl, errors) < 0:
             raise InvalidInput("counts cannot be negative")
-        minute = minute.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+        minute = minute.astimezone(dt.timezone.utc)
+        if minute > self.platform.clock.now() + TRAFFIC_CLOCK_SLACK:
+            raise InvalidInput("that minute is in the future")
+        minute = minute.replace(second=0, microsecond=0)
         with self.platform.db.session() as s:
             row = s.get(CentreTraffic, (centre, minute))
             if row is None:

@@ -41,7 +41,6 @@ FIELD_MAX = 256
 
 
 class TooManyAttempts(MynaError):
-    status = 429
     code = "too-many-attempts"
 
 

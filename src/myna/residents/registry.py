@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from myna import logs
+from myna.access.roles import Principal, Role
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.clock import JST
@@ -113,6 +114,18 @@ def _store(row: m.ResidentRecord, state: Resident, now: dt.datetime) -> None:
     row.updated_at = now  # the version goes up with the UPDATE (version_id_col), checked against the one read
 
 
+def reporting_municipality(who: Principal, given: str | None) -> str:
+    """The municipality an event is reported by: a municipality's token acts for its own
+    (another one stated is refused); an operator must say which."""
+    if who.role is Role.MUNICIPALITY:
+        if given is not None and given != who.municipality_code:
+            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {given}")
+        return who.municipality_code
+    if given is None:
+        raise InvalidInput("municipality_code is required for an operator")
+    return given
+
+
 class Registry:
     def __init__(self, platform: Platform, *, revocation: RevocationService):
         self.platform = platform
@@ -141,6 +154,11 @@ class Registry:
                 s.add(m.Municipality(code=code, name=name, registered_at=self.platform.clock.now()))
 
     # -- events ---------------------------------------------------------------------
+
+    def submit_as(self, who: Principal, event: ChangeEvent) -> EventResult:
+        """Apply an event reported by a caller of the platform: a municipality reports for
+        itself only; J-LIS's operator names the municipality that reported it."""
+        return self.submit(dataclasses.replace(event, municipality_code=reporting_municipality(who, event.municipality_code)), who.actor)
 
     def submit(self, event: ChangeEvent, actor: str) -> EventResult:
         """Apply one change event reported by ``event.municipality_code``."""

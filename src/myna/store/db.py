@@ -9,9 +9,12 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
+
+from myna.errors import Unstorable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -101,6 +104,14 @@ class Database:
         try:
             yield s
             s.commit()
+        except DataError as exc:
+            # A value the database refuses (past a column's range, text PostgreSQL cannot
+            # hold): rolled back, and named without the driver so the layers above need not
+            # know it. The driver's message may quote the value: only its class and SQLSTATE go on.
+            s.rollback()
+            orig = exc.orig
+            sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+            raise Unstorable(type(orig).__name__, sqlstate) from exc
         except BaseException:
             s.rollback()
             raise
@@ -118,6 +129,11 @@ class Database:
         with self.session() as s:
             s.connection(execution_options={WRITE_LOCK: True})
             yield s
+
+    def ping(self) -> None:
+        """One round trip to the database (the health check): raises if it cannot be reached."""
+        with self.session() as s:
+            s.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

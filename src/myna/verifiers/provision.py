@@ -47,7 +47,6 @@ class NoConsent(Forbidden):
 class NotDisclosed(MynaError):
     """The holder has no valid certificate of this purpose: nothing about them is given."""
 
-    status = 410
     code = "no-valid-certificate"
 
 

@@ -68,3 +68,15 @@ def successors(s, serial: str) -> list[str]:
         chain.append(new)
         current = new
     return chain
+
+
+class Renewals:
+    """Recording old-to-new links for J-LIS's operators (the API, the CLI)."""
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    def link(self, old_serial: int, new_serial: int, actor: str) -> None:
+        """Record, in a transaction of its own, that ``new_serial`` replaced ``old_serial``."""
+        with self.platform.db.session() as s:
+            record_renewal(s, old_serial, new_serial, self.platform.clock.now(), actor)

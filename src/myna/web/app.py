@@ -9,30 +9,25 @@ import html
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
 
-from myna import __version__, logs
-from myna.authority.crls import CrlService
+from myna import __version__, logs, wiring
 from myna.authority.platform import Platform
-from myna.store import models as m
-from myna.web import errors, openapi, ui
-from myna.web.deps import platform
+from myna.web import deps, errors, openapi, ui
 from myna.web.guard import NulGuard
 from myna.web.limits import BodyLimit
 from myna.web.routers import authorities, card_management, certificates, feed, operations, residents
 from myna.web.routers import mobile as mobile_router
 from myna.web.routers import verifiers as verifiers_router
-from myna.wiring import build
 
 log = logs.get("myna.web")
 SCHEDULE_TICK_S = 30
 
 
-async def schedule_loop(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
+async def schedule_loop(sv: wiring.Services, tick: float = SCHEDULE_TICK_S) -> None:
     """The platform's periodic jobs: CRLs and delta CRLs when due (R-REV-9), and the
     30-day move-in rule for user-auth certificates (R-REV-3)."""
-    service = CrlService(p)
-    registry = build(p).registry
+    service = sv.crls
+    registry = sv.registry
     while True:
         try:
             for ca, delta in await asyncio.to_thread(service.due):
@@ -45,12 +40,17 @@ async def schedule_loop(p: Platform, tick: float = SCHEDULE_TICK_S) -> None:
         await asyncio.sleep(tick)
 
 
-def create_app(p: Platform, schedule: bool = True, background: list | None = None) -> FastAPI:
-    """``background``: callables told "startup" and "shutdown" (e.g. a centre's sync loop)."""
+def create_app(p: Platform, schedule: bool = True, background: list | None = None, services: wiring.Services | None = None) -> FastAPI:
+    """``background``: callables told "startup" and "shutdown" (e.g. a centre's sync loop).
+    ``services``: the process's services, when the caller built them already (they must be
+    over ``p``); else they are built here, once, by the composition root."""
+    sv = services if services is not None else wiring.build(p)
+    if sv.platform is not p:
+        raise ValueError("the services given are over another platform")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        task = asyncio.create_task(schedule_loop(p)) if schedule else None
+        task = asyncio.create_task(schedule_loop(sv)) if schedule else None
         for hook in background or []:
             hook("startup")
         yield
@@ -68,6 +68,7 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
         lifespan=lifespan,
     )
     app.state.platform = p
+    app.state.services = sv
     errors.install(app)
     app.add_middleware(NulGuard)
     app.add_middleware(openapi.AllowHeader, fastapi_app=app)
@@ -84,32 +85,28 @@ def create_app(p: Platform, schedule: bool = True, background: list | None = Non
     ui.install(app)
 
     @app.get("/healthz", tags=["operations"])
-    def healthz(pl: Platform = Depends(platform)) -> dict:
-        with pl.db.session() as s:
-            s.execute(select(1))
+    def healthz(s: wiring.Services = Depends(deps.services)) -> dict:
+        s.platform.db.ping()
         return {"status": "ok"}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(pl: Platform = Depends(platform)) -> str:
-        return _home(pl)
+    def home(s: wiring.Services = Depends(deps.services)) -> str:
+        return _home(s)
 
     openapi.document_errors(app)
     return app
 
 
-def _home(p: Platform) -> str:
-    with p.db.session() as s:
-        counts = dict(s.execute(select(m.Certificate.kind, func.count()).group_by(m.Certificate.kind)).all())
-        revoked = dict(
-            s.execute(select(m.Certificate.kind, func.count()).join(m.Revocation, m.Revocation.serial == m.Certificate.serial).group_by(m.Certificate.kind)).all()
-        )
+def _home(sv: wiring.Services) -> str:
+    tally = sv.records.kind_counts()
+    counts, revoked = tally.issued, tally.revoked
     rows = "".join(
         f"<tr><td>{html.escape(a.slug)}</td><td>{html.escape(a.subject)}</td><td>{'active' if a.active else 'retired'}</td>"
         f"<td>{counts.get(a.kind, 0) if a.kind != 'root' else counts.get('ca', 0)}</td>"
         f"<td>{revoked.get(a.kind, 0) if a.kind != 'root' else revoked.get('ca', 0)}</td>"
         f"<td><a href='/ca/{html.escape(a.slug)}.crt'>certificate</a> · <a href='/crl/{html.escape(a.slug)}.crl'>CRL</a> · "
         f"<a href='/crl/{html.escape(a.slug)}-delta.crl'>delta</a></td></tr>"
-        for a in authorities.authorities_out(p)
+        for a in authorities.authorities_out(sv.platform)
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>myna</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}table{{border-collapse:collapse}}

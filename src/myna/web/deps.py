@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the platform, the caller and role checks."""
+"""Request-scoped dependencies: the services, the platform, the caller and role checks.
+
+The web app holds the process's services (``app.state.services``, built once by the
+composition root, :func:`myna.wiring.build`); routers and screens take them from here and
+never build one themselves."""
 
 from __future__ import annotations
 
@@ -8,22 +12,24 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from myna.access.roles import Principal, Role
-from myna.access.tokens import Tokens
 from myna.authority.platform import Platform
 from myna.errors import Forbidden
-from myna.web.openapi import AUTH_STATUSES
+from myna.web.openapi import AUTH_ERRORS, AUTH_STATUSES
+from myna.wiring import Services
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `myna token create`")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
 
 
 def platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
-def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Principal:
-    return Tokens(request.app.state.platform).authenticate(credentials.credentials if credentials else None)
+def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    return services(request).tokens.authenticate(credentials.credentials if credentials else None)
 
 
 def require(*roles: Role) -> Callable[..., Principal]:
@@ -33,5 +39,5 @@ def require(*roles: Role) -> Callable[..., Principal]:
         return p
 
     check.roles = frozenset(roles)  # compared with myna.access.routes by the access-matrix test
-    setattr(check, AUTH_STATUSES, (401, 403))
+    setattr(check, AUTH_STATUSES, AUTH_ERRORS)
     return check

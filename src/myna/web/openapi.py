@@ -30,9 +30,11 @@ from pydantic import BaseModel, Field
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from myna.errors import MynaError
+from myna.errors import Forbidden, InvalidInput, MynaError, NotFound, Unauthorised
+from myna.web.errors import http_status
 
 AUTH_STATUSES = "_myna_auth_statuses"  # attribute on a dependency: the statuses it answers
+AUTH_ERRORS = (http_status(Unauthorised), http_status(Forbidden))  # what a credential check answers: 401, 403
 
 _DESCRIPTIONS = {
     400: "A NUL character in the request's address",
@@ -60,7 +62,7 @@ def _error_response(status: int) -> dict[str, Any]:
 def raises(*errors: type[MynaError] | int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the typed errors (or bare statuses) it can answer
     beyond those ``document_errors`` derives."""
-    statuses = {e if isinstance(e, int) else e.status for e in errors}
+    statuses = {e if isinstance(e, int) else http_status(e) for e in errors}
     return {s: _error_response(s) for s in sorted(statuses)}
 
 
@@ -93,9 +95,9 @@ def derived_statuses(route: APIRoute) -> set[int]:
     flat_inputs = flat_path + list(dependant.query_params) + list(dependant.body_params)
     flat_inputs += [p for d in _dependencies(dependant) for p in (*d.query_params, *d.body_params)]
     if flat_path:
-        statuses.add(404)
+        statuses.add(http_status(NotFound))
     if flat_inputs:
-        statuses.add(422)
+        statuses.add(http_status(InvalidInput))
     return statuses
 
 

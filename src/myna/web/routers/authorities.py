@@ -9,15 +9,14 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from myna.access.roles import Principal, Role
-from myna.authority.crls import CrlService
 from myna.authority.platform import Platform
-from myna.authority.records import Records
-from myna.authority.revoking import RevocationService
+from myna.authority.records import authorities
 from myna.errors import InvalidInput, NotFound
 from myna.pki import serials
 from myna.pki.kinds import AuthorityKind
-from myna.web.deps import platform, require
+from myna.web.deps import platform, require, services
 from myna.web.openapi import binary
+from myna.wiring import Services
 
 api = APIRouter(prefix="/api/v1", tags=["authorities"])
 public = APIRouter(tags=["distribution"])
@@ -59,26 +58,23 @@ class CompromiseOut(BaseModel):
 
 
 def authorities_out(p: Platform) -> list[AuthorityOut]:
-    out = []
-    for row in p.authority_rows():
-        ca = p.authority_by_id(row.id)
-        out.append(
-            AuthorityOut(
-                slug=ca.slug,
-                kind=row.kind,
-                generation=row.generation,
-                subject=row.name,
-                serial=serials.to_display(ca.cert.serial_number),
-                not_before=ca.cert.not_valid_before_utc.isoformat(),
-                not_after=ca.cert.not_valid_after_utc.isoformat(),
-                active=row.active,
-                compromised_at=row.compromised_at.isoformat() if row.compromised_at else None,
-                key_backend=row.key_backend,
-                certificate_url=p.urls.ca_cert(ca.slug),
-                crl_url=p.urls.crl(ca.slug),
-            )
+    return [
+        AuthorityOut(
+            slug=a.slug,
+            kind=a.kind,
+            generation=a.generation,
+            subject=a.subject,
+            serial=serials.to_display(a.serial),
+            not_before=a.not_before.isoformat(),
+            not_after=a.not_after.isoformat(),
+            active=a.active,
+            compromised_at=a.compromised_at.isoformat() if a.compromised_at else None,
+            key_backend=a.key_backend,
+            certificate_url=a.certificate_url,
+            crl_url=a.crl_url,
         )
-    return out
+        for a in authorities(p)
+    ]
 
 
 @api.get("/authorities", response_model=list[AuthorityOut], summary="The CA hierarchy, every generation")
@@ -87,17 +83,17 @@ def list_authorities(p: Platform = Depends(platform)) -> list[AuthorityOut]:
 
 
 @api.post("/authorities/{kind}/crl", response_model=CrlOut, status_code=201, summary="Publish a CRL now")
-def publish_crl(kind: AuthorityKind, delta: bool = False, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> CrlOut:
-    done = CrlService(p).publish(kind, delta=delta, actor=who.actor)
+def publish_crl(kind: AuthorityKind, delta: bool = False, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> CrlOut:
+    done = sv.crls.publish(kind, delta=delta, actor=who.actor)
     return CrlOut(authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries, this_update=done.this_update.isoformat(), next_update=done.next_update.isoformat())
 
 
 @api.post("/authorities/{kind}/compromise", response_model=CompromiseOut, status_code=201, summary="R-REV-5: the CA key leaked")
-def compromise(kind: AuthorityKind, body: CompromiseIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> CompromiseOut:
-    slug = p.authority(kind).slug
+def compromise(kind: AuthorityKind, body: CompromiseIn, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> CompromiseOut:
+    slug = sv.platform.authority(kind).slug
     if body.confirm != slug:
         raise InvalidInput(f"confirm must be {slug!r}")
-    done = RevocationService(p).compromise_authority(kind, who.actor, body.note)
+    done = sv.revocation.compromise_authority(kind, who.actor, body.note)
     return CompromiseOut(authority=done.authority, revoked=done.revoked, revoked_at=done.revoked_at.isoformat())
 
 
@@ -111,12 +107,12 @@ def ca_certificate(name: str, p: Platform = Depends(platform)) -> Response:
     "/crl/{name}", summary="The latest CRL or delta CRL (DER), as named by the certificates", response_class=Response,
     responses=binary("application/pkix-crl", "The CRL (DER)", {"Cache-Control": "public, max-age=60", "Last-Modified": "the CRL's thisUpdate", "Expires": "the CRL's nextUpdate"}),
 )  # fmt: skip
-def crl(name: str, p: Platform = Depends(platform)) -> Response:
+def crl(name: str, sv: Services = Depends(services)) -> Response:
     slug = _strip(name, ".crl")
     delta = slug.endswith("-delta")
     if delta:
         slug = slug.removesuffix("-delta")
-    row = CrlService(p).latest(slug, delta=delta)
+    row = sv.crls.latest(slug, delta=delta)
     headers = {
         "Cache-Control": "public, max-age=60",
         "Last-Modified": row.this_update.strftime("%a, %d %b %Y %H:%M:%S GMT"),
@@ -126,8 +122,8 @@ def crl(name: str, p: Platform = Depends(platform)) -> Response:
 
 
 @public.get("/notices", summary="Public notices, e.g. issuer key compromise (R-REV-5)")
-def notices(p: Platform = Depends(platform)) -> list[dict]:
-    return Records(p).notices("public-notice")
+def notices(sv: Services = Depends(services)) -> list[dict]:
+    return sv.records.notices("public-notice")
 
 
 def _strip(name: str, suffix: str) -> str:

@@ -20,23 +20,19 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from myna.access.roles import Principal, Role
-from myna.authority.platform import Platform
-from myna.cards.applications import ApplicationIn, Applications, decode_photo, requester_for
+from myna.authority.records import scope_of
+from myna.cards.applications import ApplicationIn, decode_photo, requester_for
 from myna.cards.handover import Handover
 from myna.chip.cards import CardPins
 from myna.errors import Conflict, InvalidInput, NotFound
-from myna.web.deps import platform, require
+from myna.web.deps import require, services
 from myna.web.openapi import binary, raises, retried
 from myna.web.types import BASE64_PATTERN, CardId, IsoDate, MunicipalityCode, ResidentCode, RowId
-from myna.wiring import build
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["card management"])
 PAPER_MAX_BYTES = 200 * 1024 * 1024
 PHOTO_B64_MAX = 7_000_000  # 5 MiB of photo in base64
-
-
-def _scope(who: Principal) -> str | None:
-    return who.municipality_code if who.role is Role.MUNICIPALITY else None
 
 
 def _pdf(body: bytes, name: str, **headers: str) -> Response:
@@ -100,13 +96,13 @@ class ReissueBody(BaseModel):
 
 
 @router.get("/card-applications/{application_id}/status", summary="Status of an application by receipt number (public, no personal data)")
-def application_status(application_id: str, p: Platform = Depends(platform)) -> dict:
-    return Applications(p).status(application_id)
+def application_status(application_id: str, sv: Services = Depends(services)) -> dict:
+    return sv.applications.status(application_id)
 
 
 @router.post("/card-applications/qr", status_code=201, summary="Apply with the QR code of the mailed form (public: the form's token is the credential)", responses={**retried(), **raises(Conflict, NotFound)})
-def apply_qr(body: QrBody, response: Response, p: Platform = Depends(platform)) -> dict:
-    receipt = Applications(p).submit_qr(body.qr, decode_photo(body.photo_base64), "online:qr", express=body.express, source_ref=body.source_ref)
+def apply_qr(body: QrBody, response: Response, sv: Services = Depends(services)) -> dict:
+    receipt = sv.applications.submit_qr(body.qr, decode_photo(body.photo_base64), "online:qr", express=body.express, source_ref=body.source_ref)
     if not receipt.created:
         response.status_code = 200
     return receipt.to_json()
@@ -128,50 +124,49 @@ def fee_schedule() -> list[dict]:
 )  # fmt: skip
 def mail_notices(
     municipality_code: MunicipalityCode | None = None, limit: int = Query(default=1000, ge=1, le=10_000),
-    p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR)),
+    sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR)),
 ) -> Response:  # fmt: skip
-    mailed, pdf = Applications(p).mail_notices(who.actor, municipality_code, limit)
+    mailed, pdf = sv.applications.mail_notices(who.actor, municipality_code, limit)
     if pdf is None:
         return Response(status_code=204)
     return _pdf(pdf, "number-notices.pdf", **{"X-Myna-Notices": ",".join(x["notice_id"] for x in mailed)})
 
 
 @router.post("/mailed-notices/{notice_id}/returned", summary="Record a notice returned by the post office (never re-sent)", responses=raises(Conflict))
-def notice_returned(notice_id: str, body: ReturnedBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
-    return Applications(p).mark_returned(notice_id, body.reason, who.actor)
+def notice_returned(notice_id: str, body: ReturnedBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    return sv.applications.mark_returned(notice_id, body.reason, who.actor)
 
 
 @router.post("/card-applications", status_code=201, summary="An online application (R-CARD-2); the answer is the receipt", responses={**retried(), **raises(Conflict, NotFound)})
-def apply_online(body: ApplicationBody, response: Response, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+def apply_online(body: ApplicationBody, response: Response, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
     app = body.domain()
-    scope = _scope(who)
+    scope = scope_of(who)
     if scope is not None:
-        _own_resident(p, app.resident_code, scope)
-    receipt = Applications(p).submit(app, "online", who.actor, requester=requester_for(scope))
+        _own_resident(sv, app.resident_code, scope)
+    receipt = sv.applications.submit(app, "online", who.actor, requester=requester_for(scope))
     if not receipt.created:
         response.status_code = 200
     return receipt.to_json()
 
 
-def _own_resident(p: Platform, resident_code: str, municipality_code: str) -> None:
-
-    build(p).registry.get(resident_code, municipality_code)  # NotFound unless the resident is theirs
+def _own_resident(sv: Services, resident_code: str, municipality_code: str) -> None:
+    sv.registry.get(resident_code, municipality_code)  # NotFound unless the resident is theirs
 
 
 @router.post("/card-applications/paper", summary="Import scanned paper forms (JSON Lines); a file with a bad line is refused whole")
-def import_paper(file: UploadFile = File(...), p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+def import_paper(file: UploadFile = File(...), sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
     data = file.file.read(PAPER_MAX_BYTES + 1)
     if len(data) > PAPER_MAX_BYTES:
         raise InvalidInput(f"the file is larger than {PAPER_MAX_BYTES // (1024 * 1024)} MiB")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "forms.jsonl"
         path.write_bytes(data)
-        return Applications(p).import_paper(path, who.actor)
+        return sv.applications.import_paper(path, who.actor)
 
 
 @router.get("/card-applications/{application_id}", summary="One application (municipality: its own residents')")
-def get_application(application_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
-    return Applications(p).get(application_id, _scope(who))
+def get_application(application_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+    return sv.applications.get(application_id, scope_of(who))
 
 
 # -- production and shipping ---------------------------------------------------------------------
@@ -180,19 +175,19 @@ def get_application(application_id: str, p: Platform = Depends(platform), who: P
 @router.post("/production/batches", summary="Finish open batches, then produce up to max_batches new ones (R-CARD-3)")
 def produce(
     size: int = Query(default=1000, ge=1, le=10_000), max_batches: int = Query(default=1, ge=0, le=100),
-    p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR)),
+    sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR)),
 ) -> list[dict]:  # fmt: skip
-    return [r.to_json() for r in build(p).production.produce(who.actor, size, max_batches)]
+    return [r.to_json() for r in sv.production.produce(who.actor, size, max_batches)]
 
 
 @router.post("/shipments", summary="Ship every produced card to its municipality, with a manifest")
-def ship(p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> list[dict]:
-    return build(p).production.ship(who.actor)
+def ship(sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> list[dict]:
+    return sv.production.ship(who.actor)
 
 
 @router.get("/shipments/{shipment_id}/manifest", summary="The manifest of a shipment")
-def manifest(shipment_id: str, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
-    return build(p).production.manifest(shipment_id, _scope(who))
+def manifest(shipment_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+    return sv.production.manifest(shipment_id, scope_of(who))
 
 
 # -- the counter -------------------------------------------------------------------------------------
@@ -202,55 +197,55 @@ def manifest(shipment_id: str, p: Platform = Depends(platform), who: Principal =
     "/cards/{card_id}/pickup-notice", summary="交付通知書 for a shipped card (PDF, R-CARD-6)", response_class=Response,
     responses={**binary("application/pdf", "The pickup notice"), **raises(Conflict)},
 )
-def pickup_notice(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
-    return _pdf(build(p).counter.pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
+def pickup_notice(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
+    return _pdf(sv.counter.pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
 
 
 @router.post("/cards/{card_id}/handover", summary="Hand the card over: identity, face, chip data, PINs by the holder; then active", responses=raises(Conflict))
-def hand_over(card_id: CardId, body: HandoverBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def hand_over(card_id: CardId, body: HandoverBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     h = Handover(body.identity_document, body.face_matches_photo, CardPins(body.pins.auth, body.pins.sign, body.pins.face), body.pins_entered_by)
-    return build(p).counter.hand_over(card_id, h, who.actor, who.municipality_code)
+    return sv.counter.hand_over(card_id, h, who.actor, who.municipality_code)
 
 
 @router.get("/cards/{card_id}/management", summary="A card's status, expiry and history")
-def card(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
-    return build(p).card_management.card(card_id, _scope(who))
+def card(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
+    return sv.card_management.card(card_id, scope_of(who))
 
 
 @router.post("/cards/{card_id}/suspend", summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates", responses=raises(Conflict))
-def suspend(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
-    return build(p).card_management.suspend(card_id, who.actor, body.note, _scope(who))
+def suspend(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+    return sv.card_management.suspend(card_id, who.actor, body.note, scope_of(who))
 
 
 @router.post("/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)", responses=raises(Conflict))
-def lift(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return build(p).card_management.lift(card_id, who.actor, body.note, who.municipality_code)
+def lift(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return sv.card_management.lift(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/loss", summary="Record the loss of a card (紛失届)", responses=raises(Conflict))
-def lose(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
-    return build(p).card_management.lose(card_id, who.actor, body.note, _scope(who))
+def lose(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
+    return sv.card_management.lose(card_id, who.actor, body.note, scope_of(who))
 
 
 @router.post("/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application", responses=raises(Conflict))
-def reissue(card_id: CardId, body: ReissueBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def reissue(card_id: CardId, body: ReissueBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     app = body.application.domain() if body.application else None
-    return build(p).card_management.reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
+    return sv.card_management.reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
 
 
 @router.post("/cards/{card_id}/return", summary="The card is returned (返納)", responses=raises(Conflict))
-def return_card(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return build(p).card_management.return_card(card_id, who.actor, body.note, who.municipality_code)
+def return_card(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return sv.card_management.return_card(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/abolish", summary="Abolish the card (廃止)", responses=raises(Conflict))
-def abolish(card_id: CardId, body: NoteBody, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
-    return build(p).card_management.abolish(card_id, who.actor, body.note, _scope(who))
+def abolish(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+    return sv.card_management.abolish(card_id, who.actor, body.note, scope_of(who))
 
 
 @router.post("/cards/{card_id}/renew-certificates", summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked", responses=raises(Conflict))
-def renew(card_id: CardId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return build(p).card_management.renew_certificates(card_id, who.actor, who.municipality_code)
+def renew(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return sv.card_management.renew_certificates(card_id, who.actor, who.municipality_code)
 
 
 # -- expiry, fees, lead time ---------------------------------------------------------------------------
@@ -263,30 +258,28 @@ def renew(card_id: CardId, p: Platform = Depends(platform), who: Principal = Dep
         204: {"description": "format=pdf and no notice due"},
     },
 )  # fmt: skip
-def expiry_notices(format: Literal["json", "pdf"] = "json", p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))):
-    notices, pdf = build(p).card_management.expiry_notices(who.actor, pdf=format == "pdf")
+def expiry_notices(format: Literal["json", "pdf"] = "json", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))):
+    notices, pdf = sv.card_management.expiry_notices(who.actor, pdf=format == "pdf")
     if format == "pdf":
         return _pdf(pdf, "expiry-notices.pdf") if pdf else Response(status_code=204)
     return notices
 
 
 @router.get("/card-fees", summary="Fees due and collected (R-CARD-9)")
-def card_fees(outstanding: bool = False, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
-    return build(p).card_management.fees(_scope(who), outstanding)
+def card_fees(outstanding: bool = False, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+    return sv.card_management.fees(scope_of(who), outstanding)
 
 
 @router.post("/card-fees/{fee_id}/collect", summary="Record a fee collected at the counter", responses=raises(Conflict))
-def collect_fee(fee_id: RowId, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    mgmt = build(p).card_management
-    mgmt.check_collectable(fee_id, who.municipality_code)  # a waived fee (application cancelled) is not collected
-    return mgmt.collect_fee(fee_id, who.actor, who.municipality_code)
+def collect_fee(fee_id: RowId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return sv.card_management.collect_fee(fee_id, who.actor, who.municipality_code)  # refuses a waived fee too
 
 
 @router.get("/lead-time/report", summary="Lead time from receipt to shipment: max and mean per day or month (R-CARD-4)")
-def lead_time_report(by: Literal["day", "month"] = "day", p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
-    return Applications(p).lead_time_report(by)
+def lead_time_report(by: Literal["day", "month"] = "day", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+    return sv.applications.lead_time_report(by)
 
 
 @router.get("/lead-time/alerts", summary="Applications about to miss (or past) their deadline")
-def lead_time_alerts(within: int = Query(default=2, ge=0, le=30), p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
-    return Applications(p).alerts(within)
+def lead_time_alerts(within: int = Query(default=2, ge=0, le=30), sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+    return sv.applications.alerts(within)

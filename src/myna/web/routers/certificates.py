@@ -9,18 +9,17 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from myna.access.roles import Principal, Role
-from myna.authority.issuance import IssuanceRequest, IssuanceService, Issued
-from myna.authority.platform import Platform
-from myna.authority.records import MAX_PAGE, Records
-from myna.authority.revoking import RevocationService
-from myna.errors import Conflict, Forbidden, NotFound
+from myna.authority.issuance import IssuanceRequest, Issued
+from myna.authority.records import MAX_PAGE, scope_of
+from myna.errors import Conflict, NotFound
 from myna.pki import serials
 from myna.pki.basic4 import Basic4, Sex
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
-from myna.web.deps import platform, require
+from myna.web.deps import require, services
 from myna.web.openapi import raises, retried
 from myna.web.types import IsoDate, MunicipalityCode, RequestId, ResidentCode, Serial
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
@@ -91,8 +90,8 @@ class RevokedOut(BaseModel):
     revoked_at: str
 
 
-def _issued_out(p: Platform, issued: Issued) -> CertificateOut:
-    rec = Records(p).get(issued.serial)
+def _issued_out(sv: Services, issued: Issued) -> CertificateOut:
+    rec = sv.records.get(issued.serial)
     return CertificateOut(**rec.to_json(), pem=issued.pem, created=issued.created)
 
 
@@ -100,16 +99,9 @@ def _issued_out(p: Platform, issued: Issued) -> CertificateOut:
 def issue(
     body: IssueIn,
     response: Response,
-    p: Platform = Depends(platform),
+    sv: Services = Depends(services),
     who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
 ) -> CertificateOut:
-    municipality = body.municipality_code
-    if who.role is Role.MUNICIPALITY:
-        if body.kind.is_mobile:
-            raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
-        if municipality is not None and municipality != who.municipality_code:
-            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {municipality}")
-        municipality = who.municipality_code
     req = IssuanceRequest(
         request_id=body.request_id,
         kind=body.kind,
@@ -117,21 +109,14 @@ def issue(
         resident_code=body.resident_code,
         date_of_birth=body.date_of_birth,
         basic4=body.basic4.domain() if body.basic4 else None,
-        municipality_code=municipality,
+        municipality_code=body.municipality_code,
         allow_minor_signature=body.allow_minor_signature,
     )
-    # R-RA-2: a municipality issues for its own residents only; the service checks it
-    # against the register in the transaction that reads the record.
-    acting_for = who.municipality_code if who.role is Role.MUNICIPALITY else None
-    issued = IssuanceService(p).issue(req, who.actor, acting_for=acting_for)
+    # Who may ask for what (R-CERT-5, R-RA-2) is the service's to decide, for every caller.
+    issued = sv.issuance.issue_as(who, req)
     if not issued.created:
         response.status_code = 200
-    return _issued_out(p, issued)
-
-
-def _scope(who: Principal) -> str | None:
-    """A municipality sees only what was issued through it."""
-    return who.municipality_code if who.role is Role.MUNICIPALITY else None
+    return _issued_out(sv, issued)
 
 
 @router.get("/certificates", response_model=CertificatePage, summary="List certificates, a page at a time")
@@ -140,16 +125,16 @@ def list_certificates(
     status: Literal["valid", "revoked", "expired"] | None = None,
     after: Serial | None = Query(default=None, description="cursor: the `next` of the previous page"),
     limit: int = Query(default=100, ge=1, le=MAX_PAGE),
-    p: Platform = Depends(platform),
+    sv: Services = Depends(services),
     who: Principal = Depends(require(*ANY_ROLE)),
 ) -> CertificatePage:
-    page, cursor = Records(p).list(kind=kind.value if kind else None, status=status, municipality_code=_scope(who), after=after, limit=limit)
+    page, cursor = sv.records.list(kind=kind.value if kind else None, status=status, municipality_code=scope_of(who), after=after, limit=limit)
     return CertificatePage(items=[CertificateOut(**r.to_json()) for r in page], next=cursor)
 
 
 @router.get("/certificates/{serial}", response_model=CertificateOut, summary="One certificate with its status")
-def get_certificate(serial: Serial, p: Platform = Depends(platform), who: Principal = Depends(require(*ANY_ROLE))) -> CertificateOut:
-    rec = Records(p).get(serials.parse(serial), municipality_code=_scope(who))
+def get_certificate(serial: Serial, sv: Services = Depends(services), who: Principal = Depends(require(*ANY_ROLE))) -> CertificateOut:
+    rec = sv.records.get(serials.parse(serial), municipality_code=scope_of(who))
     return CertificateOut(**rec.to_json(), pem=rec.certificate.public_bytes(Encoding.PEM).decode())
 
 
@@ -157,8 +142,8 @@ def get_certificate(serial: Serial, p: Platform = Depends(platform), who: Princi
 def revoke(
     serial: Serial,
     body: RevokeIn,
-    p: Platform = Depends(platform),
+    sv: Services = Depends(services),
     who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
 ) -> RevokedOut:
-    done = RevocationService(p).revoke(serials.parse(serial), RevocationReason(body.reason), who.actor, body.note, municipality_code=_scope(who))
+    done = sv.revocation.revoke(serials.parse(serial), RevocationReason(body.reason), who.actor, body.note, municipality_code=scope_of(who))
     return RevokedOut(serial=serials.to_display(done.serial), reason=done.reason.value, rule=done.reason.rule, revoked_at=done.revoked_at.isoformat())

@@ -7,11 +7,11 @@ from pydantic import BaseModel
 
 from myna.access.roles import Principal, Role
 from myna.authority.feed import MAX_FEED_PAGE, read_feed
-from myna.authority.platform import Platform
 from myna.errors import InvalidInput
 from myna.verifiers.credentials import verifier_credentials
-from myna.web.deps import platform, require
+from myna.web.deps import require, services
 from myna.web.types import BIGINT_MAX
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1/feed", tags=["validity centres"])
 
@@ -40,7 +40,7 @@ def status_feed(
     also: str | None = Query(
         default=None, max_length=20_000, pattern=r"^,*([0-9]{1,18},+)*([0-9]{1,18})?$", description="Comma-separated seqs still awaited (gaps)"
     ),
-    p: Platform = Depends(platform),
+    sv: Services = Depends(services),
     _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
 ) -> FeedPage:
     wanted: list[int] = []
@@ -51,7 +51,7 @@ def status_feed(
             raise InvalidInput("also must be comma-separated integers") from None
         if any(not 0 <= x <= BIGINT_MAX for x in wanted):
             raise InvalidInput(f"also's seqs are between 0 and {BIGINT_MAX}")
-    events, head = read_feed(p, after, limit, wanted)
+    events, head = read_feed(sv.platform, after, limit, wanted)
     return FeedPage(
         events=[EventOut(seq=e.seq, serial=e.serial, authority=e.authority, event=e.event, at=e.at.isoformat(), not_after=e.not_after.isoformat(), reason=e.reason) for e in events],
         head=head,
@@ -59,5 +59,5 @@ def status_feed(
 
 
 @router.get("/verifiers", response_model=dict[str, str], summary="Verifier credential hashes and roles (R-VER-1)")
-def verifiers(p: Platform = Depends(platform), _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR))) -> dict[str, str]:
-    return verifier_credentials(p)
+def verifiers(sv: Services = Depends(services), _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR))) -> dict[str, str]:
+    return verifier_credentials(sv.platform)

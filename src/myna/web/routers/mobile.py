@@ -10,14 +10,13 @@ import binascii
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.pki import serials
 from myna.verifiers import card_signed
-from myna.web.deps import platform
+from myna.web.deps import services
 from myna.web.openapi import raises
 from myna.web.types import Base64, base64_length
-from myna.wiring import build
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1/mobile", tags=["mobile"])
 
@@ -40,13 +39,13 @@ class KeyIn(BaseModel):
 
 
 @router.post("/applications", status_code=201, responses=raises(Conflict, NotFound))
-def apply(body: ApplicationIn, p: Platform = Depends(platform)) -> dict:
-    return build(p).mobile.apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
+def apply(body: ApplicationIn, sv: Services = Depends(services)) -> dict:
+    return sv.mobile.apply(_b64("document", body.document), _b64("signature", body.signature)).to_json()
 
 
 @router.post("/applications/{application_id}/certificate", status_code=201, responses=raises(Conflict))
-def issue(application_id: str, body: KeyIn, p: Platform = Depends(platform)) -> dict:
-    issued = build(p).mobile.issue(application_id, body.public_key, _b64("proof", body.proof))
+def issue(application_id: str, body: KeyIn, sv: Services = Depends(services)) -> dict:
+    issued = sv.mobile.issue(application_id, body.public_key, _b64("proof", body.proof))
     return {
         "serial": serials.to_display(issued.serial),
         "kind": issued.kind.value,

@@ -3,20 +3,20 @@ counts validity centres report (what the operations console shows)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from myna.access.roles import Principal, Role
-from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput
-from myna.operations.service import SERVICES, Operations, fiscal_year_start
+from myna.operations.service import SERVICES
 from myna.validation.provision import CENTRE_NAME
-from myna.web.deps import platform, require
+from myna.web import deps
+from myna.web.deps import require
 from myna.web.openapi import raises
 from myna.web.types import IsoAwareDatetime, RowId
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 READERS = (Role.OPERATOR, Role.AUDITOR)
@@ -58,40 +58,32 @@ def services() -> dict[str, dict[str, str]]:
 def outages(
     service: str | None = Query(default=None, pattern=SERVICE_PATTERN),
     limit: int = Query(default=100, ge=1, le=1000),
-    p: Platform = Depends(platform),
+    sv: Services = Depends(deps.services),
     _who: Principal = Depends(require(*READERS)),
 ) -> list[dict]:
     if service is not None and service not in SERVICES:
         raise InvalidInput(f"unknown service {service!r}; one of: {', '.join(SERVICES)}")
-    return [o.to_json() for o in Operations(p).outages(service, limit)]
+    return [o.to_json() for o in sv.operations.outages(service, limit)]
 
 
 @router.post("/outages", status_code=201, summary="Record an outage (planned or not)")
-def record_outage(body: OutageIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
-    return Operations(p).record_outage(body.service, body.started_at, body.ended_at, body.planned, body.cause, who.actor).to_json()
+def record_outage(body: OutageIn, sv: Services = Depends(deps.services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    return sv.operations.record_outage(body.service, body.started_at, body.ended_at, body.planned, body.cause, who.actor).to_json()
 
 
 @router.post("/outages/{outage_id}/end", summary="Close an ongoing outage", responses=raises(Conflict))
-def end_outage(outage_id: RowId, body: OutageEnd, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
-    return Operations(p).end_outage(outage_id, body.ended_at, who.actor).to_json()
+def end_outage(outage_id: RowId, body: OutageEnd, sv: Services = Depends(deps.services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    return sv.operations.end_outage(outage_id, body.ended_at, who.actor).to_json()
 
 
 @router.get("/availability", summary="Availability per service: (service time − outage time) ÷ service time, planned outages excluded")
 def availability(
     start: IsoAwareDatetime | None = Query(default=None, description="default: the start of this fiscal year (1 April, JST)"),
     end: IsoAwareDatetime | None = Query(default=None, description="default: now"),
-    p: Platform = Depends(platform),
+    sv: Services = Depends(deps.services),
     _who: Principal = Depends(require(*READERS)),
 ) -> dict:
-    now = p.clock.now()
-    end = end or now
-    start = start or fiscal_year_start(end)
-    if end <= start:
-        raise InvalidInput("end must be after start")
-    if end > now:
-        end = now  # the future has no service time yet
-        if end <= start:
-            raise InvalidInput("start must be in the past")
+    start, end = sv.operations.window(start, end)
     return {
         svc: {
             "ratio": a.ratio,
@@ -100,12 +92,10 @@ def availability(
             "outage_seconds": a.outage_seconds,
             "planned_seconds": a.planned_seconds,
         }
-        for svc, a in Operations(p).availability(start, end).items()
+        for svc, a in sv.operations.availability(start, end).items()
     } | {"window": {"start": start.isoformat(), "end": end.isoformat()}}
 
 
 @router.post("/traffic", status_code=204, summary="A validity centre reports one minute of traffic (role centre)")
-def report_traffic(body: TrafficIn, p: Platform = Depends(platform), _who: Principal = Depends(require(Role.CENTRE))) -> None:
-    if body.minute > p.clock.now() + dt.timedelta(minutes=2):
-        raise InvalidInput("that minute is in the future")
-    Operations(p).report_traffic(body.centre, body.minute, body.ocsp, body.crl, body.errors)
+def report_traffic(body: TrafficIn, sv: Services = Depends(deps.services), _who: Principal = Depends(require(Role.CENTRE))) -> None:
+    sv.operations.report_traffic(body.centre, body.minute, body.ocsp, body.crl, body.errors)

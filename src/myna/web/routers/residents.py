@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from myna.access.roles import Principal, Role
-from myna.authority.platform import Platform
-from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
+from myna.authority.records import scope_of
+from myna.errors import Conflict, NotFound
 from myna.pki.basic4 import Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.web.deps import platform, require
+from myna.web.deps import require, services
 from myna.web.openapi import raises, retried
 from myna.web.routers.certificates import Basic4In
 from myna.web.types import IsoDate, MunicipalityCode, RequestId, ResidentCode
-from myna.wiring import build
+from myna.wiring import Services
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -54,23 +54,13 @@ class MunicipalityIn(BaseModel):
     name: str = Field(max_length=100)
 
 
-def _municipality(who: Principal, given: str | None) -> str:
-    if who.role is Role.MUNICIPALITY:
-        if given is not None and given != who.municipality_code:
-            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {given}")
-        return who.municipality_code
-    if given is None:
-        raise InvalidInput("municipality_code is required for an operator")
-    return given
-
-
 @router.post("/residents/events", response_model=EventOut, status_code=201, summary="Report a change event (異動等情報)", responses={**retried(EventOut), **raises(Conflict, NotFound)})
-def submit_event(body: EventIn, response: Response, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> EventOut:
+def submit_event(body: EventIn, response: Response, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> EventOut:
     event = ChangeEvent(
         event_id=body.event_id,
         type=body.type,
         resident_code=body.resident_code,
-        municipality_code=_municipality(who, body.municipality_code),
+        municipality_code=body.municipality_code,  # the service decides which municipality reports it
         effective_date=body.effective_date,
         basic4=body.basic4.domain() if body.basic4 else None,
         name=body.name,
@@ -83,43 +73,39 @@ def submit_event(body: EventIn, response: Response, p: Platform = Depends(platfo
         planned_date=body.planned_date,
         reason=body.reason,
     )
-    result = build(p).registry.submit(event, who.actor)
+    result = sv.registry.submit_as(who, event)
     if not result.applied:
         response.status_code = 200
     return EventOut(**result.to_json())
-
-
-def _scope(who: Principal) -> str | None:
-    return who.municipality_code if who.role is Role.MUNICIPALITY else None
 
 
 @router.get("/residents", summary="Residents of your municipality, a page at a time")
 def list_residents(
     after: str | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    p: Platform = Depends(platform),
+    sv: Services = Depends(services),
     who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR)),
 ) -> dict:
-    items, cursor = build(p).registry.list(_scope(who), after, limit)
+    items, cursor = sv.registry.list(scope_of(who), after, limit)
     return {"items": items, "next": cursor}
 
 
 @router.get("/residents/{resident_code}", summary="One identity record with its full history (R-RES-1)")
-def get_resident(resident_code: ResidentCode, p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
-    return build(p).registry.get(resident_code, _scope(who))
+def get_resident(resident_code: ResidentCode, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+    return sv.registry.get(resident_code, scope_of(who))
 
 
 @router.post("/residents/{resident_code}/number", summary="Issue a new number after a leak (R-NUM-1)")
-def reissue(resident_code: ResidentCode, reason: str = Query(min_length=1, max_length=200), p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    return {"resident_code": resident_code, "number": build(p).registry.reissue_number(resident_code, who.municipality_code, reason, who.actor)}
+def reissue(resident_code: ResidentCode, reason: str = Query(min_length=1, max_length=200), sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+    return {"resident_code": resident_code, "number": sv.registry.reissue_number(resident_code, who.municipality_code, reason, who.actor)}
 
 
 @router.get("/number-notices", summary="Numbers to notify (個人番号とすべき番号の通知); fetched once")
-def number_notices(p: Platform = Depends(platform), who: Principal = Depends(require(Role.MUNICIPALITY))) -> list[dict]:
-    return build(p).registry.fetch_notices(who.municipality_code)
+def number_notices(sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> list[dict]:
+    return sv.registry.fetch_notices(who.municipality_code)
 
 
 @router.post("/municipalities", status_code=201, summary="Register a municipality", responses=raises(Conflict))
-def register_municipality(body: MunicipalityIn, p: Platform = Depends(platform), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
-    build(p).registry.register_municipality(body.code, body.name, who.actor)
+def register_municipality(body: MunicipalityIn, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+    sv.registry.register_municipality(body.code, body.name, who.actor)
     return {"code": body.code, "name": body.name}

@@ -18,22 +18,18 @@ from pydantic import BaseModel, Field
 
 from myna.access.entitlements import VerifierType
 from myna.access.roles import Principal, Role
-from myna.access.tokens import Tokens
-from myna.authority.platform import Platform
 from myna.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from myna.pki import serials
 from myna.verifiers import card_signed
-from myna.verifiers.consent import Consents
 from myna.verifiers.credentials import Caller
 from myna.verifiers.mtls import client_certificate_der
 from myna.verifiers.provision import NotDisclosed
-from myna.verifiers.registry import Status, VerifierRegistry
-from myna.verifiers.renewals import record_renewal
+from myna.verifiers.registry import Status
 from myna.verifiers.report import provision_report
-from myna.web.deps import platform, require
-from myna.web.openapi import AUTH_STATUSES, binary, raises
+from myna.web.deps import require, services
+from myna.web.openapi import AUTH_ERRORS, AUTH_STATUSES, binary, raises
 from myna.web.types import Base64, Serial, VerifierCode, base64_length
-from myna.wiring import build
+from myna.wiring import Services
 
 router = APIRouter(tags=["verifiers"])
 _bearer = HTTPBearer(auto_error=False)
@@ -42,16 +38,16 @@ OnBehalf = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._
 
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
     """Mutual TLS first: the verified client certificate names the verifier; else a verifier token."""
-    p: Platform = request.app.state.platform
+    sv = services(request)
     der = client_certificate_der(request.scope)
     if der is not None:
-        return build(p).credentials.by_client_certificate(der)
+        return sv.credentials.by_client_certificate(der)
     if credentials is None:
         raise Unauthorised("present a verifier client certificate (mutual TLS) or a verifier bearer token")
-    return build(p).credentials.by_token(Tokens(p).authenticate(credentials.credentials))
+    return sv.credentials.by_token(sv.tokens.authenticate(credentials.credentials))
 
 
-setattr(caller, AUTH_STATUSES, (401, 403))
+setattr(caller, AUTH_STATUSES, AUTH_ERRORS)
 
 
 def _serial(text: str) -> int:
@@ -75,44 +71,44 @@ def whoami(c: Caller = Depends(caller)) -> dict:
 
 @router.get("/api/v1/verifier/status/{purpose}/{serial}")
 def status(
-    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), sv: Services = Depends(services)
 ) -> dict:
     """Revocation information in real time (R-REV-10, R-VER-1)."""
-    return build(p).provision.status(c, purpose, _serial(serial), on_behalf_of)
+    return sv.provision.status(c, purpose, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response, responses=binary("application/pkix-crl", "The CRL (DER)"))
-def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> Response:
+def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), sv: Services = Depends(services)) -> Response:
     """Revocation files (失効情報ファイル) of a holder CA, to verifiers of its purpose."""
-    return Response(build(p).provision.revocation_file(c, slug, delta), media_type="application/pkix-crl")
+    return Response(sv.provision.revocation_file(c, slug, delta), media_type="application/pkix-crl")
 
 
 @router.get("/api/v1/verifier/basic4/{serial}", responses=raises(NotDisclosed))
-def basic4(serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+def basic4(serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), sv: Services = Depends(services)) -> dict:
     """The latest basic 4 information of a signature certificate's holder, with consent (R-VER-2)."""
-    return build(p).provision.basic4(c, _serial(serial), on_behalf_of)
+    return sv.provision.basic4(c, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/corresponding/{pair}/{serial}", responses=raises(NotDisclosed))
 def corresponding(
-    pair: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    pair: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), sv: Services = Depends(services)
 ) -> dict:
     """Corresponding serials (R-VER-3): pair is sign-mobile, auth-mobile or sign-auth."""
-    return build(p).provision.corresponding(c, pair, _serial(serial), on_behalf_of)
+    return sv.provision.corresponding(c, pair, _serial(serial), on_behalf_of)
 
 
 @router.get("/api/v1/verifier/renewal/{purpose}/{serial}", responses=raises(NotDisclosed))
 def renewal(
-    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), p: Platform = Depends(platform)
+    purpose: str, serial: Serial, on_behalf_of: str | None = OnBehalf, c: Caller = Depends(caller), sv: Services = Depends(services)
 ) -> dict:
     """Old-to-new linkage (R-VER-4)."""
-    return build(p).provision.renewal(c, purpose, _serial(serial), on_behalf_of)
+    return sv.provision.renewal(c, purpose, _serial(serial), on_behalf_of)
 
 
 @router.post("/api/v1/verifier/certification-code")
-def certification_code(c: Caller = Depends(caller), p: Platform = Depends(platform)) -> dict:
+def certification_code(c: Caller = Depends(caller), sv: Services = Depends(services)) -> dict:
     """A specific user-auth verifier certification code (R-VER-5)."""
-    return build(p).provision.certification_code(c)
+    return sv.provision.certification_code(c)
 
 
 # -- consent -----------------------------------------------------------------------------
@@ -124,9 +120,9 @@ class SignedDocumentIn(BaseModel):
 
 
 @router.post("/api/v1/consents", responses=raises(Conflict, NotFound))
-def submit_consent(body: SignedDocumentIn, p: Platform = Depends(platform)) -> dict:
+def submit_consent(body: SignedDocumentIn, sv: Services = Depends(services)) -> dict:
     """Grant or withdraw consent (R-VER-2) by a document signed with the card."""
-    return Consents(p).submit(_b64("document", body.document), _b64("signature", body.signature)).to_json()
+    return sv.consents.submit(_b64("document", body.document), _b64("signature", body.signature)).to_json()
 
 
 # -- registry (J-LIS operators) ---------------------------------------------------------
@@ -160,54 +156,53 @@ class RenewalIn(BaseModel):
 
 
 @router.post("/api/v1/verifiers", status_code=201, responses=raises(Conflict, NotFound))
-def register(body: VerifierIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
-    return VerifierRegistry(p).register(body.code, body.name, body.type, who.actor, body.operator).to_json()
+def register(body: VerifierIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
+    return sv.verifiers.register(body.code, body.name, body.type, who.actor, body.operator).to_json()
 
 
 @router.get("/api/v1/verifiers")
-def list_verifiers(_who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> list[dict]:
-    return [v.to_json() for v in VerifierRegistry(p).list()]
+def list_verifiers(_who: Principal = Depends(require(*READ)), sv: Services = Depends(services)) -> list[dict]:
+    return [v.to_json() for v in sv.verifiers.list()]
 
 
 @router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response, responses=binary("text/csv", "The report (UTF-8 CSV)"))
-def report_csv(year: Annotated[int, Path(ge=2000, le=2200)], _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> Response:
+def report_csv(year: Annotated[int, Path(ge=2000, le=2200)], _who: Principal = Depends(require(*READ)), sv: Services = Depends(services)) -> Response:
     """The provision report (R-VER-6) of a year, as CSV."""
-    return Response(provision_report(p, year).csv(), media_type="text/csv; charset=utf-8")
+    return Response(provision_report(sv.platform, year).csv(), media_type="text/csv; charset=utf-8")
 
 
 @router.get("/api/v1/verifiers/{code}")
-def get_verifier(code: VerifierCode, _who: Principal = Depends(require(*READ)), p: Platform = Depends(platform)) -> dict:
-    return VerifierRegistry(p).get(code).to_json()
+def get_verifier(code: VerifierCode, _who: Principal = Depends(require(*READ)), sv: Services = Depends(services)) -> dict:
+    return sv.verifiers.get(code).to_json()
 
 
 @router.post("/api/v1/verifiers/{code}/status", responses=raises(Conflict))
-def set_status(code: VerifierCode, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
-    return VerifierRegistry(p).set_status(code, body.status, who.actor, body.note).to_json()
+def set_status(code: VerifierCode, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
+    return sv.verifiers.set_status(code, body.status, who.actor, body.note).to_json()
 
 
 @router.post("/api/v1/verifiers/{code}/agreement", responses=raises(Conflict))
-def agreement(code: VerifierCode, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
-    return VerifierRegistry(p).record_agreement(code, body.reference, who.actor).to_json()
+def agreement(code: VerifierCode, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
+    return sv.verifiers.record_agreement(code, body.reference, who.actor).to_json()
 
 
 @router.post("/api/v1/verifiers/{code}/client-certificates", status_code=201, responses=raises(Conflict))
 def client_certificate(
-    code: VerifierCode, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)
+    code: VerifierCode, body: PublicKeyIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)
 ) -> dict:
-    issued = build(p).verifier_ca.issue_client_certificate(code, body.public_key, who.actor)
+    issued = sv.verifier_ca.issue_client_certificate(code, body.public_key, who.actor)
     return {"verifier": code, "serial": issued.serial, "pem": issued.pem, "not_after": issued.certificate.not_valid_after_utc.isoformat()}
 
 
 @router.post("/api/v1/renewals", status_code=201, responses=raises(Conflict, NotFound))
-def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR)), p: Platform = Depends(platform)) -> dict:
+def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
     """Record that a certificate replaced another (R-VER-4)."""
     old, new = _serial(body.old_serial), _serial(body.new_serial)
-    with p.db.session() as s:
-        record_renewal(s, old, new, p.clock.now(), who.actor)
+    sv.renewals.link(old, new, who.actor)
     return {"old_serial": serials.to_display(old), "new_serial": serials.to_display(new)}
 
 
 @router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"], responses=binary("application/x-pem-file", "The CA certificate (PEM)"))
-def verifier_ca(p: Platform = Depends(platform)) -> Response:
+def verifier_ca(sv: Services = Depends(services)) -> Response:
     """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
-    return Response(build(p).verifier_ca.certificate_pem(), media_type="application/x-pem-file")
+    return Response(sv.verifier_ca.certificate_pem(), media_type="application/x-pem-file")

@@ -11,12 +11,12 @@ from fastapi.responses import RedirectResponse
 from myna.access.entitlements import Operation
 from myna.access.roles import Principal, Role
 from myna.cards import lead_time
-from myna.cards.applications import Applications
 from myna.clock import JST
 from myna.errors import MynaError
-from myna.operations.service import DAILY_CAPACITY, MONTHLY_CAPACITY, SERVICES, CardFigures, Operations, fiscal_year_start, provision_counts
+from myna.operations.service import DAILY_CAPACITY, MONTHLY_CAPACITY, SERVICES, fiscal_year_start, provision_counts
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
+from myna.web.deps import services
 from myna.web.ui import charts, i18n
 from myna.web.ui.frame import guard, lang_of, render
 
@@ -26,8 +26,9 @@ KINDS = [k.value for k in CertKind]
 
 
 def _figures(request: Request) -> dict:
-    p = request.app.state.platform
-    ops = Operations(p)
+    sv = services(request)
+    p = sv.platform
+    ops = sv.operations
     lang = lang_of(request)
     t = lambda key: i18n.text(key, lang)  # noqa: E731
     now = p.clock.now()
@@ -84,7 +85,7 @@ def _figures(request: Request) -> dict:
         range=(floor, 100.0),
         zero=floor,  # bars start near the lowest figure: the interesting band is 99.9 % and above
     )
-    cards = _card_figures(p, t, today, days, now)
+    cards = _card_figures(sv, t, today, days, now)
     provisions = provision_counts(p, fiscal_year_start(now))
     categories = [o.value for o in Operation if o.value in provisions]
     provision_chart = charts.bars(
@@ -121,8 +122,8 @@ def _figures(request: Request) -> dict:
     }
 
 
-def _card_figures(p, t, today: dt.date, days: list[str], now: dt.datetime) -> dict:
-    figures = CardFigures(p)
+def _card_figures(sv, t, today: dt.date, days: list[str], now: dt.datetime) -> dict:
+    figures = sv.card_figures
     per_day = figures.per_day(today - dt.timedelta(days=DAYS - 1))
     today_received = per_day.get(today.isoformat(), {}).get("received", 0)
     month_shipped = figures.month_shipped(now)
@@ -147,7 +148,7 @@ def _card_figures(p, t, today: dt.date, days: list[str], now: dt.datetime) -> di
         [str(d) for d in lead_days],
         {t("console.standard"): [histogram.get((d, False), 0) for d in lead_days], t("counter.express"): [histogram.get((d, True), 0) for d in lead_days]},
     )
-    monthly = Applications(p).lead_time_report("month")
+    monthly = sv.applications.lead_time_report("month")
     return {
         "per_day": per_day,
         "today_received": today_received,
@@ -159,7 +160,7 @@ def _card_figures(p, t, today: dt.date, days: list[str], now: dt.datetime) -> di
         "lead_histogram": histogram,
         "lead_chart": lead_chart,
         "lead_monthly": monthly,
-        "alerts": Applications(p).alerts(),
+        "alerts": sv.applications.alerts(),
         "limits": (lead_time.STANDARD_DAYS, lead_time.EXPRESS_DAYS),
     }
 
@@ -202,7 +203,7 @@ def record_outage(
         errors["cause"] = "form.error.required"
     if not errors:
         try:
-            Operations(request.app.state.platform).record_outage(service, start, end, bool(planned), cause, who.actor)
+            services(request).operations.record_outage(service, start, end, bool(planned), cause, who.actor)
         except MynaError as e:  # the domain's own check (e.g. end before start): shown next to the form
             errors["_form"] = str(e)
     if errors:

@@ -16,23 +16,22 @@ from urllib.parse import quote
 import pypdf
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from myna.access.roles import Principal, Role
-from myna.cards.applications import ApplicationIn, Applications, requester_for
+from myna.cards.applications import ApplicationIn, requester_for
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Handover
+from myna.cards.listings import ARRIVED_MAX
 from myna.chip.cards import CardPins
 from myna.chip.pins import PinRef
 from myna.clock import JST
 from myna.errors import InvalidInput, MynaError, NotFound
 from myna.pki.basic4 import Basic4, Sex
 from myna.residents.events import ChangeEvent, EventType
-from myna.store.models_card_management import CardApplication
-from myna.store.models_cards import ChipRecord
+from myna.web.deps import services
+from myna.web.errors import http_status
 from myna.web.ui import i18n
 from myna.web.ui.frame import guard, lang_of, render
-from myna.wiring import build
 
 router = APIRouter(prefix="/ui/counter", include_in_schema=False)
 CLERK = guard(Role.MUNICIPALITY)
@@ -53,7 +52,6 @@ EVENT_FIELDS = {
     "deletion": {"reason"},
 }
 CARD_ACTIONS = ("suspend", "lift", "loss", "return", "abolish", "renew")
-ARRIVED_MAX = 100  # cards listed as arrived (and printed in one batch of pickup notices)
 # Notes the platform itself writes into a card's history, shown translated.
 SYSTEM_NOTES = {"handed over": "counter.note.handed_over", "lost: reported on the resident portal": "counter.note.portal_lost"}
 PRODUCTION_NOTES = {("manufacturing", "produced"): "counter.note.application", ("produced", "shipped"): "counter.note.shipment"}
@@ -85,25 +83,13 @@ def _date(value: str) -> dt.date:
     return dt.date.fromisoformat(value.strip())
 
 
-def _arrived(s, municipality_code: str) -> list[ChipRecord]:
-    """Cards shipped to the municipality and not yet handed over, newest first."""
-    return s.scalars(
-        select(ChipRecord)
-        .where(ChipRecord.municipality_code == municipality_code, ChipRecord.status == CardStatus.SHIPPED.value)
-        .order_by(ChipRecord.updated_at.desc(), ChipRecord.card_id)
-        .limit(ARRIVED_MAX)
-    ).all()
-
-
 def _overview(request: Request, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
-    p = request.app.state.platform
-    with p.db.session() as s:
-        arrived = _arrived(s, who.municipality_code)
-        recent = s.scalars(
-            select(CardApplication).where(CardApplication.municipality_code == who.municipality_code).order_by(CardApplication.received_at.desc()).limit(20)
-        ).all()
-        arrived = [{"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at} for c in arrived]
-        recent = [{"id": a.application_id, "resident_code": a.resident_code, "status": a.status, "due_on": a.due_on, "reason": a.reason} for a in recent]
+    listings = services(request).card_listings
+    arrived = [{"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at} for c in listings.arrived(who.municipality_code, ARRIVED_MAX)]
+    recent = [
+        {"id": a.application_id, "resident_code": a.resident_code, "status": a.status, "due_on": a.due_on, "reason": a.reason}
+        for a in listings.recent_applications(who.municipality_code)
+    ]
     return render(
         request, "counter.html", status_code=status_code, arrived=arrived, recent=recent, form=form or {}, errors=errors or {},
         done=request.query_params.get("done"), error=request.query_params.get("error"),
@@ -128,10 +114,9 @@ def find(request: Request, code: str = "", who: Principal = Depends(CLERK)):
 @router.get("/pickup-notices.pdf")
 def pickup_notices(request: Request, who: Principal = Depends(CLERK)):
     """The pickup notices (交付通知書) of every card in the arrived list, in one PDF to print."""
-    p = request.app.state.platform
-    with p.db.session() as s:
-        ids = [c.card_id for c in _arrived(s, who.municipality_code)]
-    counter = build(p).counter
+    sv = services(request)
+    ids = [c.card_id for c in sv.card_listings.arrived(who.municipality_code, ARRIVED_MAX)]
+    counter = sv.counter
     pdfs = []
     for card_id in ids:
         try:
@@ -165,7 +150,7 @@ def _event_form(request: Request, form: dict, errors: dict, status_code: int = 2
 @router.get("/events/new")
 def new_event(request: Request, resident_code: str = "", who: Principal = Depends(CLERK)):
     # The event id is fixed when the form is shown: submitting twice records the event once.
-    return _event_form(request, {"event_id": f"counter-{uuid.uuid4().hex}", "resident_code": resident_code, "effective_date": request.app.state.platform.clock.now().date().isoformat()}, {})
+    return _event_form(request, {"event_id": f"counter-{uuid.uuid4().hex}", "resident_code": resident_code, "effective_date": services(request).platform.clock.now().date().isoformat()}, {})
 
 
 @router.post("/events")
@@ -215,7 +200,7 @@ def submit_event(
             planned_date=dates.get("planned_date"), reason=reason.strip() or None,
         )  # fmt: skip
         try:
-            build(request.app.state.platform).registry.submit(event, who.actor)
+            services(request).registry.submit_as(who, event)
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
@@ -225,18 +210,17 @@ def submit_event(
 
 @router.get("/residents/{resident_code}")
 def resident(request: Request, resident_code: str, who: Principal = Depends(CLERK)):
-    p = request.app.state.platform
+    sv = services(request)
     try:
-        info = build(p).registry.get(resident_code, who.municipality_code)
+        info = sv.registry.get(resident_code, who.municipality_code)
     except NotFound:
         # Unknown, or another municipality's: the same answer (nothing learnt about others' residents).
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_resident", lang_of(request)))
-    with p.db.session() as s:
-        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(ChipRecord).where(ChipRecord.resident_code == resident_code).order_by(ChipRecord.created_at.desc()))]
-        apps = [
-            {"id": a.application_id, "status": a.status, "received_on": a.received_on, "due_on": a.due_on, "reason": a.reason, "express": a.express, "card_id": a.card_id}
-            for a in s.scalars(select(CardApplication).where(CardApplication.resident_code == resident_code).order_by(CardApplication.received_at.desc()))
-        ]
+    cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in sv.card_listings.cards_of(resident_code)]
+    apps = [
+        {"id": a.application_id, "status": a.status, "received_on": a.received_on, "due_on": a.due_on, "reason": a.reason, "express": a.express, "card_id": a.card_id}
+        for a in sv.card_listings.applications_of(resident_code)
+    ]
     return render(request, "counter_resident.html", info=info, cards=cards, applications=apps, done=request.query_params.get("done"))
 
 
@@ -252,7 +236,7 @@ def new_application(request: Request, resident_code: str = "", replaces: str = "
     form: dict = {"resident_code": resident_code, "source_ref": f"counter-{uuid.uuid4().hex}", "replaces": replaces, "reason": "reissue" if replaces else "new"}
     if resident_code:
         try:
-            info = build(request.app.state.platform).registry.get(resident_code, who.municipality_code)
+            info = services(request).registry.get(resident_code, who.municipality_code)
             form |= {"name": info["name"], "date_of_birth": info["date_of_birth"], "sex": info["sex"], "address": info["address"]}
         except NotFound:
             pass
@@ -291,18 +275,18 @@ async def submit_application(
     if data is not None and len(data) > PHOTO_MAX:
         errors["photo"] = "counter.error.photo_size"
     if not errors:
-        p = request.app.state.platform
+        sv = services(request)
         app = ApplicationIn(
             resident_code, name.strip(), dob, sex, address.strip(), data or None, reason if reason in ("new", "reissue", "renewal") else "new",
             express or None, replaces or None, source_ref or None,
         )  # fmt: skip
         try:
             if replaces:
-                receipt = build(p).card_management.reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
+                receipt = sv.card_management.reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
             else:
                 # A counter application is for the municipality's own residents.
-                build(p).registry.get(resident_code, who.municipality_code)
-                receipt = Applications(p).submit(app, COUNTER_CHANNEL, who.actor, requester=requester_for(who.municipality_code))
+                sv.registry.get(resident_code, who.municipality_code)
+                receipt = sv.applications.submit(app, COUNTER_CHANNEL, who.actor, requester=requester_for(who.municipality_code))
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
@@ -332,13 +316,12 @@ def _card_error(request: Request, e: MynaError):
     lang = lang_of(request)
     if isinstance(e, NotFound):
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_card", lang))
-    return render(request, "error.html", status_code=e.status if 400 <= e.status < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
+    return render(request, "error.html", status_code=status if 400 <= (status := http_status(e)) < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
 
 
 def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
-    p = request.app.state.platform
     try:
-        card = build(p).card_management.card(card_id, who.municipality_code)
+        card = services(request).card_management.card(card_id, who.municipality_code)
     except MynaError as e:
         return _card_error(request, e)
     lang = lang_of(request)
@@ -362,7 +345,7 @@ def card(request: Request, card_id: str, who: Principal = Depends(CLERK)):
 @router.get("/cards/{card_id}/pickup-notice.pdf")
 def pickup_notice(request: Request, card_id: str, who: Principal = Depends(CLERK)):
     try:
-        pdf = build(request.app.state.platform).counter.pickup_notice(card_id, who.municipality_code)
+        pdf = services(request).counter.pickup_notice(card_id, who.municipality_code)
     except NotFound as e:
         return _card_error(request, e)
     except MynaError as e:
@@ -381,7 +364,7 @@ def _pin_ok(ref: PinRef, pin: str) -> bool:
 def _has_sign_certificate(request: Request, card_id: str, who: Principal) -> bool:
     """Whether the holder must set a signature PIN too (the domain checks again)."""
     try:
-        return bool(build(request.app.state.platform).card_management.card(card_id, who.municipality_code)["certificates"]["sign"])
+        return bool(services(request).card_management.card(card_id, who.municipality_code)["certificates"]["sign"])
     except MynaError:
         return False  # the handover itself answers (not found, malformed id)
 
@@ -421,7 +404,7 @@ def hand_over(
     if not errors:
         h = Handover(identity_document, bool(face_matches_photo), CardPins(auth_pin, sign_pin or None), pins_entered_by)
         try:
-            build(request.app.state.platform).counter.hand_over(card_id, h, who.actor, who.municipality_code)
+            services(request).counter.hand_over(card_id, h, who.actor, who.municipality_code)
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
@@ -431,7 +414,7 @@ def hand_over(
 
 @router.post("/cards/{card_id}/action")
 def card_action(request: Request, card_id: str, action: str = Form(""), note: str = Form(""), who: Principal = Depends(CLERK)):
-    service = build(request.app.state.platform).card_management
+    service = services(request).card_management
     url = f"/ui/counter/cards/{quote(card_id)}"
     if action not in CARD_ACTIONS:
         return _go(url, error="counter.error.action")

@@ -16,9 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from myna.access.roles import Principal, Role
-from myna.access.tokens import Tokens
 from myna.clock import JST
 from myna.errors import Unauthorised
+from myna.web.deps import services
 from myna.web.ui import i18n
 
 SESSION_COOKIE = "myna_session"
@@ -47,7 +47,7 @@ def signed_in(request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        return Tokens(request.app.state.platform).authenticate(token)
+        return services(request).tokens.authenticate(token)
     except Unauthorised:
         return None
 

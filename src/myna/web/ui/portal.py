@@ -7,20 +7,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 
-from myna.authority.revoking import status_of
-from myna.cards.applications import Applications
 from myna.errors import InvalidInput, MynaError, NotFound, Unauthorised
 from myna.pki import serials
 from myna.portal.disclosure import consents, disclosures
-from myna.portal.login import PortalLogin, Resident
+from myna.portal.login import Resident
 from myna.portal.lost_card import suspend_cards, suspend_lost
-from myna.store import models as m
-from myna.store.models_cards import ChipRecord
-from myna.verifiers.consent import Consents
+from myna.web.deps import services
+from myna.web.errors import http_status
 from myna.web.ui.frame import render
-from myna.wiring import build
 
 router = APIRouter(prefix="/ui/portal", include_in_schema=False)
 PORTAL_COOKIE = "myna_portal"
@@ -31,20 +26,20 @@ class PortalSignInRequired(Exception):
 
 
 def current_resident(request: Request) -> Resident:
-    who = PortalLogin(request.app.state.platform).resident(request.cookies.get(PORTAL_COOKIE))
+    who = services(request).portal_login.resident(request.cookies.get(PORTAL_COOKIE))
     if who is None:
         raise PortalSignInRequired()
     return who
 
 
 def _login_page(request: Request, status_code: int = 200, form: dict | None = None, errors: dict | None = None):
-    nonce = PortalLogin(request.app.state.platform).challenge()
+    nonce = services(request).portal_login.challenge()
     return render(request, "portal_login.html", status_code=status_code, nonce=nonce, form=form or {}, errors=errors or {})
 
 
 @router.get("")
 def portal_home(request: Request):
-    signed_in = PortalLogin(request.app.state.platform).resident(request.cookies.get(PORTAL_COOKIE))
+    signed_in = services(request).portal_login.resident(request.cookies.get(PORTAL_COOKIE))
     return render(request, "portal_home.html", resident=signed_in)
 
 
@@ -63,7 +58,7 @@ def login(request: Request, nonce: str = Form(""), serial: str = Form(""), signa
         errors["signature"] = "form.error.required"
     if not errors:
         try:
-            token, _ = PortalLogin(request.app.state.platform).sign_in(nonce, serial, signature)
+            token, _ = services(request).portal_login.sign_in(nonce, serial, signature)
         except InvalidInput as e:
             errors["_form"] = str(e)
         except Unauthorised as e:
@@ -78,7 +73,7 @@ def login(request: Request, nonce: str = Form(""), serial: str = Form(""), signa
 
 @router.post("/logout")
 def logout(request: Request):
-    PortalLogin(request.app.state.platform).sign_out(request.cookies.get(PORTAL_COOKIE))
+    services(request).portal_login.sign_out(request.cookies.get(PORTAL_COOKIE))
     response = RedirectResponse("/ui/portal", status_code=303)
     response.delete_cookie(PORTAL_COOKIE, path="/ui/portal")
     return response
@@ -92,31 +87,24 @@ def _mask(number: str | None) -> str | None:
 @router.get("/me")
 def me(request: Request):
     who = current_resident(request)
-    p = request.app.state.platform
+    sv = services(request)
+    p = sv.platform
     try:
-        info = build(p).registry.get(who.resident_code, None)
+        info = sv.registry.get(who.resident_code, None)
     except NotFound:
         info = None  # certificates issued before the registry knew the person (demo data)
-    now = p.clock.now()
-    with p.db.session() as s:
-        rows = s.execute(
-            select(m.Certificate, m.Revocation)
-            .outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
-            .where(m.Certificate.resident_code == who.resident_code)
-            .order_by(m.Certificate.issued_at.desc())
-        ).all()
-        certificates = [
-            {
-                "serial": serials.to_display(int(c.serial, 16)),
-                "kind": c.kind,
-                "status": status_of(c, r, now),
-                "not_after": c.not_after,
-                "revoked_reason": r.reason if r else None,
-                "this_session": c.serial == who.serial,
-            }
-            for c, r in rows
-        ]
-        cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in s.scalars(select(ChipRecord).where(ChipRecord.resident_code == who.resident_code))]
+    certificates = [
+        {
+            "serial": serials.to_display(c.serial),
+            "kind": c.kind,
+            "status": c.status,
+            "not_after": c.not_after,
+            "revoked_reason": c.revocation_reason,
+            "this_session": serials.to_store(c.serial) == who.serial,
+        }
+        for c in sv.records.of_resident(who.resident_code)
+    ]
+    cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in sv.card_listings.cards_of(who.resident_code, newest_first=False)]
     return render(
         request,
         "portal_me.html",
@@ -138,7 +126,7 @@ def change_consent(request: Request, verifier: str = Form(""), action: str = For
     """Grant or withdraw consent for one verifier to receive the latest basic 4 information
     (R-VER-2): effective at once, checked on the verifier's next request."""
     who = current_resident(request)
-    service = Consents(request.app.state.platform)
+    service = services(request).consents
     try:
         if action == "grant":
             service.grant_via_portal(who.resident_code, verifier, f"resident:{who.resident_code}@portal")
@@ -159,7 +147,7 @@ def application_status(request: Request, receipt: str = ""):
     result, error = None, None
     if receipt.strip():
         try:
-            result = Applications(request.app.state.platform).status(receipt.strip())
+            result = services(request).applications.status(receipt.strip())
         except MynaError as e:
             error = str(e)
     return render(request, "portal_status.html", status_code=404 if error and "no application" in error else 200, receipt=receipt, result=result, error=error)
@@ -182,10 +170,10 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
         try:
             # The source the attempt limit counts: the client's address as the server sees it.
             source = request.client.host if request.client else "unknown"
-            suspended = suspend_lost(build(request.app.state.platform).card_management, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
+            suspended = suspend_lost(services(request).card_management, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
         except MynaError as e:
             errors["_form"] = str(e)
-            status = 429 if e.status == 429 else 422
+            status = 429 if http_status(e) == 429 else 422
     # The number is not echoed back into the page.
     form = {"date_of_birth": date_of_birth, "name": name[:256], "address": address[:256]}
     return render(request, "portal_lost.html", status_code=status if errors else 200, form=form, errors=errors, suspended=suspended)
@@ -195,7 +183,7 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
 def suspend_own(request: Request, card_id: str = Form("")):
     who = current_resident(request)
     try:
-        suspend_cards(build(request.app.state.platform).card_management, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
+        suspend_cards(services(request).card_management, who.resident_code, f"resident:{who.resident_code}@portal", card_id or None)
     except MynaError as e:
         return RedirectResponse(f"/ui/portal/me?suspend_error={quote(str(e))}#cards", status_code=303)
     return RedirectResponse("/ui/portal/me?suspended=1#cards", status_code=303)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from myna.access.roles import Role
-from myna.access.tokens import Tokens
 from myna.errors import Unauthorised
+from myna.web.deps import services
 from myna.web.ui.frame import SESSION_COOKIE, render, safe_next, signed_in
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -39,7 +39,7 @@ def login(request: Request, token: str = Form(""), next: str = Form("/ui/")):
     if not token:
         return render(request, "login.html", status_code=422, next=safe_next(next), error="login.error.empty")
     try:
-        Tokens(request.app.state.platform).authenticate(token)
+        services(request).tokens.authenticate(token)
     except Unauthorised:
         return render(request, "login.html", status_code=401, next=safe_next(next), error="login.error.invalid")
     response = RedirectResponse(safe_next(next), status_code=303)
