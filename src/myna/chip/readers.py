@@ -63,7 +63,7 @@ def _alive(pid: int) -> bool:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             return True
-        return b"card" in args and b"insert" in args
+        return (b"chip" in args or b"card" in args) and b"insert" in args  # "card": the old name
     return True
 
 
@@ -93,11 +93,11 @@ def _claim(home: Path, reader: int, card_id: str, host: str, port: int) -> Path:
     for other in inserted(home):
         if other.card_id == card_id:
             raise Conflict(
-                f"card {card_id} is already in reader {other.reader} (pid {other.pid}): `myna card remove --reader {other.reader}` first"
+                f"card {card_id} is already in reader {other.reader} (pid {other.pid}): `myna chip remove --reader {other.reader}` first"
             )
         if other.reader == reader:
             raise Conflict(
-                f"reader {reader} already holds card {other.card_id} (pid {other.pid}): `myna card remove --reader {reader}` first"
+                f"reader {reader} already holds card {other.card_id} (pid {other.pid}): `myna chip remove --reader {reader}` first"
             )
     path = _path(home, reader)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ def insert_detached(home: Path, card_id: str, reader: int, extra_args: list[str]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "myna.cli", "card", "insert", card_id, "--reader", str(reader), *extra_args],
+            [sys.executable, "-m", "myna.cli", "chip", "insert", card_id, "--reader", str(reader), *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
