@@ -4,7 +4,7 @@ refused input into one line on stderr, and the output helpers.
 Errors print one clear line on stderr and never a traceback: status 2 for a malformed
 command line (the argument parser's), 1 for input the platform refuses.
 
-Only light modules are imported here (typer, rich, myna.settings and myna.errors): every
+Only light modules are imported at the top here (typer, rich, myna.settings, myna.errors): every
 group module imports this one, and ``myna --help`` imports every group module.
 """
 
@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from myna import logs
 from myna.errors import MynaError
 from myna.settings import Settings
 
@@ -38,6 +37,8 @@ err = Console(stderr=True)
 
 def settings() -> Settings:
     """The settings from the environment, with logging configured by them."""
+    from myna import logs  # structlog: a third of `myna --help`'s time, so only when a command runs
+
     s = Settings.from_env()
     logs.configure(s.log_format)
     return s

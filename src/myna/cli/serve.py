@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from myna import logs
 from myna.cli.common import platform, run
 
 
@@ -16,6 +15,7 @@ def serve(
     """Serve the web interface, the API and the distribution points."""
     import uvicorn
 
+    from myna import logs
     from myna.validation.runtime import platform_app, quiet_ocsp_access_log
     from myna.web.limits import BoundedHttpToolsProtocol
 

@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from myna import logs
 from myna.cli.common import actor, err, out, platform, print_json, run, services
 from myna.verifiers.entitlements import VerifierType
 
@@ -141,6 +140,7 @@ def serve(
     """Serve the API over mutual TLS: verifiers present client certificates from the verifier CA."""
     import uvicorn
 
+    from myna import logs
     from myna.validation.runtime import platform_app
     from myna.verifiers.mtls import server_config, write_server_files
 
