@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from myna.cli.common import actor, err, out, platform, progress, run, services, write_json
+from myna.cli.common import actor, err, open_platform, out, progress, run, services, write_json
 from myna.pki.keys import KeyAlgorithm
 from myna.pki.kinds import AuthorityKind
 
@@ -30,7 +30,7 @@ def init(
     then publish their first CRLs."""
     from myna.authority.ceremony import run_ceremony
 
-    p = platform()
+    p = open_platform()
     with progress() as bar:
         task = bar.add_task("key ceremony", total=len(AuthorityKind))
         steps = run(lambda: run_ceremony(p, operator, backend, algorithm, progress=lambda _k: bar.advance(task)))
@@ -57,7 +57,7 @@ def ca_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """The CA hierarchy, all generations."""
     from myna.web.routers.authorities import authorities_out
 
-    rows = run(lambda: authorities_out(platform()))
+    rows = run(lambda: authorities_out(open_platform()))
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump() for r in rows], indent=1) + "\n")
         return
@@ -76,7 +76,7 @@ def ca_get(
     """Print the active CA certificate of a kind."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    p = platform()
+    p = open_platform()
     ca = run(lambda: p.authority(kind.value))
     certs = [ca.cert]
     if chain and ca.kind is not AuthorityKind.ROOT:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from myna.cli.authorities import compromised
-from myna.cli.common import actor, err, fail, out, platform, progress, run, services, write_json
+from myna.cli.common import actor, err, fail, open_platform, out, progress, run, services, write_json
 from myna.errors import MynaError
 from myna.pki.kinds import CertKind
 from myna.pki.revocation import RevocationReason
@@ -144,7 +144,7 @@ def cert_issue_batch(
     lines are reported, nothing is issued); re-running a file finishes it (idempotent)."""
     from myna.authority.batch import issue_requests, load_requests
 
-    p = platform()
+    p = open_platform()
     try:
         requests = load_requests(file, p.clock.now(), p)
     except MynaError as exc:  # the message has one line per bad input line

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from myna.cli.common import actor, err, platform, run, services
+from myna.cli.common import actor, err, open_platform, run, services
 from myna.settings import Settings
 
 chip_app = typer.Typer(help="Virtual My Number Cards: list, insert into a PC/SC reader, sign, reset PINs.", no_args_is_help=True)
@@ -60,7 +60,7 @@ def chip_list(
     """Cards: id, holder, status, PIN counters (and, for demo cards only, their PINs)."""
     from myna.chip.readers import inserted
 
-    p = platform()
+    p = open_platform()
     cards = run(lambda: services(p).chips.list(resident_code=resident))
     where = {i.card_id: i.reader for i in inserted(p.settings.home)}
     if as_json:
@@ -106,7 +106,7 @@ def chip_create(
     pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
 
     def go():
-        p = platform()
+        p = open_platform()
         by_hand.check_create(p, resident_code)
         info = services(p).chips.create_card(resident_code, pins, actor())
         by_hand.record_created(p, info.card_id, actor(), pins is not None)
@@ -142,7 +142,7 @@ def chip_reset_pin(
     check = by_hand.CounterCheck(holder_present, identity_document, reason)
 
     def go():
-        p = platform()
+        p = open_platform()
         cid, managed = by_hand.authorise_reset(p, card_id, which.value, new_pin, check, actor(), municipality)
         if not managed:
             err.print(f"card {cid} is not managed by card management (a demo or test card): no counter check required", highlight=False)
@@ -180,7 +180,7 @@ def chip_insert(
             f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); `myna chip remove --reader {rec.reader}` takes it out"
         )
         return
-    p = platform()
+    p = open_platform()
 
     def show(command: bytes, response: bytes) -> None:
         sys.stderr.write(f"> {command.hex(' ')}\n< {response.hex(' ')}\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import TYPE_CHECKING, Callable, NoReturn, TypeVar
 
 import typer
@@ -44,7 +45,7 @@ def settings() -> Settings:
     return s
 
 
-def platform() -> Platform:
+def open_platform() -> Platform:
     """The platform (store, keys, clock) of this command, migrated to the current schema."""
     from myna.authority.platform import Platform
 
@@ -55,7 +56,7 @@ def services(p: Platform | None = None) -> Services:
     """The services of this command, from the composition root (one set per command)."""
     from myna import wiring
 
-    return wiring.build(p if p is not None else platform())
+    return wiring.build(p if p is not None else open_platform())
 
 
 def fail(exc: MynaError) -> NoReturn:
@@ -91,9 +92,7 @@ def print_json(data) -> None:
 
 def write_json(data) -> None:
     """``data`` as plain indented JSON on stdout, for scripts (``--json``, ``show``)."""
-    import sys
-
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
-__all__ = ["actor", "err", "fail", "out", "platform", "print_json", "progress", "run", "services", "settings", "write_json"]
+__all__ = ["actor", "err", "fail", "out", "open_platform", "print_json", "progress", "run", "services", "settings", "write_json"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from myna.cli.common import out, platform, progress, run
+from myna.cli.common import open_platform, out, progress, run
 
 
 def demo(residents: int = typer.Option(20, min=1, max=100_000, help="How many synthetic residents.")) -> None:
@@ -12,7 +12,7 @@ def demo(residents: int = typer.Option(20, min=1, max=100_000, help="How many sy
     from myna import demo as demo_mod
     from myna.authority.ceremony import run_ceremony
 
-    p = platform()
+    p = open_platform()
     run(lambda: run_ceremony(p, "demo"))
     with progress() as bar:
         task = bar.add_task("issuing demo certificates", total=residents * 2)

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from myna.cli.common import err, out, platform, run
+from myna.cli.common import err, open_platform, out, run
 
 report_app = typer.Typer(help="Published reports.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def provision(
     """The annual report on provision to verifiers (R-VER-6): CSV and PDF, counts per category."""
     from myna.verifiers.report import provision_report
 
-    report = run(lambda: provision_report(platform(), year))
+    report = run(lambda: provision_report(open_platform(), year))
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, pdf_path = out_dir / f"provision-{year}.csv", out_dir / f"provision-{year}.pdf"
     pdf = run(report.pdf)

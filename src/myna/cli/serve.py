@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from myna.cli.common import platform, run
+from myna.cli.common import open_platform, run
 
 
 def serve(
@@ -19,7 +19,7 @@ def serve(
     from myna.validation.runtime import platform_app, quiet_ocsp_access_log
     from myna.web.limits import BoundedHttpToolsProtocol
 
-    p = platform()
+    p = open_platform()
     app_ = run(lambda: platform_app(p, schedule=schedule))
     # uvicorn configures logging here; its handlers mask what a line could leak (myna.logs).
     # The protocol adds a deadline and a size bound on each request's head, which uvicorn

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from myna.cli.common import actor, err, out, platform, run, settings
+from myna.cli.common import actor, err, open_platform, out, run, settings
 
 validity_app = typer.Typer(help="Validity centres: OCSP responders and CRL distribution.", no_args_is_help=True)
 
@@ -21,7 +21,7 @@ def validity_provision(
     """Issue this centre's delegated OCSP responder certificates (idempotent) and write its bundle."""
     from myna.validation.provision import provision
 
-    p = platform()
+    p = open_platform()
     where = run(lambda: provision(p, centre, directory, actor=actor()))
     out.print(f"centre {centre}: bundle in {where}")
 
@@ -63,7 +63,7 @@ def validity_serve(
             raise typer.Exit(1)
         feed = HttpFeed(source, token)
     else:
-        p = platform()
+        p = open_platform()
         directory = run(lambda: provision(p, centre, bundle_dir(p, centre), actor=f"centre:{centre}"))
         feed = DbFeed(p)
     c = Centre.from_bundle(directory, config)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from myna.cli.common import actor, err, out, platform, print_json, run, services
+from myna.cli.common import actor, err, open_platform, out, print_json, run, services
 from myna.verifiers.entitlements import VerifierType
 
 verifier_app = typer.Typer(
@@ -30,14 +30,14 @@ def register(
     operator: Optional[str] = typer.Option(None, help="For an entrusting business: its platform operator's code."),
 ) -> None:
     """Register a verifier (or a business entrusting a platform operator)."""
-    p = platform()
+    p = open_platform()
     _show(run(lambda: services(p).verifiers.register(code, name, type, actor(), operator)))
 
 
 @verifier_app.command("list")
 def list_(type: Optional[VerifierType] = typer.Option(None, "--type", help="Only this kind.")) -> None:
     """Registered verifiers."""
-    p = platform()
+    p = open_platform()
     table = Table("code", "name", "type", "status", "operator", "agreement")
     for v in run(lambda: services(p).verifiers.list(type)):
         table.add_row(escape(v.code), escape(v.name), v.type.value, v.status.value, v.operator_code or "", escape(v.agreement_ref or ""))
@@ -144,7 +144,7 @@ def serve(
     from myna.validation.runtime import platform_app
     from myna.verifiers.mtls import server_config, write_server_files
 
-    p = platform()
+    p = open_platform()
     cert, key, ca_file = run(lambda: write_server_files(p, host))
     app_ = run(lambda: platform_app(p, schedule=False))
     err.print(f"verifier endpoint on https://{host}:{port} (client certificates from {escape(str(ca_file))})")
