@@ -1,5 +1,5 @@
 """`myna cards`: bad input is a clear message and exit 1, nothing half-written; the
-lead-time report; and the by-hand `myna card create` / `reset-pin` kept to demo and test
+lead-time report; and the by-hand `myna chip create` / `reset-pin` kept to demo and test
 cards, or to the counter with the holder present (R-CARD-2, R-CARD-6)."""
 
 from __future__ import annotations
@@ -91,24 +91,24 @@ def test_r_card_4_cli_lead_time_reports_max_mean_and_deadline_misses(same_store,
 
 
 def test_card_create_by_hand_is_demo_only_and_refused_for_a_resident_in_card_management(same_store, keygen):
-    """`myna card create` makes an active card with operator-chosen PINs, skipping the
+    """`myna chip create` makes an active card with operator-chosen PINs, skipping the
     application (R-CARD-2) and the handover (R-CARD-6): refused while card management
     looks after the resident, and recorded as made by hand for a demo or test."""
     platform = same_store
     moved_in(platform, "60000000021", "田中 二", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
     Applications(platform).submit(ApplicationIn("60000000021", "田中 二", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk")
     before = table_counts(platform)
-    r = cli("card", "create", "60000000021", "--auth-pin", "1234", "--sign-pin", "ABC123", code=1)
+    r = cli("chip", "create", "60000000021", "--auth-pin", "1234", "--sign-pin", "ABC123", code=1)
     assert "is in card management (application A" in r.output and "skip the application and the handover" in r.output
     assert table_counts(platform) == before
     build(platform, keygen=keygen).production.produce("factory")
     build(platform, keygen=keygen).production.ship("factory")  # the application is done; its card stands in (shipped)
-    r = cli("card", "create", "60000000021", "--auth-pin", "1234", code=1)
+    r = cli("chip", "create", "60000000021", "--auth-pin", "1234", code=1)
     assert "was issued through card management" in r.output
     assert [c.status for c in build(platform).chips.list(resident_code="60000000021")] == ["shipped"]  # no card by hand beside it
 
     moved_in(platform, "60000000022", "田中 三", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
-    r = cli("card", "create", "60000000022", "--auth-pin", "2580", "--sign-pin", "MYNA2026")
+    r = cli("chip", "create", "60000000022", "--auth-pin", "2580", "--sign-pin", "MYNA2026")
     made = json.loads(r.stdout)
     assert made["status"] == "active" and "made by hand for a demo or test" in r.output
     actions = audit_trail(platform, made["card_id"])
@@ -124,7 +124,7 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
     _, card_id = shipped_card(platform, keygen)
     full = ("--holder-present", "--identity-document", "passport", "--reason", "forgotten")
     before = table_counts(platform)
-    r = cli("card", "reset-pin", card_id, "--which", "auth", "--new-pin", "4321", *full, code=1)
+    r = cli("chip", "reset-pin", card_id, "--which", "auth", "--new-pin", "4321", *full, code=1)
     assert "set by the holder at handover" in r.output
     assert table_counts(platform) == before
 
@@ -137,13 +137,13 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
         (("--holder-present", "--identity-document", "library-card", "--reason", "forgotten"), "identity document must be one of"),
         ((*full, "--municipality", "131041"), "no such card at municipality 131041"),
     ):
-        r = cli("card", "reset-pin", card_id, "--which", "auth", "--new-pin", "4321", *args, code=1)
+        r = cli("chip", "reset-pin", card_id, "--which", "auth", "--new-pin", "4321", *args, code=1)
         assert text in r.output, (args, r.output)
     assert table_counts(platform) == before  # refused: nothing recorded, the PIN untouched
 
     with platform.db.session() as s:
         old = s.get(CardPin, (card_id, "auth")).verifier
-    r = cli("card", "reset-pin", card_id[:8], "--which", "auth", "--new-pin", "4321", *full, "--municipality", CHIYODA)
+    r = cli("chip", "reset-pin", card_id[:8], "--which", "auth", "--new-pin", "4321", *full, "--municipality", CHIYODA)
     assert "auth PIN reset; 3 tries" in r.output and "not managed" not in r.output
     hasher = build(platform).chips.hasher
     with platform.db.session() as s:
@@ -158,6 +158,6 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
     with platform.db.session() as s:
         who = s.scalars(select(m.AuditEvent.actor).where(m.AuditEvent.subject == card_id).order_by(m.AuditEvent.id.desc()).limit(2)).all()
     assert len(set(who)) == 1 and who[0].startswith("cli:")
-    r = cli("card", "reset-pin", card_id, "--which", "sign", "--unblock-only", "--holder-present", "--identity-document", "residence-card", "--reason", "blocked after 5 tries")
+    r = cli("chip", "reset-pin", card_id, "--which", "sign", "--unblock-only", "--holder-present", "--identity-document", "residence-card", "--reason", "blocked after 5 tries")
     assert "sign PIN unblocked" in r.output
     assert [(a, d.get("operation")) for a, d in audit_trail(platform, card_id)[-2:]] == [("card.pin.reset-authorised", "unblock"), ("card.pin.unblocked", None)]

@@ -208,15 +208,15 @@ def test_cms_signature_made_with_the_card_verifies_with_openssl_and_chains_to_th
     monkeypatch.setenv("MYNA_HOME", str(platform.settings.home))
     runner = CliRunner()
     with inserted(pcsc, cards.open_card(info.card_id)):
-        result = runner.invoke(app, ["card", "sign", str(document), "--out", str(signature), "--pin", SIGN_PIN], catch_exceptions=False)
+        result = runner.invoke(app, ["chip", "sign", str(document), "--out", str(signature), "--pin", SIGN_PIN], catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        result = runner.invoke(app, ["card", "login-challenge", "--pin", AUTH_PIN, "--challenge", "00" * 31 + "01"], catch_exceptions=False)
+        result = runner.invoke(app, ["chip", "login-challenge", "--pin", AUTH_PIN, "--challenge", "00" * 31 + "01"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         answer = json.loads(result.stdout)
         assert answer["verified"] and answer["checks"] == {"signature": True, "issued_by_card_auth_ca": True}
         assert int(answer["certificate_serial"], 16) == info.auth_serial
         result = runner.invoke(
-            app, ["card", "read-certs", "--sign-pin", SIGN_PIN, "--out", str(tmp_path / "certs")], catch_exceptions=False
+            app, ["chip", "read-certs", "--sign-pin", SIGN_PIN, "--out", str(tmp_path / "certs")], catch_exceptions=False
         )
         assert result.exit_code == 0, result.output
     verify = [
@@ -255,7 +255,7 @@ def test_cli_inserts_two_cards_into_two_readers_and_removes_them(pcsc, tmp_path,
     monkeypatch.setenv("MYNA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MYNA_DATABASE_URL", database_url)
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("MYNA_VPCD_PORT", str(pcsc.base_port))  # inherited by `myna card insert --detach`
+    monkeypatch.setenv("MYNA_VPCD_PORT", str(pcsc.base_port))  # inherited by `myna chip insert --detach`
     runner = CliRunner()
 
     def cli(*args, code=0):
@@ -265,21 +265,21 @@ def test_cli_inserts_two_cards_into_two_readers_and_removes_them(pcsc, tmp_path,
 
     cli("init")
     cli("demo", "--residents", "2")
-    first, second = json.loads(cli("card", "list", "--json").stdout)
+    first, second = json.loads(cli("chip", "list", "--json").stdout)
     try:
-        assert "is in reader 0" in cli("card", "insert", first["card_id"], "--reader", "0", "--detach").stdout
+        assert "is in reader 0" in cli("chip", "insert", first["card_id"], "--reader", "0", "--detach").stdout
         _wait_for(0, True, timeout=0.5)  # PC/SC shows the card as soon as --detach returns (pcscd powered it)
-        assert "is in reader 1" in cli("card", "insert", second["card_id"][:6], "--reader", "1", "--detach").stdout
+        assert "is in reader 1" in cli("chip", "insert", second["card_id"][:6], "--reader", "1", "--detach").stdout
         _wait_for(1, True, timeout=0.5)
         _wait_for(0, True)
         _wait_for(1, True)
-        assert "already in reader 0" in cli("card", "insert", first["card_id"], "--reader", "2", code=1).output
-        readers = {c["card_id"]: c["reader"] for c in json.loads(cli("card", "list", "--json").stdout)}
+        assert "already in reader 0" in cli("chip", "insert", first["card_id"], "--reader", "2", code=1).output
+        readers = {c["card_id"]: c["reader"] for c in json.loads(cli("chip", "list", "--json").stdout)}
         assert readers == {first["card_id"]: 0, second["card_id"]: 1}
         listed = pcsc.run(pcsc.opensc_tool, "-l").stdout
         assert listed.count("Yes") >= 2
         assert pcsc.pkcs11("-L").stdout.count(AUTH_TOKEN) == 2
-        pem = cli("card", "read-certs", "--reader", _reader_name(1)).stdout
+        pem = cli("chip", "read-certs", "--reader", _reader_name(1)).stdout
         assert f"serial {second['certificates']['auth']}" in pem
         conn, client = _pyscard_client(0)
         with conn:
@@ -287,8 +287,8 @@ def test_cli_inserts_two_cards_into_two_readers_and_removes_them(pcsc, tmp_path,
             face = client.read_face()
         assert face["name"] == first["holder"] and len(face["number"]) == 12
     finally:
-        out = cli("card", "remove", "--all").stdout
+        out = cli("chip", "remove", "--all").stdout
     assert first["card_id"] in out and second["card_id"] in out
     _wait_for(0, False)
     _wait_for(1, False)
-    assert all(c["reader"] is None for c in json.loads(cli("card", "list", "--json").stdout))
+    assert all(c["reader"] is None for c in json.loads(cli("chip", "list", "--json").stdout))

@@ -1,5 +1,5 @@
 """Chromium through the resident portal, signing in with a virtual card: the chip signs the
-portal's challenge with its user-auth key after the PIN, as `myna card login-challenge`
+portal's challenge with its user-auth key after the PIN, as `myna chip login-challenge`
 does over PC/SC (here the card is driven in-process)."""
 
 import base64

@@ -1,14 +1,14 @@
-"""Cards made and PINs reset by hand (``myna card create`` / ``myna card reset-pin``),
+"""Cards made and PINs reset by hand (``myna chip create`` / ``myna chip reset-pin``),
 outside card management's path.
 
-``myna card create`` makes an *active* card at once, with PINs chosen by whoever runs
+``myna chip create`` makes an *active* card at once, with PINs chosen by whoever runs
 it: no application (R-CARD-2), no handover where the holder sets the PINs (R-CARD-6).
 That is for demonstrations and tests of the virtual card only, so it is refused for a
 resident whom card management already looks after (an application in progress or a
 card of theirs it produced that still stands in), and every such card carries a
 ``card.created-by-hand`` audit event saying so.
 
-``myna card reset-pin`` on a card that card management handed over is a counter act:
+``myna chip reset-pin`` on a card that card management handed over is a counter act:
 the holder present, an identity document seen, a reason; recorded as a
 ``card.pin.reset-authorised`` audit event (who, why, which document) before the PIN is
 touched. A card not yet handed over is refused: its PINs are set by the holder at

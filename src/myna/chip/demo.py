@@ -1,6 +1,6 @@
 """Demo cards: every demo resident holds a virtual My Number Card whose keys were made
 on the card and whose two certificates myna issued for them. Their PINs are public
-(docs/card.md) and shown by ``myna card list``: auth 1234, signature ABC123, card-face
+(docs/card.md) and shown by ``myna chip list``: auth 1234, signature ABC123, card-face
 input support 1234."""
 
 from __future__ import annotations

@@ -102,4 +102,4 @@ def connect(reader: str | None = None) -> PcscCard:
             return card
         card.close()
     where = f"reader {candidates[0]}" if reader is not None else "any reader"
-    raise PcscUnavailable(f"no My Number Card in {where}: insert one (`myna card insert CARD_ID`)")
+    raise PcscUnavailable(f"no My Number Card in {where}: insert one (`myna chip insert CARD_ID`)")

@@ -1,10 +1,10 @@
 """Inserting stored cards into vpcd readers and taking them out again.
 
-``myna card insert`` runs :func:`serve_inserted` in its own process: one process per
+``myna chip insert`` runs :func:`serve_inserted` in its own process: one process per
 card, one card per reader slot. Each running insertion is recorded in
 ``MYNA_HOME/chip/readers/<slot>.json`` (pid, card id, port), created exclusively so
 two processes never claim one slot, and removed when the process ends.
-``myna card remove`` reads it and sends SIGTERM to that pid.
+``myna chip remove`` reads it and sends SIGTERM to that pid.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _path(home: Path, reader: int) -> Path:
 
 
 def _alive(pid: int) -> bool:
-    """Is ``pid`` a running ``myna card insert``? (The check on the command line keeps
+    """Is ``pid`` a running ``myna chip insert``? (The check on the command line keeps
     a recycled pid from being taken for one.)"""
     try:
         os.kill(pid, 0)
@@ -62,7 +62,7 @@ def _alive(pid: int) -> bool:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             return True
-        return b"card" in args and b"insert" in args
+        return (b"chip" in args or b"card" in args) and b"insert" in args  # "card": the old name
     return True
 
 
@@ -92,11 +92,11 @@ def _claim(home: Path, reader: int, card_id: str, host: str, port: int) -> Path:
     for other in inserted(home):
         if other.card_id == card_id:
             raise Conflict(
-                f"card {card_id} is already in reader {other.reader} (pid {other.pid}): `myna card remove --reader {other.reader}` first"
+                f"card {card_id} is already in reader {other.reader} (pid {other.pid}): `myna chip remove --reader {other.reader}` first"
             )
         if other.reader == reader:
             raise Conflict(
-                f"reader {reader} already holds card {other.card_id} (pid {other.pid}): `myna card remove --reader {reader}` first"
+                f"reader {reader} already holds card {other.card_id} (pid {other.pid}): `myna chip remove --reader {reader}` first"
             )
     path = _path(home, reader)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,13 +177,13 @@ POWERED_GRACE = 0.1  # seconds between the ATR and "inserted"
 
 
 def insert_detached(home: Path, card_id: str, reader: int, extra_args: list[str], timeout: float = 30.0) -> Insertion:
-    """Run ``myna card insert`` in the background and wait until the card is in: pcscd
+    """Run ``myna chip insert`` in the background and wait until the card is in: pcscd
     has powered it and read its ATR, so PC/SC lists it when this returns."""
     log_path = readers_dir(home) / f"{reader}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "myna.cli", "card", "insert", card_id, "--reader", str(reader), *extra_args],
+            [sys.executable, "-m", "myna.cli", "chip", "insert", card_id, "--reader", str(reader), *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -203,7 +203,7 @@ def insert_detached(home: Path, card_id: str, reader: int, extra_args: list[str]
 
 
 def remove(home: Path, reader: int, timeout: float = 10.0) -> Insertion:
-    """Take the card out of a reader slot: SIGTERM to its ``myna card insert``."""
+    """Take the card out of a reader slot: SIGTERM to its ``myna chip insert``."""
     path = _path(home, reader)
     rec = _read(path)
     if rec is None:

@@ -1,7 +1,7 @@
 """Signing in to the resident portal with a user-authentication certificate.
 
 The portal issues a one-time challenge; the resident's card signs it with the user-auth key
-(``myna card login-challenge --challenge HEX``, or any JPKI middleware: SHA256withRSA,
+(``myna chip login-challenge --challenge HEX``, or any JPKI middleware: SHA256withRSA,
 PKCS#1 v1.5 for cards, ECDSA for phones); the portal checks the signature with the
 certificate's public key and that the certificate is a user-auth certificate of this
 platform, neither revoked nor expired at this moment. That is what a relying party of the

@@ -1,12 +1,15 @@
-"""``myna card``: virtual My Number Cards — list them, put them into a PC/SC reader
-(vpcd), and use them the way a resident's software does. See docs/card.md."""
+"""``myna chip``: the virtual My Number Card's chip — list the cards, put one into a
+PC/SC reader (vpcd), and use it the way a resident's software does. See docs/card.md.
+Card management (applications, production, handover) is ``myna cards`` (cards.py).
+
+It was ``myna card``, one letter from ``myna cards``; that name still works, hidden,
+with a line on stderr (:func:`card_alias`)."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 import sys
 from enum import Enum
@@ -15,45 +18,27 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Column, Table
 
-from myna import logs
-from myna.errors import MynaError
-from myna.pki import serials
+from myna.cli.common import actor, err, open_platform, run, services
 from myna.settings import Settings
-from myna.wiring import build
 
-card_app = typer.Typer(help="Virtual My Number Cards: list, insert into a PC/SC reader, sign, reset PINs.", no_args_is_help=True)
+chip_app = typer.Typer(help="Virtual My Number Cards: list, insert into a PC/SC reader, sign, reset PINs.", no_args_is_help=True)
 
+# Folds long lines at the terminal's width, unlike the other groups' console (common.out):
+# this group's output has always been printed that way.
 out = Console()
-err = Console(stderr=True)
+
+
+def card_alias() -> None:
+    """The old name ``myna card``: runs the same commands, says once what they are called now."""
+    err.print("`myna card` is now `myna chip`; the old name will go away", highlight=False, soft_wrap=True)
 
 
 class Which(str, Enum):
     auth = "auth"
     sign = "sign"
     face = "face"
-
-
-def _platform():
-    from myna.authority.platform import Platform
-
-    settings = Settings.from_env()
-    logs.configure(settings.log_format)
-    return Platform.open(settings)
-
-
-def _run(fn):
-    try:
-        return fn()
-    except MynaError as exc:
-        err.print(f"[bold red]error[/]: {escape(exc.message)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER', 'operator')}"
 
 
 ReaderOpt = typer.Option(
@@ -67,16 +52,16 @@ ReaderOpt = typer.Option(
 # -- the cards in the store ----------------------------------------------------------
 
 
-@card_app.command("list")
-def card_list(
+@chip_app.command("list")
+def chip_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON array of objects."),
     resident: Optional[str] = typer.Option(None, help="Only this resident's cards (11-digit resident code)."),
 ) -> None:
     """Cards: id, holder, status, PIN counters (and, for demo cards only, their PINs)."""
     from myna.chip.readers import inserted
 
-    p = _platform()
-    cards = _run(lambda: build(p).chips.list(resident_code=resident))
+    p = open_platform()
+    cards = run(lambda: services(p).chips.list(resident_code=resident))
     where = {i.card_id: i.reader for i in inserted(p.settings.home)}
     if as_json:
         rows = [c.to_json() | {"reader": where.get(c.card_id)} for c in cards]
@@ -97,15 +82,15 @@ def card_list(
     out.print(table)
 
 
-@card_app.command("show")
-def card_show(card_id: str = typer.Argument(..., help="Card id (or a unique prefix).")) -> None:
+@chip_app.command("show")
+def chip_show(card_id: str = typer.Argument(..., help="Card id (or a unique prefix).")) -> None:
     """One card as JSON."""
-    info = _run(lambda: build(_platform()).chips.get(card_id))
+    info = run(lambda: services().chips.get(card_id))
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
-@card_app.command("create")
-def card_create(
+@chip_app.command("create")
+def chip_create(
     resident_code: str = typer.Argument(..., help="11-digit resident code of a resident on the register."),
     auth_pin: Optional[str] = typer.Option(None, help="User-authentication PIN (4 digits)."),
     sign_pin: Optional[str] = typer.Option(None, help="Signature PIN (6-16 of A-Z, 0-9)."),
@@ -114,26 +99,26 @@ def card_create(
     """DEMO/TEST ONLY: make an active card at once (keys on the card, both certificates
     issued), PINs chosen here — no application (R-CARD-2), no handover (R-CARD-6).
     Refused for a resident in card management; real cards go through `myna cards`.
-    Without PINs, the card's PINs stay unset until `myna card reset-pin`."""
+    Without PINs, the card's PINs stay unset until `myna chip reset-pin`."""
     from myna.cards import by_hand
     from myna.chip.cards import CardPins
 
     pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
 
     def go():
-        p = _platform()
+        p = open_platform()
         by_hand.check_create(p, resident_code)
-        info = build(p).chips.create_card(resident_code, pins, _actor())
-        by_hand.record_created(p, info.card_id, _actor(), pins is not None)
+        info = services(p).chips.create_card(resident_code, pins, actor())
+        by_hand.record_created(p, info.card_id, actor(), pins is not None)
         return info
 
-    info = _run(go)
+    info = run(go)
     err.print(f"card {info.card_id}: made by hand for a demo or test (no application, no handover; audit event card.created-by-hand)", highlight=False)
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
-@card_app.command("reset-pin")
-def card_reset_pin(
+@chip_app.command("reset-pin")
+def chip_reset_pin(
     card_id: str = typer.Argument(..., help="Card id (or a unique prefix)."),
     which: Which = typer.Option(..., "--which", help="auth, sign or face."),
     new_pin: Optional[str] = typer.Option(None, "--new-pin", help="The PIN the holder chose (omit with --unblock-only)."),
@@ -157,13 +142,13 @@ def card_reset_pin(
     check = by_hand.CounterCheck(holder_present, identity_document, reason)
 
     def go():
-        p = _platform()
-        cid, managed = by_hand.authorise_reset(build(p).chips, card_id, which.value, new_pin, check, _actor(), municipality)
+        p = open_platform()
+        cid, managed = by_hand.authorise_reset(services(p).chips, card_id, which.value, new_pin, check, actor(), municipality)
         if not managed:
             err.print(f"card {cid} is not managed by card management (a demo or test card): no counter check required", highlight=False)
-        return build(p).chips.reset_pin(cid, which.value, new_pin, _actor(), municipality)
+        return services(p).chips.reset_pin(cid, which.value, new_pin, actor(), municipality)
 
-    info = _run(go)
+    info = run(go)
     state = info.pins[which.value]
     out.print(f"card {info.card_id}: {which.value} PIN {'reset' if new_pin else 'unblocked'}; {state.tries_left} tries")
 
@@ -171,8 +156,8 @@ def card_reset_pin(
 # -- the PC/SC bridge ------------------------------------------------------------------
 
 
-@card_app.command("insert")
-def card_insert(
+@chip_app.command("insert")
+def chip_insert(
     card_id: str = typer.Argument(..., help="Card id (or a unique prefix)."),
     reader: int = typer.Option(0, "--reader", min=0, max=63, help="vpcd reader slot: 0 is the base port (35963 on Debian), 1 the next, …"),
     host: str = typer.Option("127.0.0.1", help="Where pcscd's vpcd driver listens."),
@@ -184,42 +169,42 @@ def card_insert(
     trace: bool = typer.Option(False, "--trace", help="Print every APDU (PINs hidden) on stderr."),
 ) -> None:
     """Put a card into a virtual reader of pcscd (vsmartcard-vpcd) and serve it until
-    `myna card remove` or SIGTERM."""
+    `myna chip remove` or SIGTERM."""
     from myna.chip import readers
 
     settings = Settings.from_env()
     if detach:
         extra = ["--host", host, "--wait", str(wait)] + (["--port", str(port)] if port else []) + (["--trace"] if trace else [])
-        rec = _run(lambda: readers.insert_detached(settings.home, card_id, reader, extra, timeout=wait + 20))
+        rec = run(lambda: readers.insert_detached(settings.home, card_id, reader, extra, timeout=wait + 20))
         out.print(
-            f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); `myna card remove --reader {rec.reader}` takes it out"
+            f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); `myna chip remove --reader {rec.reader}` takes it out"
         )
         return
-    p = _platform()
+    p = open_platform()
 
     def show(command: bytes, response: bytes) -> None:
         sys.stderr.write(f"> {command.hex(' ')}\n< {response.hex(' ')}\n")
         sys.stderr.flush()
 
     def ready(cid: str, slot: int, used_port: int) -> None:
-        err.print(f"card {cid} inserted in reader {slot} (vpcd {host}:{used_port}); serving until `myna card remove --reader {slot}`")
+        err.print(f"card {cid} inserted in reader {slot} (vpcd {host}:{used_port}); serving until `myna chip remove --reader {slot}`")
 
-    n = _run(lambda: readers.serve_inserted(build(p).chips, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
+    n = run(lambda: readers.serve_inserted(services(p).chips, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
     err.print(f"card removed from reader {reader} after {n} commands")
 
 
-@card_app.command("remove")
-def card_remove(
+@chip_app.command("remove")
+def chip_remove(
     reader: int = typer.Option(0, "--reader", min=0, max=63, help="vpcd reader slot."),
     all_readers: bool = typer.Option(False, "--all", help="Every reader."),
 ) -> None:
-    """Take a card out of a virtual reader (stops its `myna card insert`)."""
+    """Take a card out of a virtual reader (stops its `myna chip insert`)."""
     from myna.chip import readers
 
     home = Settings.from_env().home
     slots = [i.reader for i in readers.inserted(home)] if all_readers else [reader]
     for slot in slots:
-        rec = _run(lambda slot=slot: readers.remove(home, slot))
+        rec = run(lambda slot=slot: readers.remove(home, slot))
         out.print(f"card {rec.card_id} removed from reader {rec.reader}")
 
 
@@ -230,7 +215,7 @@ def _client(reader: Optional[str]):
     from myna.chip.client import JpkiClient
     from myna.chip.pcsc import connect
 
-    conn = _run(lambda: connect(reader))
+    conn = run(lambda: connect(reader))
     return conn, JpkiClient(conn.transmit)
 
 
@@ -242,8 +227,8 @@ def _pin(value: Optional[str], prompt: str) -> str:
     return typer.prompt(prompt, hide_input=True)
 
 
-@card_app.command("read-certs")
-def card_read_certs(
+@chip_app.command("read-certs")
+def chip_read_certs(
     reader: Optional[str] = ReaderOpt,
     sign_pin: Optional[str] = typer.Option(
         None, "--sign-pin", envvar="MYNA_CARD_SIGN_PIN", help="Also read the signature certificate (needs the signature PIN)."
@@ -256,14 +241,15 @@ def card_read_certs(
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from myna.chip.pins import PinRef
+    from myna.pki import serials
 
     conn, client = _client(reader)
     with conn:
         names = ["auth", "auth-ca", "sign-ca"]
         if sign_pin:
-            _run(lambda: client.verify(PinRef.SIGN, sign_pin))
+            run(lambda: client.verify(PinRef.SIGN, sign_pin))
             names.insert(2, "sign")
-        certs = {n: _run(lambda n=n: client.read_certificate(n)) for n in names}
+        certs = {n: run(lambda n=n: client.read_certificate(n)) for n in names}
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
         for n, c in certs.items():
@@ -275,8 +261,8 @@ def card_read_certs(
         sys.stdout.write(c.public_bytes(Encoding.PEM).decode())
 
 
-@card_app.command("sign")
-def card_sign(
+@chip_app.command("sign")
+def chip_sign(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The file to sign."),
     out_file: Path = typer.Option(..., "--out", help="Where to write the detached CMS signature (DER, .p7s)."),
     reader: Optional[str] = ReaderOpt,
@@ -287,23 +273,24 @@ def card_sign(
     from myna.chip.cms import detached_signature
     from myna.chip.image import KeyRef
     from myna.chip.pins import PinRef
+    from myna.pki import serials
 
     content = file.read_bytes()
     the_pin = _pin(pin, "signature PIN")
     conn, client = _client(reader)
     with conn:
-        _run(lambda: client.verify(PinRef.SIGN, the_pin))
-        signer = _run(lambda: client.read_certificate("sign"))
-        ca = _run(lambda: client.read_certificate("sign-ca"))
-        der = _run(
+        run(lambda: client.verify(PinRef.SIGN, the_pin))
+        signer = run(lambda: client.read_certificate("sign"))
+        ca = run(lambda: client.read_certificate("sign-ca"))
+        der = run(
             lambda: detached_signature(content, signer, [ca], lambda di: client.sign(KeyRef.SIGN, di), dt.datetime.now(dt.timezone.utc))
         )
     out_file.write_bytes(der)
     out.print(f"signed {file} ({len(content)} bytes) with certificate {serials.to_display(signer.serial_number)}: {out_file}")
 
 
-@card_app.command("login-challenge")
-def card_login_challenge(
+@chip_app.command("login-challenge")
+def chip_login_challenge(
     reader: Optional[str] = ReaderOpt,
     pin: Optional[str] = typer.Option(
         None, "--pin", envvar="MYNA_CARD_AUTH_PIN", help="The user-authentication PIN (asked for when omitted)."
@@ -318,6 +305,7 @@ def card_login_challenge(
 
     from myna.chip.image import KeyRef
     from myna.chip.pins import PinRef
+    from myna.pki import serials
 
     try:
         nonce = bytes.fromhex(challenge) if challenge else secrets.token_bytes(32)
@@ -328,10 +316,10 @@ def card_login_challenge(
     the_pin = _pin(pin, "user-authentication PIN")
     conn, client = _client(reader)
     with conn:
-        cert = _run(lambda: client.read_certificate("auth"))
-        ca = _run(lambda: client.read_certificate("auth-ca"))
-        _run(lambda: client.verify(PinRef.AUTH, the_pin))
-        signature = _run(lambda: client.sign_sha256(KeyRef.AUTH, nonce))
+        cert = run(lambda: client.read_certificate("auth"))
+        ca = run(lambda: client.read_certificate("auth-ca"))
+        run(lambda: client.verify(PinRef.AUTH, the_pin))
+        signature = run(lambda: client.sign_sha256(KeyRef.AUTH, nonce))
     checks = {}
     try:
         cert.public_key().verify(signature, nonce, padding.PKCS1v15(), hashes.SHA256())
