@@ -35,10 +35,20 @@ def register_bulk(platform, resident_codes: Iterable[str | int], municipality_co
     numbers = NumberGenerator(load_or_create(platform.settings.home)).numbers_for(codes)
     now = platform.clock.now()
     record = {
-        "municipality_code": municipality_code, "name": basic4.name, "name_alt": basic4.name_alt, "date_of_birth": basic4.date_of_birth,
-        "sex": basic4.sex.value, "address": basic4.address, "address_alt": basic4.address_alt, "status": "active", "planned_move_out": None,
-        "ua_lapsed": False, "last_effective": None, "version": 1, "updated_at": now,
-    }  # fmt: skip
+        "municipality_code": municipality_code,
+        "name": basic4.name,
+        "name_alt": basic4.name_alt,
+        "date_of_birth": basic4.date_of_birth,
+        "sex": basic4.sex.value,
+        "address": basic4.address,
+        "address_alt": basic4.address_alt,
+        "status": "active",
+        "planned_move_out": None,
+        "ua_lapsed": False,
+        "last_effective": None,
+        "version": 1,
+        "updated_at": now,
+    }
     with platform.db.session() as s:
         if s.get(m.Municipality, municipality_code) is None:
             s.add(m.Municipality(code=municipality_code, name=f"municipality {municipality_code}", registered_at=now))

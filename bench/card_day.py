@@ -136,11 +136,22 @@ def setup(n: int, database_url: str | None, home: Path):
         s.flush()
         rows = [
             {
-                "resident_code": f"{10_000_000_000 + i:011d}", "number": f"{900_000_000_000 + i:012d}", "municipality_code": MUNICIPALITY,
-                "name": f"試験 太郎{i}", "name_alt": None, "date_of_birth": dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28), "sex": "1",
-                "address": f"東京都千代田区千代田{i}", "address_alt": None, "status": "active", "planned_move_out": None, "ua_lapsed": False,
-                "last_effective": dt.date(2020, 1, 1), "version": 1, "updated_at": now,
-            }  # fmt: skip
+                "resident_code": f"{10_000_000_000 + i:011d}",
+                "number": f"{900_000_000_000 + i:012d}",
+                "municipality_code": MUNICIPALITY,
+                "name": f"試験 太郎{i}",
+                "name_alt": None,
+                "date_of_birth": dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+                "sex": "1",
+                "address": f"東京都千代田区千代田{i}",
+                "address_alt": None,
+                "status": "active",
+                "planned_move_out": None,
+                "ua_lapsed": False,
+                "last_effective": dt.date(2020, 1, 1),
+                "version": 1,
+                "updated_at": now,
+            }
             for i in range(n)
         ]
         for i in range(0, n, 5000):
@@ -167,9 +178,17 @@ def run_day(n: int, database_url: str | None, key_processes: int, batch: int, ch
         accepted = 0
         for i in range(n):
             r = apps.submit(
-                ApplicationIn(f"{10_000_000_000 + i:011d}", f"試験 太郎{i}", dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28), "1", f"東京都千代田区千代田{i}", jpeg),
-                "online", "bench",
-            )  # fmt: skip
+                ApplicationIn(
+                    f"{10_000_000_000 + i:011d}",
+                    f"試験 太郎{i}",
+                    dt.date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+                    "1",
+                    f"東京都千代田区千代田{i}",
+                    jpeg,
+                ),
+                "online",
+                "bench",
+            )
             accepted += r.status == "accepted"
         receive_s = time.perf_counter() - t
         assert accepted == n, f"only {accepted} of {n} accepted"
@@ -190,15 +209,26 @@ def run_day(n: int, database_url: str | None, key_processes: int, batch: int, ch
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {
-        "n": n, "store": store, "setup_s": setup_s, "key_s": key_s, "key_processes": key_processes, "receive_s": receive_s,
-        "produce_s": produce_s, "ship_s": ship_s, "load": (load0, load1), "batch": batch, "chunk": chunk,
-    }  # fmt: skip
+        "n": n,
+        "store": store,
+        "setup_s": setup_s,
+        "key_s": key_s,
+        "key_processes": key_processes,
+        "receive_s": receive_s,
+        "produce_s": produce_s,
+        "ship_s": ship_s,
+        "load": (load0, load1),
+        "batch": batch,
+        "chunk": chunk,
+    }
 
 
 # -- the month ---------------------------------------------------------------------------------
 
 
-def simulate_month(first: dt.date, cards: int = MONTH_CARDS, capacity: int = DAY_CAPACITY, express_share: float = 0.03, seed: int = 1) -> dict:
+def simulate_month(
+    first: dt.date, cards: int = MONTH_CARDS, capacity: int = DAY_CAPACITY, express_share: float = 0.03, seed: int = 1
+) -> dict:
     """Arrivals over the month; check (1 day), production (capacity a working day,
     express first, then oldest), shipment the next working day. Returns the lead-time
     distribution (counted days, New Year holidays excluded) of the month's arrivals."""
@@ -258,10 +288,18 @@ def simulate_month(first: dt.date, cards: int = MONTH_CARDS, capacity: int = DAY
     mean = sum(k[0] * v for k, v in lead_counts.items()) / total
     over = sum(v for k, v in lead_counts.items() if k[0] > lead_time.allowed_days(k[1]))
     return {
-        "month": first.strftime("%Y-%m"), "cards": int(total), "capacity": capacity, "mean": mean, "p50": pct(0.5), "p95": pct(0.95),
-        "p99": pct(0.99), "max": int(days.max()), "express_max": pct(1.0, True), "over_deadline": over / total,
+        "month": first.strftime("%Y-%m"),
+        "cards": int(total),
+        "capacity": capacity,
+        "mean": mean,
+        "p50": pct(0.5),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+        "max": int(days.max()),
+        "express_max": pct(1.0, True),
+        "over_deadline": over / total,
         "peak_day": int(arrivals.max()),
-    }  # fmt: skip
+    }
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -271,7 +309,9 @@ def machine() -> str:
     import cryptography
     import sqlalchemy
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?"
+    )
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return (
         f"| {pyplatform.machine()} | {os.cpu_count()} | {cpu} | {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC | "
@@ -299,7 +339,13 @@ def report(day: dict, months: list[dict], command: str) -> str:
         "",
         "## The day",
         "",
-        f"N = {n:,} applications" + ("" if n >= DAY_CAPACITY else f" (a scaled run: 1/{scale:.0f} of the 160,000 a day of R-CARD-4; the projection to 160,000 is linear)") + ".",
+        f"N = {n:,} applications"
+        + (
+            ""
+            if n >= DAY_CAPACITY
+            else f" (a scaled run: 1/{scale:.0f} of the 160,000 a day of R-CARD-4; the projection to 160,000 is linear)"
+        )
+        + ".",
         "",
         "| stage | wall s | per second | projected for 160,000 (s) |",
         "|---|---|---|---|",
@@ -365,7 +411,11 @@ def main() -> None:
     if args.applications < 1:
         ap.error("--applications must be at least 1")
     day = run_day(args.applications, args.database_url, args.key_processes, args.batch, args.chunk)
-    months = [simulate_month(dt.date(2026, 4, 1)), simulate_month(dt.date(2026, 12, 1)), simulate_month(dt.date(2026, 4, 1), capacity=int(DAY_CAPACITY * 0.9))]
+    months = [
+        simulate_month(dt.date(2026, 4, 1)),
+        simulate_month(dt.date(2026, 12, 1)),
+        simulate_month(dt.date(2026, 4, 1), capacity=int(DAY_CAPACITY * 0.9)),
+    ]
     command = "python bench/card_day.py " + " ".join(sys.argv[1:])
     text = report(day, months, command)
     print(text)

@@ -159,12 +159,11 @@ def openssl_check(path: Path, ca_pem: Path, der: bool) -> tuple[bool, int]:
     form = ["-inform", "DER"] if der else []
     res = subprocess.run(
         ["openssl", "crl", *form, "-in", str(path), "-noout", "-CAfile", str(ca_pem)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     ok = res.returncode == 0 and "verify OK" in res.stdout + res.stderr
-    proc = subprocess.Popen(
-        ["openssl", "crl", *form, "-in", str(path), "-noout", "-text"], stdout=subprocess.PIPE
-    )
+    proc = subprocess.Popen(["openssl", "crl", *form, "-in", str(path), "-noout", "-text"], stdout=subprocess.PIPE)
     n = sum(1 for line in proc.stdout if b"Serial Number:" in line)
     ok = proc.wait() == 0 and ok
     return ok, n
@@ -304,8 +303,25 @@ def main() -> int:
         # (a) CA
         (tmp / "openssl.cnf").write_text(OPENSSL_CNF.format(dir=tmp))
         t0 = time.perf_counter()
-        _run(["openssl", "req", "-x509", "-config", str(tmp / "openssl.cnf"), "-newkey", "rsa:2048",
-              "-nodes", "-keyout", str(tmp / "ca.key"), "-out", str(tmp / "ca.pem"), "-days", "3650", "-sha256"])
+        _run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-config",
+                str(tmp / "openssl.cnf"),
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                str(tmp / "ca.key"),
+                "-out",
+                str(tmp / "ca.pem"),
+                "-days",
+                "3650",
+                "-sha256",
+            ]
+        )
         steps["a. CA (openssl req -x509)"] = time.perf_counter() - t0
 
         # (b) the openssl ca database
@@ -347,7 +363,8 @@ def main() -> int:
         with open(tmp / "job.pickle", "wb") as f:
             pickle.dump(
                 {"entries": entries, "this_update": this_update, "next_update": this_update + dt.timedelta(days=7)},
-                f, protocol=pickle.HIGHEST_PROTOCOL,
+                f,
+                protocol=pickle.HIGHEST_PROTOCOL,
             )
         del entries
 
@@ -428,8 +445,7 @@ def main() -> int:
             "encoded at revocation time and held in memory as `bytes` (as fetched from the database; the "
             "fetch itself is not timed), including signing; writing the file is shown apart. The one-off cost of "
             "encoding every entry is shown separately. Peak RSS is the whole process: "
-            "`/usr/bin/time -v` for openssl, VmHWM of a child Python process for myna.\n\n"
-            + table + "\n"
+            "`/usr/bin/time -v` for openssl, VmHWM of a child Python process for myna.\n\n" + table + "\n"
         )
     all_ok = m_ok and m_count == n and m_walk == n and (not openssl_ok or (o_ok and o_count == n and identical))
     return 0 if all_ok else 1

@@ -158,9 +158,9 @@ def store_settings(admin_url: str | None) -> str:
 
 def holder_keys(n: int) -> list[bytes]:
     return [
-        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         for _ in range(n)
     ]
 
@@ -330,7 +330,9 @@ class WhatIfIssuance(IssuanceService):
             todo = [c for c in checked if c.request.request_id not in results]
             records = {
                 r.resident_code: r
-                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
+                for r in s.scalars(
+                    select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo}))
+                )
             }
             todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             fingerprints = [c.fingerprint for c in todo]
@@ -344,10 +346,18 @@ class WhatIfIssuance(IssuanceService):
         authorities = {kind: self.platform.authority(AuthorityKind(kind.value)) for kind in {c.request.kind for c in todo}}  # (1)
         plan = [(c, serials.new_serial()) for c in todo]
         with self.platform.db.session() as s:  # (2)
-            s.execute(insert(m.SerialReservation), [
-                {"serial": serials.to_store(n), "authority_id": authorities[c.request.kind].id, "request_id": c.request.request_id, "reserved_at": now}
-                for c, n in plan
-            ])
+            s.execute(
+                insert(m.SerialReservation),
+                [
+                    {
+                        "serial": serials.to_store(n),
+                        "authority_id": authorities[c.request.kind].id,
+                        "request_id": c.request.request_id,
+                        "reserved_at": now,
+                    }
+                    for c, n in plan
+                ],
+            )
         retain_until = now + dt.timedelta(days=self.platform.settings.retention_days)
         prepared = [self._prepare(c, n, authorities[c.request.kind], now, retain_until, scope) for c, n in plan]
         signers = {kind: (sign_bytes(ca.key), signature_algorithm(ca.key)) for kind, ca in authorities.items()}
@@ -365,7 +375,9 @@ class WhatIfIssuance(IssuanceService):
         with self.platform.db.session() as s:  # (2)
             s.execute(insert(m.Certificate), rows)
             self._check_versions(s, versions)
-            audit_many(s, [(now, actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows])
+            audit_many(
+                s, [(now, actor, "certificate.issued", r["serial"], {"kind": r["kind"], "request_id": r["request_id"]}) for r in rows]
+            )
             status_events(s, [(r["serial"], r["authority_id"], "issued", now, r["not_after"], None) for r in rows])
         for r in rows:
             results[r["request_id"]] = Issued(int(r["serial"], 16), CertKind(r["kind"]), x509.load_der_x509_certificate(r["der"]), True)
@@ -401,8 +413,14 @@ def segments(reqs: list, chunk: int) -> list[list]:
 
 
 def issue_all(
-    p: Platform, reqs: list[IssuanceRequest], chunk: int, raw: dict | None = None, tbs: bytes = b"", variant: str = "",
-    all_cores: AllCores | None = None, key_pem: bytes = b"",
+    p: Platform,
+    reqs: list[IssuanceRequest],
+    chunk: int,
+    raw: dict | None = None,
+    tbs: bytes = b"",
+    variant: str = "",
+    all_cores: AllCores | None = None,
+    key_pem: bytes = b"",
 ) -> Timing:
     """Issue ``reqs`` in chunks through ``IssuanceService.issue_chunks``, as issue-batch
     does, in SEGMENTS segments. After each segment, each raw signer in ``raw`` signs
@@ -623,7 +641,9 @@ def inspect_pipeline(workdir: Path, keys: list[bytes]) -> Facts:
                 del p.authority
             now = p.clock.now()
             extra = requests_for(holder_keys(2), "inspect-sign")[1]
-            signed = IssuanceService(p)._prepare(check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now, now, JLIS)[0]
+            signed = IssuanceService(p)._prepare(
+                check_request(extra, now), serials.new_serial(), p.authority(AuthorityKind(extra.kind.value)), now, now, JLIS
+            )[0]
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -666,7 +686,10 @@ print(len(errors), sorted(set(errors)))
     try:
         proc = subprocess.run(
             [sys.executable, "-c", script, hsm.module, hsm.label, hsm.pin, str(signatures)],
-            capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=os.environ.copy(),
         )
     except subprocess.TimeoutExpired:
         return "hung (no answer in 300 s)"
@@ -722,8 +745,16 @@ def run_pipeline(
     return Result(
         "pkcs11 (SoftHSM2)" if hsm else "file",
         "PostgreSQL" if admin_url else "SQLite",
-        chunk, len(keys), timing.seconds, timing.cpu, timing.rate("same"), timing.rate("file" if hsm else "same"), (load0, load1), VARIANTS[variant],
-        signers if variant == "" else 0, timing.rate_all,
+        chunk,
+        len(keys),
+        timing.seconds,
+        timing.cpu,
+        timing.rate("same"),
+        timing.rate("file" if hsm else "same"),
+        (load0, load1),
+        VARIANTS[variant],
+        signers if variant == "" else 0,
+        timing.rate_all,
     )
 
 
@@ -748,7 +779,12 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
                 "municipality_code": r.municipality_code,
             }
             if r.basic4:
-                obj["basic4"] = {"name": r.basic4.name, "date_of_birth": DOB.isoformat(), "sex": r.basic4.sex.value, "address": r.basic4.address}
+                obj["basic4"] = {
+                    "name": r.basic4.name,
+                    "date_of_birth": DOB.isoformat(),
+                    "sex": r.basic4.sex.value,
+                    "address": r.basic4.address,
+                }
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")
     with fresh_store(run_dir, None) as url:
         p = open_platform(run_dir / "home", url, None, len(keys))
@@ -773,7 +809,20 @@ def run_batch_file(workdir: Path, keys: list[bytes], chunk: int, all_cores: AllC
         finally:
             p.close()
     shutil.rmtree(run_dir, ignore_errors=True)
-    result = Result("file", "SQLite", chunk, len(keys), seconds, cpu, raw, raw, (load0, load1), "issue-batch: JSONL", signers, all_n / all_s if all_s else None)
+    result = Result(
+        "file",
+        "SQLite",
+        chunk,
+        len(keys),
+        seconds,
+        cpu,
+        raw,
+        raw,
+        (load0, load1),
+        "issue-batch: JSONL",
+        signers,
+        all_n / all_s if all_s else None,
+    )
     return result, checked
 
 
@@ -863,7 +912,18 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
 
             def builders() -> list:
                 return [
-                    profiles.holder_builder(CertKind.CARD_SIGN, ca.cert, c.key, profiles.new_subject_id(), serials.new_serial(), now, not_after, p.urls, ca.slug, BASIC4)
+                    profiles.holder_builder(
+                        CertKind.CARD_SIGN,
+                        ca.cert,
+                        c.key,
+                        profiles.new_subject_id(),
+                        serials.new_serial(),
+                        now,
+                        not_after,
+                        p.urls,
+                        ca.slug,
+                        BASIC4,
+                    )
                     for c in checked
                 ]
 
@@ -875,9 +935,21 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
             def rows() -> list[m.Certificate]:
                 return [
                     m.Certificate(
-                        serial=serials.to_store(serials.new_serial()), authority_id=ca.id, kind="card-sign", subject_id=profiles.new_subject_id(),
-                        request_id=f"stage-{secrets.token_hex(8)}", requester=JLIS, request_digest="0" * 64, resident_code="12345678901", municipality_code="131016",
-                        key_fingerprint=secrets.token_hex(32), not_before=now, not_after=not_after, issued_at=now, retain_until=now, der=d,
+                        serial=serials.to_store(serials.new_serial()),
+                        authority_id=ca.id,
+                        kind="card-sign",
+                        subject_id=profiles.new_subject_id(),
+                        request_id=f"stage-{secrets.token_hex(8)}",
+                        requester=JLIS,
+                        request_digest="0" * 64,
+                        resident_code="12345678901",
+                        municipality_code="131016",
+                        key_fingerprint=secrets.token_hex(32),
+                        not_before=now,
+                        not_after=not_after,
+                        issued_at=now,
+                        retain_until=now,
+                        der=d,
                     )
                     for d in ders
                 ]
@@ -886,7 +958,9 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
                 for start in range(0, len(part_rows), chunk):
                     part = part_rows[start : start + chunk]
                     with p.db.session() as s:
-                        s.add_all(m.SerialReservation(serial=r.serial, authority_id=ca.id, request_id=r.request_id, reserved_at=now) for r in part)
+                        s.add_all(
+                            m.SerialReservation(serial=r.serial, authority_id=ca.id, request_id=r.request_id, reserved_at=now) for r in part
+                        )
                     with p.db.session() as s:
                         s.add_all(part)
                         s.flush()
@@ -902,24 +976,65 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
                 for start in range(0, len(part_rows), chunk):
                     part = part_rows[start : start + chunk]
                     with p.db.session() as s:
-                        s.execute(insert(m.SerialReservation), [{"serial": r["serial"], "authority_id": ca.id, "request_id": r["request_id"], "reserved_at": now} for r in part])
+                        s.execute(
+                            insert(m.SerialReservation),
+                            [
+                                {"serial": r["serial"], "authority_id": ca.id, "request_id": r["request_id"], "reserved_at": now}
+                                for r in part
+                            ],
+                        )
                     with p.db.session() as s:
                         s.execute(insert(m.Certificate), part)
-                        s.execute(insert(m.AuditEvent), [
-                            {"at": now, "actor": "bench", "action": "certificate.issued", "subject": r["serial"],
-                             "detail": json.dumps({"kind": r["kind"], "request_id": r["request_id"]}, ensure_ascii=False, sort_keys=True)}
-                            for r in part
-                        ])
+                        s.execute(
+                            insert(m.AuditEvent),
+                            [
+                                {
+                                    "at": now,
+                                    "actor": "bench",
+                                    "action": "certificate.issued",
+                                    "subject": r["serial"],
+                                    "detail": json.dumps(
+                                        {"kind": r["kind"], "request_id": r["request_id"]}, ensure_ascii=False, sort_keys=True
+                                    ),
+                                }
+                                for r in part
+                            ],
+                        )
 
-            out.append(("check_request: parse + check key, digest, fingerprint", per_cert_us(lambda: [check_request(r, now) for r in reqs], n), "issuance.check_request"))
-            out.append(("Platform.authority(kind), one call", per_cert_us(lambda: [p.authority(AuthorityKind(r.kind.value)) for r in reqs], n), "platform.Platform.authority"))
-            out.append(("profiles.holder_builder (the reference profile; not on the pipeline's path)", per_cert_us(builders, n), "profiles.holder_builder"))
+            out.append(
+                (
+                    "check_request: parse + check key, digest, fingerprint",
+                    per_cert_us(lambda: [check_request(r, now) for r in reqs], n),
+                    "issuance.check_request",
+                )
+            )
+            out.append(
+                (
+                    "Platform.authority(kind), one call",
+                    per_cert_us(lambda: [p.authority(AuthorityKind(r.kind.value)) for r in reqs], n),
+                    "platform.Platform.authority",
+                )
+            )
+            out.append(
+                (
+                    "profiles.holder_builder (the reference profile; not on the pipeline's path)",
+                    per_cert_us(builders, n),
+                    "profiles.holder_builder",
+                )
+            )
             template = holder_tbs.template(CertKind.CARD_SIGN, ca.cert, p.urls.base, ca.slug)
-            out.append((
-                "holder_tbs template: TBS bytes (what the pipeline builds)",
-                per_cert_us(lambda: [template.tbs(serials.new_serial(), now, not_after, profiles.new_subject_id(), c.spki, BASIC4) for c in checked], n),
-                "holder_tbs.HolderTemplate.tbs",
-            ))
+            out.append(
+                (
+                    "holder_tbs template: TBS bytes (what the pipeline builds)",
+                    per_cert_us(
+                        lambda: [
+                            template.tbs(serials.new_serial(), now, not_after, profiles.new_subject_id(), c.spki, BASIC4) for c in checked
+                        ],
+                        n,
+                    ),
+                    "holder_tbs.HolderTemplate.tbs",
+                )
+            )
             out.append(("  of which basic4.to_san()", per_cert_us(lambda: [BASIC4.to_san() for _ in range(n)], n), "basic4.Basic4.to_san"))
             # Signing stages alternate item by item, so that drift in background load hits them alike.
             raw = ca.key.sign if hsm else file_signer(p, AuthorityKind.CARD_SIGN)
@@ -930,10 +1045,28 @@ def stages(workdir: Path, keys: list[bytes], hsm: Hsm | None) -> list[tuple[str,
                 out.append(("  raw token signature (C_Sign) alone", spent["raw"], "keystore_pkcs11"))
             else:
                 out.append(("  raw RSA-2048 signature alone", spent["raw"], ""))
-            out.append(("certificate.public_bytes(DER)", per_cert_us(lambda: [c.public_bytes(serialization.Encoding.DER) for c in certs], n), "issuance._sign"))
-            out.append(("_issued: re-parse DER for the result", per_cert_us(lambda: [x509.load_der_x509_certificate(d) for d in ders], n), "issuance._issued"))
+            out.append(
+                (
+                    "certificate.public_bytes(DER)",
+                    per_cert_us(lambda: [c.public_bytes(serialization.Encoding.DER) for c in certs], n),
+                    "issuance._sign",
+                )
+            )
+            out.append(
+                (
+                    "_issued: re-parse DER for the result",
+                    per_cert_us(lambda: [x509.load_der_x509_certificate(d) for d in ders], n),
+                    "issuance._issued",
+                )
+            )
             out.append(("m.Certificate(...) ORM object", per_cert_us(rows, n), "ORM path only"))
-            out.append(("store via ORM objects: reserve; record + audit (chunks of 200)", per_cert_us(orm_writes, n, setup=rows), "ORM unit of work"))
+            out.append(
+                (
+                    "store via ORM objects: reserve; record + audit (chunks of 200)",
+                    per_cert_us(orm_writes, n, setup=rows),
+                    "ORM unit of work",
+                )
+            )
             out.append(("store via Core executemany, same rows", per_cert_us(core_writes, n, setup=core_rows), "Core insert()"))
         finally:
             p.close()
@@ -1060,29 +1193,56 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
         *result_table(results + ([batch[0]] if batch else [])),
     ]
     if batch:
-        out += ["", f"The issue-batch row is the same requests as a JSON Lines file through `myna.authority.batch` "
-                f"(`load_requests` then `issue_requests`): parsing and checking every line, including the store "
-                f"pre-checks, took {batch[1]:.2f} s ({batch[1] / batch[0].n * 1e6:.0f} µs per line) and is included in its wall time."]
+        out += [
+            "",
+            f"The issue-batch row is the same requests as a JSON Lines file through `myna.authority.batch` "
+            f"(`load_requests` then `issue_requests`): parsing and checking every line, including the store "
+            f"pre-checks, took {batch[1]:.2f} s ({batch[1] / batch[0].n * 1e6:.0f} µs per line) and is included in its wall time.",
+        ]
     if whatif:
-        out += ["", f"## What-if: the recommended changes, measured end to end (file, SQLite, chunk {whatif[0].chunk})", "",
-                "Only the changes the code measured still lacks. "
-                "`lookup`: the CA lookup memoised per chunk from outside (equivalent to the one-line fix). "
-                "`lookup+core`: `WhatIfIssuance` in the benchmark, `issue_many` with that fix and Core inserts; "
-                "same checks, same transactions. `…+threads`: the same, with each chunk's certificates signed by a "
-                "thread pool of `os.cpu_count()` threads (the ratio is still against *single-threaded* raw signing).", "", *result_table(whatif)]
-    out += ["", "## Where the time goes (file backend, SQLite)", "",
-            "Each stage of `issue_many` timed alone, best of 3, on card-sign requests; µs per certificate. "
-            "Absolute µs move with the machine's load (see the load column above); the ratios in the tables above, "
-            "measured against interleaved raw signing, are the robust figures.", "",
-            "| stage | µs / certificate | where |", "|---|---|---|"]
+        out += [
+            "",
+            f"## What-if: the recommended changes, measured end to end (file, SQLite, chunk {whatif[0].chunk})",
+            "",
+            "Only the changes the code measured still lacks. "
+            "`lookup`: the CA lookup memoised per chunk from outside (equivalent to the one-line fix). "
+            "`lookup+core`: `WhatIfIssuance` in the benchmark, `issue_many` with that fix and Core inserts; "
+            "same checks, same transactions. `…+threads`: the same, with each chunk's certificates signed by a "
+            "thread pool of `os.cpu_count()` threads (the ratio is still against *single-threaded* raw signing).",
+            "",
+            *result_table(whatif),
+        ]
+    out += [
+        "",
+        "## Where the time goes (file backend, SQLite)",
+        "",
+        "Each stage of `issue_many` timed alone, best of 3, on card-sign requests; µs per certificate. "
+        "Absolute µs move with the machine's load (see the load column above); the ratios in the tables above, "
+        "measured against interleaved raw signing, are the robust figures.",
+        "",
+        "| stage | µs / certificate | where |",
+        "|---|---|---|",
+    ]
     out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in stage_rows]
     if hsm_stage_rows:
         out += ["", "PKCS#11 (SoftHSM2) signing, same method:", "", "| stage | µs / certificate | where |", "|---|---|---|"]
         out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in hsm_stage_rows if name.startswith(("sign_certificate", "  raw"))]
-    out += ["", f"## Profile (file, SQLite, chunk {args.chunks[0]}, {args.profile_requests:,} requests; {prof_rate:,.0f} certs/s under the profiler)", "",
-            "Top 15 by cumulative time."
-            + (" cProfile sees only the parent: time its workers spend signing shows, if at all, as waiting in `Pool.collect` / `poll`." if facts.threaded else ""),
-            "", "```", prof_text, "```", ""]
+    out += [
+        "",
+        f"## Profile (file, SQLite, chunk {args.chunks[0]}, {args.profile_requests:,} requests; {prof_rate:,.0f} certs/s under the profiler)",
+        "",
+        "Top 15 by cumulative time."
+        + (
+            " cProfile sees only the parent: time its workers spend signing shows, if at all, as waiting in `Pool.collect` / `poll`."
+            if facts.threaded
+            else ""
+        ),
+        "",
+        "```",
+        prof_text,
+        "```",
+        "",
+    ]
     out += findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts, hsm_threads)
     out += ["", f"Holder key generation before timing ({args.requests:,} EC P-256 keys): {keygen_s:.2f} s.", ""]
     return "\n".join(out)
@@ -1129,7 +1289,9 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             + (f" Measured end to end: {pct(base_r)} → {pct(lookup_r)} of raw." if lookup_r else "")
         )
     else:
-        lines.append(f"2. **CA lookup: fine.** One `issue_many` of {facts.chunk} requests ({facts.kinds} kinds) called `Platform.authority()` {facts.authority_calls} times.")
+        lines.append(
+            f"2. **CA lookup: fine.** One `issue_many` of {facts.chunk} requests ({facts.kinds} kinds) called `Platform.authority()` {facts.authority_calls} times."
+        )
     if facts.uses_orm:
         lines.append(
             f"3. **ORM unit of work for three rows per certificate.** One `issue_many` of {facts.chunk} flushed {facts.orm_objects} ORM objects "
@@ -1184,7 +1346,11 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     else:
         lines.append(
             f"5. **{'Parallel signing' if met else f'{pct(TARGET)} is not reachable by local fixes'}.** "
-            + (f"After the fixes above a certificate still costs {1 / (core_r or lookup_r or base_r):.2f} raw signatures; " if not met else "")
+            + (
+                f"After the fixes above a certificate still costs {1 / (core_r or lookup_r or base_r):.2f} raw signatures; "
+                if not met
+                else ""
+            )
             + f"{gil_text[0].upper() + gil_text[1:]}, so a chunk's certificates can be signed by a thread pool"
             + (f" (measured {pct(threads_r)} of single-threaded raw with {os.cpu_count()} threads)" if threads_r else "")
             + ". Beyond that: worker processes (file backend) or HSM sessions in several processes — a design decision, not a local fix."
@@ -1194,8 +1360,11 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         hs = {name: us for name, us, _ in hsm_stage_rows}
         lines.append(
             f"6. **PKCS#11 (SoftHSM2).** Through one session the token signs at {hsm.raw:,.0f}/s against {hsm.raw_file:,.0f}/s for cryptography. "
-            + (f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) and sign in parallel: "
-               if hsm.signers else "The pipeline signs in this process, one operation at a time: ")
+            + (
+                f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) and sign in parallel: "
+                if hsm.signers
+                else "The pipeline signs in this process, one operation at a time: "
+            )
             + f"{pct(hsm.ratio)} of the token's one-session rate and {pct(hsm.ratio_file)} of the file backend's raw "
             f"rate (chunk {hsm.chunk}). The pipeline hands the token TBS bytes written from the template; "
             "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) has "
@@ -1211,7 +1380,7 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
                 f"7. **Not a speed issue, found while measuring: two `Pkcs11KeyBackend` instances signing from two threads on one token: "
                 f"{hsm_threads}.** python-pkcs11 calls `C_Initialize(NULL)`, which tells the module that the application will not call it "
                 "from several threads at once, and releases the GIL around each call; `Pkcs11KeyBackend` serialises calls per *instance* "
-                "only. So its docstring's advice to \"use several instances for parallelism\" is unsafe: make the lock per module path "
+                'only. So its docstring\'s advice to "use several instances for parallelism" is unsafe: make the lock per module path '
                 "(process-wide) in keystore_pkcs11.py, and parallelise across processes. (One instance used from a thread pool is safe: "
                 "its lock serialises the calls.)"
             )
@@ -1253,7 +1422,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile-requests", type=int, default=2000, help="requests in the profiled run (default 2000)")
     ap.add_argument("--stage-requests", type=int, default=1000, help="requests for the per-stage timings (default 1000)")
     ap.add_argument("--quick", action="store_true", help="N = 600, profile and stages on 400")
-    ap.add_argument("--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})")
+    ap.add_argument(
+        "--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})"
+    )
     args = ap.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
     if args.quick:
@@ -1272,10 +1443,13 @@ def main(argv: list[str] | None = None) -> int:
         keygen_s = time.perf_counter() - t0
 
         def say(r: Result) -> None:
-            print(f"{r.backend:18s} {r.store:10s} chunk {r.chunk:5d}: {r.rate:8,.0f} certs/s, raw {r.raw:8,.0f}/s, ratio {pct(r.ratio):>5s}"
-                  f" (vs file raw {r.raw_file:,.0f}/s: {pct(r.ratio_file)})"
-                  + (f" vs {r.signers} processes raw {r.raw_all:,.0f}/s: {pct(r.ratio_all)}" if r.raw_all else "")
-                  + f" CPU {r.cpu_seconds:.2f}/{r.seconds:.2f} s load {r.load[0]:.2f}/{r.load[1]:.2f} {r.note}", file=sys.stderr)
+            print(
+                f"{r.backend:18s} {r.store:10s} chunk {r.chunk:5d}: {r.rate:8,.0f} certs/s, raw {r.raw:8,.0f}/s, ratio {pct(r.ratio):>5s}"
+                f" (vs file raw {r.raw_file:,.0f}/s: {pct(r.ratio_file)})"
+                + (f" vs {r.signers} processes raw {r.raw_all:,.0f}/s: {pct(r.ratio_all)}" if r.raw_all else "")
+                + f" CPU {r.cpu_seconds:.2f}/{r.seconds:.2f} s load {r.load[0]:.2f}/{r.load[1]:.2f} {r.note}",
+                file=sys.stderr,
+            )
 
         # The signing pool and the all-core raw signers start once, before anything is
         # timed, as a long-running platform has its pool started by its first big batch.

@@ -132,7 +132,19 @@ class Plan:
 
 
 def quick_plan() -> Plan:
-    return Plan(n=20_000, work=2_000, cold=12_000, warm_s=2, cold_s=4, peak_s=4, peak_runs=2, half_s=5, sample=100, revocations=40, revocation_gap_s=0.15)
+    return Plan(
+        n=20_000,
+        work=2_000,
+        cold=12_000,
+        warm_s=2,
+        cold_s=4,
+        peak_s=4,
+        peak_runs=2,
+        half_s=5,
+        sample=100,
+        revocations=40,
+        revocation_gap_s=0.15,
+    )
 
 
 # -- small helpers ---------------------------------------------------------------------
@@ -353,10 +365,29 @@ def fill_feed(p, pop: Population, authority_id: int) -> None:
         if chunk:
             yield chunk
 
-    issued = ({"serial": serials.to_store(s), "authority_id": authority_id, "event": "issued", "at": pop.issued_at(i), "not_after": pop.not_after, "reason": None}
-              for i, s in enumerate(pop.serials))
-    revoked = ({"serial": serials.to_store(s), "authority_id": authority_id, "event": "revoked", "at": pop.revoked_at(i), "not_after": pop.not_after, "reason": pop.reason(i)}
-               for i, s in enumerate(pop.serials) if pop.revoked(i))
+    issued = (
+        {
+            "serial": serials.to_store(s),
+            "authority_id": authority_id,
+            "event": "issued",
+            "at": pop.issued_at(i),
+            "not_after": pop.not_after,
+            "reason": None,
+        }
+        for i, s in enumerate(pop.serials)
+    )
+    revoked = (
+        {
+            "serial": serials.to_store(s),
+            "authority_id": authority_id,
+            "event": "revoked",
+            "at": pop.revoked_at(i),
+            "not_after": pop.not_after,
+            "reason": pop.reason(i),
+        }
+        for i, s in enumerate(pop.serials)
+        if pop.revoked(i)
+    )
     for rows in (issued, revoked):
         for chunk in batches(rows):
             with p.db.session() as s:
@@ -384,7 +415,9 @@ def make_responder(ca, name: str, algorithm: str, workdir: Path) -> tuple[Path, 
     from myna.pki.signer import sign_certificate
 
     key = ec.generate_private_key(ec.SECP256R1()) if algorithm == "ec" else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = sign_certificate(ocsp.responder_builder(ca.cert, key.public_key(), name, ca.slug, serials.new_serial(), dt.datetime.now(UTC)), ca.key)
+    cert = sign_certificate(
+        ocsp.responder_builder(ca.cert, key.public_key(), name, ca.slug, serials.new_serial(), dt.datetime.now(UTC)), ca.key
+    )
     cert_path, key_path = workdir / f"{name}.pem", workdir / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -436,7 +469,9 @@ def _cfssl_part(args: tuple[int, int, str]) -> int:
         for i in range(start, stop):
             q = OcspQuery("sha1", nh, kh, pop.serials[i], None)
             if pop.revoked(i):
-                der = r.respond(q, CertStatus.REVOKED, this_update, next_update, pop.revoked_at(i), RevocationReason(pop.reason(i)).x509_reason)
+                der = r.respond(
+                    q, CertStatus.REVOKED, this_update, next_update, pop.revoked_at(i), RevocationReason(pop.reason(i)).x509_reason
+                )
             else:
                 der = r.respond(q, CertStatus.GOOD, this_update, next_update)
             f.write(base64.b64encode(der).decode() + "\n")
@@ -444,7 +479,9 @@ def _cfssl_part(args: tuple[int, int, str]) -> int:
 
 
 def write_cfssl_responses(pop: Population, issuer_pem: bytes, cert: Path, key: Path, path: Path, procs: int = 2) -> None:
-    _CFSSL_JOB.update(pop=pop, issuer=issuer_pem, cert=cert.read_bytes(), key=key.read_bytes(), this_update=dt.datetime.now(UTC).replace(microsecond=0))
+    _CFSSL_JOB.update(
+        pop=pop, issuer=issuer_pem, cert=cert.read_bytes(), key=key.read_bytes(), this_update=dt.datetime.now(UTC).replace(microsecond=0)
+    )
     n = len(pop.serials)
     step = 50_000
     parts = [(a, min(n, a + step), f"{path}.part{a:09d}") for a in range(0, n, step)]
@@ -469,7 +506,12 @@ def ocsp_request(name_hash: bytes, key_hash: bytes, serial: int) -> bytes:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp as x509_ocsp
 
-    return x509_ocsp.OCSPRequestBuilder().add_certificate_by_hash(name_hash, key_hash, serial, hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+    return (
+        x509_ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(name_hash, key_hash, serial, hashes.SHA1())
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
 
 
 def make_request_sets(pop: Population, issuer, plan: Plan, workdir: Path, seed: int = 7) -> tuple[RequestSet, RequestSet]:
@@ -533,7 +575,13 @@ def check_answers(url: str, rs: RequestSet, k: int, issuer, expected_responder=N
                 sizes.append(len(r.content))
             except Exception as exc:  # noqa: BLE001 - reported
                 problems.append(f"{rs.serials[i]:x}: {exc}")
-    return {"checked": min(k, len(rs.ders)), "ok": ok, "problems": problems[:5], "size": statistics.mean(sizes) if sizes else 0, "responder": responder_cn}
+    return {
+        "checked": min(k, len(rs.ders)),
+        "ok": ok,
+        "problems": problems[:5],
+        "size": statistics.mean(sizes) if sizes else 0,
+        "responder": responder_cn,
+    }
 
 
 def ocsp_status(content: bytes) -> str:
@@ -556,7 +604,21 @@ def busy_cpu_s() -> float:
 
 
 def wrk(url: str, rs: RequestSet, mode: str, seconds: int, plan: Plan, rate: float | None = None, server: Proc | None = None) -> dict:
-    cmd = ["wrk", f"-t{plan.threads}", f"-c{plan.conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url, "--", str(rs.path), mode, str(plan.threads)]
+    cmd = [
+        "wrk",
+        f"-t{plan.threads}",
+        f"-c{plan.conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(rs.path),
+        mode,
+        str(plan.threads),
+    ]
     env = dict(os.environ)
     if rate:
         env["OCSPBENCH_RATE"] = f"{rate:.0f}"
@@ -603,8 +665,18 @@ class ServerResult:
     rss_mb: float | None = None
 
 
-def load_server(name: str, what: str, command: str, url: str, proc: Proc, work: RequestSet, plan: Plan, issuer, cold: RequestSet | None = None,
-                restart=None) -> ServerResult:
+def load_server(
+    name: str,
+    what: str,
+    command: str,
+    url: str,
+    proc: Proc,
+    work: RequestSet,
+    plan: Plan,
+    issuer,
+    cold: RequestSet | None = None,
+    restart=None,
+) -> ServerResult:
     """Check answers, then: [cold run], warm-up, peak, half of peak at a fixed rate.
     ``restart`` (openssl): a callable that stops the server and returns a fresh one, called
     before each wrk run (see ``openssl_server``)."""
@@ -623,15 +695,19 @@ def load_server(name: str, what: str, command: str, url: str, proc: Proc, work: 
         log(f"{name}: cold run {plan.cold_s} s (serials never asked before)")
         res.runs["cold"] = wrk(url, cold, "seq", plan.cold_s, plan, server=fresh())
         if res.runs["cold"]["requests"] > len(cold.ders):
-            res.notes.append(f"the cold run asked {res.runs['cold']['requests']:,} times for {len(cold.ders):,} serials: the part past the first pass was warm")
+            res.notes.append(
+                f"the cold run asked {res.runs['cold']['requests']:,} times for {len(cold.ders):,} serials: the part past the first pass was warm"
+            )
     log(f"{name}: warm-up {plan.warm_s} s")
     res.runs["warm-up"] = wrk(url, work, "random", plan.warm_s, plan, server=fresh())
     log(f"{name}: peak, {plan.peak_runs} x {plan.peak_s} s")
     peaks = sorted((wrk(url, work, "random", plan.peak_s, plan, server=fresh()) for _ in range(plan.peak_runs)), key=lambda r: r["rps"])
     res.runs["peak"] = dict(peaks[(len(peaks) - 1) // 2], all_rps=[r["rps"] for r in peaks], all_other_cpu=[r["other_cpu"] for r in peaks])
     half = res.runs["peak"]["rps"] / 2
-    log(f"{name}: peak {res.runs['peak']['rps']:,.0f} req/s, p50 {fmt_ms(res.runs['peak']['p50_us'])}, p99 {fmt_ms(res.runs['peak']['p99_us'])}; "
-        f"half rate {half:,.0f} req/s for {plan.half_s} s")
+    log(
+        f"{name}: peak {res.runs['peak']['rps']:,.0f} req/s, p50 {fmt_ms(res.runs['peak']['p50_us'])}, p99 {fmt_ms(res.runs['peak']['p99_us'])}; "
+        f"half rate {half:,.0f} req/s for {plan.half_s} s"
+    )
     res.runs["half"] = wrk(url, work, "random", plan.half_s, plan, rate=half, server=fresh())
     res.rss_mb = proc.rss_mb()
     r = res.runs["half"]
@@ -673,12 +749,26 @@ def issue_real(p, count: int) -> list[int]:
     # Issuance is for residents on the register only (R-CERT-4): these residents are put
     # there first, in bulk (Core inserts; not part of what is measured).
     first, municipality = 20**7, "131016"
-    register_bulk(p, range(first, first + count), municipality, Basic4("山田 花子", dt.date(1980, 5, 17), Sex.FEMALE, "東京都千代田区千代田1-1"))
+    register_bulk(
+        p, range(first, first + count), municipality, Basic4("山田 花子", dt.date(1980, 5, 17), Sex.FEMALE, "東京都千代田区千代田1-1")
+    )
     reqs = []
     for i in range(count):
-        pub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        reqs.append(IssuanceRequest(request_id=f"ocsp-bench-{i:05d}", kind=CertKind.CARD_AUTH, public_key=pub, resident_code=f"{first + i:011d}",
-                                    date_of_birth=dt.date(1980, 5, 17), municipality_code=municipality))
+        pub = (
+            ec.generate_private_key(ec.SECP256R1())
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+        reqs.append(
+            IssuanceRequest(
+                request_id=f"ocsp-bench-{i:05d}",
+                kind=CertKind.CARD_AUTH,
+                public_key=pub,
+                resident_code=f"{first + i:011d}",
+                date_of_birth=dt.date(1980, 5, 17),
+                municipality_code=municipality,
+            )
+        )
     return [x.serial for x in IssuanceService(p).issue_many(reqs, "bench")]
 
 
@@ -722,8 +812,11 @@ async def revocation_to_visible(platform_url: str, op_token: str, centres: dict[
         for s in serials_:
             await asyncio.sleep(rng.uniform(0, 2 * plan.revocation_gap_s))
             t0 = time.perf_counter()
-            r = await client.post(f"{platform_url}/api/v1/certificates/{serials.to_display(s)}/revocation", json={"reason": "request"},
-                                  headers={"Authorization": f"Bearer {op_token}"})
+            r = await client.post(
+                f"{platform_url}/api/v1/certificates/{serials.to_display(s)}/revocation",
+                json={"reason": "request"},
+                headers={"Authorization": f"Bearer {op_token}"},
+            )
             api_s.append(time.perf_counter() - t0)
             if r.status_code != 201:
                 raise RuntimeError(f"revocation failed: {r.status_code} {r.text}")
@@ -827,12 +920,31 @@ def run(plan: Plan, workdir: Path) -> dict:
         for c in ("tokyo", "osaka"):
             port = free_port()
             log(f"{c}: myna validity serve --source {platform_url}")
-            pr = start(c, [*myna, "validity", "serve", "--centre", c, "--port", str(port), "--source", platform_url, "--token", centre_token, "--interval", "0.2"])
+            pr = start(
+                c,
+                [
+                    *myna,
+                    "validity",
+                    "serve",
+                    "--centre",
+                    c,
+                    "--port",
+                    str(port),
+                    "--source",
+                    platform_url,
+                    "--token",
+                    centre_token,
+                    "--interval",
+                    "0.2",
+                ],
+            )
             centre_urls[c] = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
             centre_procs[c] = pr
             wait_port(port, pr, 120)
             cpu0 = pr.cpu_s()
-            steps[f"sync: {c} (myna validity serve --source, HttpFeed), process start to synced"] = wait_good(centre_urls[c], newest, pr, 3600)
+            steps[f"sync: {c} (myna validity serve --source, HttpFeed), process start to synced"] = wait_good(
+                centre_urls[c], newest, pr, 3600
+            )
             report.setdefault("sync_cpu", {})[c] = pr.cpu_s() - cpu0
             report.setdefault("replica_mb", {})[c] = (home / "centres" / c / "status.db").stat().st_size / 2**20
         report["platform_sync_cpu"] = plat.cpu_s()
@@ -851,32 +963,90 @@ def run(plan: Plan, workdir: Path) -> dict:
         tokyo = centre_procs["tokyo"]
         cmd_tokyo = f"myna validity serve --centre tokyo --port PORT --source {platform_url.replace(str(platform_port), 'PLATFORM_PORT')} --token TOKEN --interval 0.2"
         if "tokyo" not in plan.skip:
-            report["servers"].append(load_server("myna validity serve", "myna, own process, synced over HTTP; 1 process", cmd_tokyo, centre_urls["tokyo"], tokyo, work, plan, issuer, cold))
+            report["servers"].append(
+                load_server(
+                    "myna validity serve",
+                    "myna, own process, synced over HTTP; 1 process",
+                    cmd_tokyo,
+                    centre_urls["tokyo"],
+                    tokyo,
+                    work,
+                    plan,
+                    issuer,
+                    cold,
+                )
+            )
         tokyo.stop()
         if "asgi" not in plan.skip:
             # The previous server of `myna validity serve` (uvicorn + ValidityApp, with
             # today's Centre): what the bare protocol changes, measured in the same run.
             port = free_port()
             wenv = dict(env, OCSPBENCH_CENTRE="tokyo", OCSPBENCH_SOURCE=platform_url, OCSPBENCH_TOKEN=centre_token)
-            wcmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(ROOT / "bench"), "ocsp_app:make",
-                    "--port", str(port), "--log-level", "warning", "--no-access-log"]
+            wcmd = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "--app-dir",
+                str(ROOT / "bench"),
+                "ocsp_app:make",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
             log("what-if: tokyo's centre behind uvicorn + ValidityApp (the previous server)")
             pr = Proc("myna-asgi", wcmd, wenv, logdir)
             procs.append(pr)
             wait_port(port, pr, 120)
             url = f"http://127.0.0.1:{port}/ocsp/{SLUG}"
             wait_good(url, newest, pr, 300)
-            report["servers"].append(load_server("myna centre under uvicorn (ASGI, the previous server; what-if)",
-                                                 "what-if, not a product command: the same Centre + SyncLoop (tokyo's bundle and replica) behind uvicorn's ASGI server "
-                                                 "and ValidityApp, as `myna validity serve` ran before (bench/ocsp_app.py)",
-                                                 "uvicorn --factory --app-dir bench ocsp_app:make --port PORT --no-access-log", url, pr, work, plan, issuer, cold))
+            report["servers"].append(
+                load_server(
+                    "myna centre under uvicorn (ASGI, the previous server; what-if)",
+                    "what-if, not a product command: the same Centre + SyncLoop (tokyo's bundle and replica) behind uvicorn's ASGI server "
+                    "and ValidityApp, as `myna validity serve` ran before (bench/ocsp_app.py)",
+                    "uvicorn --factory --app-dir bench ocsp_app:make --port PORT --no-access-log",
+                    url,
+                    pr,
+                    work,
+                    plan,
+                    issuer,
+                    cold,
+                )
+            )
             pr.stop()
         if "inproc" not in plan.skip:
-            report["servers"].append(load_server("myna serve (in-process centre)", "myna platform process, centre fed from the store; 1 process", "myna serve --port PORT", inproc_url, plat, work, plan, issuer, cold))
+            report["servers"].append(
+                load_server(
+                    "myna serve (in-process centre)",
+                    "myna platform process, centre fed from the store; 1 process",
+                    "myna serve --port PORT",
+                    inproc_url,
+                    plat,
+                    work,
+                    plan,
+                    issuer,
+                    cold,
+                )
+            )
         if "workers" not in plan.skip:
             port = free_port()
-            wcmd = [sys.executable, str(ROOT / "bench" / "ocsp_workers.py"), "--workers", "2", "--centre", "tokyo", "--port", str(port),
-                    "--source", platform_url, "--token", centre_token]
+            wcmd = [
+                sys.executable,
+                str(ROOT / "bench" / "ocsp_workers.py"),
+                "--workers",
+                "2",
+                "--centre",
+                "tokyo",
+                "--port",
+                str(port),
+                "--source",
+                platform_url,
+                "--token",
+                centre_token,
+            ]
             log("what-if: two processes of the product server on one port (SO_REUSEPORT), tokyo's replica")
             pr = start("myna-2-workers", wcmd)
             wait_port(port, pr, 120)
@@ -884,10 +1054,20 @@ def run(plan: Plan, workdir: Path) -> dict:
             # both workers must be synced: ask until several answers in a row are good
             for _ in range(8):
                 wait_good(url, newest, pr, 300)
-            report["servers"].append(load_server("myna validity server, 2 processes (what-if)",
-                                                 "what-if, not a product command: two processes of myna.validation.server on one port (SO_REUSEPORT), "
-                                                 "each its own Centre + SyncLoop on tokyo's replica (bench/ocsp_workers.py)",
-                                                 "python bench/ocsp_workers.py --workers 2 --centre tokyo --port PORT --source PLATFORM --token TOKEN", url, pr, work, plan, issuer, cold))
+            report["servers"].append(
+                load_server(
+                    "myna validity server, 2 processes (what-if)",
+                    "what-if, not a product command: two processes of myna.validation.server on one port (SO_REUSEPORT), "
+                    "each its own Centre + SyncLoop on tokyo's replica (bench/ocsp_workers.py)",
+                    "python bench/ocsp_workers.py --workers 2 --centre tokyo --port PORT --source PLATFORM --token TOKEN",
+                    url,
+                    pr,
+                    work,
+                    plan,
+                    issuer,
+                    cold,
+                )
+            )
             pr.stop()
         plat.stop()
 
@@ -899,8 +1079,24 @@ def run(plan: Plan, workdir: Path) -> dict:
             cert, key = responders[alg]
             for multi in (None, 2):
                 port = free_port()
-                cmd = ["openssl", "ocsp", "-index", str(workdir / "index.txt"), "-port", str(port), "-rsigner", str(cert), "-rkey", str(key),
-                       "-CA", str(workdir / "ca.pem"), "-ndays", "1", "-resp_key_id", "-ignore_err"] + (["-multi", str(multi)] if multi else [])
+                cmd = [
+                    "openssl",
+                    "ocsp",
+                    "-index",
+                    str(workdir / "index.txt"),
+                    "-port",
+                    str(port),
+                    "-rsigner",
+                    str(cert),
+                    "-rkey",
+                    str(key),
+                    "-CA",
+                    str(workdir / "ca.pem"),
+                    "-ndays",
+                    "1",
+                    "-resp_key_id",
+                    "-ignore_err",
+                ] + (["-multi", str(multi)] if multi else [])
                 name = f"openssl ocsp, {'EC P-256' if alg == 'ec' else 'RSA-2048'} responder" + (f", -multi {multi}" if multi else "")
                 tag = f"openssl-{alg}-{multi or 1}"
                 log(f"{name}: starting (loads index.txt)")
@@ -913,9 +1109,17 @@ def run(plan: Plan, workdir: Path) -> dict:
                     holder["starts"].append(wait_port(port, holder["proc"], 600, openssl_ready(multi)))
                     return holder["proc"]
 
-                res = load_server(name, "openssl ocsp -index (signs every response; HTTP/1.0, one connection per request)",
-                                  " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
-                                  f"http://127.0.0.1:{port}/", holder["proc"], work, plan, issuer, restart=restart)
+                res = load_server(
+                    name,
+                    "openssl ocsp -index (signs every response; HTTP/1.0, one connection per request)",
+                    " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
+                    f"http://127.0.0.1:{port}/",
+                    holder["proc"],
+                    work,
+                    plan,
+                    issuer,
+                    restart=restart,
+                )
                 res.start_s = max(holder["starts"])
                 report["servers"].append(res)
                 holder["proc"].stop()
@@ -928,8 +1132,16 @@ def run(plan: Plan, workdir: Path) -> dict:
         log("cfssl ocspserve: starting (loads responses.txt)")
         pr = start("cfssl", cmd, cwd=workdir)
         started = wait_port(port, pr, 1800)
-        res = load_server("cfssl ocspserve", "cfssl ocspserve -responses (pre-signed, in memory)", " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
-                          f"http://127.0.0.1:{port}/", pr, work, plan, issuer)
+        res = load_server(
+            "cfssl ocspserve",
+            "cfssl ocspserve -responses (pre-signed, in memory)",
+            " ".join(cmd).replace(str(workdir) + "/", "").replace(str(port), "PORT"),
+            f"http://127.0.0.1:{port}/",
+            pr,
+            work,
+            plan,
+            issuer,
+        )
         res.start_s = started
         m = re.search(r"Read (\d+) OCSP responses", pr.log_tail(200))
         res.notes.append(f"cfssl log: {m.group(0)}" if m else "cfssl did not log how many responses it read")
@@ -953,39 +1165,55 @@ def markdown(report: dict, command: str) -> str:
     fast = next((s for s in servers if "2 processes" in s.name), None)
     L = []
     L.append("# OCSP responder benchmark: myna vs openssl ocsp vs cfssl ocspserve\n")
-    L.append("Generated by `bench/ocsp.py` (its docstring has the method; the wrk script is `bench/ocsp_wrk.lua`; "
-             "the two what-if servers are `bench/ocsp_app.py` and `bench/ocsp_workers.py`).\n")
+    L.append(
+        "Generated by `bench/ocsp.py` (its docstring has the method; the wrk script is `bench/ocsp_wrk.lua`; "
+        "the two what-if servers are `bench/ocsp_app.py` and `bench/ocsp_workers.py`).\n"
+    )
     L.append(f"Command: `{command}`\n")
     L.append(f"- machine: {mc['arch']}, nproc {mc['nproc']}, {mc['cpu']}, kernel {mc['kernel']}; {mc['date']}")
     L.append(f"- {mc['openssl']}; {mc['cfssl']}; {mc['wrk']}")
     L.append(f"- Python {mc['python']}, cryptography {mc['cryptography']}, {mc['uvicorn']}")
-    L.append(f"- population: {plan.n:,} certificates under card-auth, {plan.n // plan.revoked_every:,} revoked (1 in {plan.revoked_every}); "
-             f"working set {plan.work:,} serials ({plan.work // plan.revoked_every:,} revoked), cold set {plan.cold:,} other serials")
-    L.append(f"- load: wrk `-t{plan.threads} -c{plan.conns}`, POST of a DER OCSPRequest (one SHA-1 CertID, no nonce) picked at random from the working set; "
-             f"peak = closed loop, the median of {plan.peak_runs} runs of {plan.peak_s} s (all {plan.peak_runs} in brackets) after a {plan.warm_s} s warm-up; "
-             f"half = a fixed rate of half that server's own peak for {plan.half_s} s")
-    L.append("- wrk runs on the same 2 cores as the server. \"CPU\" columns are cores used during the run (2.0 = the whole machine): "
-             "the server's processes, wrk, and everything else (other users of this shared machine; /proc/stat minus the other two)\n")
+    L.append(
+        f"- population: {plan.n:,} certificates under card-auth, {plan.n // plan.revoked_every:,} revoked (1 in {plan.revoked_every}); "
+        f"working set {plan.work:,} serials ({plan.work // plan.revoked_every:,} revoked), cold set {plan.cold:,} other serials"
+    )
+    L.append(
+        f"- load: wrk `-t{plan.threads} -c{plan.conns}`, POST of a DER OCSPRequest (one SHA-1 CertID, no nonce) picked at random from the working set; "
+        f"peak = closed loop, the median of {plan.peak_runs} runs of {plan.peak_s} s (all {plan.peak_runs} in brackets) after a {plan.warm_s} s warm-up; "
+        f"half = a fixed rate of half that server's own peak for {plan.half_s} s"
+    )
+    L.append(
+        '- wrk runs on the same 2 cores as the server. "CPU" columns are cores used during the run (2.0 = the whole machine): '
+        "the server's processes, wrk, and everything else (other users of this shared machine; /proc/stat minus the other two)\n"
+    )
     L.append("## Throughput and latency\n")
-    L.append("| server | req/s at peak | p50 / p99 at peak | fixed rate (half peak) | p50 / p99 / p99.9 at that rate | late sends | errors | CPU at peak: server / wrk / others | requests per server CPU-second (peak) | response bytes | answers checked |")
+    L.append(
+        "| server | req/s at peak | p50 / p99 at peak | fixed rate (half peak) | p50 / p99 / p99.9 at that rate | late sends | errors | CPU at peak: server / wrk / others | requests per server CPU-second (peak) | response bytes | answers checked |"
+    )
     L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in servers:
         pk, hf = s.runs["peak"], s.runs["half"]
         runs = ", ".join(f"{x / 1000:.1f}k" for x in pk.get("all_rps", [pk["rps"]]))
         star = " ¹" if s.name.startswith("openssl") else ""
-        L.append(f"| {s.name} | **{pk['rps']:,.0f}** ({runs}) | {fmt_ms(pk['p50_us'])} / {fmt_ms(pk['p99_us'])} | {hf['rps']:,.0f} req/s "
-                 f"| {fmt_ms(hf['p50_us'])} / **{fmt_ms(hf['p99_us'])}** / {fmt_ms(hf['p999_us'])}{star} | {hf['late']:,} (worst {hf['late_max_ms']:.0f} ms) "
-                 f"| {pk['errors'] + hf['errors']:,} | {pk['server_cpu']:.2f} / {pk['wrk_cpu']:.2f} / {pk['other_cpu']:.2f} | {pk['per_cpu_s']:,.0f} | {pk['mean_bytes']:.0f} | {s.check['ok']}/{s.check['checked']} |")
+        L.append(
+            f"| {s.name} | **{pk['rps']:,.0f}** ({runs}) | {fmt_ms(pk['p50_us'])} / {fmt_ms(pk['p99_us'])} | {hf['rps']:,.0f} req/s "
+            f"| {fmt_ms(hf['p50_us'])} / **{fmt_ms(hf['p99_us'])}** / {fmt_ms(hf['p999_us'])}{star} | {hf['late']:,} (worst {hf['late_max_ms']:.0f} ms) "
+            f"| {pk['errors'] + hf['errors']:,} | {pk['server_cpu']:.2f} / {pk['wrk_cpu']:.2f} / {pk['other_cpu']:.2f} | {pk['per_cpu_s']:,.0f} | {pk['mean_bytes']:.0f} | {s.check['ok']}/{s.check['checked']} |"
+        )
     L.append("")
-    L.append("\"requests per server CPU-second\": requests answered divided by the CPU time the server's processes used meanwhile "
-             "(the kernel's work for loopback TCP is partly charged to them, partly to wrk): the figure least disturbed by other load. "
-             "\"response bytes\" is wrk's bytes read per response, HTTP headers included. \"late sends\": requests of the fixed-rate run "
-             "that could not leave on schedule because every connection of their wrk thread was still waiting (0: open-loop latencies).\n")
+    L.append(
+        '"requests per server CPU-second": requests answered divided by the CPU time the server\'s processes used meanwhile '
+        "(the kernel's work for loopback TCP is partly charged to them, partly to wrk): the figure least disturbed by other load. "
+        '"response bytes" is wrk\'s bytes read per response, HTTP headers included. "late sends": requests of the fixed-rate run '
+        "that could not leave on schedule because every connection of their wrk thread was still waiting (0: open-loop latencies).\n"
+    )
     if any(s.name.startswith("openssl") for s in servers):
-        L.append("¹ `openssl ocsp` answers HTTP/1.0 and closes each connection; wrk reconnects at once and, at a fixed rate, holds the new "
-                 "connection idle until the request's slot. One `openssl ocsp` process serves one connection at a time, in accept order, and waits "
-                 "on such an idle connection: its fixed-rate latencies are inflated by the load generator (a real client connects when it has a "
-                 "request). Its peak figures are not affected (every connection sends at once).\n")
+        L.append(
+            "¹ `openssl ocsp` answers HTTP/1.0 and closes each connection; wrk reconnects at once and, at a fixed rate, holds the new "
+            "connection idle until the request's slot. One `openssl ocsp` process serves one connection at a time, in accept order, and waits "
+            "on such an idle connection: its fixed-rate latencies are inflated by the load generator (a real client connects when it has a "
+            "request). Its peak figures are not affected (every connection sends at once).\n"
+        )
     colds = [s for s in servers if "cold" in s.runs]
     if colds:
         L.append("myna cold path (every request a serial not asked before: a replica lookup and an EC P-256 signature, then cached):\n")
@@ -993,7 +1221,9 @@ def markdown(report: dict, command: str) -> str:
         L.append("|---|---|---|---|---|")
         for s in colds:
             c = s.runs["cold"]
-            L.append(f"| {s.name} | {c['rps']:,.0f} | {fmt_ms(c['p50_us'])} / {fmt_ms(c['p99_us'])} | {c['server_cpu']:.2f} / {c['wrk_cpu']:.2f} / {c['other_cpu']:.2f} | {c['per_cpu_s']:,.0f} |")
+            L.append(
+                f"| {s.name} | {c['rps']:,.0f} | {fmt_ms(c['p50_us'])} / {fmt_ms(c['p99_us'])} | {c['server_cpu']:.2f} / {c['wrk_cpu']:.2f} / {c['other_cpu']:.2f} | {c['per_cpu_s']:,.0f} |"
+            )
         L.append("")
     # targets
     if myna is None:
@@ -1019,11 +1249,21 @@ def markdown(report: dict, command: str) -> str:
             ratio = x.runs["peak"]["rps"] / c.runs["peak"]["rps"]
             cells.append(cell(f"{ratio:.2f}×", ratio >= 1))
         rows.append((f"≥ {c.name} ({c.runs['peak']['rps']:,.0f} req/s)", cells))
-    rows.append(("p99 < 10 ms at half of own peak", [cell(f"{fmt_ms(x.runs['half']['p99_us'])} at {x.runs['half']['rps']:,.0f} req/s", x.runs["half"]["p99_us"] < 10_000) for x in subjects]))
+    rows.append(
+        (
+            "p99 < 10 ms at half of own peak",
+            [
+                cell(f"{fmt_ms(x.runs['half']['p99_us'])} at {x.runs['half']['rps']:,.0f} req/s", x.runs["half"]["p99_us"] < 10_000)
+                for x in subjects
+            ],
+        )
+    )
     vis = report.get("visible")
     if vis:
         for c, lat in vis["latencies"].items():
-            rows.append((f"revocation-to-visible p99 ≤ 1 s at {c}", [cell(fmt_s(pct(lat, 99)), pct(lat, 99) <= 1.0)] + [""] * (len(subjects) - 1)))
+            rows.append(
+                (f"revocation-to-visible p99 ≤ 1 s at {c}", [cell(fmt_s(pct(lat, 99)), pct(lat, 99) <= 1.0)] + [""] * (len(subjects) - 1))
+            )
     L.append("| target | " + " | ".join(x.name for x in subjects) + " |")
     L.append("|---|" + "---|" * len(subjects))
     for t, cells in rows:
@@ -1039,24 +1279,36 @@ def markdown(report: dict, command: str) -> str:
             L.append(f"| {k} | {fmt_s(v)} |")
     L.append("")
     if report.get("sync_cpu"):
-        L.append(f"CPU used by the platform process until both centres had synced (its own in-process centre's sync included): {fmt_s(report['platform_sync_cpu'])}. "
-                 "CPU used by each centre process for its initial sync: " + ", ".join(f"{c} {fmt_s(v)}" for c, v in report["sync_cpu"].items())
-                 + "; replica size: " + ", ".join(f"{c} {v:.0f} MiB" for c, v in report["replica_mb"].items()) + ".\n")
+        L.append(
+            f"CPU used by the platform process until both centres had synced (its own in-process centre's sync included): {fmt_s(report['platform_sync_cpu'])}. "
+            "CPU used by each centre process for its initial sync: "
+            + ", ".join(f"{c} {fmt_s(v)}" for c, v in report["sync_cpu"].items())
+            + "; replica size: "
+            + ", ".join(f"{c} {v:.0f} MiB" for c, v in report["replica_mb"].items())
+            + ".\n"
+        )
     if vis:
         L.append("## Revocation-to-visible\n")
-        L.append(f"{plan.revocations} real card-auth certificates, revoked through the API one at a time at random moments (gaps uniform 0–{2 * plan.revocation_gap_s:g} s); "
-                 f"both centres polled every {plan.poll_s * 1000:.0f} ms per revoked serial. Time from sending the revocation request to the first \"revoked\" answer "
-                 f"(the API call itself: p50 {fmt_s(statistics.median(vis['api_s']))}, max {fmt_s(max(vis['api_s']))}).\n")
+        L.append(
+            f"{plan.revocations} real card-auth certificates, revoked through the API one at a time at random moments (gaps uniform 0–{2 * plan.revocation_gap_s:g} s); "
+            f'both centres polled every {plan.poll_s * 1000:.0f} ms per revoked serial. Time from sending the revocation request to the first "revoked" answer '
+            f"(the API call itself: p50 {fmt_s(statistics.median(vis['api_s']))}, max {fmt_s(max(vis['api_s']))}).\n"
+        )
         L.append("| centre | p50 | p99 | max | answers seen |")
         L.append("|---|---|---|---|---|")
         for c, lat in vis["latencies"].items():
-            L.append(f"| {c} | {fmt_s(pct(lat, 50))} | {fmt_s(pct(lat, 99))} | {fmt_s(max(lat))} | {sum(1 for x in lat if x != float('inf'))}/{len(lat)} |")
+            L.append(
+                f"| {c} | {fmt_s(pct(lat, 50))} | {fmt_s(pct(lat, 99))} | {fmt_s(max(lat))} | {sum(1 for x in lat if x != float('inf'))}/{len(lat)} |"
+            )
         L.append("")
     # commands and details
     L.append("## Servers and commands\n")
     for s in servers:
-        L.append(f"- **{s.name}** — {s.what}. `{s.command}`" + (f"; listening {fmt_s(s.start_s)} after start" if s.start_s is not None else "")
-                 + (f"; RSS {s.rss_mb:.0f} MiB at the end" if s.rss_mb else ""))
+        L.append(
+            f"- **{s.name}** — {s.what}. `{s.command}`"
+            + (f"; listening {fmt_s(s.start_s)} after start" if s.start_s is not None else "")
+            + (f"; RSS {s.rss_mb:.0f} MiB at the end" if s.rss_mb else "")
+        )
         for n in s.notes:
             L.append(f"  - {n}")
         if s.check["problems"]:
@@ -1072,7 +1324,9 @@ def markdown(report: dict, command: str) -> str:
     for k, v in report["steps"].items():
         if not k.startswith("sync"):
             L.append(f"- {k}: {fmt_s(v)}")
-    L.append(f"- files: index.txt {report['sizes']['index.txt'] / 2**20:.0f} MiB, responses.txt {report['sizes']['responses.txt'] / 2**20:.0f} MiB")
+    L.append(
+        f"- files: index.txt {report['sizes']['index.txt'] / 2**20:.0f} MiB, responses.txt {report['sizes']['responses.txt'] / 2**20:.0f} MiB"
+    )
     for n in report["notes"]:
         L.append(f"- {n}")
     L.append("")
@@ -1083,8 +1337,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="20,000 certificates, short runs")
     ap.add_argument("-n", "--certificates", type=int, help="population size (default 1,000,000)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to leave out: tokyo, asgi, inproc, workers, openssl, cfssl, revocation")
-    ap.add_argument("--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated parts to leave out: tokyo, asgi, inproc, workers, openssl, cfssl, revocation"
+    )
+    ap.add_argument(
+        "--write", nargs="?", const=str(DOC), metavar="PATH", help=f"write the Markdown report (default {DOC.relative_to(ROOT)})"
+    )
     ap.add_argument("--json", type=Path, help="also dump the raw results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     args = ap.parse_args()
@@ -1119,7 +1377,7 @@ def main() -> int:
         if target.exists():  # the hand-written analysis below the marker survives a re-run
             old = target.read_text(encoding="utf-8")
             if KEEP_MARKER in old:
-                kept = old[old.index(KEEP_MARKER):]
+                kept = old[old.index(KEEP_MARKER) :]
         target.write_text(md + "\n" + (kept or KEEP_MARKER + "\n"), encoding="utf-8")
         log(f"wrote {args.write}")
     return 0

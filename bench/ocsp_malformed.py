@@ -246,11 +246,23 @@ def main() -> int:
 
         # name -> (expected, size, server raw, (asgi method, path, body), der for ocsp_answer)
         rows: dict[str, tuple] = {}
-        rows["GOOD: POST, cached answer (the yardstick)"] = ("good", len(good.der), http_request("POST", "/ocsp/card-auth", good.der), ("POST", "/ocsp/card-auth", good.der), good.der)
+        rows["GOOD: POST, cached answer (the yardstick)"] = (
+            "good",
+            len(good.der),
+            http_request("POST", "/ocsp/card-auth", good.der),
+            ("POST", "/ocsp/card-auth", good.der),
+            good.der,
+        )
         tail = "/ocsp/card-auth/" + get_tail(good.der)
         rows["GOOD: GET, cached answer"] = ("good", len(good.der), http_request("GET", tail), ("GET", tail, b""), good.der)
         nonce = extras["nonce"]
-        rows["GOOD: POST with a nonce (signed each time)"] = ("good", len(nonce), http_request("POST", "/ocsp/card-auth", nonce), ("POST", "/ocsp/card-auth", nonce), nonce)
+        rows["GOOD: POST with a nonce (signed each time)"] = (
+            "good",
+            len(nonce),
+            http_request("POST", "/ocsp/card-auth", nonce),
+            ("POST", "/ocsp/card-auth", nonce),
+            nonce,
+        )
         for case in cases:
             if case.der is not None:
                 raw = http_request("POST", "/ocsp/card-auth", case.der)
@@ -310,8 +322,12 @@ def main() -> int:
         m = med[name]
         results.append((name, expect, size, m, [m[i] / base[i] for i in range(6)]))
     corpus_rows = [r for r in results if not r[0].startswith("GOOD")]
-    fronts_judged = [(0, "`myna validity serve` (request handler), bytes sent again"), (3, "`myna validity serve` (request handler), bytes not seen before"),
-                     (1, "`myna serve` (ValidityApp, ASGI), bytes sent again"), (4, "`myna serve` (ValidityApp, ASGI), bytes not seen before")]  # fmt: skip
+    fronts_judged = [
+        (0, "`myna validity serve` (request handler), bytes sent again"),
+        (3, "`myna validity serve` (request handler), bytes not seen before"),
+        (1, "`myna serve` (ValidityApp, ASGI), bytes sent again"),
+        (4, "`myna serve` (ValidityApp, ASGI), bytes not seen before"),
+    ]
     judged = []
     for col, label in fronts_judged:
         worst = max(corpus_rows, key=lambda r: r[4][col])
@@ -350,9 +366,9 @@ def main() -> int:
             for label, w, col, ok in judged
         ],
         "",
-        "\"Sent again\": the same bytes over and over, as a flood of one request (or a relying party asking again) sends them; "
+        '"Sent again": the same bytes over and over, as a flood of one request (or a relying party asking again) sends them; '
         "a centre answers a good request it has seen from a table of request bytes, and since a refusal depends on the bytes alone "
-        "it keeps refused ones in a table too (bounded). \"Not seen before\": both tables emptied before every request, so every "
+        'it keeps refused ones in a table too (bounded). "Not seen before": both tables emptied before every request, so every '
         "request is parsed: what a flood of ever-changing bytes costs, against a good request parsed and answered from the "
         "pre-signed cache.",
         "",
@@ -365,8 +381,8 @@ def main() -> int:
         "",
         "## Every case",
         "",
-        "Sorted by the server handler's ratio for bytes not seen before, highest first. \"bytes\": the DER (POST) or the URL tail (GET). "
-        "\"again\" / \"unseen\": the same bytes sent again / not seen before (see above). \"decision\": `ocsp_answer` alone "
+        'Sorted by the server handler\'s ratio for bytes not seen before, highest first. "bytes": the DER (POST) or the URL tail (GET). '
+        '"again" / "unseen": the same bytes sent again / not seen before (see above). "decision": `ocsp_answer` alone '
         "(Centre.answer, no HTTP; blank for a GET refused while its URL is decoded).",
         "",
         "| case | answer | bytes | server again µs | ratio | server unseen µs | ratio | ASGI again ratio | ASGI unseen ratio | decision unseen µs |",
@@ -377,7 +393,9 @@ def main() -> int:
         name = r[0].replace("|", "\\|")
         m, q = r[3], r[4]
         decision = "" if m[5] != m[5] else f"{m[5]:.1f}"
-        lines.append(f"| {name} | {r[1]} | {r[2]:,} | {m[0]:.1f} | {q[0]:.2f} | {m[3]:.1f} | {q[3]:.2f} | {q[1]:.2f} | {q[4]:.2f} | {decision} |")
+        lines.append(
+            f"| {name} | {r[1]} | {r[2]:,} | {m[0]:.1f} | {q[0]:.2f} | {m[3]:.1f} | {q[3]:.2f} | {q[1]:.2f} | {q[4]:.2f} | {decision} |"
+        )
     lines.append("")
     text = "\n".join(lines)
     print(text)

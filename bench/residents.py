@@ -114,7 +114,11 @@ def fmt_ms(s: float) -> str:
 
 
 def ec_pem() -> bytes:
-    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
 
 def open_platform(home: Path, public_url: str = "http://127.0.0.1:8000", clock=None):
@@ -143,13 +147,17 @@ def populate(p, n: int, prefix: str) -> list[dict]:
     codes = [f"{prefix}{i:09d}" for i in range(n)]
     t0, c0 = time.perf_counter(), time.process_time()
     for code in codes:
-        reg.submit(ChangeEvent(f"reg-{code}", EventType.MOVE_IN, code, CHIYODA, dt.date(2025, 4, 1), basic4=b4, address=b4.address), actor="bench")
+        reg.submit(
+            ChangeEvent(f"reg-{code}", EventType.MOVE_IN, code, CHIYODA, dt.date(2025, 4, 1), basic4=b4, address=b4.address), actor="bench"
+        )
     registration_s = (time.perf_counter() - t0, time.process_time() - c0)
     keys = [ec_pem() for _ in range(2 * n)]
     reqs = []
     for i, code in enumerate(codes):
         for j, kind in enumerate((CertKind.CARD_SIGN, CertKind.CARD_AUTH)):
-            reqs.append(IssuanceRequest(f"bench-{code}-{kind.value}", kind, keys[2 * i + j], code, DOB, b4 if kind.is_signature else None, CHIYODA))
+            reqs.append(
+                IssuanceRequest(f"bench-{code}-{kind.value}", kind, keys[2 * i + j], code, DOB, b4 if kind.is_signature else None, CHIYODA)
+            )
     service = IssuanceService(p)
     t0 = time.perf_counter()
     issued = []
@@ -233,16 +241,63 @@ def bench_events(workdir: Path, n: int) -> dict:
                 lat.append(time.perf_counter() - t1)
             secs, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             revoked = revocations() - before
-            out["runs"].append({"label": label, "events": len(events), "secs": secs, "cpu": cpu, "revoked": revoked, "p50": pct(lat, 50), "p99": pct(lat, 99), "max": max(lat)})
+            out["runs"].append(
+                {
+                    "label": label,
+                    "events": len(events),
+                    "secs": secs,
+                    "cpu": cpu,
+                    "revoked": revoked,
+                    "p50": pct(lat, 50),
+                    "p99": pct(lat, 99),
+                    "max": max(lat),
+                }
+            )
             log(f"events: {label}: {len(events) / secs:,.0f}/s, {revoked} revocations")
 
         half = n // 2
         # A correction must change the record (one to the same values is refused): the
         # address as written, 1-1 to 1番1号.
-        run("minor correction (revokes nothing)", [ChangeEvent(f"corr-{x['code']}", EventType.CORRECTION, x["code"], CHIYODA, dt.date(2026, 3, 1), address="東京都千代田区千代田1番1号", minor=True) for x in people])
-        run("name change (card-sign, R-REV-2)", [ChangeEvent(f"name-{x['code']}", EventType.NAME_CHANGE, x["code"], CHIYODA, dt.date(2026, 3, 2), name="鈴木 花子") for x in people[:half]])
-        run("death (card-sign + card-auth, R-REV-2/3)", [ChangeEvent(f"death-{x['code']}", EventType.DEATH, x["code"], CHIYODA, dt.date(2026, 3, 2)) for x in people[half:]])
-        run("planned move-out (revokes nothing yet)", [ChangeEvent(f"pmo-{x['code']}", EventType.PLANNED_MOVE_OUT, x["code"], CHIYODA, dt.date(2026, 3, 3), planned_date=dt.date(2026, 3, 10)) for x in people[:half]])
+        run(
+            "minor correction (revokes nothing)",
+            [
+                ChangeEvent(
+                    f"corr-{x['code']}",
+                    EventType.CORRECTION,
+                    x["code"],
+                    CHIYODA,
+                    dt.date(2026, 3, 1),
+                    address="東京都千代田区千代田1番1号",
+                    minor=True,
+                )
+                for x in people
+            ],
+        )
+        run(
+            "name change (card-sign, R-REV-2)",
+            [
+                ChangeEvent(f"name-{x['code']}", EventType.NAME_CHANGE, x["code"], CHIYODA, dt.date(2026, 3, 2), name="鈴木 花子")
+                for x in people[:half]
+            ],
+        )
+        run(
+            "death (card-sign + card-auth, R-REV-2/3)",
+            [ChangeEvent(f"death-{x['code']}", EventType.DEATH, x["code"], CHIYODA, dt.date(2026, 3, 2)) for x in people[half:]],
+        )
+        run(
+            "planned move-out (revokes nothing yet)",
+            [
+                ChangeEvent(
+                    f"pmo-{x['code']}",
+                    EventType.PLANNED_MOVE_OUT,
+                    x["code"],
+                    CHIYODA,
+                    dt.date(2026, 3, 3),
+                    planned_date=dt.date(2026, 3, 10),
+                )
+                for x in people[:half]
+            ],
+        )
         clock.set(dt.datetime(2026, 4, 11, 3, tzinfo=dt.timezone.utc))  # 04-11 JST > 03-10 + 30 days
         before = revocations()
         t0 = time.perf_counter()
@@ -312,7 +367,12 @@ def bench_death_to_ocsp(workdir: Path, deaths: int, poll_s: float, seed: int = 7
                 cert = records.get(x[k]).certificate
                 aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
                 x[f"{k}-url"] = next(d.access_location.value for d in aia if d.access_method == x509.AuthorityInformationAccessOID.OCSP)
-                x[f"{k}-req"] = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuers[k], hashes.SHA1()).build().public_bytes(serialization.Encoding.DER)
+                x[f"{k}-req"] = (
+                    x509_ocsp.OCSPRequestBuilder()
+                    .add_certificate(cert, issuers[k], hashes.SHA1())
+                    .build()
+                    .public_bytes(serialization.Encoding.DER)
+                )
     finally:
         p.close()
 
@@ -320,7 +380,13 @@ def bench_death_to_ocsp(workdir: Path, deaths: int, poll_s: float, seed: int = 7
     env.pop("MYNA_DATABASE_URL", None)
     logfile = workdir / "serve.log"
     with open(logfile, "wb") as f:
-        server = subprocess.Popen([sys.executable, "-m", "myna.cli", "serve", "--port", str(port)], env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "myna.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     out: dict = {"deaths": deaths, "poll_s": poll_s, "load": [load()], "url_example": people[0]["card-auth-url"]}
     headers = {"Content-Type": "application/ocsp-request"}
     try:
@@ -436,7 +502,9 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     n, s, cpu = events["registration"]
-    lines.append(f"| registration: move-in from abroad (record + number + notice) | {n:,} | {s:.2f} | {fmt_rate(n / s)} | 0 | – | {cpu:.2f} | – | – | – |")
+    lines.append(
+        f"| registration: move-in from abroad (record + number + notice) | {n:,} | {s:.2f} | {fmt_rate(n / s)} | 0 | – | {cpu:.2f} | – | – | – |"
+    )
     for r in events["runs"]:
         rev_rate = fmt_rate(r["revoked"] / r["secs"]) if r["revoked"] else "–"
         lines.append(
@@ -457,12 +525,15 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
         f"`myna serve` as a subprocess (in-process validity centre, store polled every 0.2 s; OCSP URL from each certificate's AIA, "
         f"e.g. `{death['url_example']}`). {death['deaths']} deaths, one at a time, random 0–0.5 s pauses; "
         f"after each `POST /api/v1/residents/events` the card-auth certificate is asked every {death['poll_s'] * 1000:.0f} ms until "
-        "\"revoked\". Latency is from just before the POST (so it includes the API call) to the first \"revoked\" answer.",
+        '"revoked". Latency is from just before the POST (so it includes the API call) to the first "revoked" answer.',
         "",
         "| measure | n | p50 | p90 | p99 | max | mean |",
         "|---|---|---|---|---|---|---|",
     ]
-    for label, values in (("death event POSTed → OCSP says revoked", death["latencies"]), ("the API call alone (201 with the revocations)", death["api"])):
+    for label, values in (
+        ("death event POSTed → OCSP says revoked", death["latencies"]),
+        ("the API call alone (201 with the revocations)", death["api"]),
+    ):
         lines.append(
             f"| {label} | {len(values)} | {fmt_ms(pct(values, 50))} | {fmt_ms(pct(values, 90))} | {fmt_ms(pct(values, 99))} | {fmt_ms(max(values))} | {fmt_ms(statistics.mean(values))} |"
         )
@@ -472,7 +543,7 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
         f"card-sign also answered revoked right after: {death['sign_revoked']} of {death['deaths']}.",
         f"- Percentiles are nearest-rank: with {death['deaths']} deaths, p99 is the slowest one.",
         f"- OCSP requests per death until revoked: median {statistics.median(death['polls']):.0f}, max {max(death['polls'])}.",
-        f"- `myna serve` start to answering \"good\" for all {2 * death['deaths']} certificates: {death['ready_s']:.1f} s.",
+        f'- `myna serve` start to answering "good" for all {2 * death["deaths"]} certificates: {death["ready_s"]:.1f} s.',
         f"- Load average before / after: {death['load'][0]:.2f} / {death['load'][1]:.2f}.",
         "",
         "Reading the figures: the visible latency is the API transaction, then the wait for the centre's next poll "

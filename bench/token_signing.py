@@ -88,7 +88,9 @@ def builders(n: int, ca_public) -> list[x509.CertificateBuilder]:
     for _ in range(n):
         out.append(
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(12))]))
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.COMMON_NAME, secrets.token_hex(12))])
+            )
             .issuer_name(CA_NAME)
             .public_key(holder)
             .serial_number(x509.random_serial_number())
@@ -98,7 +100,12 @@ def builders(n: int, ca_public) -> list[x509.CertificateBuilder]:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(holder), critical=False)
             .add_extension(aki, critical=False)
-            .add_extension(x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier("http://127.0.0.1/crl/x.crl")], None, None, None)]), critical=False)
+            .add_extension(
+                x509.CRLDistributionPoints(
+                    [x509.DistributionPoint([x509.UniformResourceIdentifier("http://127.0.0.1/crl/x.crl")], None, None, None)]
+                ),
+                critical=False,
+            )
         )
     return out
 
@@ -137,10 +144,19 @@ def certificate_rows(key, n: int) -> dict[str, float]:
 
     # Every path gives a certificate the CA's public key verifies.
     for cert in (signer.sign_certificate(built[0], key), as_it_was(built[0]), caught(built[0])):
-        cert.verify_directly_issued_by(signer.sign_certificate(x509.CertificateBuilder(
-            issuer_name=CA_NAME, subject_name=CA_NAME, public_key=key.public_key(), serial_number=1,
-            not_valid_before=NOW, not_valid_after=NOW + dt.timedelta(days=1),
-        ), key))
+        cert.verify_directly_issued_by(
+            signer.sign_certificate(
+                x509.CertificateBuilder(
+                    issuer_name=CA_NAME,
+                    subject_name=CA_NAME,
+                    public_key=key.public_key(),
+                    serial_number=1,
+                    not_valid_before=NOW,
+                    not_valid_after=NOW + dt.timedelta(days=1),
+                ),
+                key,
+            )
+        )
     parts = {
         "builder": lambda b: signer.sign_certificate(b, key),
         "as it was": as_it_was,
@@ -151,7 +167,9 @@ def certificate_rows(key, n: int) -> dict[str, float]:
 
 
 def crl_rows(key, entries: int, rounds: int) -> dict[str, float]:
-    revoked = [(x509.random_serial_number(), NOW - dt.timedelta(minutes=i), x509.ReasonFlags.cessation_of_operation) for i in range(entries)]
+    revoked = [
+        (x509.random_serial_number(), NOW - dt.timedelta(minutes=i), x509.ReasonFlags.cessation_of_operation) for i in range(entries)
+    ]
     objects = [
         x509.RevokedCertificateBuilder().serial_number(s).revocation_date(at).add_extension(x509.CRLReason(r), critical=False).build()
         for s, at, r in revoked
@@ -187,9 +205,13 @@ def main() -> None:
         os.environ.update(init_softhsm_token(workdir, label, "12345678", "1234"))
         import cryptography
 
-        print(f"# Token signing: builder vs hand-written (SoftHSM2, cryptography {cryptography.__version__}, "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f})\n")
-        print("| CA key | builder | hand-written, as it was | hand-written, TBS caught | C_Sign alone | builder / as it was | builder / caught |")
+        print(
+            f"# Token signing: builder vs hand-written (SoftHSM2, cryptography {cryptography.__version__}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f})\n"
+        )
+        print(
+            "| CA key | builder | hand-written, as it was | hand-written, TBS caught | C_Sign alone | builder / as it was | builder / caught |"
+        )
         print("|---|---|---|---|---|---|---|")
         with Pkcs11KeyBackend(module, label, "1234") as backend:
             keys = {a: backend.generate(f"bench {a.value}", a) for a in (KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256)}

@@ -64,8 +64,6 @@ def platform(bare_platform: Platform) -> Platform:
     return bare_platform
 
 
-
-
 def _softhsm_unavailable(reason: str) -> None:
     """Skip, unless MYNA_REQUIRE_PKCS11=1 (CI): then fail instead of silently not running."""
     if os.environ.get("MYNA_REQUIRE_PKCS11") == "1":

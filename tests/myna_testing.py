@@ -51,8 +51,10 @@ class PooledFileBackend(FileKeyBackend):
 
 def ec_public_pem() -> bytes:
     """A fresh holder key, cheap to make: for tests that issue many certificates."""
-    return ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
@@ -120,14 +122,26 @@ def register_residents(platform, residents) -> None:
             s.add(m.IssuedNumber(number=number, resident_code=code, generation=0, issued_at=now))
             s.add(
                 m.ResidentRecord(
-                    resident_code=code, number=number, municipality_code=municipality, name=b4.name, name_alt=b4.name_alt,
-                    date_of_birth=b4.date_of_birth, sex=b4.sex.value, address=b4.address, address_alt=b4.address_alt,
-                    status=status, ua_lapsed=False, version=1, updated_at=now,
+                    resident_code=code,
+                    number=number,
+                    municipality_code=municipality,
+                    name=b4.name,
+                    name_alt=b4.name_alt,
+                    date_of_birth=b4.date_of_birth,
+                    sex=b4.sex.value,
+                    address=b4.address,
+                    address_alt=b4.address_alt,
+                    status=status,
+                    ua_lapsed=False,
+                    version=1,
+                    updated_at=now,
                 )
-            )  # fmt: skip
+            )
 
 
-def register_resident(platform, resident_code=DEFAULT_RESIDENT, municipality_code=DEFAULT_MUNICIPALITY, basic4=None, status="active", **over):
+def register_resident(
+    platform, resident_code=DEFAULT_RESIDENT, municipality_code=DEFAULT_MUNICIPALITY, basic4=None, status="active", **over
+):
     """One resident on the register (``basic4`` defaults to :func:`adult_basic4` with ``over``)."""
     b4 = basic4 if basic4 is not None else adult_basic4(**over)
     register_residents(platform, [(resident_code, municipality_code, b4, status)])
@@ -231,5 +245,14 @@ def legacy_verifier_token(platform, role, label: str) -> str:
 
     token = "myna_" + secrets.token_urlsafe(32)
     with platform.db.session() as s:
-        s.add(m.ApiToken(token_sha256=hashlib.sha256(token.encode()).hexdigest(), role=role.value, municipality_code=None, label=label, created_at=platform.clock.now(), disabled=False))
+        s.add(
+            m.ApiToken(
+                token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                role=role.value,
+                municipality_code=None,
+                label=label,
+                created_at=platform.clock.now(),
+                disabled=False,
+            )
+        )
     return token

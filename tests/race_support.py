@@ -31,7 +31,9 @@ def _free_port() -> int:
 def live_server(platform) -> Iterator[str]:
     """The app on http://127.0.0.1:<port> for the duration of the block."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

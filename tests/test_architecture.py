@@ -185,4 +185,6 @@ def test_r_ver_1_has_one_home_and_everything_else_derives_from_it():
     for vtype, role in TOKEN_ROLE.items():
         signature, user_auth = RECEIVES[vtype]
         assert (vtype.signature, vtype.user_auth) == (signature, user_auth)
-        assert {k.is_signature for k in ROLE_KINDS[role]} == {flag for flag, receives in ((True, signature), (False, user_auth)) if receives}
+        assert {k.is_signature for k in ROLE_KINDS[role]} == {
+            flag for flag, receives in ((True, signature), (False, user_auth)) if receives
+        }

@@ -94,7 +94,12 @@ def _constructions(path: Path, names: set[str]) -> list[tuple[int, str]]:
     """Calls of those class names, by plain name or as ``module.Name(...)``; a table row of
     the same name (``mv.VerifierCa(...)``, a myna.store model) is not a service."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    tables = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("myna.store") for a in n.names}
+    tables = {
+        a.asname or a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("myna.store")
+        for a in n.names
+    }
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):

@@ -71,7 +71,15 @@ def run(platform: Platform, n: int, progress=None, services: Services | None = N
         # certificates belong to a resident whose changes revoke them.
         b4 = person.basic4
         registry.submit(
-            ChangeEvent(f"demo-register-{person.resident_code}", EventType.MOVE_IN, person.resident_code, person.municipality_code, dt.date(2020, 4, 1), basic4=b4, address=b4.address),
+            ChangeEvent(
+                f"demo-register-{person.resident_code}",
+                EventType.MOVE_IN,
+                person.resident_code,
+                person.municipality_code,
+                dt.date(2020, 4, 1),
+                basic4=b4,
+                address=b4.address,
+            ),
             actor="demo",
         )
         # The resident's virtual card: keys made on the card, certificates issued for them.

@@ -31,15 +31,51 @@ REDACTED = "[redacted]"
 # Field names (lower case, "-" read as "_") whose value is a secret or personal data.
 _SECRET_KEYS = frozenset(
     {
-        "authorization", "proxy_authorization", "cookie", "set_cookie", "token", "bearer", "session", "pin", "pins_values",
-        "password", "passphrase", "secret", "key", "private_key", "api_key", "otp", "certification_code",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "token",
+        "bearer",
+        "session",
+        "pin",
+        "pins_values",
+        "password",
+        "passphrase",
+        "secret",
+        "key",
+        "private_key",
+        "api_key",
+        "otp",
+        "certification_code",
         # basic 4 information and what identifies a person (基本4情報, 住民票コード, 個人番号)
-        "basic4", "basic_4", "name", "names", "name_kana", "kana", "address", "date_of_birth", "birth_date", "dob", "sex",
-        "resident", "resident_code", "individual_number", "my_number", "photo", "face",
+        "basic4",
+        "basic_4",
+        "name",
+        "names",
+        "name_kana",
+        "kana",
+        "address",
+        "date_of_birth",
+        "birth_date",
+        "dob",
+        "sex",
+        "resident",
+        "resident_code",
+        "individual_number",
+        "my_number",
+        "photo",
+        "face",
         # whole requests: what a client sent
-        "body", "headers", "scope", "query", "query_string", "form", "json",
+        "body",
+        "headers",
+        "scope",
+        "query",
+        "query_string",
+        "form",
+        "json",
     }
-)  # fmt: skip
+)
 _SECRET_SUFFIXES = ("_token", "_pin", "_password", "_secret", "_key", "_name", "_address", "_number_value")
 
 # What a secret or an identifier looks like wherever it stands in a text. Tokens: "myna_"

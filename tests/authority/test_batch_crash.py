@@ -258,7 +258,9 @@ def bad_file(tmp_path: Path) -> tuple[Path, dict[int, str]]:
     put(5, {**good[4], "request_id": good[0]["request_id"], "public_key_pem": ec_public_pem().decode()}, "repeats line 1")
     put(6, {**good[5], "resident_code": "123"}, "must be exactly 11 digits")
     invented = {"name": "なりすまし 花子", "date_of_birth": good[6]["date_of_birth"], "sex": "2", "address": "大阪府大阪市北区梅田1-1"}
-    put(7, {**good[6], "kind": "card-sign", "basic4": invented}, "differs from the resident register in basic4.name, basic4.address")  # R-RA-1
+    put(
+        7, {**good[6], "kind": "card-sign", "basic4": invented}, "differs from the resident register in basic4.name, basic4.address"
+    )  # R-RA-1
     put(8, {**good[7], "public_key_pem": good[0]["public_key_pem"]}, "public key already on line 1")
     put(9, {**good[8], "dob": "1990-01-01"}, "unknown field 'dob'")
     put(10, {**good[9], "basic4": {**good[9]["basic4"], "sex": "9"}}, "basic4.sex '9'")

@@ -155,7 +155,11 @@ def test_weak_key_is_refused_and_changes_nothing(platform):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    weak = rsa.generate_private_key(65537, 1024).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    weak = (
+        rsa.generate_private_key(65537, 1024)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     before = table_counts(platform)
     with pytest.raises(WeakKey):
         IssuanceService(platform).issue(issue_request("card-auth", public_key=weak), "t")

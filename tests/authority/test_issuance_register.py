@@ -54,7 +54,9 @@ def test_r_ra_2_the_probe_other_municipalitys_resident_with_invented_basic4_is_r
     answer is exactly that for a resident code on no register."""
     platform = register
     before = table_counts(platform)
-    attack = issue_request("card-sign", resident_code=OWN, date_of_birth=INVENTED.date_of_birth, basic4=INVENTED, municipality_code=SHINJUKU)
+    attack = issue_request(
+        "card-sign", resident_code=OWN, date_of_birth=INVENTED.date_of_birth, basic4=INVENTED, municipality_code=SHINJUKU
+    )
     with pytest.raises(NotFound) as elsewhere:
         IssuanceService(platform).issue(attack, "municipality@131041:clerk", acting_for=SHINJUKU)
     with pytest.raises(NotFound) as unknown:
@@ -101,14 +103,18 @@ def test_r_ra_2_jlis_issues_for_any_residents_from_the_record_and_the_home_munic
     """An operator (acting_for None) may issue for a resident of any municipality, still
     from the record; the certificate is the home municipality's, which sees it."""
     platform = register
-    issued = IssuanceService(platform).issue(issue_request("card-sign", resident_code=ELSEWHERE, municipality_code=None, date_of_birth=None, basic4=None), "operator")
+    issued = IssuanceService(platform).issue(
+        issue_request("card-sign", resident_code=ELSEWHERE, municipality_code=None, date_of_birth=None, basic4=None), "operator"
+    )
     rec = Records(platform).get(issued.serial)
     assert rec.municipality_code == SHINJUKU
     assert Basic4.from_certificate(issued.certificate).address == "東京都新宿区西新宿2-8-1"
     assert Records(platform).list(municipality_code=SHINJUKU)[0][0].serial == issued.serial
     # An operator naming the wrong municipality is told there is no such resident there.
     with pytest.raises(NotFound, match=f"no resident {ELSEWHERE} in municipality {CHIYODA}"):
-        IssuanceService(platform).issue(issue_request("card-auth", resident_code=ELSEWHERE, municipality_code=CHIYODA, date_of_birth=None), "operator")
+        IssuanceService(platform).issue(
+            issue_request("card-auth", resident_code=ELSEWHERE, municipality_code=CHIYODA, date_of_birth=None), "operator"
+        )
 
 
 # -- R-RA-1 ----------------------------------------------------------------------------
@@ -145,7 +151,9 @@ def test_r_ra_1_own_resident_with_one_basic4_field_differing_is_refused_and_chan
 
 def test_r_ra_1_a_user_auth_request_with_another_date_of_birth_is_refused(register):
     with pytest.raises(DiffersFromRegister, match=r"in date_of_birth: "):
-        IssuanceService(register).issue(issue_request("card-auth", resident_code=OWN, date_of_birth=dt.date(1990, 6, 15)), "m", acting_for=CHIYODA)
+        IssuanceService(register).issue(
+            issue_request("card-auth", resident_code=OWN, date_of_birth=dt.date(1990, 6, 15)), "m", acting_for=CHIYODA
+        )
 
 
 def test_r_ra_1_the_certificate_carries_the_record_and_its_validity_follows_the_record_birthday(register):
@@ -160,12 +168,16 @@ def test_r_ra_1_the_certificate_carries_the_record_and_its_validity_follows_the_
         assert end == validity.certificate_not_after(RECORD.date_of_birth, now)
         assert end != validity.certificate_not_after(adult_basic4().date_of_birth, now)
         if kind == "card-sign":
-            assert Basic4.from_certificate(issued.certificate) == dataclasses.replace(RECORD, name_alt="登録 太郎", address_alt=RECORD.address)
+            assert Basic4.from_certificate(issued.certificate) == dataclasses.replace(
+                RECORD, name_alt="登録 太郎", address_alt=RECORD.address
+            )
 
 
 def test_r_ra_1_stating_the_record_gives_the_same_certificate_data(register):
     platform = register
-    stated = IssuanceService(platform).issue(issue_request("card-sign", resident_code=OWN, date_of_birth=RECORD.date_of_birth, basic4=RECORD), "m")
+    stated = IssuanceService(platform).issue(
+        issue_request("card-sign", resident_code=OWN, date_of_birth=RECORD.date_of_birth, basic4=RECORD), "m"
+    )
     assert Basic4.from_certificate(stated.certificate).name == RECORD.name
 
 
@@ -243,7 +255,11 @@ def test_a_record_changed_during_issuance_refuses_the_batch_and_records_nothing(
     service, now = IssuanceService(platform), platform.clock.now()
     in_flight = _start(service, issue_request("card-sign", resident_code=OWN, date_of_birth=None, basic4=None), None, now)
     with platform.db.session() as s:
-        s.execute(update(m.ResidentRecord).where(m.ResidentRecord.resident_code == OWN).values(name="改名 太郎", version=m.ResidentRecord.version + 1))
+        s.execute(
+            update(m.ResidentRecord)
+            .where(m.ResidentRecord.resident_code == OWN)
+            .values(name="改名 太郎", version=m.ResidentRecord.version + 1)
+        )
     with pytest.raises(RegisterChanged):
         service._record(in_flight)
     with platform.db.session() as s:

@@ -27,9 +27,6 @@ from myna.settings import Settings
 pytestmark = pytest.mark.pkcs11
 
 
-
-
-
 @pytest.fixture
 def hsm_settings(softhsm, tmp_path, database_url) -> Settings:
     return Settings(
@@ -90,9 +87,10 @@ def test_ceremony_issuance_and_crls_with_keys_in_softhsm(hsm_platform, hsm_setti
         assert one.created
         ca = p.authority(AuthorityKind(kind.value))
         one.certificate.verify_directly_issued_by(ca.cert)
-        assert one.certificate.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ) == public_pem
+        assert (
+            one.certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            == public_pem
+        )
         assert one.certificate.signature_hash_algorithm.name == "sha256"
         issued[kind] = one
     assert Basic4.from_certificate(issued[CertKind.CARD_SIGN].certificate).name == "鈴木 一郎"

@@ -124,7 +124,9 @@ def test_r_rev_5_issuer_key_compromise_revokes_everything_it_signed_and_publishe
     new_ca = platform.authority(AuthorityKind.CARD_SIGN)
     assert new_ca.slug == "card-sign-g2" and new_ca.cert.public_key() != old_ca.cert.public_key()
     fresh = _issue(platform, "card-sign").certificate
-    assert fresh.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value.endswith("/crl/card-sign-g2.crl")
+    assert (
+        fresh.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value.endswith("/crl/card-sign-g2.crl")
+    )
     published = {p.authority for p in CrlService(platform).publish_all()}
     assert {"card-sign", "card-sign-g2"} <= published
     with platform.db.session() as s:

@@ -70,20 +70,52 @@ def registry(platform) -> Registry:
     return reg
 
 
-def born(platform, code: str, name: str, dob: dt.date, municipality: str = CHIYODA, address: str = "東京都千代田区千代田1-1", sex: Sex = Sex.FEMALE):
+def born(
+    platform,
+    code: str,
+    name: str,
+    dob: dt.date,
+    municipality: str = CHIYODA,
+    address: str = "東京都千代田区千代田1-1",
+    sex: Sex = Sex.FEMALE,
+):
     """A birth (出生) reported by the municipality: a new record and a number notice."""
     b4 = Basic4(name, dob, sex, address)
     return registry(platform).submit(
-        ChangeEvent(event_id=f"birth-{code}", type=EventType.BIRTH, resident_code=code, municipality_code=municipality, effective_date=dob, basic4=b4),
+        ChangeEvent(
+            event_id=f"birth-{code}",
+            type=EventType.BIRTH,
+            resident_code=code,
+            municipality_code=municipality,
+            effective_date=dob,
+            basic4=b4,
+        ),
         actor="test",
     )
 
 
-def moved_in(platform, code: str, name: str, dob: dt.date, effective: dt.date, municipality: str = CHIYODA, address: str = "東京都千代田区千代田2-2", sex: Sex = Sex.MALE):
+def moved_in(
+    platform,
+    code: str,
+    name: str,
+    dob: dt.date,
+    effective: dt.date,
+    municipality: str = CHIYODA,
+    address: str = "東京都千代田区千代田2-2",
+    sex: Sex = Sex.MALE,
+):
     """Someone not on the register moves in (from abroad, or first registration)."""
     b4 = Basic4(name, dob, sex, address)
     return registry(platform).submit(
-        ChangeEvent(event_id=f"movein-{code}", type=EventType.MOVE_IN, resident_code=code, municipality_code=municipality, effective_date=effective, basic4=b4, address=address),
+        ChangeEvent(
+            event_id=f"movein-{code}",
+            type=EventType.MOVE_IN,
+            resident_code=code,
+            municipality_code=municipality,
+            effective_date=effective,
+            basic4=b4,
+            address=address,
+        ),
         actor="test",
     )
 

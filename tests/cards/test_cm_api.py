@@ -27,9 +27,13 @@ def b64(data: bytes) -> str:
 
 def form(code: str = ADULT, **over) -> dict:
     body = {
-        "resident_code": code, "name": "佐藤 太郎", "date_of_birth": ADULT_DOB.isoformat(), "sex": "1",
-        "address": "東京都千代田区千代田2-2", "photo_base64": b64(photo()),
-    }  # fmt: skip
+        "resident_code": code,
+        "name": "佐藤 太郎",
+        "date_of_birth": ADULT_DOB.isoformat(),
+        "sex": "1",
+        "address": "東京都千代田区千代田2-2",
+        "photo_base64": b64(photo()),
+    }
     body.update(over)
     return body
 
@@ -52,7 +56,12 @@ def produced_card(cm_api, code: str = ADULT) -> tuple[str, str]:
     return app_id, card_id
 
 
-HANDOVER = {"identity_document": "driving-licence", "face_matches_photo": True, "pins": {"auth": "1234", "sign": "ABC123"}, "pins_entered_by": "holder"}
+HANDOVER = {
+    "identity_document": "driving-licence",
+    "face_matches_photo": True,
+    "pins": {"auth": "1234", "sign": "ABC123"},
+    "pins_entered_by": "holder",
+}
 
 
 def active_card(cm_api, code: str = ADULT) -> tuple[str, str, dict]:
@@ -99,17 +108,26 @@ def test_qr_path_through_the_api(platform, cm_api, tmp_path):
     forged = code[:-4] + ("0000" if not code.endswith("0000") else "1111")
     before = table_counts(platform)
     assert cm_api.post("/api/v1/card-applications/qr", json={"qr": forged, "photo_base64": b64(photo())}).status_code == 404
-    assert cm_api.post("/api/v1/card-applications/qr", json={"qr": "https://example.com/x", "photo_base64": b64(photo())}).status_code == 422
+    assert (
+        cm_api.post("/api/v1/card-applications/qr", json={"qr": "https://example.com/x", "photo_base64": b64(photo())}).status_code == 422
+    )
     assert cm_api.post("/api/v1/card-applications/qr", json={"qr": code, "photo_base64": "***"}).status_code == 422
     assert table_counts(platform) == before
-    r = cm_api.post("/api/v1/card-applications/qr", json={"qr": code, "photo_base64": b64(photo()), "express": "newborn", "source_ref": "app-42"})
+    r = cm_api.post(
+        "/api/v1/card-applications/qr", json={"qr": code, "photo_base64": b64(photo()), "express": "newborn", "source_ref": "app-42"}
+    )
     assert r.status_code == 201 and r.json()["status"] == "accepted" and r.json()["express"] == "newborn", r.text
-    again = cm_api.post("/api/v1/card-applications/qr", json={"qr": code, "photo_base64": b64(photo()), "express": "newborn", "source_ref": "app-42"})
+    again = cm_api.post(
+        "/api/v1/card-applications/qr", json={"qr": code, "photo_base64": b64(photo()), "express": "newborn", "source_ref": "app-42"}
+    )
     assert again.status_code == 200 and again.json()["application_id"] == r.json()["application_id"]
     changed = cm_api.post("/api/v1/card-applications/qr", json={"qr": code, "photo_base64": b64(photo(fmt="JPEG")), "source_ref": "app-42"})
     assert changed.status_code == 409 and changed.json()["error"] == "request-id-reused"
     notice_id = code.split("/")[2]
-    assert cm_api.post(f"/api/v1/mailed-notices/{notice_id}/returned", json={"reason": "宛所に尋ねあたりません"}, headers=op).status_code == 200
+    assert (
+        cm_api.post(f"/api/v1/mailed-notices/{notice_id}/returned", json={"reason": "宛所に尋ねあたりません"}, headers=op).status_code
+        == 200
+    )
     assert cm_api.post(f"/api/v1/mailed-notices/{notice_id}/returned", json={"reason": "again"}, headers=op).status_code == 409
 
 
@@ -133,7 +151,10 @@ def test_defects_are_recorded_with_a_receipt(platform, cm_api, adult):
     assert defects(form(photo_base64=b64(b"GIF89a not really"))) == ("defective", ["photo-unusable"])
     assert defects(form(OTHER), op) == ("defective", ["not-resident"])
     assert defects(form(express="abroad")) == ("accepted", [])  # moved in on 1 March: within 90 days
-    assert defects(form(address="東京都千代田区千代田２－２")) == ("defective", ["duplicate"])  # full-width digits match; the duplicate does not
+    assert defects(form(address="東京都千代田区千代田２－２")) == (
+        "defective",
+        ["duplicate"],
+    )  # full-width digits match; the duplicate does not
     assert defects(form(express="newborn")) == ("defective", ["duplicate", "express-not-eligible"])
 
 
@@ -142,16 +163,31 @@ def test_paper_import_refuses_a_bad_file_whole_and_imports_a_good_one_once(platf
     good = [dict(form(), form_id="scan-1"), dict(form(OTHER), form_id="scan-2")]
     for g in good:
         g.pop("photo_base64") if g["form_id"] == "scan-2" else None
-    bad = good + ['{"form_id": "scan-3", ', dict(form(), form_id="scan-1"), dict(form(), form_id="scan-4", date_of_birth="1990-02-30"), dict(form(), form_id="scan-5", colour="red")]
+    bad = good + [
+        '{"form_id": "scan-3", ',
+        dict(form(), form_id="scan-1"),
+        dict(form(), form_id="scan-4", date_of_birth="1990-02-30"),
+        dict(form(), form_id="scan-5", colour="red"),
+    ]
     text = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in bad)
     before = table_counts(platform)
     r = cm_api.post("/api/v1/card-applications/paper", files={"file": ("forms.jsonl", text.encode())}, headers=op)
     assert r.status_code == 422, r.text
     lines = {x["line"]: x["message"] for x in r.json()["details"]["lines"]}
-    assert lines == {3: "not valid JSON", 4: "form_id repeats line 1", 5: "date_of_birth '1990-02-30' is not a date YYYY-MM-DD", 6: "unknown field 'colour'"}
+    assert lines == {
+        3: "not valid JSON",
+        4: "form_id repeats line 1",
+        5: "date_of_birth '1990-02-30' is not a date YYYY-MM-DD",
+        6: "unknown field 'colour'",
+    }
     assert table_counts(platform) == before
     payload = "\n".join(json.dumps(x, ensure_ascii=False) for x in good).encode()
-    assert cm_api.post("/api/v1/card-applications/paper", files={"file": ("f.jsonl", payload)}, headers=cm_api.headers_for("chiyoda")).status_code == 403
+    assert (
+        cm_api.post(
+            "/api/v1/card-applications/paper", files={"file": ("f.jsonl", payload)}, headers=cm_api.headers_for("chiyoda")
+        ).status_code
+        == 403
+    )
     r = cm_api.post("/api/v1/card-applications/paper", files={"file": ("forms.jsonl", payload)}, headers=op)
     assert r.status_code == 200 and (r.json()["new"], r.json()["accepted"], r.json()["defective"]) == (2, 1, 1)
     again = cm_api.post("/api/v1/card-applications/paper", files={"file": ("forms.jsonl", payload)}, headers=op).json()
@@ -243,9 +279,15 @@ def test_bad_ids_and_bodies_are_4xx_never_500(cm_api, adult):
         ("get", "/api/v1/shipments/nope/manifest", None),
         ("post", "/api/v1/mailed-notices/N0/returned", {"reason": ""}),
     ):
-        r = getattr(cm_api, method)(url, headers=op if "lead-time" in url or "mailed" in url else h, **({"json": body} if body is not None else {}))
+        r = getattr(cm_api, method)(
+            url, headers=op if "lead-time" in url or "mailed" in url else h, **({"json": body} if body is not None else {})
+        )
         assert 400 <= r.status_code < 500, (url, r.status_code, r.text)
-    assert cm_api.get("/api/v1/card-fees/schedule").json()[2] == {"item": "card-reissue", "amount_yen": 800, "description": "card reissued for the holder's reasons (loss, damage) (再交付手数料)"}
+    assert cm_api.get("/api/v1/card-fees/schedule").json()[2] == {
+        "item": "card-reissue",
+        "amount_yen": 800,
+        "description": "card reissued for the holder's reasons (loss, damage) (再交付手数料)",
+    }
 
 
 def test_lead_time_report_and_alerts(platform, cm_api, adult):
@@ -291,7 +333,6 @@ def test_chip_face_data_differing_from_the_printed_card_refuses_handover(platfor
         assert (c["status"], c["revocation_reason"]) == ("revoked", "request") and c["revoked_at"] is not None
     assert cm_api.get(f"/api/v1/cards/{card_id}/management", headers=h).json()["history"][-1]["revoked"] == r.json()["revoked"]
     assert cm_api.post(f"/api/v1/cards/{card_id}/return", json={}, headers=h).status_code == 409  # once
-
 
 
 def test_r_card_7_loss_from_active_revokes_both_certificates_and_abolition_revokes_nothing_twice(platform, cm_api, adult):
@@ -370,9 +411,17 @@ def test_r_card_4_express_from_abroad_within_90_days_has_a_5_day_deadline_and_is
         r = cm_api.post("/api/v1/card-applications", json=form(code, express="abroad"), headers=h)
         assert r.status_code == 201, r.text
         body = r.json()
-        assert (body["status"], [d["code"] for d in body["defects"]], body["express"], body["due_on"]) == (status, found, express, due), code
+        assert (body["status"], [d["code"] for d in body["defects"]], body["express"], body["due_on"]) == (status, found, express, due), (
+            code
+        )
     born(platform, "30000000013", "佐藤 花子", dt.date(2026, 3, 20))
-    r = cm_api.post("/api/v1/card-applications", json=form("30000000013", name="佐藤 花子", date_of_birth="2026-03-20", sex="2", address="東京都千代田区千代田1-1", express="abroad"), headers=h)
+    r = cm_api.post(
+        "/api/v1/card-applications",
+        json=form(
+            "30000000013", name="佐藤 花子", date_of_birth="2026-03-20", sex="2", address="東京都千代田区千代田1-1", express="abroad"
+        ),
+        headers=h,
+    )
     assert [d["code"] for d in r.json()["defects"]] == ["express-not-eligible"] and r.json()["due_on"] == "2026-04-15"
 
     # The 5-day deadline is the one the clock runs against: produced and shipped on day 5, within it.
@@ -402,7 +451,10 @@ def test_r_card_9_a_cancelled_applications_fees_are_waived_not_deleted(platform,
     assert r.status_code == 201 and r.json()["status"] == "accepted", r.text
     reissue = r.json()["application_id"]
     due = [f for f in cm_api.get("/api/v1/card-fees?outstanding=true", headers=h).json()]
-    assert sorted((f["item"], f["amount_yen"], f["status"]) for f in due) == [("card-reissue", 800, "outstanding"), ("certificates-reissue", 200, "outstanding")]
+    assert sorted((f["item"], f["amount_yen"], f["status"]) for f in due) == [
+        ("card-reissue", 800, "outstanding"),
+        ("certificates-reissue", 200, "outstanding"),
+    ]
     build(platform).registry.submit(ChangeEvent("death-adult", EventType.DEATH, ADULT, CHIYODA, dt.date(2026, 4, 1)), actor="test")
     made = cm_api.post("/api/v1/production/batches", headers=op).json()
     assert [(b["produced"], b["cancelled"]) for b in made] == [(0, 1)]
@@ -410,8 +462,9 @@ def test_r_card_9_a_cancelled_applications_fees_are_waived_not_deleted(platform,
     assert cm_api.get("/api/v1/card-fees?outstanding=true", headers=h).json() == []
     mine = [f for f in cm_api.get("/api/v1/card-fees", headers=h).json() if f["application_id"] == reissue]
     assert sorted((f["item"], f["amount_yen"], f["status"], f["collected_at"]) for f in mine) == [
-        ("card-reissue", 800, "waived", None), ("certificates-reissue", 200, "waived", None)
-    ]  # fmt: skip
+        ("card-reissue", 800, "waived", None),
+        ("certificates-reissue", 200, "waived", None),
+    ]
     before = table_counts(platform)
     for f in mine:
         r = cm_api.post(f"/api/v1/card-fees/{f['id']}/collect", headers=h)

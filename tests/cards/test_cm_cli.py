@@ -30,12 +30,30 @@ def test_cli_paper_import_status_and_refusals(tmp_path, database_url, monkeypatc
     monkeypatch.setenv("MYNA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MYNA_DATABASE_URL", database_url)
     (tmp_path / "p1.png").write_bytes(photo())
-    line = {"form_id": "scan-1", "resident_code": "60000000001", "name": "田中 一", "date_of_birth": "1980-01-01", "sex": "1", "address": "東京都", "photo_file": "p1.png"}
+    line = {
+        "form_id": "scan-1",
+        "resident_code": "60000000001",
+        "name": "田中 一",
+        "date_of_birth": "1980-01-01",
+        "sex": "1",
+        "address": "東京都",
+        "photo_file": "p1.png",
+    }
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(line, ensure_ascii=False) + "\n" + json.dumps({**line, "form_id": "scan-2", "photo_file": "../../etc/passwd"}) + "\n[1]\n", encoding="utf-8")
+    bad.write_text(
+        json.dumps(line, ensure_ascii=False)
+        + "\n"
+        + json.dumps({**line, "form_id": "scan-2", "photo_file": "../../etc/passwd"})
+        + "\n[1]\n",
+        encoding="utf-8",
+    )
     r = run("import-paper", str(bad))
     assert r.exit_code == 1
-    assert "2 bad lines of 3 forms; nothing was imported" in r.output and "line 2: photo_file must lie beside the import file" in r.output and "line 3: not a JSON object" in r.output
+    assert (
+        "2 bad lines of 3 forms; nothing was imported" in r.output
+        and "line 2: photo_file must lie beside the import file" in r.output
+        and "line 3: not a JSON object" in r.output
+    )
     assert run("import-paper", str(tmp_path / "missing.jsonl")).exit_code == 1
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -74,7 +92,9 @@ def audit_trail(platform, subject: str) -> list[tuple[str, dict]]:
 
 def shipped_card(platform, keygen, code: str = "60000000011", days: int = 3) -> tuple[str, str]:
     moved_in(platform, code, "田中 一", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
-    r = Applications(platform).submit(ApplicationIn(code, "田中 一", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk")
+    r = Applications(platform).submit(
+        ApplicationIn(code, "田中 一", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk"
+    )
     build(platform, keygen=keygen).production.produce("factory")
     platform.clock.advance(dt.timedelta(days=days))
     build(platform, keygen=keygen).production.ship("factory")
@@ -96,7 +116,9 @@ def test_card_create_by_hand_is_demo_only_and_refused_for_a_resident_in_card_man
     looks after the resident, and recorded as made by hand for a demo or test."""
     platform = same_store
     moved_in(platform, "60000000021", "田中 二", dt.date(1980, 1, 1), dt.date(2026, 3, 1))
-    Applications(platform).submit(ApplicationIn("60000000021", "田中 二", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk")
+    Applications(platform).submit(
+        ApplicationIn("60000000021", "田中 二", dt.date(1980, 1, 1), "1", "東京都千代田区千代田2-2", photo()), "online", "clerk"
+    )
     before = table_counts(platform)
     r = cli("chip", "create", "60000000021", "--auth-pin", "1234", "--sign-pin", "ABC123", code=1)
     assert "is in card management (application A" in r.output and "skip the application and the handover" in r.output
@@ -152,12 +174,32 @@ def test_reset_pin_of_a_managed_card_needs_the_holder_present_a_document_and_a_r
     trail = audit_trail(platform, card_id)
     assert [a for a, _ in trail[-2:]] == ["card.pin.reset-authorised", "card.pin.reset"]
     assert trail[-2][1] == {
-        "pin": "auth", "operation": "reset", "holder_present": True, "identity_document": "passport", "reason": "forgotten",
-        "municipality_code": CHIYODA, "managed": True,
-    }  # fmt: skip
+        "pin": "auth",
+        "operation": "reset",
+        "holder_present": True,
+        "identity_document": "passport",
+        "reason": "forgotten",
+        "municipality_code": CHIYODA,
+        "managed": True,
+    }
     with platform.db.session() as s:
         who = s.scalars(select(m.AuditEvent.actor).where(m.AuditEvent.subject == card_id).order_by(m.AuditEvent.id.desc()).limit(2)).all()
     assert len(set(who)) == 1 and who[0].startswith("cli:")
-    r = cli("chip", "reset-pin", card_id, "--which", "sign", "--unblock-only", "--holder-present", "--identity-document", "residence-card", "--reason", "blocked after 5 tries")
+    r = cli(
+        "chip",
+        "reset-pin",
+        card_id,
+        "--which",
+        "sign",
+        "--unblock-only",
+        "--holder-present",
+        "--identity-document",
+        "residence-card",
+        "--reason",
+        "blocked after 5 tries",
+    )
     assert "sign PIN unblocked" in r.output
-    assert [(a, d.get("operation")) for a, d in audit_trail(platform, card_id)[-2:]] == [("card.pin.reset-authorised", "unblock"), ("card.pin.unblocked", None)]
+    assert [(a, d.get("operation")) for a, d in audit_trail(platform, card_id)[-2:]] == [
+        ("card.pin.reset-authorised", "unblock"),
+        ("card.pin.unblocked", None),
+    ]

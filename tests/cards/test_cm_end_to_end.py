@@ -43,7 +43,11 @@ def revocation_reason(platform, serial: int) -> str | None:
 
 def chip_matches_certificate(cards: CardService, card_id: str, serial: int) -> bool:
     image = cards.load_image(card_id)
-    pem = cert(cards.platform, serial).certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = (
+        cert(cards.platform, serial)
+        .certificate.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return image.public_key_pem(KeyRef.AUTH) == pem
 
 
@@ -128,7 +132,10 @@ def test_born_notice_qr_application_production_handover_loss_express_reissue_and
     form = ApplicationIn(BABY, NAME, DOB, "2", "東京都千代田区千代田1-1", photo(), express="loss")
     again = mgmt.reissue(card_id, form, "clerk@chiyoda", municipality_code=CHIYODA)
     assert again.status == "accepted" and again.express == "loss" and again.due_on == dt.date(2027, 5, 6)  # received 1 May JST
-    assert sorted((f["item"], f["amount_yen"]) for f in mgmt.fees(CHIYODA, outstanding=True)) == [("card-reissue", 800), ("certificates-reissue", 200)]
+    assert sorted((f["item"], f["amount_yen"]) for f in mgmt.fees(CHIYODA, outstanding=True)) == [
+        ("card-reissue", 800),
+        ("certificates-reissue", 200),
+    ]
     produce_and_ship(platform, keygen, days=3)
     reissued = apps.get(again.application_id)
     second_id = reissued["card_id"]
@@ -155,13 +162,19 @@ def test_born_notice_qr_application_production_handover_loss_express_reissue_and
     assert "有効期限通知書" in notice_text and "令和14年3月20日" in notice_text
     # A child's card and certificate end together: both named, one new card applied for with the form below.
     assert re.search(r"^\s*更新が必要なもの\s+マイナンバーカードと電子証明書\s*$", notice_text, re.M), notice_text
-    assert "下の交付申請書(更新)で" in notice_text and "個人番号カード交付申請書(更新)" in notice_text and "電子証明書の更新は" not in notice_text
+    assert (
+        "下の交付申請書(更新)で" in notice_text
+        and "個人番号カード交付申請書(更新)" in notice_text
+        and "電子証明書の更新は" not in notice_text
+    )
     [renewal_qr] = pdf_qr_codes(letters, tmp_path)
     assert parse_qr(renewal_qr)[0] == notices[0]["renewal_form_id"] and NAME not in renewal_qr
     assert mgmt.expiry_notices("schedule")[0] == []  # once
 
     # 8. Renewal before expiry: a renewal application, a new card; the old card abolished, its certificate revoked and linked.
-    renewal = apps.submit(ApplicationIn(BABY, NAME, DOB, "2", "東京都千代田区千代田1-1", photo(), reason="renewal"), "online", "clerk@chiyoda")
+    renewal = apps.submit(
+        ApplicationIn(BABY, NAME, DOB, "2", "東京都千代田区千代田1-1", photo(), reason="renewal"), "online", "clerk@chiyoda"
+    )
     assert renewal.status == "accepted", renewal.defects
     produce_and_ship(platform, keygen, days=6)
     third_id = apps.get(renewal.application_id)["card_id"]

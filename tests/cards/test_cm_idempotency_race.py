@@ -42,10 +42,14 @@ def b64(data: bytes) -> str:
 
 def body(code: str, source_ref: str, **over) -> dict:
     out = {
-        "resident_code": code, "name": f"住民 {code[-1]}", "date_of_birth": DOB.isoformat(), "sex": "1",
+        "resident_code": code,
+        "name": f"住民 {code[-1]}",
+        "date_of_birth": DOB.isoformat(),
+        "sex": "1",
         "address": "東京都千代田区千代田2-2" if code.startswith("31") else "東京都新宿区西新宿2-8-1",
-        "photo_base64": b64(photo()), "source_ref": source_ref,
-    }  # fmt: skip
+        "photo_base64": b64(photo()),
+        "source_ref": source_ref,
+    }
     out.update(over)
     return out
 
@@ -104,7 +108,10 @@ def test_r_ra_3_online_same_key_different_bodies_one_municipality_own_or_409(pla
         for _ in range(TRIALS):
             ref = f"race-{uuid.uuid4().hex[:8]}"
             mine = [C1, C2] * (THREADS // 2)
-            got = together(url, [lambda c, code=code: c.post("/api/v1/card-applications", json=body(code, ref), headers=town["chiyoda"]) for code in mine])
+            got = together(
+                url,
+                [lambda c, code=code: c.post("/api/v1/card-applications", json=body(code, ref), headers=town["chiyoda"]) for code in mine],
+            )
             [row] = rows_with(platform, ref)
             for code, r in zip(mine, got, strict=True):
                 if r.status_code == 409:
@@ -159,8 +166,17 @@ def test_r_ra_3_qr_same_key_two_forms_each_gets_its_own_and_one_form_own_or_409(
 
     reg = build(platform).registry
     for code in ("31000000011", "31000000012"):
-        reg.submit(ChangeEvent(event_id=f"birth-{code}", type=EventType.BIRTH, resident_code=code, municipality_code=CHIYODA, effective_date=dt.date(2026, 3, 25),
-                               basic4=Basic4(f"赤子 {code[-1]}", dt.date(2026, 3, 25), Sex.MALE, "東京都千代田区千代田1-1")), actor="test")  # fmt: skip
+        reg.submit(
+            ChangeEvent(
+                event_id=f"birth-{code}",
+                type=EventType.BIRTH,
+                resident_code=code,
+                municipality_code=CHIYODA,
+                effective_date=dt.date(2026, 3, 25),
+                basic4=Basic4(f"赤子 {code[-1]}", dt.date(2026, 3, 25), Sex.MALE, "東京都千代田区千代田1-1"),
+            ),
+            actor="test",
+        )
     forms = _forms(platform)
     qr_a, qr_b = forms["31000000011"], forms["31000000012"]
     with live_server(platform) as url:
@@ -177,7 +193,13 @@ def test_r_ra_3_qr_same_key_two_forms_each_gets_its_own_and_one_form_own_or_409(
         for trial in range(TRIALS):
             ref = f"photo-{trial}"
             photos = [photo() if i % 2 else photo(fmt="JPEG") for i in range(THREADS)]
-            got = together(url, [lambda c, p=p: c.post("/api/v1/card-applications/qr", json={"qr": qr_a, "photo_base64": b64(p), "source_ref": ref}) for p in photos])
+            got = together(
+                url,
+                [
+                    lambda c, p=p: c.post("/api/v1/card-applications/qr", json={"qr": qr_a, "photo_base64": b64(p), "source_ref": ref})
+                    for p in photos
+                ],
+            )
             [row] = rows_with(platform, ref)
             for p, r in zip(photos, got, strict=True):
                 if r.status_code == 409:
@@ -198,7 +220,13 @@ def test_r_ra_3_paper_imports_at_once_record_each_form_once_and_refuse_a_changed
             same = "\n".join(json.dumps(f, ensure_ascii=False) for f in forms).encode()
             changed = json.dumps(dict(forms[0], name="別人 花子"), ensure_ascii=False).encode()
             files = [same if i % 3 else changed for i in range(THREADS)]
-            got = together(url, [lambda c, f=f: c.post("/api/v1/card-applications/paper", files={"file": ("f.jsonl", f)}, headers=town["operator"]) for f in files])
+            got = together(
+                url,
+                [
+                    lambda c, f=f: c.post("/api/v1/card-applications/paper", files={"file": ("f.jsonl", f)}, headers=town["operator"])
+                    for f in files
+                ],
+            )
             [first] = rows_with(platform, f"paper:scan-{trial}-{C1}")
             second = rows_with(platform, f"paper:scan-{trial}-{C2}")  # none if the changed file won the first form
             original = first.name == forms[0]["name"]
@@ -217,7 +245,12 @@ def test_r_ra_3_paper_imports_at_once_record_each_form_once_and_refuse_a_changed
 def _counter_post(client, cookie: str, code: str, ref: str):
     b = body(code, ref)
     data = {k: b[k] for k in ("resident_code", "name", "date_of_birth", "sex", "address")} | {"source_ref": ref, "reason": "new"}
-    return client.post("/ui/counter/applications", data=data, files={"photo": ("p.png", photo(), "image/png")}, headers={"Cookie": f"myna_session={cookie}"})
+    return client.post(
+        "/ui/counter/applications",
+        data=data,
+        files={"photo": ("p.png", photo(), "image/png")},
+        headers={"Cookie": f"myna_session={cookie}"},
+    )
 
 
 def test_r_ra_3_counter_same_key_from_two_municipalities_each_gets_its_own(platform, town):
@@ -226,7 +259,10 @@ def test_r_ra_3_counter_same_key_from_two_municipalities_each_gets_its_own(platf
     from myna.web.ui.frame import SESSION_COOKIE
 
     tokens = Tokens(platform)
-    cookies = {"chiyoda": tokens.create(Role.MUNICIPALITY, "clerk-c", CHIYODA), "shinjuku": tokens.create(Role.MUNICIPALITY, "clerk-s", SHINJUKU)}
+    cookies = {
+        "chiyoda": tokens.create(Role.MUNICIPALITY, "clerk-c", CHIYODA),
+        "shinjuku": tokens.create(Role.MUNICIPALITY, "clerk-s", SHINJUKU),
+    }
     assert SESSION_COOKIE == "myna_session"
     receipt = re.compile(r"A[0-9A-F]{16}")
     with live_server(platform) as url:

@@ -43,7 +43,11 @@ def test_r_ra_2_renewal_at_the_old_municipality_after_the_holder_moved_away_is_r
     card = build(platform, keygen=keygen).chips.create_card(CODE, None, "factory")
     platform.clock.set(dt.datetime(2030, 4, 1, 3, 0, tzinfo=UTC))  # in the renewal window
     with platform.db.session() as s:  # the resident now lives in Shinjuku; the card record still names Chiyoda
-        s.execute(update(m.ResidentRecord).where(m.ResidentRecord.resident_code == CODE).values(municipality_code=SHINJUKU, version=m.ResidentRecord.version + 1))
+        s.execute(
+            update(m.ResidentRecord)
+            .where(m.ResidentRecord.resident_code == CODE)
+            .values(municipality_code=SHINJUKU, version=m.ResidentRecord.version + 1)
+        )
         assert s.get(ChipRecord, card.card_id).municipality_code == CHIYODA
     mgmt = build(platform, keygen=keygen).card_management
     with pytest.raises(NotFound, match=f"no resident {CODE} in municipality {CHIYODA}"):

@@ -67,9 +67,13 @@ def test_r_card_2_a_phone_cameras_full_frame_is_still_read():
 def test_r_card_2_the_api_answers_a_huge_photo_with_a_defect_not_a_500(platform, cm_api, width, height, no_decoding):
     moved_in(platform, ADULT, "佐藤 太郎", dt.date(1990, 6, 15), dt.date(2026, 3, 1))
     body = {
-        "resident_code": ADULT, "name": "佐藤 太郎", "date_of_birth": "1990-06-15", "sex": "1", "address": "東京都千代田区千代田2-2",
+        "resident_code": ADULT,
+        "name": "佐藤 太郎",
+        "date_of_birth": "1990-06-15",
+        "sex": "1",
+        "address": "東京都千代田区千代田2-2",
         "photo_base64": base64.b64encode(huge_png(width, height)).decode(),
-    }  # fmt: skip
+    }
     r = cm_api.post("/api/v1/card-applications", json=body, headers=cm_api.headers_for("chiyoda"))
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "defective"

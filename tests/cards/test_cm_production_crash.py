@@ -50,7 +50,14 @@ def assert_consistent(engine) -> None:
     """Counted as produced <=> certificates written, card "produced", application marked."""
     with engine.connect() as c:
         rows = c.execute(
-            select(ChipRecord.card_id, ChipRecord.status, ChipRecord.auth_serial, ChipRecord.sign_serial, ManagedCard.application_id, CardApplication.status.label("app"))
+            select(
+                ChipRecord.card_id,
+                ChipRecord.status,
+                ChipRecord.auth_serial,
+                ChipRecord.sign_serial,
+                ManagedCard.application_id,
+                CardApplication.status.label("app"),
+            )
             .outerjoin(ManagedCard, ManagedCard.card_id == ChipRecord.card_id)
             .outerjoin(CardApplication, CardApplication.card_id == ChipRecord.card_id)
         ).all()
@@ -65,7 +72,13 @@ def assert_consistent(engine) -> None:
 
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, database_url):
-    env = {**os.environ, "MYNA_HOME": str(tmp_path / "home"), "MYNA_DATABASE_URL": database_url, "MYNA_KEY_BACKEND": "file", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "MYNA_HOME": str(tmp_path / "home"),
+        "MYNA_DATABASE_URL": database_url,
+        "MYNA_KEY_BACKEND": "file",
+        "COLUMNS": "200",
+    }
     init = myna(env, "init", "--operator", "crash-test")
     assert init.returncode == 0, init.stderr
     platform = Platform.open(Settings(home=tmp_path / "home", database_url=database_url, public_url="http://127.0.0.1:8000"))
@@ -88,7 +101,12 @@ def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, dat
         for attempt in range(1, MAX_KILLS + 1):
             at_least = state(engine)["produced"] + KILL_AT
             with open(tmp_path / f"run{attempt}.err", "w") as errf:
-                proc = subprocess.Popen([sys.executable, "-m", "myna.cli", "cards", "produce", "--size", str(N), "--chunk", str(CHUNK)], env=env, stdout=subprocess.DEVNULL, stderr=errf)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "myna.cli", "cards", "produce", "--size", str(N), "--chunk", str(CHUNK)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errf,
+                )
                 deadline = time.monotonic() + 300
                 while proc.poll() is None:
                     st = state(engine)
@@ -98,7 +116,9 @@ def test_sigkill_mid_batch_then_rerun_completes_without_duplicates(tmp_path, dat
                     assert time.monotonic() < deadline, "production made no progress"
                     time.sleep(0.002)
                 proc.wait(timeout=60)
-            assert proc.returncode == -signal.SIGKILL, f"the batch finished before it could be killed ({proc.returncode}): {(tmp_path / f'run{attempt}.err').read_text()}"
+            assert proc.returncode == -signal.SIGKILL, (
+                f"the batch finished before it could be killed ({proc.returncode}): {(tmp_path / f'run{attempt}.err').read_text()}"
+            )
             before = state(engine)
             assert_consistent(engine)
             if before["manufacturing"]:

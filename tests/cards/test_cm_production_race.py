@@ -76,8 +76,17 @@ def test_r_ra_3_production_and_shipping_started_at_once_make_and_ship_each_card_
                 rows = {a.application_id: a for a in s.scalars(select(CardApplication).where(CardApplication.application_id.in_(apps)))}
                 assert {a.status for a in rows.values()} == {"produced"}
                 for a in rows.values():
-                    assert s.scalar(select(func.count()).select_from(ManagedCard).where(ManagedCard.application_id == a.application_id)) == 1
-                    assert s.scalar(select(func.count()).select_from(m.Certificate).where(m.Certificate.request_id.startswith(f"application:{a.application_id}:"))) == 2
+                    assert (
+                        s.scalar(select(func.count()).select_from(ManagedCard).where(ManagedCard.application_id == a.application_id)) == 1
+                    )
+                    assert (
+                        s.scalar(
+                            select(func.count())
+                            .select_from(m.Certificate)
+                            .where(m.Certificate.request_id.startswith(f"application:{a.application_id}:"))
+                        )
+                        == 2
+                    )
             for a in rows.values():
                 image = cards.load_image(a.card_id)
                 assert _certificate_keys(platform, a.card_id) == {ref: image.public_key_pem(ref) for ref in (KeyRef.AUTH, KeyRef.SIGN)}
@@ -86,7 +95,12 @@ def test_r_ra_3_production_and_shipping_started_at_once_make_and_ship_each_card_
             assert all(r.status_code in (200, 409) for r in shipped), [r.text for r in shipped if r.status_code not in (200, 409)]
             card_ids = {a.card_id for a in rows.values()}
             with platform.db.session() as s:
-                in_manifests = [i["card_id"] for sh in s.scalars(select(CardShipment)) for i in json.loads(sh.manifest)["items"] if i["card_id"] in card_ids]
+                in_manifests = [
+                    i["card_id"]
+                    for sh in s.scalars(select(CardShipment))
+                    for i in json.loads(sh.manifest)["items"]
+                    if i["card_id"] in card_ids
+                ]
                 assert sorted(in_manifests) == sorted(card_ids), "each card in exactly one shipment"
                 for card_id in card_ids:
                     changes = s.scalars(select(CardStatusChange.to_status).where(CardStatusChange.card_id == card_id)).all()

@@ -34,7 +34,12 @@ PINS = CardPins("1234", "SECRET1")
 
 
 def pem_of(platform, serial: int) -> bytes:
-    return Records(platform).get(serial).certificate.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return (
+        Records(platform)
+        .get(serial)
+        .certificate.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
 
 def active_card(platform, keygen) -> str:
@@ -52,7 +57,9 @@ def test_r_card_8_certificates_renewed_in_their_window_with_new_keys_and_links(p
     card_id = active_card(platform, keygen)
     cards, mgmt = build(platform, keygen=keygen).chips, build(platform, keygen=keygen).card_management
     old = cards.get(card_id)
-    assert Records(platform).get(old.sign_serial).not_after == dt.datetime(2030, 6, 15, 14, 59, 59, tzinfo=UTC)  # 5th birthday after issuance (1st: 2026-06-15)
+    assert Records(platform).get(old.sign_serial).not_after == dt.datetime(
+        2030, 6, 15, 14, 59, 59, tzinfo=UTC
+    )  # 5th birthday after issuance (1st: 2026-06-15)
     assert mgmt.card(card_id)["card_expires_at"] == "2035-06-15T14:59:59+00:00"  # 10th birthday
 
     platform.clock.set(dt.datetime(2030, 3, 1, 3, 0, tzinfo=UTC))  # 3.5 months before: not yet
@@ -94,7 +101,6 @@ def test_r_card_8_certificates_renewed_in_their_window_with_new_keys_and_links(p
     assert mgmt.expiry_notices("schedule")[0] == []  # nothing due any more
 
 
-
 def test_r_card_8_card_expiry_notice_carries_a_renewal_form_whose_qr_applies_for_a_new_card(platform, keygen, tmp_path):
     """R-CARD-8: the notice about the CARD says マイナンバーカード, asks for a new card's
     application and carries the form (個人番号カード交付申請書(更新)) with a QR code that
@@ -121,7 +127,12 @@ def test_r_card_8_card_expiry_notice_carries_a_renewal_form_whose_qr_applies_for
     assert mgmt.expiry_notices("schedule", pdf=True) == ([], None)  # once
 
     before = table_counts(platform)
-    for forged in (qr_payload(form_id, "0" * 32), qr_payload("R" + "F" * 16, token), qr_payload(f"R{int(form_id[1:], 16) + 1:016X}", token), qr_payload("N" + form_id[1:], token)):
+    for forged in (
+        qr_payload(form_id, "0" * 32),
+        qr_payload("R" + "F" * 16, token),
+        qr_payload(f"R{int(form_id[1:], 16) + 1:016X}", token),
+        qr_payload("N" + form_id[1:], token),
+    ):
         with pytest.raises(NotFound, match="no application form"):
             apps.submit_qr(forged, photo(), "online:qr")
     assert table_counts(platform) == before

@@ -44,7 +44,12 @@ def test_r_card_4_calendar_agrees_with_counting_day_by_day(start, n):
 
 
 def test_r_card_4_report_max_mean_and_over_deadline_per_day_and_month():
-    rows = [(dt.date(2026, 4, 10), 9, False), (dt.date(2026, 4, 10), 15, False), (dt.date(2026, 4, 11), 6, True), (dt.date(2026, 5, 1), 13, False)]
+    rows = [
+        (dt.date(2026, 4, 10), 9, False),
+        (dt.date(2026, 4, 10), 15, False),
+        (dt.date(2026, 4, 11), 6, True),
+        (dt.date(2026, 5, 1), 13, False),
+    ]
     by_day = [s.to_json() for s in lead_time.report(rows, "day")]
     assert by_day[0] == {"period": "2026-04-10", "shipped": 2, "max_days": 15, "mean_days": 12.0, "over_deadline": 1}
     assert by_day[1]["over_deadline"] == 1  # express: 6 > 5
@@ -109,14 +114,24 @@ def test_r_card_9_fee_schedule():
     assert fees.SCHEDULE["certificates-renewal"].amount_yen == 0
     # A fee is collected, waived (not collected and its application cancelled) or outstanding.
     assert [fees.status(True, "cancelled"), fees.status(False, "cancelled"), fees.status(False, "accepted"), fees.status(False, None)] == [
-        "collected", "waived", "outstanding", "outstanding"
-    ]  # fmt: skip
+        "collected",
+        "waived",
+        "outstanding",
+        "outstanding",
+    ]
 
 
 def test_r_card_1_qr_payload_round_trip_and_refusals():
     text = qr_payload("N0123456789ABCDEF", "ab" * 16)
     assert parse_qr(text) == ("N0123456789ABCDEF", "ab" * 16)
-    for bad in ("", "MYNA-APPLY/1/N0123/xx", text + "/more", text.replace("/1/", "/2/"), text.replace("/N", "/X"), text.replace("/N", "/r")):
+    for bad in (
+        "",
+        "MYNA-APPLY/1/N0123/xx",
+        text + "/more",
+        text.replace("/1/", "/2/"),
+        text.replace("/N", "/X"),
+        text.replace("/N", "/r"),
+    ):
         with pytest.raises(InvalidInput):
             parse_qr(bad)
     # R-CARD-8: the renewal form below an expiry notice uses the same payload with an R form id.

@@ -40,9 +40,13 @@ def big_photo() -> bytes:
 
 def form(**over) -> dict:
     body = {
-        "resident_code": CODE, "name": "佐藤 太郎", "date_of_birth": DOB.isoformat(), "sex": "1",
-        "address": "東京都千代田区千代田2-2", "photo_base64": base64.b64encode(big_photo()).decode(),
-    }  # fmt: skip
+        "resident_code": CODE,
+        "name": "佐藤 太郎",
+        "date_of_birth": DOB.isoformat(),
+        "sex": "1",
+        "address": "東京都千代田区千代田2-2",
+        "photo_base64": base64.b64encode(big_photo()).decode(),
+    }
     body.update(over)
     return body
 

@@ -139,13 +139,27 @@ def application_photo(platform, person: Person, card_id: str, photo: bytes) -> N
     with platform.db.session() as s:
         s.add(
             CardApplication(
-                application_id=f"A{card_id}", channel="counter", requester=f"municipality:{MUNICIPALITY}", digest="0" * 64,
-                resident_code=person.resident_code, municipality_code=MUNICIPALITY, reason="new", name=person.basic4.name,
-                date_of_birth=person.basic4.date_of_birth, sex=person.basic4.sex.value, address=person.basic4.address, photo=photo,
-                status="in-production", defects="[]", received_at=now, received_on=now.date(), due_on=now.date(), card_id=card_id,
+                application_id=f"A{card_id}",
+                channel="counter",
+                requester=f"municipality:{MUNICIPALITY}",
+                digest="0" * 64,
+                resident_code=person.resident_code,
+                municipality_code=MUNICIPALITY,
+                reason="new",
+                name=person.basic4.name,
+                date_of_birth=person.basic4.date_of_birth,
+                sex=person.basic4.sex.value,
+                address=person.basic4.address,
+                photo=photo,
+                status="in-production",
+                defects="[]",
+                received_at=now,
+                received_on=now.date(),
+                due_on=now.date(),
+                card_id=card_id,
                 updated_at=now,
             )
-        )  # fmt: skip
+        )
 
 
 def portrait_jpeg(size: tuple[int, int] = (600, 800)) -> bytes:

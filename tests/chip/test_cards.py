@@ -142,8 +142,11 @@ def test_counters_persist_across_removal_and_reinsertion_until_the_counter_reset
     assert actors == {"counter:131016"}
     assert all("4321" not in json.dumps(d) and AUTH_PIN not in json.dumps(d) for d in details)  # no PIN in the log
     assert [a for a in audit_actions(platform, info.card_id) if a.startswith("card.pin")] == [
-        "card.pin.blocked", "card.pin.unblocked", "card.pin.blocked", "card.pin.reset",
-    ]  # fmt: skip
+        "card.pin.blocked",
+        "card.pin.unblocked",
+        "card.pin.blocked",
+        "card.pin.reset",
+    ]
 
 
 def test_reset_pin_refusals(cards, person, demo_pins):

@@ -15,11 +15,25 @@ from myna.chip.engine import FACE_AID, JPKI_AID, Card
 
 # Every status word the engine may answer with (SPEC §7 and ISO 7816-4); 63 Cx for x = 0..5.
 ALLOWED_SW = {
-    apdu.OK, apdu.END_OF_FILE, apdu.WRONG_LENGTH, apdu.LOGICAL_CHANNEL_NOT_SUPPORTED, apdu.SECURE_MESSAGING_NOT_SUPPORTED,
-    apdu.CHAINING_NOT_SUPPORTED, apdu.INCOMPATIBLE_FILE, apdu.SECURITY_NOT_SATISFIED, apdu.PIN_BLOCKED,
-    apdu.CONDITIONS_NOT_SATISFIED, apdu.NO_CURRENT_EF, apdu.WRONG_DATA, apdu.FILE_NOT_FOUND, apdu.WRONG_P1P2,
-    apdu.REFERENCE_NOT_FOUND, apdu.WRONG_PARAMETERS, apdu.INS_NOT_SUPPORTED, apdu.CLA_NOT_SUPPORTED,
-} | {0x63C0 | n for n in range(6)}  # fmt: skip
+    apdu.OK,
+    apdu.END_OF_FILE,
+    apdu.WRONG_LENGTH,
+    apdu.LOGICAL_CHANNEL_NOT_SUPPORTED,
+    apdu.SECURE_MESSAGING_NOT_SUPPORTED,
+    apdu.CHAINING_NOT_SUPPORTED,
+    apdu.INCOMPATIBLE_FILE,
+    apdu.SECURITY_NOT_SATISFIED,
+    apdu.PIN_BLOCKED,
+    apdu.CONDITIONS_NOT_SATISFIED,
+    apdu.NO_CURRENT_EF,
+    apdu.WRONG_DATA,
+    apdu.FILE_NOT_FOUND,
+    apdu.WRONG_P1P2,
+    apdu.REFERENCE_NOT_FOUND,
+    apdu.WRONG_PARAMETERS,
+    apdu.INS_NOT_SUPPORTED,
+    apdu.CLA_NOT_SUPPORTED,
+} | {0x63C0 | n for n in range(6)}
 
 WINDOW = 20  # bytes: a leak of any 20-byte piece of a secret is caught
 

@@ -121,8 +121,12 @@ def front(request, setup: Setup):
     with open(log, "wb") as f:
         proc = subprocess.Popen(
             [sys.executable, "-m", "myna.cli", "validity", "serve", "--centre", "interop", "--port", str(port), "--interval", "0.1"],
-            env=setup.live.env, cwd=setup.live.tmp, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            env=setup.live.env,
+            cwd=setup.live.tmp,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}/ocsp/card-auth"
         deadline = time.monotonic() + 30

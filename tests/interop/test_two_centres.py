@@ -115,12 +115,28 @@ def centres(live: Live, tmp_path: Path):
         with open(log, "wb") as f:
             proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "myna.cli", "validity", "serve",
-                    "--centre", name, "--port", str(port), "--source", source or live.base_url,
-                    "--max-lag", str(MAX_LAG), "--interval", str(INTERVAL),
+                    sys.executable,
+                    "-m",
+                    "myna.cli",
+                    "validity",
+                    "serve",
+                    "--centre",
+                    name,
+                    "--port",
+                    str(port),
+                    "--source",
+                    source or live.base_url,
+                    "--max-lag",
+                    str(MAX_LAG),
+                    "--interval",
+                    str(INTERVAL),
                 ],
-                env=env, cwd=site, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                env=env,
+                cwd=site,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         c = Centre(name, port, proc, log)
         started.append(c)
         deadline = time.monotonic() + CENTRE_START_TIMEOUT_S

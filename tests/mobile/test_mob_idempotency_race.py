@@ -48,7 +48,10 @@ def test_r_ra_3_mobile_different_keys_for_one_application_own_certificate_or_409
             app = service.apply(doc, holder.sign(doc))
             se = SoftwareSecureElement()
             keys = [se.generate(f"phone-{i}", KeyAlgorithm.EC_P256) for i in range(THREADS)]
-            bodies = [{"public_key": k.decode(), "proof": b64(se.sign(f"phone-{i}", proof_message(app.id, app.challenge)))} for i, k in enumerate(keys)]
+            bodies = [
+                {"public_key": k.decode(), "proof": b64(se.sign(f"phone-{i}", proof_message(app.id, app.challenge)))}
+                for i, k in enumerate(keys)
+            ]
             got = together(url, [lambda c, b=b: c.post(f"/api/v1/mobile/applications/{app.id}/certificate", json=b) for b in bodies])
             winners = set()
             for key, r in zip(keys, got, strict=True):

@@ -36,5 +36,11 @@ def test_r_ra_1_card_basic4_no_longer_the_registers_gives_no_mobile_certificate(
     with pytest.raises(DiffersFromRegister, match="basic4.address"):
         phone_apply_and_issue(platform, holder)
     with platform.db.session() as s:
-        kinds = set(s.scalars(m.Certificate.__table__.select().with_only_columns(m.Certificate.kind).where(m.Certificate.resident_code == holder.resident_code)))
+        kinds = set(
+            s.scalars(
+                m.Certificate.__table__.select()
+                .with_only_columns(m.Certificate.kind)
+                .where(m.Certificate.resident_code == holder.resident_code)
+            )
+        )
     assert "mobile-sign" not in kinds

@@ -250,7 +250,12 @@ def test_R_NUM_1_ff3_1_permutes_the_whole_six_digit_domain():
 
 @pytest.mark.parametrize(
     "key, tweak, n, error",
-    [(bytes(15), bytes(7), 11, "16, 24 or 32"), (bytes(16), bytes(8), 11, "7 bytes"), (bytes(16), bytes(7), 5, "6 to 18"), (bytes(16), bytes(7), 19, "6 to 18")],
+    [
+        (bytes(15), bytes(7), 11, "16, 24 or 32"),
+        (bytes(16), bytes(8), 11, "7 bytes"),
+        (bytes(16), bytes(7), 5, "6 to 18"),
+        (bytes(16), bytes(7), 19, "6 to 18"),
+    ],
 )
 def test_ff3_1_refuses_what_it_cannot_do(key, tweak, n, error):
     with pytest.raises(ValueError, match=error):
@@ -320,7 +325,9 @@ def test_R_NUM_1_key_file_is_created_once_with_mode_0600(tmp_path, monkeypatch):
     assert load_or_create(tmp_path / "other") != key
 
 
-@pytest.mark.parametrize("value, ok", [(KEY_A.hex(), True), (KEY_A.hex().upper(), True), ("zz" * 32, False), ("ab" * 16, False), ("abc", False)])
+@pytest.mark.parametrize(
+    "value, ok", [(KEY_A.hex(), True), (KEY_A.hex().upper(), True), ("zz" * 32, False), ("ab" * 16, False), ("abc", False)]
+)
 def test_R_NUM_1_key_from_the_environment(tmp_path, monkeypatch, value, ok):
     monkeypatch.setenv("MYNA_NUMBERING_KEY", value)
     if ok:
@@ -338,7 +345,9 @@ CHIYODA, SHINJUKU = "131016", "131041"
 
 def _born(reg: Registry, code: str, municipality: str = CHIYODA, event_id: str | None = None):
     b4 = Basic4("山田 陽菜", dt.date(2026, 3, 1), Sex.FEMALE, "東京都千代田区千代田1-1")
-    return reg.submit(ChangeEvent(event_id or f"birth-{code}", EventType.BIRTH, code, municipality, b4.date_of_birth, basic4=b4), actor="test")
+    return reg.submit(
+        ChangeEvent(event_id or f"birth-{code}", EventType.BIRTH, code, municipality, b4.date_of_birth, basic4=b4), actor="test"
+    )
 
 
 @pytest.fixture
@@ -355,7 +364,9 @@ def _numbers_table(platform) -> dict[str, tuple]:
     from myna.store import models as m
 
     with platform.db.session() as s:
-        return {n.number: (n.resident_code, n.generation, n.retired_at is not None, n.retired_reason) for n in s.scalars(select(m.IssuedNumber))}
+        return {
+            n.number: (n.resident_code, n.generation, n.retired_at is not None, n.retired_reason) for n in s.scalars(select(m.IssuedNumber))
+        }
 
 
 def test_R_NUM_1_a_new_record_gets_the_keyed_number(platform, reg):
@@ -585,7 +596,9 @@ def test_R_NUM_1_leak_bounds_pass_for_the_real_generator():
     assert _leak_stats(_real, FAST_CODES).problems() == []
 
 
-@pytest.mark.parametrize("broken", [_identity, _offset, _digit_substitution, _digit_shuffle, _half_feistel, _keyless], ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "broken", [_identity, _offset, _digit_substitution, _digit_shuffle, _half_feistel, _keyless], ids=lambda f: f.__name__.strip("_")
+)
 def test_R_NUM_1_leak_bounds_fail_for_broken_generators(broken):
     """The same bounds, on the same 200,000 codes, catch each deliberately broken
     generator: they would catch a real leak."""

@@ -207,8 +207,9 @@ def test_full_crl_round_trips_through_cryptography(ca: CA) -> None:
 
 
 def test_delta_crl_extensions(ca: CA) -> None:
-    params = _params(ca, crl_number=43, delta_base_crl_number=42, freshest_crl_url=None,
-                     only_contains_user_certs=False, only_contains_ca_certs=True)
+    params = _params(
+        ca, crl_number=43, delta_base_crl_number=42, freshest_crl_url=None, only_contains_user_certs=False, only_contains_ca_certs=True
+    )
     der = build_crl(params, _entries(ENTRIES[:3]), ca.signer, ca.algorithm)
     crl = x509.load_der_x509_crl(der)
     assert crl.is_signature_valid(ca.key.public_key())
@@ -291,9 +292,7 @@ def test_reason_extension_bytes() -> None:
     der = encode_entry(1, datetime(2030, 1, 1, tzinfo=UTC), R.key_compromise)
     # Extensions SEQUENCE { Extension SEQUENCE { OID 2.5.29.21, OCTET STRING { ENUMERATED 1 } } }
     assert der.endswith(bytes.fromhex("300c300a0603551d1504030a0101"))
-    assert encode_entry(1, datetime(2030, 1, 1, tzinfo=UTC), R.unspecified) == encode_entry(
-        1, datetime(2030, 1, 1, tzinfo=UTC), None
-    )
+    assert encode_entry(1, datetime(2030, 1, 1, tzinfo=UTC), R.unspecified) == encode_entry(1, datetime(2030, 1, 1, tzinfo=UTC), None)
 
 
 def test_encode_entry_rejects_bad_input() -> None:
@@ -385,15 +384,11 @@ def _leaf(ca: CA, serial: int) -> x509.Certificate:
         .not_valid_before(NOW - timedelta(days=1))
         .not_valid_after(NOW + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier(ca.ski, None, None), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier(ca.ski, None, None), critical=False)
         # openssl only applies a CRL carrying an issuingDistributionPoint to
         # certificates whose cRLDistributionPoints names the same point.
         .add_extension(
-            x509.CRLDistributionPoints(
-                [x509.DistributionPoint([x509.UniformResourceIdentifier(IDP_URL)], None, None, None)]
-            ),
+            x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(IDP_URL)], None, None, None)]),
             critical=False,
         )
         .sign(ca.key, hashes.SHA256())

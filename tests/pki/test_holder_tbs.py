@@ -48,7 +48,9 @@ def _templated(kind, key, subject_id, serial, not_before, not_after, basic4) -> 
     return holder_tbs.template(kind, ca, URLS.base, "card-sign").tbs(serial, not_before, not_after, subject_id, spki_der(key), basic4)
 
 
-texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FFF, exclude_categories=("Cs",)), min_size=1, max_size=120).filter(str.strip)
+texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FFF, exclude_categories=("Cs",)), min_size=1, max_size=120).filter(
+    str.strip
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -65,9 +67,15 @@ texts = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x9FFF, exclude_
     dob=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2026, 1, 1)),
     sex=st.sampled_from(list(Sex)),
 )
-def test_template_equals_the_reference_profile_byte_for_byte_R_CERT_1(kind, rsa_holder, serial, not_before, days, subject_id, name, address, alt, dob, sex):
+def test_template_equals_the_reference_profile_byte_for_byte_R_CERT_1(
+    kind, rsa_holder, serial, not_before, days, subject_id, name, address, alt, dob, sex
+):
     key = _holder_keys()[rsa_holder]
-    basic4 = Basic4(name * 3, dob, sex, address * 3, name_alt=name if alt else None, address_alt=address if alt else None) if kind.is_signature else None
+    basic4 = (
+        Basic4(name * 3, dob, sex, address * 3, name_alt=name if alt else None, address_alt=address if alt else None)
+        if kind.is_signature
+        else None
+    )
     not_after = not_before + dt.timedelta(days=days)
     args = (kind, key, subject_id, serial, not_before, not_after, basic4)
     assert _templated(*args) == _reference(*args)
@@ -77,14 +85,22 @@ def test_the_signed_template_is_a_valid_certificate_with_the_profile():
     ca_key, ca = _ca()
     key = _holder_keys()[0]
     b4 = Basic4("山田 花子", dt.date(1990, 1, 2), Sex.FEMALE, "東京都千代田区千代田1-1")
-    tbs = holder_tbs.template(CertKind.CARD_SIGN, ca, URLS.base, "card-sign").tbs(123456789, NOW, NOW + dt.timedelta(days=100), "0" * 24, spki_der(key), b4)
+    tbs = holder_tbs.template(CertKind.CARD_SIGN, ca, URLS.base, "card-sign").tbs(
+        123456789, NOW, NOW + dt.timedelta(days=100), "0" * 24, spki_der(key), b4
+    )
     der = assemble(tbs, SignatureAlgorithm.SHA256_WITH_RSA, ca_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256()))
     cert = x509.load_der_x509_certificate(der)
     cert.verify_directly_issued_by(ca)
     assert cert.serial_number == 123456789 and cert.public_key() == key
     assert cert.not_valid_before_utc == NOW.replace(microsecond=0)  # seconds only, as RFC 5280 wants
     read = Basic4.from_certificate(cert)  # the alternates default to the plain texts
-    assert (read.name, read.date_of_birth, read.sex, read.address, read.name_alt) == (b4.name, b4.date_of_birth, b4.sex, b4.address, b4.name)
+    assert (read.name, read.date_of_birth, read.sex, read.address, read.name_alt) == (
+        b4.name,
+        b4.date_of_birth,
+        b4.sex,
+        b4.address,
+        b4.name,
+    )
     ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert ski == x509.SubjectKeyIdentifier.from_public_key(key)
 

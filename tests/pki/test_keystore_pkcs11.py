@@ -199,10 +199,20 @@ def test_cryptographys_own_builders_sign_a_certificate_and_a_crl_with_a_token_ke
     assert crl.is_signature_valid(public)
     assert crl.get_revoked_certificate_by_serial_number(4242).revocation_date_utc == NOW
     # The signer's single-certificate path is that builder too.
-    assert sign_certificate(x509.CertificateBuilder(
-        issuer_name=NAME, subject_name=NAME, public_key=public, serial_number=7,
-        not_valid_before=NOW, not_valid_after=NOW + dt.timedelta(days=1),
-    ), key).signature_algorithm_oid == oid
+    assert (
+        sign_certificate(
+            x509.CertificateBuilder(
+                issuer_name=NAME,
+                subject_name=NAME,
+                public_key=public,
+                serial_number=7,
+                not_valid_before=NOW,
+                not_valid_after=NOW + dt.timedelta(days=1),
+            ),
+            key,
+        ).signature_algorithm_oid
+        == oid
+    )
 
 
 @pytest.mark.parametrize("algorithm", [KeyAlgorithm.RSA_2048, KeyAlgorithm.EC_P256])

@@ -131,7 +131,9 @@ def test_rsa_modulus_with_small_factor_is_refused():
         parse_public_key(key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"\x30\x03\x02\x01\x01"])
+@pytest.mark.parametrize(
+    "data", [b"", b"garbage", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"\x30\x03\x02\x01\x01"]
+)
 def test_malformed_keys_are_refused(data):
     with pytest.raises(MalformedKey):
         parse_public_key(data)

@@ -41,19 +41,32 @@ def registry(platform) -> Registry:
 
 
 def ev(event_id: str, type_: str | EventType, code: str, municipality: str, effective: dt.date, **fields) -> ChangeEvent:
-    return ChangeEvent(event_id=event_id, type=EventType(type_), resident_code=code, municipality_code=municipality, effective_date=effective, **fields)
+    return ChangeEvent(
+        event_id=event_id, type=EventType(type_), resident_code=code, municipality_code=municipality, effective_date=effective, **fields
+    )
 
 
-def register(reg: Registry, code: str, municipality: str = CHIYODA, effective: dt.date = dt.date(2026, 1, 5), b4: Basic4 | None = None, event_id: str | None = None):
+def register(
+    reg: Registry,
+    code: str,
+    municipality: str = CHIYODA,
+    effective: dt.date = dt.date(2026, 1, 5),
+    b4: Basic4 | None = None,
+    event_id: str | None = None,
+):
     """Put ``code`` on the register: a move-in from abroad (a record that did not exist)."""
     b4 = b4 or basic4()
-    return reg.submit(ev(event_id or f"register-{code}", "move-in", code, municipality, effective, basic4=b4, address=b4.address), actor="test")
+    return reg.submit(
+        ev(event_id or f"register-{code}", "move-in", code, municipality, effective, basic4=b4, address=b4.address), actor="test"
+    )
 
 
 def issue(platform, kind: str, code: str, municipality: str = CHIYODA, b4: Basic4 | None = None) -> int:
     """Issue as J-LIS for a resident on the register. The certificate carries the record's
     basic 4 information (R-RA-1); ``b4``, if given, is stated in the request too."""
-    over = dict(resident_code=code, municipality_code=municipality, date_of_birth=b4.date_of_birth if b4 else None, public_key=ec_public_pem())
+    over = dict(
+        resident_code=code, municipality_code=municipality, date_of_birth=b4.date_of_birth if b4 else None, public_key=ec_public_pem()
+    )
     if kind.endswith("sign"):
         over.update(basic4=b4, allow_minor_signature=True)
     return IssuanceService(platform).issue(issue_request(kind, **over), actor="test").serial

@@ -64,7 +64,9 @@ EVENTS_BY_ANOTHER_MUNICIPALITY = [
 ]
 
 
-@pytest.mark.parametrize("type_, fields", EVENTS_BY_ANOTHER_MUNICIPALITY, ids=[f"{t}-{i}" for i, (t, _) in enumerate(EVENTS_BY_ANOTHER_MUNICIPALITY)])
+@pytest.mark.parametrize(
+    "type_, fields", EVENTS_BY_ANOTHER_MUNICIPALITY, ids=[f"{t}-{i}" for i, (t, _) in enumerate(EVENTS_BY_ANOTHER_MUNICIPALITY)]
+)
 def test_R_RES_1_municipality_cannot_change_another_municipalitys_resident(api, platform, resident, type_, fields):
     before = table_counts(platform)
     record = api.get(f"/api/v1/residents/{R}", headers=api.headers_for("operator")).json()
@@ -105,7 +107,11 @@ def test_R_REV_2_R_REV_8_destination_completes_the_move_and_takes_the_record_ove
 
     record = api.get(f"/api/v1/residents/{R}", headers=api.headers_for("shinjuku")).json()
     assert record["municipality_code"] == SHINJUKU and record["address"] == "東京都新宿区西新宿2-8-1"
-    assert [(h["event_id"], h["municipality_code"]) for h in record["history"]] == [("reg-1", CHIYODA), ("pmo-1", CHIYODA), ("mi-1", SHINJUKU)]
+    assert [(h["event_id"], h["municipality_code"]) for h in record["history"]] == [
+        ("reg-1", CHIYODA),
+        ("pmo-1", CHIYODA),
+        ("mi-1", SHINJUKU),
+    ]
     # The origin has lost it: reading and changing are 404 now.
     assert api.get(f"/api/v1/residents/{R}", headers=api.headers_for("chiyoda")).status_code == 404
     before = table_counts(platform)

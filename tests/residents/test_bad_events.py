@@ -25,10 +25,25 @@ LAST = "2026-02-01"  # R's last applied event
 def world(api, platform):
     """R: on Chiyoda's register, renamed on 2026-02-01, holding card-sign and card-auth.
     DEAD: died on 2026-02-01."""
-    assert post_event(api, "chiyoda", "reg-1", "move-in", R, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1").status_code == 201
+    assert (
+        post_event(api, "chiyoda", "reg-1", "move-in", R, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1").status_code
+        == 201
+    )
     assert post_event(api, "chiyoda", "nc-1", "name-change", R, LAST, name="鈴木 花子").status_code == 201
     certs = issue_holder(platform, R, kinds=("card-sign", "card-auth"))
-    assert post_event(api, "chiyoda", "reg-2", "move-in", DEAD, "2026-01-05", basic4=basic4_json("田中 太郎", sex="1"), address="東京都千代田区千代田1-2").status_code == 201
+    assert (
+        post_event(
+            api,
+            "chiyoda",
+            "reg-2",
+            "move-in",
+            DEAD,
+            "2026-01-05",
+            basic4=basic4_json("田中 太郎", sex="1"),
+            address="東京都千代田区千代田1-2",
+        ).status_code
+        == 201
+    )
     assert post_event(api, "chiyoda", "death-2", "death", DEAD, LAST).status_code == 201
     return certs
 
@@ -49,7 +64,14 @@ def refused(api, platform, certs, response, status: int, code: str, *needles: st
 
 
 def raw(**fields) -> dict:
-    return {"event_id": "bad-1", "type": "address-change", "resident_code": R, "effective_date": "2026-03-01", "address": "東京都千代田区永田町1-7-1", **fields}
+    return {
+        "event_id": "bad-1",
+        "type": "address-change",
+        "resident_code": R,
+        "effective_date": "2026-03-01",
+        "address": "東京都千代田区永田町1-7-1",
+        **fields,
+    }
 
 
 MALFORMED = [
@@ -75,9 +97,17 @@ MALFORMED = [
     ("correction-bad-sex-code", raw(type="correction", address=None, sex="9"), ["sex"]),
     ("deletion-without-reason", raw(type="deletion"), ["reason"]),
     ("birth-without-basic4", raw(type="birth", resident_code="22000000077", effective_date="2026-03-01"), ["basic4"]),
-    ("birth-dated-not-on-the-birthday", raw(type="birth", resident_code="22000000077", basic4=basic4_json(dob="2026-02-28")), ["date of birth"]),
+    (
+        "birth-dated-not-on-the-birthday",
+        raw(type="birth", resident_code="22000000077", basic4=basic4_json(dob="2026-02-28")),
+        ["date of birth"],
+    ),
     ("move-in-from-abroad-without-basic4", raw(type="move-in", resident_code="22000000077"), ["basic4"]),
-    ("basic4-born-before-meiji", raw(type="move-in", resident_code="22000000077", basic4=basic4_json(dob="1850-01-01")), ["Meiji", "impossible-date"]),
+    (
+        "basic4-born-before-meiji",
+        raw(type="move-in", resident_code="22000000077", basic4=basic4_json(dob="1850-01-01")),
+        ["Meiji", "impossible-date"],
+    ),
     ("basic4-empty-name", raw(type="move-in", resident_code="22000000077", basic4=basic4_json(name=" ")), ["name"]),
     ("name-too-long", raw(type="name-change", address=None, name="あ" * 257), ["name"]),
     ("not-an-object", ["death"], []),
@@ -147,7 +177,11 @@ def test_impossible_events_are_409_invalid_transition(api, platform, world, who,
 def test_impossible_events_while_moving_out_are_409_invalid_transition(api, platform, world):
     assert post_event(api, "chiyoda", "pmo", "planned-move-out", R, "2026-03-01", planned_date="2026-03-10").status_code == 201
     before = snapshot(api, platform)
-    for type_, fields in [("planned-move-out", {"planned_date": "2026-03-12"}), ("address-change", {"address": "x"}), ("move-in", {"address": "x"})]:
+    for type_, fields in [
+        ("planned-move-out", {"planned_date": "2026-03-12"}),
+        ("address-change", {"address": "x"}),
+        ("move-in", {"address": "x"}),
+    ]:
         r = post_event(api, "chiyoda", f"bad-{type_}", type_, R, "2026-03-02", **fields)
         assert r.status_code == 409 and r.json()["error"] == "invalid-transition", r.text
     assert "municipality is an address change" in r.json()["message"]  # a move-in from where R is moving out

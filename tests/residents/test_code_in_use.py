@@ -12,7 +12,14 @@ B4 = {"name": "山田 花子", "date_of_birth": "2026-03-01", "sex": "2", "addre
 
 
 def event(n: str, kind: str, code: str, **over) -> dict:
-    body = {"event_id": f"{kind}-{code}-{n}", "type": kind, "resident_code": code, "effective_date": "2026-03-01", "basic4": B4, "address": B4["address"]}
+    body = {
+        "event_id": f"{kind}-{code}-{n}",
+        "type": kind,
+        "resident_code": code,
+        "effective_date": "2026-03-01",
+        "basic4": B4,
+        "address": B4["address"],
+    }
     body.update(over)
     return body
 
@@ -24,14 +31,20 @@ def post(api, who: str, body: dict):
 def test_r_ra_2_a_birth_or_move_in_with_a_code_in_use_elsewhere_answers_as_for_ones_own(api):
     assert post(api, "shinjuku", event("0", "birth", THEIRS)).status_code == 201
     assert post(api, "shinjuku", event("0", "birth", GONE)).status_code == 201
-    assert post(api, "shinjuku", {"event_id": "death-0", "type": "death", "resident_code": GONE, "effective_date": "2026-03-02"}).status_code == 201
+    assert (
+        post(api, "shinjuku", {"event_id": "death-0", "type": "death", "resident_code": GONE, "effective_date": "2026-03-02"}).status_code
+        == 201
+    )
     for kind in ("birth", "move-in"):
         theirs = post(api, "chiyoda", event("1", kind, THEIRS))
         assert theirs.status_code == 409 and theirs.json()["error"] == "resident-code-in-use", theirs.text
         assert "131041" not in theirs.text and "131016" not in theirs.text
         # The same for a resident elsewhere who died: nothing of the record shows through.
         dead = post(api, "chiyoda", event("1", kind, GONE))
-        assert (dead.status_code, dead.json()["message"].replace(GONE, "<code>")) == (409, theirs.json()["message"].replace(THEIRS, "<code>"))
+        assert (dead.status_code, dead.json()["message"].replace(GONE, "<code>")) == (
+            409,
+            theirs.json()["message"].replace(THEIRS, "<code>"),
+        )
         # A malformed event: the same 422 as for an unused code, before anything about the code.
         bad = {"basic4": {**B4, "date_of_birth": "2026-02-01"}} if kind == "birth" else {"basic4": None}
         unused, used = post(api, "chiyoda", event("2", kind, UNUSED, **bad)), post(api, "chiyoda", event("2", kind, THEIRS, **bad))

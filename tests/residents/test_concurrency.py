@@ -41,7 +41,12 @@ def record(base: str, headers: dict, code: str) -> dict:
 
 
 def register(base: str, headers: dict, code: str) -> dict:
-    r = httpx.post(base + EVENTS, json=event(f"reg-{code}", "move-in", code, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1"), headers=headers, timeout=30)
+    r = httpx.post(
+        base + EVENTS,
+        json=event(f"reg-{code}", "move-in", code, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1"),
+        headers=headers,
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     return record(base, headers, code)
 
@@ -56,7 +61,10 @@ def test_R_RA_4_death_and_planned_move_out_together_never_leave_the_dead_moving_
         death, pmo = post_together(
             base,
             chiyoda,
-            [event(f"death-{trial}", "death", code, "2026-03-01"), event(f"pmo-{trial}", "planned-move-out", code, "2026-03-01", planned_date="2026-03-20")],
+            [
+                event(f"death-{trial}", "death", code, "2026-03-01"),
+                event(f"pmo-{trial}", "planned-move-out", code, "2026-03-01", planned_date="2026-03-20"),
+            ],
         )
         outcomes.append((death.status_code, pmo.status_code))
         after = record(base, operator, code)
@@ -68,10 +76,17 @@ def test_R_RA_4_death_and_planned_move_out_together_never_leave_the_dead_moving_
             assert pmo.json()["error"] == "invalid-transition", pmo.text
         assert after["status"] == "deleted", f"trial {trial}: the record ends {after['status']} after a death ({outcomes[-1]})"
         applied = sum(r.status_code == 201 for r in (death, pmo))
-        assert after["version"] == before["version"] + applied, f"trial {trial}: version {before['version']} -> {after['version']} for {applied} events"
+        assert after["version"] == before["version"] + applied, (
+            f"trial {trial}: version {before['version']} -> {after['version']} for {applied} events"
+        )
         assert [h["type"] for h in after["history"]][1:] == (["planned-move-out", "death"] if applied == 2 else ["death"])
         # The destination's move-in never reactivates the dead.
-        late = httpx.post(base + EVENTS, json=event(f"in-{trial}", "move-in", code, "2026-03-25", basic4=basic4_json(), address="東京都新宿区西新宿2-8-1"), headers=shinjuku, timeout=30)
+        late = httpx.post(
+            base + EVENTS,
+            json=event(f"in-{trial}", "move-in", code, "2026-03-25", basic4=basic4_json(), address="東京都新宿区西新宿2-8-1"),
+            headers=shinjuku,
+            timeout=30,
+        )
         assert late.status_code in (404, 409), late.text
         assert record(base, operator, code)["status"] == "deleted"
 
@@ -84,7 +99,9 @@ def test_R_RA_4_n_events_together_raise_the_version_by_exactly_the_number_applie
         code = f"3200000{trial:04d}"
         before = register(base, chiyoda, code)
         names = [f"改名 {trial}-{i}" for i in range(n)]
-        answers = post_together(base, chiyoda, [event(f"nc-{trial}-{i}", "name-change", code, "2026-03-01", name=names[i]) for i in range(n)])
+        answers = post_together(
+            base, chiyoda, [event(f"nc-{trial}-{i}", "name-change", code, "2026-03-01", name=names[i]) for i in range(n)]
+        )
         assert all(a.status_code == 201 for a in answers), [a.text for a in answers if a.status_code != 201]
         after = record(base, chiyoda, code)
         assert after["version"] == before["version"] + n
@@ -129,7 +146,9 @@ def test_R_RA_3_one_event_id_posted_together_is_applied_once(live_api, same_body
     for trial in range(5):
         code = f"34{int(same_body)}0000{trial:04d}"
         before = register(base, chiyoda, code)
-        bodies = [event(f"same-{trial}", "name-change", code, "2026-03-01", name="鈴木 花子" if same_body else f"改名 {i}") for i in range(n)]
+        bodies = [
+            event(f"same-{trial}", "name-change", code, "2026-03-01", name="鈴木 花子" if same_body else f"改名 {i}") for i in range(n)
+        ]
         answers = post_together(base, chiyoda, bodies)
         statuses = sorted(a.status_code for a in answers)
         assert statuses.count(201) == 1, statuses

@@ -38,7 +38,10 @@ def record(api, code: str = R) -> dict:
 @pytest.fixture
 def holder(api, platform):
     """R on Chiyoda's register since 2026-01-05, with card-sign and card-auth."""
-    assert post_event(api, "chiyoda", "reg-1", "move-in", R, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1").status_code == 201
+    assert (
+        post_event(api, "chiyoda", "reg-1", "move-in", R, "2026-01-05", basic4=basic4_json(), address="東京都千代田区千代田1-1").status_code
+        == 201
+    )
     return issue_holder(platform, R, kinds=("card-sign", "card-auth"))
 
 
@@ -68,15 +71,42 @@ def test_R_RA_5_a_planned_move_out_at_most_one_year_ahead(api, platform, holder)
 @pytest.mark.parametrize(
     "type_, code, effective, fields, needles",
     [
-        pytest.param("move-in", "23000000009", "1867-12-31", {"basic4": basic4_json(dob="1990-06-15")}, ["1867-12-31", "1868-01-01"], id="event-before-1868"),
-        pytest.param("move-in", "23000000009", "2026-03-01", {"basic4": basic4_json(dob="2026-03-02")}, ["date_of_birth", "after"], id="born-after-the-move-in"),
-        pytest.param("correction", R, "2026-03-01", {"date_of_birth": "2026-03-02"}, ["date_of_birth", "after"], id="corrected-birth-after-the-event"),
-        pytest.param("correction", R, "2026-03-01", {"date_of_birth": "1850-01-01"}, ["date_of_birth", "Meiji"], id="corrected-birth-before-meiji"),
+        pytest.param(
+            "move-in",
+            "23000000009",
+            "1867-12-31",
+            {"basic4": basic4_json(dob="1990-06-15")},
+            ["1867-12-31", "1868-01-01"],
+            id="event-before-1868",
+        ),
+        pytest.param(
+            "move-in",
+            "23000000009",
+            "2026-03-01",
+            {"basic4": basic4_json(dob="2026-03-02")},
+            ["date_of_birth", "after"],
+            id="born-after-the-move-in",
+        ),
+        pytest.param(
+            "correction", R, "2026-03-01", {"date_of_birth": "2026-03-02"}, ["date_of_birth", "after"], id="corrected-birth-after-the-event"
+        ),
+        pytest.param(
+            "correction", R, "2026-03-01", {"date_of_birth": "1850-01-01"}, ["date_of_birth", "Meiji"], id="corrected-birth-before-meiji"
+        ),
     ],
 )
 def test_R_RA_5_event_dates_out_of_bounds_are_422(api, platform, holder, type_, code, effective, fields, needles):
     before = (table_counts(platform), record(api))
-    r = post_event(api, "chiyoda", "bounds-1", type_, code, effective, **({"address": "東京都千代田区千代田1-1"} if type_ == "move-in" else {}), **fields)
+    r = post_event(
+        api,
+        "chiyoda",
+        "bounds-1",
+        type_,
+        code,
+        effective,
+        **({"address": "東京都千代田区千代田1-1"} if type_ == "move-in" else {}),
+        **fields,
+    )
     refused(api, platform, r, 422, "invalid-input", *needles, before=before)
     assert states(platform, holder) == {"card-sign": "valid", "card-auth": "valid"}
 
@@ -211,7 +241,11 @@ def test_R_REV_3a_only_the_recording_municipality_withdraws_a_planned_move_out(a
 # -- R-REV-2: minor corrections and changes that change nothing ----------------------------------
 
 
-@pytest.mark.parametrize("fields", [{"sex": "1"}, {"date_of_birth": "1990-06-16"}, {"name": "山田 華子", "sex": "1"}], ids=["sex", "date-of-birth", "name-and-sex"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"sex": "1"}, {"date_of_birth": "1990-06-16"}, {"name": "山田 華子", "sex": "1"}],
+    ids=["sex", "date-of-birth", "name-and-sex"],
+)
 def test_R_REV_2_a_correction_of_sex_or_date_of_birth_is_never_minor(api, platform, holder, fields):
     before = (table_counts(platform), record(api))
     r = post_event(api, "chiyoda", "fix-1", "correction", R, "2026-03-01", minor=True, **fields)

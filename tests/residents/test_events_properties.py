@@ -110,7 +110,9 @@ def event_for(draw, state: Resident | None, n: int) -> ChangeEvent:
     fields: dict = {}
     if t is T.BIRTH:
         effective = DOB if state is None and draw(st.booleans()) else effective
-        fields["basic4"] = None if missing else Basic4(draw(st.sampled_from(NAMES)), effective, Sex.FEMALE, draw(st.sampled_from(ADDRESSES)))
+        fields["basic4"] = (
+            None if missing else Basic4(draw(st.sampled_from(NAMES)), effective, Sex.FEMALE, draw(st.sampled_from(ADDRESSES)))
+        )
     elif t is T.MOVE_IN:
         address = draw(st.sampled_from(ADDRESSES))
         fields["address"] = None if missing else address
@@ -118,7 +120,9 @@ def event_for(draw, state: Resident | None, n: int) -> ChangeEvent:
             fields["basic4"] = Basic4(draw(st.sampled_from(NAMES)), DOB, Sex.FEMALE, address)
     elif t is T.PLANNED_MOVE_OUT:
         # Within the year R-RA-5 allows, and sometimes past it.
-        fields["planned_date"] = None if missing else effective + dt.timedelta(days=draw(st.one_of(st.integers(0, 60), st.integers(0, 400))))
+        fields["planned_date"] = (
+            None if missing else effective + dt.timedelta(days=draw(st.one_of(st.integers(0, 60), st.integers(0, 400))))
+        )
     elif t is T.NAME_CHANGE:
         fields["name"] = None if missing else draw(st.sampled_from(NAMES))
     elif t is T.ADDRESS_CHANGE:

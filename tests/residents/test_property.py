@@ -180,7 +180,14 @@ class Model:
         t = e.type.value
         if t in ("birth", "move-in") and e.basic4 is not None and not p.exists:
             b = e.basic4
-            p.name, p.name_alt, p.dob, p.sex, p.address, p.address_alt = b.name, b.name_alt, b.date_of_birth, b.sex, b.address, b.address_alt
+            p.name, p.name_alt, p.dob, p.sex, p.address, p.address_alt = (
+                b.name,
+                b.name_alt,
+                b.date_of_birth,
+                b.sex,
+                b.address,
+                b.address_alt,
+            )
         elif t == "move-in":
             p.address, p.address_alt = e.address or e.basic4.address, e.address_alt
         elif t == "name-change":
@@ -309,7 +316,9 @@ def draw_event(data, model: Model, p: Person, event_id: str, base: dt.date, toda
     if t == "birth":
         fields["basic4"] = basic4("山田 陽菜", date if data.draw(st.integers(0, 9)) else date - dt.timedelta(days=1))
     elif t == "move-in":
-        fields["address"] = data.draw(st.sampled_from(["東京都新宿区西新宿2-8-1", "大阪府大阪市北区中之島1-3-20", "東京都千代田区丸の内1-1"]))
+        fields["address"] = data.draw(
+            st.sampled_from(["東京都新宿区西新宿2-8-1", "大阪府大阪市北区中之島1-3-20", "東京都千代田区丸の内1-1"])
+        )
         if not p.exists:
             fields["basic4"] = basic4("佐藤 蓮", sex=Sex.MALE)
     elif t == "planned-move-out":
@@ -320,7 +329,12 @@ def draw_event(data, model: Model, p: Person, event_id: str, base: dt.date, toda
         fields["address"] = "東京都千代田区永田町1-7-1"
     elif t == "correction":
         what = data.draw(st.sampled_from(["name", "sex", "date_of_birth", "address"]))
-        fields[what] = {"name": "山田 華子", "sex": Sex.UNKNOWN, "date_of_birth": dt.date(1990, 6, 16), "address": "東京都千代田区千代田1-2"}[what]
+        fields[what] = {
+            "name": "山田 華子",
+            "sex": Sex.UNKNOWN,
+            "date_of_birth": dt.date(1990, 6, 16),
+            "address": "東京都千代田区千代田1-2",
+        }[what]
         fields["minor"] = data.draw(st.booleans())
     elif t == "deletion":
         fields["reason"] = "職権消除"
@@ -392,7 +406,15 @@ def test_R_REV_2_3_6_8_valid_certificates_match_the_reference_model(platform, cl
     for i in range(data.draw(st.integers(3, 5), label="residents")):
         p = model.people.setdefault(f"4{n:05d}{i:05d}", Person(f"4{n:05d}{i:05d}"))
         if data.draw(st.integers(0, 4), label=f"{p.code} registered") > 0:
-            e = ChangeEvent(new_id(), EventType.MOVE_IN, p.code, data.draw(st.sampled_from(MUNIS)), base - dt.timedelta(days=60), basic4=basic4(), address=basic4().address)
+            e = ChangeEvent(
+                new_id(),
+                EventType.MOVE_IN,
+                p.code,
+                data.draw(st.sampled_from(MUNIS)),
+                base - dt.timedelta(days=60),
+                basic4=basic4(),
+                address=basic4().address,
+            )
             submitted.append(e)
             submit(platform, reg, model, e, now())
             for kind in ("card-sign", "card-auth") + (("mobile-sign", "mobile-auth") if data.draw(st.booleans()) else ()):

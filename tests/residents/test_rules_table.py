@@ -85,39 +85,65 @@ class Revoke:
 
 # -- the table ------------------------------------------------------------------------
 
+
 def row(id_: str, steps: list, expect: dict[str, str]):
     return pytest.param(steps, expect, id=id_)
 
 
 SCENARIOS = [
     row("R-RES-1-birth-revokes-nothing", [e("birth", D(2026, 3, 30), code=NEW, basic4=basic4("山田 陽菜", D(2026, 3, 30)))], {}),
-    row("R-RES-1-move-in-new-record-revokes-nothing", [e("move-in", D(2026, 3, 30), code=NEW, basic4=basic4("佐藤 蓮"), address="東京都千代田区丸の内1-1")], {}),
+    row(
+        "R-RES-1-move-in-new-record-revokes-nothing",
+        [e("move-in", D(2026, 3, 30), code=NEW, basic4=basic4("佐藤 蓮"), address="東京都千代田区丸の内1-1")],
+        {},
+    ),
     row(
         "R-REV-2-R-REV-8-move-in-completing-a-move-revokes-sign-not-auth",
-        [e("planned-move-out", D(2026, 3, 1), planned_date=D(2026, 3, 10)), e("move-in", D(2026, 3, 12), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
-         Today(D(2026, 6, 1)), RunDue()],
+        [
+            e("planned-move-out", D(2026, 3, 1), planned_date=D(2026, 3, 10)),
+            e("move-in", D(2026, 3, 12), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            Today(D(2026, 6, 1)),
+            RunDue(),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
     row(
         "R-REV-2-move-in-after-the-move-out-deletion-keeps-auth",
-        [e("planned-move-out", D(2026, 3, 1), planned_date=D(2026, 3, 10)), e("move-out", D(2026, 3, 10)),
-         e("move-in", D(2026, 3, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"), Today(D(2026, 6, 1)), RunDue()],
+        [
+            e("planned-move-out", D(2026, 3, 1), planned_date=D(2026, 3, 10)),
+            e("move-out", D(2026, 3, 10)),
+            e("move-in", D(2026, 3, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            Today(D(2026, 6, 1)),
+            RunDue(),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
-    row("R-REV-2-planned-move-out-notice-revokes-nothing", [e("planned-move-out", D(2026, 3, 20), planned_date=D(2026, 3, 25)), RunDue()], {}),
+    row(
+        "R-REV-2-planned-move-out-notice-revokes-nothing",
+        [e("planned-move-out", D(2026, 3, 20), planned_date=D(2026, 3, 25)), RunDue()],
+        {},
+    ),
     row(
         "R-REV-2-move-out-deletion-revokes-sign-R-REV-3-spares-auth",
         [e("planned-move-out", D(2026, 3, 20), planned_date=D(2026, 3, 25)), e("move-out", D(2026, 3, 25)), RunDue()],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
-    row("R-REV-2-R-REV-8-name-change-revokes-sign-not-auth", [e("name-change", D(2026, 3, 1), name="鈴木 花子")], {"card-sign": RC, "mobile-sign": LINKED}),
+    row(
+        "R-REV-2-R-REV-8-name-change-revokes-sign-not-auth",
+        [e("name-change", D(2026, 3, 1), name="鈴木 花子")],
+        {"card-sign": RC, "mobile-sign": LINKED},
+    ),
     row(
         "R-REV-2-R-REV-8-address-change-revokes-sign-not-auth",
         [e("address-change", D(2026, 3, 1), address="東京都千代田区永田町1-7-1")],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
     row("R-REV-2-minor-correction-revokes-nothing", [e("correction", D(2026, 3, 1), name="山田 華子", minor=True)], {}),
-    row("R-REV-2-non-minor-correction-revokes-sign-not-auth", [e("correction", D(2026, 3, 1), sex=Sex.UNKNOWN)], {"card-sign": RC, "mobile-sign": LINKED}),
+    row(
+        "R-REV-2-non-minor-correction-revokes-sign-not-auth",
+        [e("correction", D(2026, 3, 1), sex=Sex.UNKNOWN)],
+        {"card-sign": RC, "mobile-sign": LINKED},
+    ),
     row(
         "R-REV-2-R-REV-3-death-revokes-all-four",
         [e("death", D(2026, 3, 31))],
@@ -140,28 +166,55 @@ SCENARIOS = [
     ),
     row(
         "R-REV-3-30-day-not-lapsed-move-in-on-day-30",
-        [e("planned-move-out", D(2026, 2, 20), planned_date=D(2026, 3, 1)), e("move-in", D(2026, 3, 31), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"), RunDue()],
+        [
+            e("planned-move-out", D(2026, 2, 20), planned_date=D(2026, 3, 1)),
+            e("move-in", D(2026, 3, 31), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            RunDue(),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED},
     ),
     row("R-REV-3-30-day-not-lapsed-on-day-30-itself", [e("planned-move-out", D(2026, 2, 20), planned_date=D(2026, 3, 2)), RunDue()], {}),
-    row("R-REV-6-cascade-from-card-auth-revoked-on-request", [Revoke("card-auth", RevocationReason.REQUEST)], {"card-auth": "request", "mobile-auth": LINKED}),
-    row("R-REV-6-cascade-from-card-sign-record-error", [Revoke("card-sign", RevocationReason.RECORD_ERROR)], {"card-sign": "record-error", "mobile-sign": LINKED}),
+    row(
+        "R-REV-6-cascade-from-card-auth-revoked-on-request",
+        [Revoke("card-auth", RevocationReason.REQUEST)],
+        {"card-auth": "request", "mobile-auth": LINKED},
+    ),
+    row(
+        "R-REV-6-cascade-from-card-sign-record-error",
+        [Revoke("card-sign", RevocationReason.RECORD_ERROR)],
+        {"card-sign": "record-error", "mobile-sign": LINKED},
+    ),
     row("R-REV-6-no-cascade-from-mobile-to-card", [Revoke("mobile-sign", RevocationReason.REQUEST)], {"mobile-sign": "request"}),
     row(
         "R-REV-3-late-move-in-after-the-deadline-revokes-auth",
-        [e("planned-move-out", D(2026, 2, 1), planned_date=D(2026, 2, 1)), e("move-in", D(2026, 3, 10), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"), RunDue()],
+        [
+            e("planned-move-out", D(2026, 2, 1), planned_date=D(2026, 2, 1)),
+            e("move-in", D(2026, 3, 10), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            RunDue(),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED, "card-auth": RC, "mobile-auth": LINKED},
     ),
     row(
         "R-REV-3-death-after-an-earlier-lapse-revokes-the-new-card-auth",
-        [e("planned-move-out", D(2026, 2, 1), planned_date=D(2026, 2, 1)), RunDue(), e("move-in", D(2026, 3, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
-         Issue("card-auth#2", "card-auth", SHINJUKU), e("death", D(2026, 3, 25), by=SHINJUKU)],
+        [
+            e("planned-move-out", D(2026, 2, 1), planned_date=D(2026, 2, 1)),
+            RunDue(),
+            e("move-in", D(2026, 3, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            Issue("card-auth#2", "card-auth", SHINJUKU),
+            e("death", D(2026, 3, 25), by=SHINJUKU),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED, "card-auth": RC, "mobile-auth": LINKED, "card-auth#2": RC},
     ),
     row(
         "R-REV-3-second-move-out-without-move-in-lapses-the-new-card-auth",
-        [e("planned-move-out", D(2026, 1, 10), planned_date=D(2026, 1, 10)), RunDue(), e("move-in", D(2026, 2, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
-         Issue("card-auth#2", "card-auth", SHINJUKU), e("planned-move-out", D(2026, 2, 25), by=SHINJUKU, planned_date=D(2026, 2, 28)), RunDue()],
+        [
+            e("planned-move-out", D(2026, 1, 10), planned_date=D(2026, 1, 10)),
+            RunDue(),
+            e("move-in", D(2026, 2, 20), by=SHINJUKU, address="東京都新宿区西新宿2-8-1"),
+            Issue("card-auth#2", "card-auth", SHINJUKU),
+            e("planned-move-out", D(2026, 2, 25), by=SHINJUKU, planned_date=D(2026, 2, 28)),
+            RunDue(),
+        ],
         {"card-sign": RC, "mobile-sign": LINKED, "card-auth": RC, "mobile-auth": LINKED, "card-auth#2": RC},
     ),
 ]
@@ -209,7 +262,11 @@ def test_resident_change_revokes_exactly(platform, clock, world, steps, expect):
     got = {(by_serial[int(r["serial"], 16)], r["kind"], r["rule"]) for r in reported}
     assert len(got) == len(reported), "a certificate was reported revoked twice"
     registry_made = not any(isinstance(step, Revoke) for step in steps)
-    want = {(label, label.split("#")[0], RULE_OF_KIND[label.split("#")[0]]) for label, reason in expect.items() if registry_made and reason in (RC, LINKED)}
+    want = {
+        (label, label.split("#")[0], RULE_OF_KIND[label.split("#")[0]])
+        for label, reason in expect.items()
+        if registry_made and reason in (RC, LINKED)
+    }
     assert got == want
 
 

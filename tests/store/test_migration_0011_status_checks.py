@@ -29,12 +29,16 @@ def test_migration_0011_keeps_the_data_and_goes_down_and_up(database_url):
     with db.engine.begin() as conn:
         _card(conn, "C1", "active")
         conn.execute(
-            text("INSERT INTO card_pins (card_id, pin, verifier, tries_left, max_tries, changed_at) VALUES ('C1', 'auth', 'v', 3, 3, :now)"),
+            text(
+                "INSERT INTO card_pins (card_id, pin, verifier, tries_left, max_tries, changed_at) VALUES ('C1', 'auth', 'v', 3, 3, :now)"
+            ),
             {"now": NOW},
         )
     db.upgrade()
     with db.engine.begin() as conn:
-        assert conn.execute(text("SELECT c.status, p.tries_left FROM cards c JOIN card_pins p ON p.card_id = c.card_id")).all() == [("active", 3)]
+        assert conn.execute(text("SELECT c.status, p.tries_left FROM cards c JOIN card_pins p ON p.card_id = c.card_id")).all() == [
+            ("active", 3)
+        ]
     with pytest.raises(IntegrityError), db.engine.begin() as conn:
         _card(conn, "C2", "melted")
     db.downgrade("0010")

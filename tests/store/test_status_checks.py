@@ -100,7 +100,12 @@ def _insert(conn, table, values: dict | None = None, parents: dict | None = None
                 parents[parent.name] = _insert(conn, parent, parents=parents)
             row[column.name] = parents[parent.name][fk.column.name]
         elif not column.nullable and not (column.primary_key and column.autoincrement is True) and column.server_default is None:
-            if column.primary_key and isinstance(column.type, sat.Integer) and column.autoincrement == "auto" and len(table.primary_key.columns) == 1:
+            if (
+                column.primary_key
+                and isinstance(column.type, sat.Integer)
+                and column.autoincrement == "auto"
+                and len(table.primary_key.columns) == 1
+            ):
                 continue
             row[column.name] = _value(column, checked)
     result = conn.execute(table.insert().values(**row))

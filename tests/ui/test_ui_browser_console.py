@@ -31,7 +31,9 @@ def nonzero(series: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_server, page):
-    issued = issue_many_registered(platform, [issue_request("card-sign") for _ in range(3)] + [issue_request("card-auth") for _ in range(4)], "test")
+    issued = issue_many_registered(
+        platform, [issue_request("card-sign") for _ in range(3)] + [issue_request("card-auth") for _ in range(4)], "test"
+    )
     revoking = RevocationService(platform)
     revoking.revoke(issued[0].serial, RevocationReason.REQUEST, "test")
     revoking.revoke(issued[4].serial, RevocationReason.RESIDENT_CHANGE, "test")
@@ -54,7 +56,11 @@ def test_operator_sees_the_store_in_the_console_charts(platform, clock, live_ser
     assert page.inner_text('#table-status tr[data-kind="card-auth"] td[data-col="valid"]') == "6"
     # The charts' plotted values, read back out of the SVG, series by series.
     sign, auth = "カード署名用", "カード利用者証明用"
-    assert plotted(page, "chart-status") == [{sign: "4", auth: "6"}, {sign: "1", auth: "1"}, {sign: "0", auth: "0"}]  # valid, revoked, expired
+    assert plotted(page, "chart-status") == [
+        {sign: "4", auth: "6"},
+        {sign: "1", auth: "1"},
+        {sign: "0", auth: "0"},
+    ]  # valid, revoked, expired
     request, change = "失効申請・届出", "住民票の異動"
     assert plotted(page, "chart-revoked") == [{request: "1", change: "0"}, {request: "0", change: "1"}]  # card-sign, card-auth
     # Traffic: this hour (12:00 JST) per centre; OCSP series first, then CRL (osaka, tokyo).

@@ -113,7 +113,12 @@ def test_availability_follows_the_formula(ui, platform, clock):
     sign_in(ui, "operator")
     # The fixture clock is 2026-04-01 12:00 JST: the fiscal year began 12 hours ago.
     post = lambda **d: ui.post("/ui/console/outages", data=d, follow_redirects=False)  # noqa: E731
-    assert post(service="jpki-counter", started_at="2026-04-01T01:00", ended_at="2026-04-01T03:00", planned="1", cause="maintenance").status_code == 303
+    assert (
+        post(
+            service="jpki-counter", started_at="2026-04-01T01:00", ended_at="2026-04-01T03:00", planned="1", cause="maintenance"
+        ).status_code
+        == 303
+    )
     assert post(service="jpki-counter", started_at="2026-04-01T02:00", ended_at="2026-04-01T04:00", cause="disk failure").status_code == 303
     html = ui.get("/ui/console?saved=1", headers={"accept-language": "en"}).text
     assert 'id="saved"' in html

@@ -29,15 +29,33 @@ def hidden(html: str, name: str) -> str:
 
 def report_birth(client, code=CODE):
     form = client.get("/ui/counter/events/new").text
-    data = {"event_id": hidden(form, "event_id"), "type": "birth", "resident_code": code, "effective_date": "2026-03-30",
-            "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2", "address": "東京都千代田区千代田1-1"}  # fmt: skip
+    data = {
+        "event_id": hidden(form, "event_id"),
+        "type": "birth",
+        "resident_code": code,
+        "effective_date": "2026-03-30",
+        "name": "佐藤 みらい",
+        "date_of_birth": "2026-03-30",
+        "sex": "2",
+        "address": "東京都千代田区千代田1-1",
+    }
     return client.post("/ui/counter/events", data=data, follow_redirects=False), data
 
 
 def take_application(client, code=CODE, **over):
     form = client.get(f"/ui/counter/applications/new?resident_code={code}").text
-    data = {"resident_code": code, "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2", "address": "東京都千代田区千代田1-1",
-            "express": "newborn", "reason": "new", "replaces": "", "source_ref": hidden(form, "source_ref"), **over}  # fmt: skip
+    data = {
+        "resident_code": code,
+        "name": "佐藤 みらい",
+        "date_of_birth": "2026-03-30",
+        "sex": "2",
+        "address": "東京都千代田区千代田1-1",
+        "express": "newborn",
+        "reason": "new",
+        "replaces": "",
+        "source_ref": hidden(form, "source_ref"),
+        **over,
+    }
     return client.post("/ui/counter/applications", data=data, files={"photo": ("me.png", photo(), "image/png")})
 
 
@@ -66,11 +84,16 @@ def test_birth_reported_twice_with_the_same_form_is_recorded_once(platform, coun
 def test_event_form_errors_sit_next_to_fields(platform, counter):
     as_clerk(counter)
     form = counter.get("/ui/counter/events/new").text
-    r = counter.post("/ui/counter/events", data={"event_id": hidden(form, "event_id"), "type": "birth", "resident_code": "123", "effective_date": "soon"})
+    r = counter.post(
+        "/ui/counter/events", data={"event_id": hidden(form, "event_id"), "type": "birth", "resident_code": "123", "effective_date": "soon"}
+    )
     assert r.status_code == 422
     for f in ("resident_code", "effective_date", "name", "address", "sex"):
         assert f'id="{f}-error"' in r.text, f
-    r = counter.post("/ui/counter/events", data={"event_id": hidden(form, "event_id"), "type": "death", "resident_code": "99999999999", "effective_date": "2026-03-01"})
+    r = counter.post(
+        "/ui/counter/events",
+        data={"event_id": hidden(form, "event_id"), "type": "death", "resident_code": "99999999999", "effective_date": "2026-03-01"},
+    )
     assert r.status_code == 422 and 'id="form-error"' in r.text  # the registry's own refusal, shown on the form
 
 
@@ -82,8 +105,17 @@ def test_application_receipt_and_defects(platform, counter):
     receipt = re.search(r'id="receipt-number">([^<]+)<', r.text).group(1)
     assert counter.get(f"/api/v1/card-applications/{receipt}/status").json()["status"] == "accepted"
     # No photo: received, but with a defect the receipt lists.
-    r = counter.post("/ui/counter/applications", data={"resident_code": CODE, "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2",
-                                                        "address": "東京都千代田区千代田1-1", "source_ref": "counter-x"})  # fmt: skip
+    r = counter.post(
+        "/ui/counter/applications",
+        data={
+            "resident_code": CODE,
+            "name": "佐藤 みらい",
+            "date_of_birth": "2026-03-30",
+            "sex": "2",
+            "address": "東京都千代田区千代田1-1",
+            "source_ref": "counter-x",
+        },
+    )
     assert r.status_code == 200 and 'data-status="defective"' in r.text
     assert 'data-code="photo-missing"' in r.text and 'data-code="duplicate"' in r.text
     assert '<li data-code="photo-missing">顔写真がありません — <span lang="en">no photograph</span>' in r.text  # Japanese first
@@ -121,8 +153,16 @@ def test_suspend_and_lift_from_the_card_page(platform, counter):
     card_id = produced_card(platform, counter)
     r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "suspend"}, follow_redirects=False)
     assert "error=" in r.headers["location"]  # a card not yet handed over cannot be suspended
-    counter.post(f"/ui/counter/cards/{card_id}/handover", data={"identity_document": "passport", "face_matches_photo": "1", "auth_pin": "1234",
-                                                               "auth_pin_again": "1234", "pins_entered_by": "holder"})  # fmt: skip
+    counter.post(
+        f"/ui/counter/cards/{card_id}/handover",
+        data={
+            "identity_document": "passport",
+            "face_matches_photo": "1",
+            "auth_pin": "1234",
+            "auth_pin_again": "1234",
+            "pins_entered_by": "holder",
+        },
+    )
     counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "suspend", "note": "lost on the train"})
     page = counter.get(f"/ui/counter/cards/{card_id}").text
     assert 'data-status="suspended"' in page and "lost on the train" in page
@@ -133,7 +173,13 @@ def test_suspend_and_lift_from_the_card_page(platform, counter):
 
 
 UNKNOWN_CARD = "FFFFFFFFFFFFFFFF"
-HANDOVER = {"identity_document": "passport", "face_matches_photo": "1", "pins_entered_by": "holder", "auth_pin": "1234", "auth_pin_again": "1234"}
+HANDOVER = {
+    "identity_document": "passport",
+    "face_matches_photo": "1",
+    "pins_entered_by": "holder",
+    "auth_pin": "1234",
+    "auth_pin_again": "1234",
+}
 
 
 def hand_over(client, card_id, **over):
@@ -202,7 +248,9 @@ def test_another_municipalitys_card_is_answered_like_an_unknown_one(platform, co
     assert r.text.replace(card_id[:6], "FFFFFF") == counter.get("/ui/counter/cards/FFFFFF").text
     with pytest.raises(NotFound) as e:  # the service the API uses answers the same way
         build(platform).card_management.card(card_id[:6], SHINJUKU)
-    assert card_id not in str(e.value) and str(e.value) == str(pytest.raises(NotFound, build(platform).card_management.card, UNKNOWN_CARD, SHINJUKU).value)
+    assert card_id not in str(e.value) and str(e.value) == str(
+        pytest.raises(NotFound, build(platform).card_management.card, UNKNOWN_CARD, SHINJUKU).value
+    )
     # A's arrived card is not in B's list, and B's batch of pickup notices has nothing to print.
     overview = counter.get("/ui/counter").text
     assert card_id not in overview and 'id="arrived"' not in overview
@@ -237,7 +285,13 @@ def test_another_municipality_cannot_change_an_active_card_or_its_resident(platf
     # A change report on A's resident: the registry's refusal, the same as for an unknown code.
     form = counter.get("/ui/counter/events/new").text
     for code in (CODE, "49999999999"):
-        data = {"event_id": hidden(form, "event_id"), "type": "address-change", "resident_code": code, "effective_date": "2026-04-01", "address": "東京都新宿区西新宿2-8-1"}
+        data = {
+            "event_id": hidden(form, "event_id"),
+            "type": "address-change",
+            "resident_code": code,
+            "effective_date": "2026-04-01",
+            "address": "東京都新宿区西新宿2-8-1",
+        }
         r = counter.post("/ui/counter/events", data=data)
         assert r.status_code == 422
         if code == CODE:

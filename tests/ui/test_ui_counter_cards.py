@@ -44,10 +44,20 @@ def adult_card(platform, client, code=ADULT) -> str:
     certificates) produced and shipped to the municipality."""
     as_clerk(client)
     form = client.get("/ui/counter/events/new").text
-    data = {"event_id": hidden(form, "event_id"), "type": "move-in", "resident_code": code, "effective_date": "2026-03-20",
-            "name": "高橋 健", "date_of_birth": "1980-05-05", "sex": "1", "address": "東京都千代田区丸の内1-1"}  # fmt: skip
+    data = {
+        "event_id": hidden(form, "event_id"),
+        "type": "move-in",
+        "resident_code": code,
+        "effective_date": "2026-03-20",
+        "name": "高橋 健",
+        "date_of_birth": "1980-05-05",
+        "sex": "1",
+        "address": "東京都千代田区丸の内1-1",
+    }
     assert client.post("/ui/counter/events", data=data, follow_redirects=False).status_code == 303
-    r = take_application(client, code, name="高橋 健", date_of_birth="1980-05-05", sex="1", address="東京都千代田区丸の内1-1", express="abroad")
+    r = take_application(
+        client, code, name="高橋 健", date_of_birth="1980-05-05", sex="1", address="東京都千代田区丸の内1-1", express="abroad"
+    )
     assert 'data-status="accepted"' in r.text, r.text
     build(platform).production.produce("jlis", size=10)
     build(platform).production.ship("jlis")
@@ -117,7 +127,11 @@ def test_chip_data_differing_from_the_printed_card_is_refused_above_the_form(pla
 
 def test_find_form_puts_its_error_next_to_the_code(platform, counter):
     as_clerk(counter)
-    for code, text in (("12345", "住民票コードは11桁の数字、カード番号は16文字"), ("", "入力してください。"), ("１２３４５６７８９０１", "住民票コードは11桁の数字")):
+    for code, text in (
+        ("12345", "住民票コードは11桁の数字、カード番号は16文字"),
+        ("", "入力してください。"),
+        ("１２３４５６７８９０１", "住民票コードは11桁の数字"),
+    ):
         r = counter.get("/ui/counter/find", params={"code": code}, headers={"accept-language": "ja"})
         assert r.status_code == 422, code
         assert re.search(r'id="code"[^>]*aria-invalid="true" aria-describedby="code-error"', r.text)
@@ -125,7 +139,10 @@ def test_find_form_puts_its_error_next_to_the_code(platform, counter):
         assert 'id="error"' not in r.text
     r = counter.get("/ui/counter/find", params={"code": "12345"}, headers={"accept-language": "en"})
     assert "Enter an 11-digit resident code or a 16-character card id" in r.text and 'value="12345"' in r.text
-    assert counter.get("/ui/counter/find", params={"code": CODE}, follow_redirects=False).headers["location"] == f"/ui/counter/residents/{CODE}"
+    assert (
+        counter.get("/ui/counter/find", params={"code": CODE}, follow_redirects=False).headers["location"]
+        == f"/ui/counter/residents/{CODE}"
+    )
     r = counter.get("/ui/counter/find", params={"code": "0123456789abcdef"}, follow_redirects=False)
     assert r.headers["location"] == "/ui/counter/cards/0123456789ABCDEF"
 
@@ -156,7 +173,13 @@ def test_the_japanese_card_page_speaks_japanese_and_shows_jst(platform, counter,
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html") and "カード番号が正しくありません。" in r.text
     # A change report's confirmation.
     form = counter.get("/ui/counter/events/new").text
-    data = {"event_id": hidden(form, "event_id"), "type": "address-change", "resident_code": CODE, "effective_date": "2026-04-01", "address": "東京都千代田区千代田2-2"}
+    data = {
+        "event_id": hidden(form, "event_id"),
+        "type": "address-change",
+        "resident_code": CODE,
+        "effective_date": "2026-04-01",
+        "address": "東京都千代田区千代田2-2",
+    }
     r = counter.post("/ui/counter/events", data=data, headers=ja)
     assert 'data-event="address-change">届出を記録しました：転居</p>' in r.text and "recorded" not in r.text
 
@@ -182,7 +205,10 @@ def test_loss_return_and_abolition_from_the_card_page(platform, counter):
     assert 'data-status="abolished"' in r.text and 'id="action-abolish"' not in r.text
     with platform.db.session() as s:
         assert s.query(m.Revocation).count() == revocations  # already revoked: recorded once
-        steps = [(c.from_status, c.to_status) for c in s.scalars(select(CardStatusChange).where(CardStatusChange.card_id == card_id).order_by(CardStatusChange.id))]
+        steps = [
+            (c.from_status, c.to_status)
+            for c in s.scalars(select(CardStatusChange).where(CardStatusChange.card_id == card_id).order_by(CardStatusChange.id))
+        ]
     assert steps[-3:] == [("active", "lost"), ("lost", "returned"), ("returned", "abolished")]
     # Nothing is done to an abolished card.
     r = counter.post(f"/ui/counter/cards/{card_id}/action", data={"action": "loss"}, follow_redirects=False)
@@ -220,8 +246,17 @@ def test_reissue_from_the_card_page_replaces_the_lost_card(platform, counter):
     url = (link.group(1) or link.group(2)).replace("&amp;", "&")
     form = counter.get(url).text
     assert hidden(form, "replaces") == card_id and hidden(form, "reason") == "reissue"
-    data = {"resident_code": CODE, "name": "佐藤 みらい", "date_of_birth": "2026-03-30", "sex": "2", "address": "東京都千代田区千代田1-1",
-            "express": "loss", "reason": "reissue", "replaces": card_id, "source_ref": hidden(form, "source_ref")}  # fmt: skip
+    data = {
+        "resident_code": CODE,
+        "name": "佐藤 みらい",
+        "date_of_birth": "2026-03-30",
+        "sex": "2",
+        "address": "東京都千代田区千代田1-1",
+        "express": "loss",
+        "reason": "reissue",
+        "replaces": card_id,
+        "source_ref": hidden(form, "source_ref"),
+    }
     r = counter.post("/ui/counter/applications", data=data, files={"photo": ("me.png", photo(), "image/png")})
     assert r.status_code == 200 and 'data-status="accepted"' in r.text
     with platform.db.session() as s:

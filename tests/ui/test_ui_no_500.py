@@ -12,7 +12,19 @@ from myna.access.roles import Role
 from myna.access.tokens import Tokens
 from myna.web.openapi import routes_of
 
-GARBAGE = ["", " ", "x" * 5000, "'; DROP TABLE cards; --", "\x00", "２０２６-０４-０１", "-1", "9" * 40, "<script>alert(1)</script>", "%ZZ", "../../etc/passwd"]
+GARBAGE = [
+    "",
+    " ",
+    "x" * 5000,
+    "'; DROP TABLE cards; --",
+    "\x00",
+    "２０２６-０４-０１",
+    "-1",
+    "9" * 40,
+    "<script>alert(1)</script>",
+    "%ZZ",
+    "../../etc/passwd",
+]
 
 
 def ui_routes(app):
@@ -94,7 +106,11 @@ def test_garbage_fields_against_a_real_card_and_resident(platform, portal, visit
     info, card = resident_with_card(platform)
     real = {"card_id": card.card_id, "resident_code": info["resident_code"]}
     routes = [(method, path, dep) for method, path, dep in ui_routes(portal.app) if "{" in path]
-    assert {p for _, p, _ in routes} >= {"/ui/counter/cards/{card_id}", "/ui/counter/cards/{card_id}/handover", "/ui/counter/residents/{resident_code}"}
+    assert {p for _, p, _ in routes} >= {
+        "/ui/counter/cards/{card_id}",
+        "/ui/counter/cards/{card_id}/handover",
+        "/ui/counter/residents/{resident_code}",
+    }
     for who in ("clerk", "resident", "operator"):
         visit_as(portal, who, visitors[who])
         for method, path, dependant in routes:
@@ -114,7 +130,13 @@ def test_application_with_a_garbage_photo(platform, portal, visitors):
     lies about its type): a receipt with a defect or a field error, never a 500."""
     info, _ = resident_with_card(platform)
     visit_as(portal, "clerk", visitors["clerk"])
-    fields = {"resident_code": info["resident_code"], "name": info["name"], "date_of_birth": info["date_of_birth"], "sex": info["sex"], "address": info["address"]}
+    fields = {
+        "resident_code": info["resident_code"],
+        "name": info["name"],
+        "date_of_birth": info["date_of_birth"],
+        "sex": info["sex"],
+        "address": info["address"],
+    }
     photos = [
         ("me.png", b"", "image/png"),
         ("me.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"),
@@ -125,7 +147,12 @@ def test_application_with_a_garbage_photo(platform, portal, visitors):
     ]
     for i, photo in enumerate(photos):
         for value in ("", *GARBAGE[:4]):
-            data = fields | {"source_ref": f"garbage-{i}-{len(value)}", "express": value, "reason": value, "replaces": value if value.strip() else ""}
+            data = fields | {
+                "source_ref": f"garbage-{i}-{len(value)}",
+                "express": value,
+                "reason": value,
+                "replaces": value if value.strip() else "",
+            }
             r = portal.post("/ui/counter/applications", data=data, files={"photo": photo}, follow_redirects=False)
             assert r.status_code in (200, 422), (photo[0], value, r.status_code, r.text[:300])
     r = portal.post("/ui/counter/applications", data=fields | {"source_ref": "big"}, files={"photo": photos[-1]})
@@ -133,7 +160,14 @@ def test_application_with_a_garbage_photo(platform, portal, visitors):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(["type", "resident_code", "effective_date", "name", "date_of_birth", "sex", "address", "planned_date", "reason", "event_id"]), st.text(max_size=40)))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["type", "resident_code", "effective_date", "name", "date_of_birth", "sex", "address", "planned_date", "reason", "event_id"]
+        ),
+        st.text(max_size=40),
+    )
+)
 def test_event_form_fuzz(platform, portal, visitors, data):
     visit_as(portal, "clerk", visitors["clerk"])
     r = portal.post("/ui/counter/events", data=data, follow_redirects=False)

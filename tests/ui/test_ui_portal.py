@@ -1,7 +1,6 @@
 """Resident portal: sign-in with the user-authentication certificate (challenge, signature,
 certificate status) and what a resident sees of themselves."""
 
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat

@@ -77,4 +77,3 @@ def test_suspended_verifier_cannot_be_granted(platform, portal, holder, verifier
     sign_in(portal, key, serial)
     html = portal.get("/ui/portal/me").text
     assert 'data-verifier="BANK01"' not in html
-

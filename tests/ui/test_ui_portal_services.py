@@ -60,11 +60,12 @@ def signed_in_holder(platform, portal, code="31000000007"):
     from myna_testing import issue_many_registered, issue_request
     from ui_support import sign_in
 
-
     info, card = resident_with_card(platform, code)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    issued = issue_many_registered(platform, [issue_request("card-auth", public_key=pem, resident_code=code, date_of_birth=None, municipality_code=None)], "test")[0]
+    issued = issue_many_registered(
+        platform, [issue_request("card-auth", public_key=pem, resident_code=code, date_of_birth=None, municipality_code=None)], "test"
+    )[0]
     assert sign_in(portal, key, serials.to_display(issued.serial)).status_code == 303
     return info, card
 
@@ -130,7 +131,12 @@ def test_r_card_7_knowing_the_number_and_date_of_birth_is_not_enough(platform, p
         assert r.status_code == 422 and 'id="lost-done"' not in r.text
     assert revoked_serials(platform) == before
     # Width and spacing as typed do not matter: full-width space, half-width digits.
-    r = portal.post("/ui/portal/lost", data=lost_form(info, name=info["name"].replace(" ", "\u3000"), address=info["address"].replace("2-1-2", "２−１−２").replace("−", "-")))
+    r = portal.post(
+        "/ui/portal/lost",
+        data=lost_form(
+            info, name=info["name"].replace(" ", "\u3000"), address=info["address"].replace("2-1-2", "２−１−２").replace("−", "-")
+        ),
+    )
     assert r.status_code == 200 and 'id="lost-done"' in r.text
 
 
@@ -148,7 +154,15 @@ def test_r_card_7_failed_attempts_are_limited_per_number_and_per_source_in_the_s
     other = Platform.open(settings, clock)
     try:
         with pytest.raises(TooManyAttempts):
-            suspend_lost(build(other).card_management, info["number"], info["date_of_birth"], "resident@portal", name=info["name"], address=info["address"], source="elsewhere")
+            suspend_lost(
+                build(other).card_management,
+                info["number"],
+                info["date_of_birth"],
+                "resident@portal",
+                name=info["name"],
+                address=info["address"],
+                source="elsewhere",
+            )
     finally:
         other.close()
     assert revoked_serials(platform) == before

@@ -239,7 +239,11 @@ def der_cases(g: Good) -> list[Case]:
 
     # -- a CertID we cannot answer for: unauthorized (RFC 6960 §2.3)
     for hash_name, size in (("md5", 16), ("sha224", 28), ("sha3_256", 32)):
-        add(f"CertID hashed with {hash_name}", request(g, cert_ids=[_cert_id(g, hash_name=hash_name, name_hash=b"\x01" * size, key_hash=b"\x02" * size)]), UNAUTHORIZED)
+        add(
+            f"CertID hashed with {hash_name}",
+            request(g, cert_ids=[_cert_id(g, hash_name=hash_name, name_hash=b"\x01" * size, key_hash=b"\x02" * size)]),
+            UNAUTHORIZED,
+        )
     add("CertID with an unknown hash OID", with_cert_id(tlv(0x30, b"\x06\x03\x2a\x03\x04") + nh + kh + sn), UNAUTHORIZED)
     add("CertID hashes of another CA", request(g, cert_ids=[_cert_id(g, name_hash=bytes(20), key_hash=bytes(20))]), UNAUTHORIZED)
     add("CertID with empty hashes", request(g, cert_ids=[_cert_id(g, name_hash=b"", key_hash=b"")]), UNAUTHORIZED)

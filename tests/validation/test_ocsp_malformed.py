@@ -116,8 +116,10 @@ def test_every_case_refused_by_centre_answer_without_a_log_line_R_REV_10(open_ce
 def test_duplicate_extension_is_malformed_request_not_internal_error_R_REV_10(open_centre: Centre, good: Good):
     """The probe's case: two copies of the nonce (and of any extension) is not a request
     (RFC 5280 §4.2); before, DuplicateExtension escaped parse_request."""
-    for exts in ([{"extn_id": "1.3.6.1.5.5.7.48.1.2", "critical": False, "extn_value": b"0123456789abcdef"}] * 2,
-                 [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": False, "extn_value": b"\x05\x00"}] * 2):  # fmt: skip
+    for exts in (
+        [{"extn_id": "1.3.6.1.5.5.7.48.1.2", "critical": False, "extn_value": b"0123456789abcdef"}] * 2,
+        [{"extn_id": "1.3.6.1.4.1.99999.1", "critical": False, "extn_value": b"\x05\x00"}] * 2,
+    ):
         der = request(good, exts)
         assert outcome(open_centre.answer(der)) == MALFORMED
         assert outcome(open_centre.answer(der, slug_hint="card-auth")) == MALFORMED

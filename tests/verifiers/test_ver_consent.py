@@ -37,9 +37,13 @@ def test_r_ver_2_no_basic4_without_consent_then_with_it_then_withdrawn(platform,
     assert r.status_code == 200
     body = r.json()
     assert body["basic4"] == {
-        "name": h.basic4.name, "name_alt": h.basic4.name, "date_of_birth": h.basic4.date_of_birth.isoformat(), "sex": h.basic4.sex.value,
-        "address": h.basic4.address, "address_alt": h.basic4.address,
-    }  # fmt: skip
+        "name": h.basic4.name,
+        "name_alt": h.basic4.name,
+        "date_of_birth": h.basic4.date_of_birth.isoformat(),
+        "sex": h.basic4.sex.value,
+        "address": h.basic4.address,
+        "address_alt": h.basic4.address,
+    }
     assert body["serial"] == h.sign_hex and body["renewed"] is False
 
     # consent is per verifier: another signature verifier still gets nothing

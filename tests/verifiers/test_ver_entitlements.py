@@ -27,23 +27,32 @@ TYPES = [
     "entrusting-business",
 ]
 OPS = [
-    "status-sign", "status-auth", "file-sign", "file-auth", "basic4", "corresponding-sign-mobile", "corresponding-auth-mobile",
-    "corresponding-sign-auth", "renewal-sign", "renewal-auth", "certification-code",
-]  # fmt: skip
+    "status-sign",
+    "status-auth",
+    "file-sign",
+    "file-auth",
+    "basic4",
+    "corresponding-sign-mobile",
+    "corresponding-auth-mobile",
+    "corresponding-sign-auth",
+    "renewal-sign",
+    "renewal-auth",
+    "certification-code",
+]
 # rows: operations; columns: TYPES in order (sig, group-sig, ua, specific-ua, both, platform-operator, entrusting)
 EXPECTED_GRID = {
-    "status-sign":               "YY--YY-",
-    "status-auth":               "--YYYY-",
-    "file-sign":                 "YY--YY-",
-    "file-auth":                 "--YYYY-",
-    "basic4":                    "YY--YY-",
+    "status-sign": "YY--YY-",
+    "status-auth": "--YYYY-",
+    "file-sign": "YY--YY-",
+    "file-auth": "--YYYY-",
+    "basic4": "YY--YY-",
     "corresponding-sign-mobile": "YY--YY-",
     "corresponding-auth-mobile": "--YYYY-",
-    "corresponding-sign-auth":   "----YY-",
-    "renewal-sign":              "YY--YY-",
-    "renewal-auth":              "--YYYY-",
-    "certification-code":        "---Y---",
-}  # fmt: skip
+    "corresponding-sign-auth": "----YY-",
+    "renewal-sign": "YY--YY-",
+    "renewal-auth": "--YYYY-",
+    "certification-code": "---Y---",
+}
 EXPECTED = {(t, op): EXPECTED_GRID[op][i] == "Y" for op in OPS for i, t in enumerate(TYPES)}
 
 

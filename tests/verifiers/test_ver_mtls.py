@@ -108,11 +108,16 @@ def test_certificate_of_another_ca_fails_the_handshake(platform, server, tmp_pat
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SIG1")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     files = _key_files(tmp_path, "rogue", cert.public_bytes(serialization.Encoding.PEM), key)
     with _client(ca, files) as c:
         with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):

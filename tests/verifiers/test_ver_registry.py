@@ -178,12 +178,18 @@ def test_r_ver_1_suspension_withdraws_the_token_from_the_api_and_the_centres(pla
 
     cert = issue_registered(platform, issue_request("card-sign"), actor="test").certificate
     issuer = platform.authority("card-sign").cert
-    c = Centre.from_bundle(provision(platform, "ver1", tmp_path / "bundle", actor="test"), CentreConfig(name="ver1", open_access=False), clock=clock)
+    c = Centre.from_bundle(
+        provision(platform, "ver1", tmp_path / "bundle", actor="test"), CentreConfig(name="ver1", open_access=False), clock=clock
+    )
     try:
 
         def state() -> tuple[int, bool, str]:
             c.sync_once(build(platform).feed)
-            return http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code, digest(sig) in pulled(), _ocsp_outcome(c, cert, issuer, sig)
+            return (
+                http.get("/api/v1/verifier/whoami", headers=bearer(sig)).status_code,
+                digest(sig) in pulled(),
+                _ocsp_outcome(c, cert, issuer, sig),
+            )
 
         assert state() == (200, True, "good")
         assert pulled()[digest(sig)] == "verifier-sign" and pulled()[digest(pf)] == "verifier-both"

@@ -123,10 +123,14 @@ def test_r_ver_4_links_recorded_by_card_management_are_followed(platform, cards,
     with platform.db.session() as s:
         s.add(
             CertificateRenewal(
-                old_serial=format(h.auth_serial, "040x"), new_serial=format(new.auth_serial, "040x"), kind="card-auth",
-                card_id=h.card_id, resident_code=h.resident_code, at=platform.clock.now(),
+                old_serial=format(h.auth_serial, "040x"),
+                new_serial=format(new.auth_serial, "040x"),
+                kind="card-auth",
+                card_id=h.card_id,
+                resident_code=h.resident_code,
+                at=platform.clock.now(),
             )
-        )  # fmt: skip
+        )
     r = http.get(f"/api/v1/verifier/renewal/auth/{h.auth_hex}", headers=bearer(token))
     assert r.status_code == 200 and r.json()["new_serial"] == new.auth_hex
     with platform.db.session() as s:

@@ -55,7 +55,12 @@ TOWNS = {"own": CHIYODA, "other": SHINJUKU}
 UNKNOWN_RESIDENT = "39999999999"
 UNKNOWN_CARD = "FFFFFFFFFFFFFFF0"
 UNKNOWN_SERIAL = "7fffffffffffffffffffffffffffff01"
-HANDOVER = {"identity_document": "driving-licence", "face_matches_photo": True, "pins": {"auth": "1234", "sign": "ABC123"}, "pins_entered_by": "holder"}
+HANDOVER = {
+    "identity_document": "driving-licence",
+    "face_matches_photo": True,
+    "pins": {"auth": "1234", "sign": "ABC123"},
+    "pins_entered_by": "holder",
+}
 ROLES_PLAIN = [Role.OPERATOR, Role.AUDITOR, Role.CENTRE, Role.CALL_CENTRE]
 
 
@@ -71,7 +76,11 @@ def app_operations(app) -> dict[str, object]:
 
 def declared_roles(route) -> frozenset[Role] | None:
     """The roles of the route's require(...) / guard(...) dependency, if it has one."""
-    found = [d.call.roles for d in getattr(route, "dependant", None).dependencies if hasattr(d.call, "roles")] if getattr(route, "dependant", None) else []
+    found = (
+        [d.call.roles for d in getattr(route, "dependant", None).dependencies if hasattr(d.call, "roles")]
+        if getattr(route, "dependant", None)
+        else []
+    )
     assert len(found) <= 1, route
     return found[0] if found else None
 
@@ -120,7 +129,14 @@ class World:
 
 
 def _form(code: str, name: str, dob: dt.date, **over) -> dict:
-    body = {"resident_code": code, "name": name, "date_of_birth": dob.isoformat(), "sex": "1", "address": "東京都千代田区千代田2-2", "photo_base64": base64.b64encode(photo()).decode()}
+    body = {
+        "resident_code": code,
+        "name": name,
+        "date_of_birth": dob.isoformat(),
+        "sex": "1",
+        "address": "東京都千代田区千代田2-2",
+        "photo_base64": base64.b64encode(photo()).decode(),
+    }
     body.update(over)
     return body
 
@@ -174,11 +190,15 @@ def world(tmp_path_factory) -> World:
         assert r.status_code == 200, r.text
         certs = client.get(f"/api/v1/cards/{cards[active]}/management", headers=h).json()["certificates"]
         with p.db.session() as s:
-            fee = CardFee(card_id=cards[active], resident_code=active, municipality_code=town, item="card-reissue", amount_yen=800, due_at=T0)
+            fee = CardFee(
+                card_id=cards[active], resident_code=active, municipality_code=town, item="card-reissue", amount_yen=800, due_at=T0
+            )
             s.add(fee)
             s.flush()
             fee_id = fee.id
-        towns[key] = Town(town, active, waiting, cards[active], cards[waiting], apps[active], shipments[town], fee_id, certs["sign"], certs["auth"])
+        towns[key] = Town(
+            town, active, waiting, cards[active], cards[waiting], apps[active], shipments[town], fee_id, certs["sign"], certs["auth"]
+        )
     verifiers = {}
     registry = VerifierRegistry(p)
     registry.register("PO1", "Platform Operator Co.", VerifierType.PLATFORM_OPERATOR, "test")
@@ -191,10 +211,24 @@ def world(tmp_path_factory) -> World:
         Consents(p).grant_via_portal(towns["own"].resident, code, "test")
     registry.record_agreement(f"V-{VerifierType.SPECIFIC_USER_AUTH.value}", "AGR-1", "test")
     mailed, _ = Applications(p).mail_notices("test")
-    r = client.post("/api/v1/operations/outages", json={"service": "jpki-verifier", "started_at": (T0 - dt.timedelta(hours=1)).isoformat(), "cause": "matrix"}, headers=op)
+    r = client.post(
+        "/api/v1/operations/outages",
+        json={"service": "jpki-verifier", "started_at": (T0 - dt.timedelta(hours=1)).isoformat(), "cause": "matrix"},
+        headers=op,
+    )
     assert r.status_code == 201, r.text
     slugs = {a.kind: a.slug for a in authorities_out(p) if a.active}
-    w = World(p, client, db_path, tokens, towns, verifiers, mailed[0]["notice_id"], r.json()["id"], {"sign": slugs["card-sign"], "auth": slugs["card-auth"]})
+    w = World(
+        p,
+        client,
+        db_path,
+        tokens,
+        towns,
+        verifiers,
+        mailed[0]["notice_id"],
+        r.json()["id"],
+        {"sign": slugs["card-sign"], "auth": slugs["card-auth"]},
+    )
     yield w
     client.close()
     p.close()
@@ -235,11 +269,27 @@ def request_for(w: World, entry: Entry, town: Town | None) -> tuple[str, dict]:
     path = entry.path
     if entry.method == "POST":
         if path.endswith("/certificates"):
-            body = {"json": {"request_id": f"matrix-{n}", "kind": "card-auth", "public_key_pem": _key_pem(), "resident_code": resident, "date_of_birth": DOB.isoformat()}}
+            body = {
+                "json": {
+                    "request_id": f"matrix-{n}",
+                    "kind": "card-auth",
+                    "public_key_pem": _key_pem(),
+                    "resident_code": resident,
+                    "date_of_birth": DOB.isoformat(),
+                }
+            }
         elif path.endswith("/revocation"):
             body = {"json": {"reason": "request"}}
         elif path.endswith("/residents/events"):
-            body = {"json": {"event_id": f"matrix-{n}", "type": "address-change", "resident_code": resident, "effective_date": "2026-03-20", "address": "東京都千代田区千代田3-3"}}
+            body = {
+                "json": {
+                    "event_id": f"matrix-{n}",
+                    "type": "address-change",
+                    "resident_code": resident,
+                    "effective_date": "2026-03-20",
+                    "address": "東京都千代田区千代田3-3",
+                }
+            }
         elif path.endswith("/number"):
             url += "?reason=leak"
         elif path.endswith("/card-applications"):

@@ -38,7 +38,12 @@ def _h(api, who):
 
 
 def _issue(api, who="chiyoda", **over):
-    body = {**SIGN_BODY, "request_id": over.pop("request_id", None) or f"r-{uuid.uuid4().hex}", "public_key_pem": ec_public_pem().decode(), **over}
+    body = {
+        **SIGN_BODY,
+        "request_id": over.pop("request_id", None) or f"r-{uuid.uuid4().hex}",
+        "public_key_pem": ec_public_pem().decode(),
+        **over,
+    }
     return api.post("/api/v1/certificates", json=body, headers=_h(api, who))
 
 

@@ -73,7 +73,9 @@ def test_r_ra_2_probe_other_municipalitys_resident_with_invented_basic4_is_404_a
     assert table_counts(platform) == before
 
 
-@pytest.mark.parametrize("field,value", [("name", "登録 次郎"), ("date_of_birth", "1980-03-01"), ("sex", "2"), ("address", "東京都千代田区永田町2-1")])
+@pytest.mark.parametrize(
+    "field,value", [("name", "登録 次郎"), ("date_of_birth", "1980-03-01"), ("sex", "2"), ("address", "東京都千代田区永田町2-1")]
+)
 def test_r_ra_1_own_resident_with_a_differing_field_is_409_naming_it(api, platform, field, value):
     before = table_counts(platform)
     b4 = {**RECORD, field: value}
@@ -147,7 +149,13 @@ def test_r_ra_3_same_request_id_different_bodies_from_two_municipalities_arrivin
 
         def call(client: httpx.Client, who: str, i: int, key: str) -> httpx.Response:
             # Complete bodies, the register's values stated (as a client of the old API had to).
-            body = {"request_id": request_id, "kind": "card-auth", "public_key_pem": key, "resident_code": residents[who], "date_of_birth": RECORD["date_of_birth"]}
+            body = {
+                "request_id": request_id,
+                "kind": "card-auth",
+                "public_key_pem": key,
+                "resident_code": residents[who],
+                "date_of_birth": RECORD["date_of_birth"],
+            }
             if i % 2:
                 body.update(kind="card-sign", basic4=records[who])
             return client.post("/api/v1/certificates", json=body, headers={"Authorization": f"Bearer {tokens[who]}"})

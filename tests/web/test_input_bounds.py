@@ -51,7 +51,13 @@ def test_deeply_nested_json_is_422_with_or_without_a_token(api, route, kind):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from("\\u0\x00a\"/")), lambda c: st.lists(c) | st.dictionaries(st.text(alphabet="\\u0\x00k"), c), max_leaves=12))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('\\u0\x00a"/')),
+        lambda c: st.lists(c) | st.dictionaries(st.text(alphabet="\\u0\x00k"), c),
+        max_leaves=12,
+    )
+)
 def test_the_nul_guard_reads_json_text_as_a_parser_would(value):
     """The textual scan agrees with parsing: NUL found exactly when a string holds U+0000,
     however the backslashes before "u0000" are escaped."""
@@ -106,14 +112,30 @@ def test_every_integer_parameter_past_a_bigint_is_4xx_never_500(api):
     or names nothing (404)."""
     found = list(_integer_parameters(api.app.openapi()))
     assert {(p, n) for _m, p, _w, n in found} >= {
-        ("/api/v1/feed/status", "after"), ("/api/v1/card-fees/{fee_id}/collect", "fee_id"), ("/api/v1/operations/outages/{outage_id}/end", "outage_id"),
-    }  # fmt: skip
+        ("/api/v1/feed/status", "after"),
+        ("/api/v1/card-fees/{fee_id}/collect", "fee_id"),
+        ("/api/v1/operations/outages/{outage_id}/end", "outage_id"),
+    }
     failures = []
     for method, path, where, name in found:
         for value in BIG:
             answers = set()
             url = path
-            for other in ("fee_id", "outage_id", "year", "serial", "code", "card_id", "application_id", "notice_id", "shipment_id", "resident_code", "purpose", "pair", "slug"):
+            for other in (
+                "fee_id",
+                "outage_id",
+                "year",
+                "serial",
+                "code",
+                "card_id",
+                "application_id",
+                "notice_id",
+                "shipment_id",
+                "resident_code",
+                "purpose",
+                "pair",
+                "slug",
+            ):
                 url = url.replace("{" + other + "}", str(value) if other == name else "1")
             params = {"after": "0"} if path == "/api/v1/feed/status" else {}
             body = {"ended_at": "2026-01-01T00:00:00+00:00", "minute": "2026-01-01T00:00:00+00:00", "centre": "platform"}

@@ -29,7 +29,9 @@ class Client:
     def __init__(self, app):
         self.app = app
 
-    def request(self, path: str, body_size: int, headers: list[tuple[bytes, bytes]], method: str = "POST", chunk: int = CHUNK, stall: bool = False):
+    def request(
+        self, path: str, body_size: int, headers: list[tuple[bytes, bytes]], method: str = "POST", chunk: int = CHUNK, stall: bool = False
+    ):
         pulled = 0
         messages: list[dict] = []
 
@@ -45,10 +47,19 @@ class Client:
             messages.append(message)
 
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-            "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
-        }  # fmt: skip
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+        }
         asyncio.run(self.app(scope, receive, send))
         start = next(m for m in messages if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
@@ -153,7 +164,9 @@ class _Quick(BoundedHttpToolsProtocol):
 def server(platform):
     import uvicorn
 
-    config = uvicorn.Config(create_app(platform, schedule=False), host="127.0.0.1", port=0, http=_Quick, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(platform, schedule=False), host="127.0.0.1", port=0, http=_Quick, log_level="warning", lifespan="off"
+    )
     srv = uvicorn.Server(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

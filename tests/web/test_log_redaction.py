@@ -49,7 +49,14 @@ BASIC4 = {"name": NAME, "date_of_birth": DATE_OF_BIRTH, "sex": "1", "address": A
 
 
 def _spellings(secret: str) -> set[str]:
-    return {secret, quote(secret), quote(secret, safe=""), quote(secret).replace("%20", "+"), json.dumps(secret)[1:-1], repr(secret.encode())[2:-1]}
+    return {
+        secret,
+        quote(secret),
+        quote(secret, safe=""),
+        quote(secret).replace("%20", "+"),
+        json.dumps(secret)[1:-1],
+        repr(secret.encode())[2:-1],
+    }
 
 
 def _leaks(text: str, secrets: list[str]) -> list[str]:
@@ -65,30 +72,73 @@ def _leaks(text: str, secrets: list[str]) -> list[str]:
 
 def _secrets(token: str) -> list[str]:
     # The token and its random part (a log could cut the prefix); each basic 4 value.
-    return [token, token.removeprefix("myna_"), SESSION, NAME, NAME.split()[0], NAME_KANA, ADDRESS, DATE_OF_BIRTH, RESIDENT_CODE, INDIVIDUAL_NUMBER, SIGN_PIN, AUTH_PIN]
+    return [
+        token,
+        token.removeprefix("myna_"),
+        SESSION,
+        NAME,
+        NAME.split()[0],
+        NAME_KANA,
+        ADDRESS,
+        DATE_OF_BIRTH,
+        RESIDENT_CODE,
+        INDIVIDUAL_NUMBER,
+        SIGN_PIN,
+        AUTH_PIN,
+    ]
 
 
 def _fuzz(send, token: str) -> list[int]:
     """The same requests in process and against the live server; answers' statuses."""
     auth = {"Authorization": f"Bearer {token}"}
-    secret_query = {"name": NAME, "address": ADDRESS, "pin": SIGN_PIN, "auth_pin": AUTH_PIN, "number": INDIVIDUAL_NUMBER, "token": token, "error": f"{NAME} は見つかりません"}
+    secret_query = {
+        "name": NAME,
+        "address": ADDRESS,
+        "pin": SIGN_PIN,
+        "auth_pin": AUTH_PIN,
+        "number": INDIVIDUAL_NUMBER,
+        "token": token,
+        "error": f"{NAME} は見つかりません",
+    }
     issue_body = {
-        "request_id": "r-leak-1", "kind": "card-sign", "public_key_pem": ec_public_pem().decode(), "resident_code": RESIDENT_CODE,
-        "date_of_birth": DATE_OF_BIRTH, "basic4": BASIC4, "municipality_code": "131016", "pin": SIGN_PIN, "individual_number": INDIVIDUAL_NUMBER,
-    }  # fmt: skip
+        "request_id": "r-leak-1",
+        "kind": "card-sign",
+        "public_key_pem": ec_public_pem().decode(),
+        "resident_code": RESIDENT_CODE,
+        "date_of_birth": DATE_OF_BIRTH,
+        "basic4": BASIC4,
+        "municipality_code": "131016",
+        "pin": SIGN_PIN,
+        "individual_number": INDIVIDUAL_NUMBER,
+    }
     deep = "[" * 100_000 + json.dumps({"name": NAME, "x": "\x00", "token": token}) + "]" * 100_000
     statuses = []
     for method, url, kw in [
         ("GET", f"/api/v1/residents/{RESIDENT_CODE}", {"headers": auth, "params": secret_query}),  # fails (patched)
-        ("GET", f"/api/v1/residents/{RESIDENT_CODE}", {"headers": {**auth, "X-Pin": AUTH_PIN, "X-Number": INDIVIDUAL_NUMBER, "Cookie": f"myna_session={SESSION}"}}),  # fails
+        (
+            "GET",
+            f"/api/v1/residents/{RESIDENT_CODE}",
+            {"headers": {**auth, "X-Pin": AUTH_PIN, "X-Number": INDIVIDUAL_NUMBER, "Cookie": f"myna_session={SESSION}"}},
+        ),  # fails
         ("POST", "/api/v1/certificates", {"headers": auth, "json": issue_body}),  # fails (patched)
         ("POST", "/api/v1/certificates", {"headers": auth, "json": {**issue_body, "kind": "no-such-kind"}}),  # 422
         ("POST", "/api/v1/residents/events", {"headers": auth, "json": {"basic4": BASIC4, "resident_code": RESIDENT_CODE}}),
         ("POST", "/api/v1/certificates", {"headers": {**auth, "Content-Type": "application/json"}, "content": deep}),  # deep JSON with NUL
         ("POST", "/ui/login", {"data": {"token": token, "next": f"/ui/?name={NAME}"}}),
-        ("GET", "/ui/portal/me", {"params": {"consent_error": f"{NAME} {ADDRESS}", "suspend_error": RESIDENT_CODE}, "headers": {"Cookie": f"myna_portal={SESSION}"}}),
+        (
+            "GET",
+            "/ui/portal/me",
+            {
+                "params": {"consent_error": f"{NAME} {ADDRESS}", "suspend_error": RESIDENT_CODE},
+                "headers": {"Cookie": f"myna_portal={SESSION}"},
+            },
+        ),
         ("GET", "/healthz", {"params": {"token": token, "pin": SIGN_PIN, "code": RESIDENT_CODE}}),
-        ("GET", "/api/v1/feed/status", {"headers": {"Authorization": f"Bearer {token}x"}, "params": {"after": "0"}}),  # 401 with a token-like value
+        (
+            "GET",
+            "/api/v1/feed/status",
+            {"headers": {"Authorization": f"Bearer {token}x"}, "params": {"after": "0"}},
+        ),  # 401 with a token-like value
         ("POST", "/api/v1/card-applications", {"headers": auth, "data": {"name": NAME, "address": ADDRESS, "pin": SIGN_PIN}}),
     ]:
         statuses.append(send(method, url, **kw))
@@ -143,9 +193,17 @@ def test_stdlib_records_are_masked_by_the_handler_filter():
     message and locals."""
     token = "myna_" + "A" * 43
     f = logs.RedactingFilter()
-    access = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET", f"/api/v1/residents/{RESIDENT_CODE}?name={quote(NAME)}&token={token}", "1.1", 200), None)
+    access = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", f"/api/v1/residents/{RESIDENT_CODE}?name={quote(NAME)}&token={token}", "1.1", 200),
+        None,
+    )
     assert f.filter(access)
-    assert access.args[2] == "/api/v1/residents/[redacted]?name=…&token=…" and access.getMessage().endswith("HTTP/1.1\" 200")
+    assert access.args[2] == "/api/v1/residents/[redacted]?name=…&token=…" and access.getMessage().endswith('HTTP/1.1" 200')
     try:
         secret = NAME  # noqa: F841
         raise ValueError(f"bad {NAME} {token}")
@@ -205,11 +263,24 @@ def test_no_secret_or_personal_data_in_a_live_servers_logs(tmp_path, database_ur
     token = Tokens(p).create(Role.OPERATOR, "op")
     p.close()
     port = _free_port()
-    env = {**os.environ, "LEAK_TOKEN": token, "PYTHONPATH": os.pathsep.join([str(Path(myna.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "LEAK_TOKEN": token,
+        "PYTHONPATH": os.pathsep.join([str(Path(myna.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
     err_path, out_path = tmp_path / "stderr", tmp_path / "stdout"
     with open(err_path, "wb") as err, open(out_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER.format(tests=str(Path(__file__).parent), tests_root=str(Path(__file__).parents[1])), str(port)], env=env, stdout=out, stderr=err, cwd=tmp_path
+            [
+                sys.executable,
+                "-c",
+                _LAUNCHER.format(tests=str(Path(__file__).parent), tests_root=str(Path(__file__).parents[1])),
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=err,
+            cwd=tmp_path,
         )
     try:
         base = f"http://127.0.0.1:{port}"

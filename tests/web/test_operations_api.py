@@ -20,14 +20,23 @@ def api(platform):
     return client
 
 
-OUTAGE = {"service": "jpki-verifier", "started_at": "2026-04-01T10:00:00+09:00", "ended_at": "2026-04-01T10:30:00+09:00", "cause": "network"}
+OUTAGE = {
+    "service": "jpki-verifier",
+    "started_at": "2026-04-01T10:00:00+09:00",
+    "ended_at": "2026-04-01T10:30:00+09:00",
+    "cause": "network",
+}
 
 
 def test_outage_recorded_by_operator_counts_in_availability(api):
     r = api.post("/api/v1/operations/outages", json=OUTAGE, headers=api.h[Role.OPERATOR])
     assert r.status_code == 201, r.text
     # window 09:00-12:00 JST: 3 h of service, 0.5 h down
-    a = api.get("/api/v1/operations/availability", params={"start": "2026-04-01T09:00:00+09:00", "end": "2026-04-01T12:00:00+09:00"}, headers=api.h[Role.AUDITOR]).json()
+    a = api.get(
+        "/api/v1/operations/availability",
+        params={"start": "2026-04-01T09:00:00+09:00", "end": "2026-04-01T12:00:00+09:00"},
+        headers=api.h[Role.AUDITOR],
+    ).json()
     assert a["jpki-verifier"]["outage_seconds"] == 1800 and a["jpki-verifier"]["ratio"] == pytest.approx(2.5 / 3)
     assert a["jpki-verifier"]["meets_target"] is False and a["card-management"]["ratio"] == 1.0
 
@@ -88,6 +97,10 @@ def test_traffic_reports_add_up_per_minute(api, platform):
     from myna.operations.service import Operations
 
     for n in (3, 4):
-        api.post("/api/v1/operations/traffic", json={"centre": "osaka", "minute": "2026-04-01T02:59:30Z", "ocsp": n, "crl": 1}, headers=api.h[Role.CENTRE])
+        api.post(
+            "/api/v1/operations/traffic",
+            json={"centre": "osaka", "minute": "2026-04-01T02:59:30Z", "ocsp": n, "crl": 1},
+            headers=api.h[Role.CENTRE],
+        )
     by_hour = Operations(platform).traffic_by_hour(platform.clock.now().replace(hour=0))
     assert list(by_hour["osaka"].values()) == [(7, 2, 0)]

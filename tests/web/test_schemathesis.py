@@ -149,11 +149,32 @@ def test_schema_describes_the_server_for_every_role(server, role, tmp_path):
     token every operation answers what the schema says, and never a 500."""
     phases = "examples,coverage,fuzzing" if role in FULL_ROLES else "examples,fuzzing"
     cmd = [
-        _st(), "--config-file", str(CONFIG), "run", str(server["schema"]), "--url", server["base"],
-        "--checks", "all", "--phases", phases, "--max-examples", str(MAX_EXAMPLES),
-        "--seed", str(SEED), "--generation-deterministic", "--no-shrink", "--workers", "1", "--request-timeout", "30",
-        "--header", f"Authorization: Bearer {server['token'][role]}", "--output-truncate", "true",
-    ]  # fmt: skip
+        _st(),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        str(server["schema"]),
+        "--url",
+        server["base"],
+        "--checks",
+        "all",
+        "--phases",
+        phases,
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--generation-deterministic",
+        "--no-shrink",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--header",
+        f"Authorization: Bearer {server['token'][role]}",
+        "--output-truncate",
+        "true",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     out = done.stdout + done.stderr
     summary = out[out.find("= SUMMARY =") - 40 :] if "= SUMMARY =" in out else out[-4000:]

@@ -75,7 +75,8 @@ VERIFIER_ROLES: frozenset[Role] = frozenset(_ROLE_FOR.values())
 # The certificate kinds (hence issuing CAs) whose status a verifier role may ask a validity
 # centre about: signature verifiers the signature CAs, user-auth verifiers the user-auth CAs.
 ROLE_KINDS: dict[Role, frozenset[CertKind]] = {
-    role: frozenset(k for k in CertKind if (signature if k.is_signature else user_auth)) for (signature, user_auth), role in _ROLE_FOR.items()
+    role: frozenset(k for k in CertKind if (signature if k.is_signature else user_auth))
+    for (signature, user_auth), role in _ROLE_FOR.items()
 }
 
 

@@ -129,9 +129,12 @@ ENTRIES: tuple[Entry, ...] = (
     _v("GET", f"{API}/verifier/revocation-files/{{slug}}.crl", Operation.FILE_SIGN, Operation.FILE_AUTH),
     _v("GET", f"{API}/verifier/basic4/{{serial}}", Operation.BASIC4),
     _v(
-        "GET", f"{API}/verifier/corresponding/{{pair}}/{{serial}}",
-        Operation.CORRESPONDING_SIGN_MOBILE, Operation.CORRESPONDING_AUTH_MOBILE, Operation.CORRESPONDING_SIGN_AUTH,
-    ),  # fmt: skip
+        "GET",
+        f"{API}/verifier/corresponding/{{pair}}/{{serial}}",
+        Operation.CORRESPONDING_SIGN_MOBILE,
+        Operation.CORRESPONDING_AUTH_MOBILE,
+        Operation.CORRESPONDING_SIGN_AUTH,
+    ),
     _v("GET", f"{API}/verifier/renewal/{{purpose}}/{{serial}}", Operation.RENEWAL_SIGN, Operation.RENEWAL_AUTH),
     _v("POST", f"{API}/verifier/certification-code", Operation.CERTIFICATION_CODE),
     Entry("POST", f"{API}/consents", Credential.SIGNED),
@@ -170,19 +173,35 @@ ENTRIES: tuple[Entry, ...] = (
     *(
         _s(method, f"/ui/counter{tail}", M)
         for method, tail in [
-            ("GET", ""), ("GET", "/find"), ("GET", "/pickup-notices.pdf"), ("GET", "/events/new"), ("POST", "/events"),
-            ("GET", "/residents/{resident_code}"), ("GET", "/applications/new"), ("POST", "/applications"),
-            ("GET", "/cards/{card_id}"), ("GET", "/cards/{card_id}/pickup-notice.pdf"),
-            ("POST", "/cards/{card_id}/handover"), ("POST", "/cards/{card_id}/action"),
+            ("GET", ""),
+            ("GET", "/find"),
+            ("GET", "/pickup-notices.pdf"),
+            ("GET", "/events/new"),
+            ("POST", "/events"),
+            ("GET", "/residents/{resident_code}"),
+            ("GET", "/applications/new"),
+            ("POST", "/applications"),
+            ("GET", "/cards/{card_id}"),
+            ("GET", "/cards/{card_id}/pickup-notice.pdf"),
+            ("POST", "/cards/{card_id}/handover"),
+            ("POST", "/cards/{card_id}/action"),
         ]
-    ),  # fmt: skip
+    ),
     *(
         _s(method, f"/ui/portal{tail}")  # the resident signs in with the card's user-auth certificate
         for method, tail in [
-            ("GET", ""), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/me"), ("POST", "/consents"),
-            ("GET", "/status"), ("GET", "/lost"), ("POST", "/lost"), ("POST", "/me/suspend"),
+            ("GET", ""),
+            ("GET", "/login"),
+            ("POST", "/login"),
+            ("POST", "/logout"),
+            ("GET", "/me"),
+            ("POST", "/consents"),
+            ("GET", "/status"),
+            ("GET", "/lost"),
+            ("POST", "/lost"),
+            ("POST", "/me/suspend"),
         ]
-    ),  # fmt: skip
+    ),
 )
 
 TABLE: dict[str, Entry] = {e.key: e for e in ENTRIES}

@@ -67,7 +67,16 @@ class Tokens:
         token = "myna_" + secrets.token_urlsafe(32)
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            s.add(m.ApiToken(token_sha256=_hash(token), role=role.value, municipality_code=municipality_code, label=label, created_at=now, disabled=False))
+            s.add(
+                m.ApiToken(
+                    token_sha256=_hash(token),
+                    role=role.value,
+                    municipality_code=municipality_code,
+                    label=label,
+                    created_at=now,
+                    disabled=False,
+                )
+            )
             audit(s, now, actor, "token.created", label, role=role.value, municipality=municipality_code)
         return token
 

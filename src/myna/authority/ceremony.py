@@ -103,7 +103,14 @@ def run_ceremony(
             key = keys.generate(f"myna-{kind.value}-g{gen}", algorithm)
             serial = serials.new_serial()
             builder = profiles.issuing_ca_builder(
-                kind, name, key.public_key(), root_cert, now, serial, platform.urls, authority_slug(AuthorityKind.ROOT.value, root_row.generation)
+                kind,
+                name,
+                key.public_key(),
+                root_cert,
+                now,
+                serial,
+                platform.urls,
+                authority_slug(AuthorityKind.ROOT.value, root_row.generation),
             )
             cert = sign_certificate(builder, root_key)
             row = record(kind, gen, cert, key, root_row.id)
@@ -111,7 +118,14 @@ def run_ceremony(
             record_service_certificate(s, cert, root_row.id, "ca", name.rfc4514_string(), f"ceremony:{kind.value}:g{gen}", now)
 
         transcript = json.dumps([step.__dict__ for step in steps], ensure_ascii=False)
-        s.add(m.Ceremony(purpose="init" if len(steps) == len(AuthorityKind) else "rekey", performed_at=now, performed_by=operator, transcript=transcript))
+        s.add(
+            m.Ceremony(
+                purpose="init" if len(steps) == len(AuthorityKind) else "rekey",
+                performed_at=now,
+                performed_by=operator,
+                transcript=transcript,
+            )
+        )
         audit(s, now, operator, "ceremony", "authorities", steps=[step.__dict__ for step in steps])
     platform.forget_authorities()
     return steps

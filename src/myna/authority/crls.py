@@ -82,7 +82,12 @@ class CrlService:
             covers = s.scalar(select(func.max(m.Revocation.seq)).where(m.Revocation.authority_id == ca.id)) or 0
             query = (
                 select(m.Revocation.crl_entry)
-                .where(m.Revocation.authority_id == ca.id, m.Revocation.seq > after_seq, m.Revocation.seq <= covers, m.Revocation.revoked_at >= oldest)
+                .where(
+                    m.Revocation.authority_id == ca.id,
+                    m.Revocation.seq > after_seq,
+                    m.Revocation.seq <= covers,
+                    m.Revocation.revoked_at >= oldest,
+                )
                 .order_by(m.Revocation.seq)
                 .execution_options(yield_per=_FETCH_CHUNK)
             )

@@ -395,7 +395,9 @@ class IssuanceService:
             # so another municipality's resident is refused before anything else is told.
             records = {
                 r.resident_code: r
-                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo})))
+                for r in s.scalars(
+                    select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({c.request.resident_code for c in todo}))
+                )
             }
             todo = [check_against_register(c, records.get(c.request.resident_code), acting_for, now) for c in todo]
             fingerprints = [c.fingerprint for c in todo]
@@ -550,7 +552,10 @@ def record_service_certificate(
     status-feed entry, in the caller's transaction. Returns the stored serial."""
     serial = serials.to_store(cert.serial_number)
     fingerprint = key_fingerprint(cert.public_key())
-    s.execute(insert(m.SerialReservation.__table__), [{"serial": serial, "authority_id": authority_id, "request_id": request_id, "reserved_at": now}])
+    s.execute(
+        insert(m.SerialReservation.__table__),
+        [{"serial": serial, "authority_id": authority_id, "request_id": request_id, "reserved_at": now}],
+    )
     s.execute(
         insert(m.Certificate.__table__),
         [

@@ -116,9 +116,7 @@ class Platform:
         try:
             kind = AuthorityKind(kind)
         except ValueError:
-            raise UnknownAuthority(
-                f"unknown CA {kind!r}; one of {', '.join(k.value for k in AuthorityKind)}"
-            ) from None
+            raise UnknownAuthority(f"unknown CA {kind!r}; one of {', '.join(k.value for k in AuthorityKind)}") from None
         with self.db.session() as s:
             row = s.scalars(select(m.Authority).where(m.Authority.kind == kind.value, m.Authority.active.is_(True))).first()
             if row is None:

@@ -208,7 +208,9 @@ class Records:
             issued = dict(s.execute(select(m.Certificate.kind, func.count()).group_by(m.Certificate.kind)).all())
             revoked = dict(
                 s.execute(
-                    select(m.Certificate.kind, func.count()).join(m.Revocation, m.Revocation.serial == m.Certificate.serial).group_by(m.Certificate.kind)
+                    select(m.Certificate.kind, func.count())
+                    .join(m.Revocation, m.Revocation.serial == m.Certificate.serial)
+                    .group_by(m.Certificate.kind)
                 ).all()
             )
         return KindCounts(issued=issued, revoked=revoked)

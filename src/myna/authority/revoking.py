@@ -89,7 +89,9 @@ class RevocationService:
                     f"certificate {serials.to_display(serial)} was already revoked at {existing.revoked_at.isoformat()} ({existing.reason})"
                 )
             if now > row.not_after:
-                raise Conflict(f"certificate {serials.to_display(serial)} expired at {row.not_after.isoformat()}; expiry needs no revocation (R-REV-7)")
+                raise Conflict(
+                    f"certificate {serials.to_display(serial)} expired at {row.not_after.isoformat()}; expiry needs no revocation (R-REV-7)"
+                )
             if not reason.allowed_for(CertKind(row.kind).is_mobile):
                 raise InvalidInput(f"reason {reason.value} ({reason.rule}) applies only to mobile certificates")
             self._record(s, row, reason, now, actor, note)
@@ -117,13 +119,17 @@ class RevocationService:
             done += self._record(s, row, reason, now, actor, note)
         return done
 
-    def record_in(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None = None) -> list[m.Certificate]:
+    def record_in(
+        self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None = None
+    ) -> list[m.Certificate]:
         """Inside the caller's transaction: revoke this one certificate (the caller checked
         it is unrevoked and unexpired), with the R-REV-6 cascade. For card management,
         which revokes a given card's certificates together with the card's status change."""
         return self._record(s, row, reason, now, actor, note)
 
-    def _record(self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None) -> list[m.Certificate]:
+    def _record(
+        self, s, row: m.Certificate, reason: RevocationReason, now: dt.datetime, actor: str, note: str | None
+    ) -> list[m.Certificate]:
         """Record one revocation and, for a card certificate, the R-REV-6 cascade to the
         holder's mobile certificate of the same purpose. Returns every row revoked."""
         serial = int(row.serial, 16)
@@ -171,7 +177,13 @@ class RevocationService:
         application flow) falls back to the holder: those of the same purpose."""
         live = (m.Certificate.not_after >= now, m.Revocation.seq.is_(None), m.Certificate.kind == kind.value)
         base = select(m.Certificate).outerjoin(m.Revocation, m.Revocation.serial == m.Certificate.serial)
-        rows = list(s.scalars(base.join(mm.MobileLink, mm.MobileLink.mobile_serial == m.Certificate.serial).where(mm.MobileLink.card_serial == card.serial, *live)))
+        rows = list(
+            s.scalars(
+                base.join(mm.MobileLink, mm.MobileLink.mobile_serial == m.Certificate.serial).where(
+                    mm.MobileLink.card_serial == card.serial, *live
+                )
+            )
+        )
         if card.resident_code is not None:
             linked_any = select(mm.MobileLink.mobile_serial)
             rows += s.scalars(base.where(m.Certificate.resident_code == card.resident_code, m.Certificate.serial.not_in(linked_any), *live))
@@ -225,4 +237,3 @@ class RevocationService:
             audit(s, now, actor, "authority.compromised", ca.slug, revoked=len(victims), note=note)
         self.platform.forget_authorities()
         return CompromiseResult(ca.slug, len(victims), now)
-

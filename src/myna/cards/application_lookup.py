@@ -37,7 +37,13 @@ def get(platform: Platform, application_id: str, municipality_code: str | None =
         if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
             raise NotFound(f"no application {application_id}")
         return {
-            **receipt_of(row, False).to_json(), "resident_code": row.resident_code, "municipality_code": row.municipality_code,
-            "reason": row.reason, "replaces_card_id": row.replaces_card_id, "batch_id": row.batch_id, "card_id": row.card_id,
-            "shipment_id": row.shipment_id, "lead_days": row.lead_days,
-        }  # fmt: skip
+            **receipt_of(row, False).to_json(),
+            "resident_code": row.resident_code,
+            "municipality_code": row.municipality_code,
+            "reason": row.reason,
+            "replaces_card_id": row.replaces_card_id,
+            "batch_id": row.batch_id,
+            "card_id": row.card_id,
+            "shipment_id": row.shipment_id,
+            "lead_days": row.lead_days,
+        }

@@ -55,7 +55,9 @@ class Applications:
     def renewal_prefill(self, form_id: str, token: str) -> tuple[ExpiryNotice, dict]:
         return qr_forms.renewal_prefill(self.platform, form_id, token)
 
-    def submit_qr(self, qr_text: str, photo: bytes | None, actor: str, express: str | None = None, source_ref: str | None = None) -> Receipt:
+    def submit_qr(
+        self, qr_text: str, photo: bytes | None, actor: str, express: str | None = None, source_ref: str | None = None
+    ) -> Receipt:
         return qr_forms.submit_qr(self.platform, qr_text, photo, actor, express, source_ref)
 
     def import_paper(self, path: Path, actor: str) -> dict:

@@ -45,7 +45,9 @@ def check_create(platform: Platform, resident_code: str) -> None:
     check_resident_code(resident_code)
     with platform.db.session() as s:
         app = s.scalar(
-            select(CardApplication.application_id).where(CardApplication.resident_code == resident_code, CardApplication.status.in_(OPEN)).limit(1)
+            select(CardApplication.application_id)
+            .where(CardApplication.resident_code == resident_code, CardApplication.status.in_(OPEN))
+            .limit(1)
         )
         card = s.scalar(
             select(ChipRecord.card_id)
@@ -65,9 +67,16 @@ def record_created(platform: Platform, card_id: str, actor: str, pins_given: boo
     now = platform.clock.now()
     with platform.db.session() as s:
         audit(
-            s, now, actor, "card.created-by-hand", card_id,
-            purpose="demo/test", application=None, handover=None, pins_set_by="operator" if pins_given else None,
-        )  # fmt: skip
+            s,
+            now,
+            actor,
+            "card.created-by-hand",
+            card_id,
+            purpose="demo/test",
+            application=None,
+            handover=None,
+            pins_set_by="operator" if pins_given else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,16 +113,29 @@ def authorise_reset(
         managed = s.get(ManagedCard, cid) is not None
         if managed:
             if row.status not in RESETTABLE:
-                raise Conflict(f"card {cid} is {row.status}: the PINs of a card not handed over are set by the holder at handover (R-CARD-6)")
+                raise Conflict(
+                    f"card {cid} is {row.status}: the PINs of a card not handed over are set by the holder at handover (R-CARD-6)"
+                )
             if not check.holder_present:
-                raise Forbidden(f"card {cid} was handed over through card management: its PINs are reset only with the holder present (--holder-present)")
+                raise Forbidden(
+                    f"card {cid} was handed over through card management: its PINs are reset only with the holder present (--holder-present)"
+                )
             missing = [n for n, v in (("--identity-document", check.identity_document), ("--reason", check.reason)) if not v]
             if missing:
                 raise InvalidInput(f"card {cid} was handed over through card management: give {' and '.join(missing)}")
         if managed or check.reason or check.identity_document:
             audit(
-                s, now, actor, "card.pin.reset-authorised", cid,
-                pin=ref.value, operation="unblock" if new_pin is None else "reset", holder_present=check.holder_present,
-                identity_document=check.identity_document, reason=check.reason, municipality_code=municipality_code, managed=managed,
-            )  # fmt: skip
+                s,
+                now,
+                actor,
+                "card.pin.reset-authorised",
+                cid,
+                pin=ref.value,
+                operation="unblock" if new_pin is None else "reset",
+                holder_present=check.holder_present,
+                identity_document=check.identity_document,
+                reason=check.reason,
+                municipality_code=municipality_code,
+                managed=managed,
+            )
     return cid, managed

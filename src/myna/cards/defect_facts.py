@@ -34,9 +34,13 @@ def facts(s, app: ApplicationIn, now: dt.datetime) -> tuple[d.Record | None, d.C
         abroad = first.effective_date if first is not None and first.type == EventType.MOVE_IN.value else None
         record = d.Record(resident.name, resident.date_of_birth, resident.sex, resident.address, resident.status in ON_REGISTER, abroad)
     open_apps = s.scalar(
-        select(func.count()).select_from(CardApplication).where(CardApplication.resident_code == app.resident_code, CardApplication.status.in_(OPEN))
+        select(func.count())
+        .select_from(CardApplication)
+        .where(CardApplication.resident_code == app.resident_code, CardApplication.status.in_(OPEN))
     )
-    live = s.scalar(select(func.count()).select_from(ChipRecord).where(ChipRecord.resident_code == app.resident_code, ChipRecord.status.in_(LIVE)))
+    live = s.scalar(
+        select(func.count()).select_from(ChipRecord).where(ChipRecord.resident_code == app.resident_code, ChipRecord.status.in_(LIVE))
+    )
     replaced = None
     if app.replaces_card_id:
         card = s.get(ChipRecord, app.replaces_card_id)

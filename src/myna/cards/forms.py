@@ -48,10 +48,17 @@ class ApplicationIn:
 
     def digest(self, channel: str) -> str:
         body = {
-            "channel": channel, "resident_code": self.resident_code, "name": self.name, "date_of_birth": self.date_of_birth.isoformat(),
-            "sex": self.sex, "address": self.address, "reason": self.reason, "express": self.express,
-            "replaces_card_id": self.replaces_card_id, "photo": hashlib.sha256(self.photo or b"").hexdigest(),
-        }  # fmt: skip
+            "channel": channel,
+            "resident_code": self.resident_code,
+            "name": self.name,
+            "date_of_birth": self.date_of_birth.isoformat(),
+            "sex": self.sex,
+            "address": self.address,
+            "reason": self.reason,
+            "express": self.express,
+            "replaces_card_id": self.replaces_card_id,
+            "photo": hashlib.sha256(self.photo or b"").hexdigest(),
+        }
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -75,15 +75,21 @@ class Counter:
         with self.platform.db.session() as s:
             row, managed = self._card(s, cid, municipality_code)
             if row.status != CardStatus.SHIPPED.value:
-                raise Conflict(f"card {cid} is {row.status}: a pickup notice is for a card shipped to the municipality and not yet handed over")
+                raise Conflict(
+                    f"card {cid} is {row.status}: a pickup notice is for a card shipped to the municipality and not yet handed over"
+                )
             resident = s.get(m.ResidentRecord, row.resident_code)
             town = s.get(m.Municipality, row.municipality_code)
             shipped = s.scalar(select(CardApplication.shipped_at).where(CardApplication.application_id == managed.application_id))
             letter = PickupLetter(
-                card_id=cid, application_id=managed.application_id, name=resident.name, address=resident.address,
-                municipality=town.name if town else row.municipality_code, pickup_by=(shipped.astimezone(JST).date() + dt.timedelta(days=PICKUP_DAYS)),
+                card_id=cid,
+                application_id=managed.application_id,
+                name=resident.name,
+                address=resident.address,
+                municipality=town.name if town else row.municipality_code,
+                pickup_by=(shipped.astimezone(JST).date() + dt.timedelta(days=PICKUP_DAYS)),
                 sign_certificate=row.sign_serial is not None,
-            )  # fmt: skip
+            )
         return pickup_notice_pdf(letter)
 
     def hand_over(self, card_id: str, h: Handover, actor: str, municipality_code: str | None = None) -> dict:
@@ -99,7 +105,9 @@ class Counter:
         chip = image.face.to_json() if image.face else {}
         mismatched = sorted(k for k in ("number", "name", "address", "date_of_birth", "sex") if chip.get(k) != printed.get(k))
         if mismatched:
-            raise Conflict(f"the chip's card-face data differs from the printed card ({', '.join(mismatched)}): do not hand it over; return it for abolition")
+            raise Conflict(
+                f"the chip's card-face data differs from the printed card ({', '.join(mismatched)}): do not hand it over; return it for abolition"
+            )
         now = self.platform.clock.now()
         hasher = self.cards.hasher
         with self.platform.db.session() as s:
@@ -109,28 +117,75 @@ class Counter:
             for ref, pin in pins.items():
                 if ref is PinRef.SIGN and row.sign_serial is None:
                     continue  # no signature certificate (under 15): no signature PIN
-                s.merge(CardPin(card_id=cid, pin=ref.value, verifier=hasher.make(pin), tries_left=ref.max_tries, max_tries=ref.max_tries, changed_at=now, blocked_at=None))
+                s.merge(
+                    CardPin(
+                        card_id=cid,
+                        pin=ref.value,
+                        verifier=hasher.make(pin),
+                        tries_left=ref.max_tries,
+                        max_tries=ref.max_tries,
+                        changed_at=now,
+                        blocked_at=None,
+                    )
+                )
                 set_pins.append(ref.value)
             if row.sign_serial is not None and PinRef.SIGN.value not in set_pins:
                 raise InvalidInput("this card has a signature certificate: the holder sets its PIN too (6-16 of A-Z, 0-9)")
             row.status, row.updated_at = rule.to.value, now
             managed = s.get(ManagedCard, cid)
             managed.handed_over_at = now
-            s.add(CardHandover(card_id=cid, identity_document=h.identity_document, face_matches_photo=True, chip_face_matches=True, pins_set_by="holder", clerk=actor, at=now))
-            s.add(CardStatusChange(card_id=cid, from_status=CardStatus.SHIPPED.value, to_status=rule.to.value, at=now, actor=actor, note="handed over", revoked="[]"))
+            s.add(
+                CardHandover(
+                    card_id=cid,
+                    identity_document=h.identity_document,
+                    face_matches_photo=True,
+                    chip_face_matches=True,
+                    pins_set_by="holder",
+                    clerk=actor,
+                    at=now,
+                )
+            )
+            s.add(
+                CardStatusChange(
+                    card_id=cid,
+                    from_status=CardStatus.SHIPPED.value,
+                    to_status=rule.to.value,
+                    at=now,
+                    actor=actor,
+                    note="handed over",
+                    revoked="[]",
+                )
+            )
             app = s.get(CardApplication, managed.application_id)
             app.status, app.updated_at = ApplicationStatus.HANDED_OVER.value, now
             collected = s.execute(
-                update(CardFee).where(CardFee.application_id == app.application_id, CardFee.collected_at.is_(None)).values(collected_at=now, collected_by=actor, card_id=cid)
+                update(CardFee)
+                .where(CardFee.application_id == app.application_id, CardFee.collected_at.is_(None))
+                .values(collected_at=now, collected_by=actor, card_id=cid)
             ).rowcount
             replaced = None
             if app.replaces_card_id:
                 replaced = self._retire_replaced(s, app.replaces_card_id, cid, now, actor)
-            audit(s, now, actor, "card.handed-over", cid, application_id=app.application_id, pins=sorted(set_pins), identity_document=h.identity_document, replaced=replaced)
+            audit(
+                s,
+                now,
+                actor,
+                "card.handed-over",
+                cid,
+                application_id=app.application_id,
+                pins=sorted(set_pins),
+                identity_document=h.identity_document,
+                replaced=replaced,
+            )
             return {
-                "card_id": cid, "status": rule.to.value, "pins_set": sorted(set_pins), "fees_collected": collected,
-                "replaced_card": replaced, "lead_days": app.lead_days, "within_deadline": app.lead_days is not None and app.lead_days <= lead_time.allowed_days(app.express is not None),
-            }  # fmt: skip
+                "card_id": cid,
+                "status": rule.to.value,
+                "pins_set": sorted(set_pins),
+                "fees_collected": collected,
+                "replaced_card": replaced,
+                "lead_days": app.lead_days,
+                "within_deadline": app.lead_days is not None and app.lead_days <= lead_time.allowed_days(app.express is not None),
+            }
 
     def _retire_replaced(self, s, old_id: str, new_id: str, now: dt.datetime, actor: str) -> str | None:
         """The card a reissue replaces is abolished when the new one is handed over."""
@@ -141,12 +196,29 @@ class Counter:
             return None
         new = s.get(ChipRecord, new_id)
         # Old-to-new linkage (R-VER-4) also when a new card replaces the old one.
-        for kind, old_serial, new_serial in (("card-auth", old.auth_serial, new.auth_serial), ("card-sign", old.sign_serial, new.sign_serial)):
+        for kind, old_serial, new_serial in (
+            ("card-auth", old.auth_serial, new.auth_serial),
+            ("card-sign", old.sign_serial, new.sign_serial),
+        ):
             # One successor per certificate, whichever table recorded it first (R-VER-4).
             if old_serial and new_serial and next_serial(s, old_serial) is None:
-                s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind, card_id=new_id, resident_code=old.resident_code, at=now))
+                s.add(
+                    CertificateRenewal(
+                        old_serial=old_serial, new_serial=new_serial, kind=kind, card_id=new_id, resident_code=old.resident_code, at=now
+                    )
+                )
         revoked = revoke_card_certificates(s, self.revocation, old, now, actor, f"card {old_id} replaced by {new_id}")
-        s.add(CardStatusChange(card_id=old_id, from_status=old.status, to_status=CardStatus.ABOLISHED.value, at=now, actor=actor, note=f"replaced by {new_id}", revoked=json.dumps(revoked)))
+        s.add(
+            CardStatusChange(
+                card_id=old_id,
+                from_status=old.status,
+                to_status=CardStatus.ABOLISHED.value,
+                at=now,
+                actor=actor,
+                note=f"replaced by {new_id}",
+                revoked=json.dumps(revoked),
+            )
+        )
         old.status, old.updated_at = CardStatus.ABOLISHED.value, now
         managed = s.get(ManagedCard, old_id)
         if managed is not None:

@@ -71,7 +71,13 @@ class LeadStats:
     over_deadline: int
 
     def to_json(self) -> dict:
-        return {"period": self.period, "shipped": self.shipped, "max_days": self.max_days, "mean_days": round(self.mean_days, 2), "over_deadline": self.over_deadline}
+        return {
+            "period": self.period,
+            "shipped": self.shipped,
+            "max_days": self.max_days,
+            "mean_days": round(self.mean_days, 2),
+            "over_deadline": self.over_deadline,
+        }
 
 
 def report(rows: list[tuple[dt.date, int, bool]], by: str) -> list[LeadStats]:

@@ -23,15 +23,27 @@ def alerts(platform: Platform, within: int = lead_time.ALERT_DAYS) -> list[dict]
     horizon = lead_time.add_days(today, within)
     with platform.db.session() as s:
         rows = s.execute(
-            select(CardApplication.application_id, CardApplication.status, CardApplication.due_on, CardApplication.express, CardApplication.municipality_code)
+            select(
+                CardApplication.application_id,
+                CardApplication.status,
+                CardApplication.due_on,
+                CardApplication.express,
+                CardApplication.municipality_code,
+            )
             .where(CardApplication.status.in_(OPEN), CardApplication.due_on <= horizon)
             .order_by(CardApplication.due_on, CardApplication.application_id)
         ).all()
     return [
-        {"application_id": r.application_id, "status": r.status, "due_on": r.due_on.isoformat(), "days_left": lead_time.days_left(today, r.due_on),
-         "express": r.express is not None, "municipality_code": r.municipality_code}
+        {
+            "application_id": r.application_id,
+            "status": r.status,
+            "due_on": r.due_on.isoformat(),
+            "days_left": lead_time.days_left(today, r.due_on),
+            "express": r.express is not None,
+            "municipality_code": r.municipality_code,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def lead_time_report(platform: Platform, by: str = "day") -> list[dict]:
@@ -39,6 +51,10 @@ def lead_time_report(platform: Platform, by: str = "day") -> list[dict]:
         raise InvalidInput("by must be day or month")
     with platform.db.session() as s:
         rows = s.execute(
-            select(CardApplication.shipped_at, CardApplication.lead_days, CardApplication.express).where(CardApplication.shipped_at.is_not(None))
+            select(CardApplication.shipped_at, CardApplication.lead_days, CardApplication.express).where(
+                CardApplication.shipped_at.is_not(None)
+            )
         ).all()
-    return [x.to_json() for x in lead_time.report([(r.shipped_at.astimezone(JST).date(), r.lead_days, r.express is not None) for r in rows], by)]
+    return [
+        x.to_json() for x in lead_time.report([(r.shipped_at.astimezone(JST).date(), r.lead_days, r.express is not None) for r in rows], by)
+    ]

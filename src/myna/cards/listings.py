@@ -45,7 +45,9 @@ def _card(row: ChipRecord) -> CardLine:
 
 
 def _application(row: CardApplication) -> ApplicationLine:
-    return ApplicationLine(row.application_id, row.resident_code, row.status, row.received_on, row.due_on, row.reason, row.express, row.card_id)
+    return ApplicationLine(
+        row.application_id, row.resident_code, row.status, row.received_on, row.due_on, row.reason, row.express, row.card_id
+    )
 
 
 class CardListings:
@@ -67,7 +69,10 @@ class CardListings:
         """The municipality's latest applications, newest first."""
         with self.platform.db.session() as s:
             rows = s.scalars(
-                select(CardApplication).where(CardApplication.municipality_code == municipality_code).order_by(CardApplication.received_at.desc()).limit(limit)
+                select(CardApplication)
+                .where(CardApplication.municipality_code == municipality_code)
+                .order_by(CardApplication.received_at.desc())
+                .limit(limit)
             ).all()
             return [_application(a) for a in rows]
 
@@ -82,5 +87,7 @@ class CardListings:
     def applications_of(self, resident_code: str) -> list[ApplicationLine]:
         """A resident's applications, newest first."""
         with self.platform.db.session() as s:
-            rows = s.scalars(select(CardApplication).where(CardApplication.resident_code == resident_code).order_by(CardApplication.received_at.desc()))
+            rows = s.scalars(
+                select(CardApplication).where(CardApplication.resident_code == resident_code).order_by(CardApplication.received_at.desc())
+            )
             return [_application(a) for a in rows]

@@ -19,7 +19,9 @@ from myna.store.journal import audit
 from myna.store.models_card_management import MailedNotice
 
 
-def mail_notices(platform: Platform, actor: str, municipality_code: str | None = None, limit: int = 1000) -> tuple[list[dict], bytes | None]:
+def mail_notices(
+    platform: Platform, actor: str, municipality_code: str | None = None, limit: int = 1000
+) -> tuple[list[dict], bytes | None]:
     """Print the number notices not yet mailed (each once; returned mail is never
     re-sent) as one PDF, one letter each, and record them as mailed."""
     if not 1 <= limit <= 10_000:
@@ -42,17 +44,36 @@ def mail_notices(platform: Platform, actor: str, municipality_code: str | None =
             if resident.number != notice.number:
                 continue  # superseded by a newer number (leak): only the current one is mailed
             notice_id, token = new_id("N"), secrets.token_hex(16)
-            prefill = {"name": resident.name, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "address": resident.address}
+            prefill = {
+                "name": resident.name,
+                "date_of_birth": resident.date_of_birth.isoformat(),
+                "sex": resident.sex,
+                "address": resident.address,
+            }
             s.add(
                 MailedNotice(
-                    notice_id=notice_id, number_notice_id=notice.id, resident_code=resident.resident_code,
-                    municipality_code=resident.municipality_code, form_token=token,
-                    prefill=json.dumps(prefill, ensure_ascii=False), mailed_at=now,
+                    notice_id=notice_id,
+                    number_notice_id=notice.id,
+                    resident_code=resident.resident_code,
+                    municipality_code=resident.municipality_code,
+                    form_token=token,
+                    prefill=json.dumps(prefill, ensure_ascii=False),
+                    mailed_at=now,
                 )
-            )  # fmt: skip
+            )
             audit(s, now, actor, "notice.mailed", notice_id, resident_code=resident.resident_code)
             letters.append(
-                NumberLetter(notice_id, token, resident.number, resident.name, resident.date_of_birth, resident.sex, resident.address, municipality, now.astimezone(JST).date())
+                NumberLetter(
+                    notice_id,
+                    token,
+                    resident.number,
+                    resident.name,
+                    resident.date_of_birth,
+                    resident.sex,
+                    resident.address,
+                    municipality,
+                    now.astimezone(JST).date(),
+                )
             )
             out.append({"notice_id": notice_id, "resident_code": resident.resident_code, "municipality_code": resident.municipality_code})
         pdf = number_notices_pdf(letters) if letters else None

@@ -73,8 +73,22 @@ class CardManagement:
             if municipality_code is not None and row.municipality_code != municipality_code:
                 raise NotFound(f"no such card at municipality {municipality_code}")
             rule = next_status(row.status, action, cid)
-            revoked = revoke_card_certificates(s, self.revocation, row, now, actor, f"card {cid} {rule.to.value}" + (f": {note}" if note else "")) if rule.revokes else []
-            s.add(CardStatusChange(card_id=cid, from_status=row.status, to_status=rule.to.value, at=now, actor=actor, note=note, revoked=json.dumps(revoked)))
+            revoked = (
+                revoke_card_certificates(s, self.revocation, row, now, actor, f"card {cid} {rule.to.value}" + (f": {note}" if note else ""))
+                if rule.revokes
+                else []
+            )
+            s.add(
+                CardStatusChange(
+                    card_id=cid,
+                    from_status=row.status,
+                    to_status=rule.to.value,
+                    at=now,
+                    actor=actor,
+                    note=note,
+                    revoked=json.dumps(revoked),
+                )
+            )
             audit(s, now, actor, f"card.{rule.to.value}", cid, previous=row.status, revoked=revoked, note=note)
             previous = row.status
             row.status, row.updated_at = rule.to.value, now
@@ -99,7 +113,9 @@ class CardManagement:
     def abolish(self, card_id: str, actor: str, note: str | None = None, municipality_code: str | None = None) -> dict:
         return self._change(card_id, Action.ABOLISH, actor, note, municipality_code)
 
-    def reissue(self, card_id: str, application: ApplicationIn | None, actor: str, channel: str = "online", municipality_code: str | None = None) -> Receipt:
+    def reissue(
+        self, card_id: str, application: ApplicationIn | None, actor: str, channel: str = "online", municipality_code: str | None = None
+    ) -> Receipt:
         """再交付 (R-CARD-7): follows the application path. Without an application nothing
         happens; with one, it is received like any other (defects, receipt, express
         after loss) and names the card it replaces, which is abolished at handover."""
@@ -112,7 +128,9 @@ class CardManagement:
         if status not in REISSUABLE:
             raise IllegalTransition(f"card {cid} is {status}: only a lost, suspended, returned or damaged (active) card is reissued")
         if application is None:
-            raise Conflict(f"card {cid} is {status}: a reissue needs a new application (photo and form) through the application path (R-CARD-7)")
+            raise Conflict(
+                f"card {cid} is {status}: a reissue needs a new application (photo and form) through the application path (R-CARD-7)"
+            )
         if application.resident_code != holder:
             raise InvalidInput("the application is not from the card's holder")
         app = ApplicationIn(**{**application.__dict__, "reason": "reissue", "replaces_card_id": cid})
@@ -137,7 +155,11 @@ class CardManagement:
             if managed is not None and now > managed.card_expires_at:
                 raise Conflict(f"card {cid} expired at {managed.card_expires_at.isoformat()}: apply for a new card")
             old = [s.get(m.Certificate, x) for x in (row.auth_serial, row.sign_serial) if x]
-            revoked = {x for x in s.scalars(select(m.Revocation.serial).where(m.Revocation.serial.in_([c.serial for c in old])))} if old else set()
+            revoked = (
+                {x for x in s.scalars(select(m.Revocation.serial).where(m.Revocation.serial.in_([c.serial for c in old])))}
+                if old
+                else set()
+            )
             soonest = min((c.not_after for c in old), default=None)
             due = expiry.in_window(soonest, now) or (soonest is not None and now > soonest) or bool(revoked)
             if not due:
@@ -154,19 +176,44 @@ class CardManagement:
                     # Already linked (R-VER-4; e.g. by the verifier services' record_renewal):
                     # one successor per certificate, the first recorded one stands.
                     continue
-                s.add(CertificateRenewal(old_serial=old_serial, new_serial=new_serial, kind=kind.value, card_id=card.card_id, resident_code=card.resident_code, at=now))
+                s.add(
+                    CertificateRenewal(
+                        old_serial=old_serial,
+                        new_serial=new_serial,
+                        kind=kind.value,
+                        card_id=card.card_id,
+                        resident_code=card.resident_code,
+                        at=now,
+                    )
+                )
                 links.append((kind, old_serial, new_serial))
             # The old certificates are superseded: revoke those still in effect (R-REV-1).
-            old_card = ChipRecord(card_id=card.card_id, auth_serial=pairs.get(CertKind.CARD_AUTH, (None,))[0], sign_serial=pairs.get(CertKind.CARD_SIGN, (None,))[0])
+            old_card = ChipRecord(
+                card_id=card.card_id,
+                auth_serial=pairs.get(CertKind.CARD_AUTH, (None,))[0],
+                sign_serial=pairs.get(CertKind.CARD_SIGN, (None,))[0],
+            )
             gone = revoke_card_certificates(s, self.revocation, old_card, now, actor, f"superseded by renewal of card {card.card_id}")
             fee = fees.SCHEDULE[item]
-            s.add(CardFee(card_id=card.card_id, resident_code=card.resident_code, municipality_code=card.municipality_code, item=fee.item, amount_yen=fee.amount_yen, due_at=now))
+            s.add(
+                CardFee(
+                    card_id=card.card_id,
+                    resident_code=card.resident_code,
+                    municipality_code=card.municipality_code,
+                    item=fee.item,
+                    amount_yen=fee.amount_yen,
+                    due_at=now,
+                )
+            )
             audit(s, now, actor, "card.certificates-renewed", card.card_id, links=[(k.value, o, n_) for k, o, n_ in links], revoked=gone)
 
         info, pairs = self.cards.recertify(cid, actor, f"renewal:{cid}:{stamp}:", on_written=link, acting_for=municipality_code)
         return {
             "card_id": cid,
-            "certificates": {k.value: {"old": serials.to_display(int(o, 16)) if o else None, "new": serials.to_display(int(nw, 16))} for k, (o, nw) in pairs.items()},
+            "certificates": {
+                k.value: {"old": serials.to_display(int(o, 16)) if o else None, "new": serials.to_display(int(nw, 16))}
+                for k, (o, nw) in pairs.items()
+            },
             "fee": item,
         }
 
@@ -178,7 +225,13 @@ class CardManagement:
                 link = s.get(CertificateRenewal, current)
                 if link is None:
                     break
-                chain.append({"old": serials.to_display(int(link.old_serial, 16)), "new": serials.to_display(int(link.new_serial, 16)), "at": link.at.isoformat()})
+                chain.append(
+                    {
+                        "old": serials.to_display(int(link.old_serial, 16)),
+                        "new": serials.to_display(int(link.new_serial, 16)),
+                        "at": link.at.isoformat(),
+                    }
+                )
                 current = link.new_serial
             if not chain:
                 raise NotFound(f"no renewal of certificate {serials.to_display(old_serial)}")
@@ -214,28 +267,46 @@ class CardManagement:
                 if renew is None:
                     continue
                 expires = managed.card_expires_at if renew in ("card", "both") else cert_exp
-                exists = s.scalar(select(ExpiryNotice.id).where(ExpiryNotice.card_id == card.card_id, ExpiryNotice.renew == renew, ExpiryNotice.expires_at == expires))
+                exists = s.scalar(
+                    select(ExpiryNotice.id).where(
+                        ExpiryNotice.card_id == card.card_id, ExpiryNotice.renew == renew, ExpiryNotice.expires_at == expires
+                    )
+                )
                 if exists is not None:
                     continue
-                notice = ExpiryNotice(card_id=card.card_id, resident_code=card.resident_code, renew=renew, expires_at=expires, created_at=now)
+                notice = ExpiryNotice(
+                    card_id=card.card_id, resident_code=card.resident_code, renew=renew, expires_at=expires, created_at=now
+                )
                 s.add(notice)
                 s.flush()
                 # A new card is applied for: the letter carries a renewal form with its QR code.
                 form_id = renewal_form_id(notice.id) if renew in ("card", "both") else None
                 audit(s, now, actor, "card.expiry-notice", card.card_id, renew=renew, expires_at=expires.isoformat(), form_id=form_id)
                 out.append(
-                    {"card_id": card.card_id, "renew": renew, "card_expires_at": managed.card_expires_at.isoformat(), "certificates_expire_at": cert_exp.isoformat() if cert_exp else None,
-                     "renewal_form_id": form_id}
-                )  # fmt: skip
+                    {
+                        "card_id": card.card_id,
+                        "renew": renew,
+                        "card_expires_at": managed.card_expires_at.isoformat(),
+                        "certificates_expire_at": cert_exp.isoformat() if cert_exp else None,
+                        "renewal_form_id": form_id,
+                    }
+                )
                 if pdf:
                     resident = s.get(m.ResidentRecord, card.resident_code)
                     token = renewal_form_token(self.platform, form_id, card.card_id, card.resident_code) if form_id else None
                     letters.append(
                         ExpiryLetter(
-                            card.card_id, resident.name, resident.address, renew, managed.card_expires_at.astimezone(JST).date(), cert_exp.astimezone(JST).date() if cert_exp else None,
-                            form_id=form_id, token=token, date_of_birth=resident.date_of_birth,
+                            card.card_id,
+                            resident.name,
+                            resident.address,
+                            renew,
+                            managed.card_expires_at.astimezone(JST).date(),
+                            cert_exp.astimezone(JST).date() if cert_exp else None,
+                            form_id=form_id,
+                            token=token,
+                            date_of_birth=resident.date_of_birth,
                         )
-                    )  # fmt: skip
+                    )
         return out, (expiry_notices_pdf(letters) if letters else None)
 
     # -- fees (R-CARD-9) ------------------------------------------------------------------
@@ -244,17 +315,31 @@ class CardManagement:
         """Fees with their status: ``outstanding``, ``collected``, or ``waived`` (not
         collected, its application cancelled: kept on record, no longer due)."""
         with self.platform.db.session() as s:
-            q = select(CardFee, CardApplication.status).outerjoin(CardApplication, CardApplication.application_id == CardFee.application_id).order_by(CardFee.id)
+            q = (
+                select(CardFee, CardApplication.status)
+                .outerjoin(CardApplication, CardApplication.application_id == CardFee.application_id)
+                .order_by(CardFee.id)
+            )
             if municipality_code is not None:
                 q = q.where(CardFee.municipality_code == municipality_code)
             if outstanding:
-                q = q.where(CardFee.collected_at.is_(None), or_(CardApplication.status.is_(None), CardApplication.status.not_in(fees.WAIVED_WITH)))
+                q = q.where(
+                    CardFee.collected_at.is_(None), or_(CardApplication.status.is_(None), CardApplication.status.not_in(fees.WAIVED_WITH))
+                )
             return [
-                {"id": f.id, "application_id": f.application_id, "card_id": f.card_id, "resident_code": f.resident_code, "item": f.item,
-                 "amount_yen": f.amount_yen, "due_at": f.due_at.isoformat(), "collected_at": f.collected_at.isoformat() if f.collected_at else None,
-                 "status": fees.status(f.collected_at is not None, app_status)}
+                {
+                    "id": f.id,
+                    "application_id": f.application_id,
+                    "card_id": f.card_id,
+                    "resident_code": f.resident_code,
+                    "item": f.item,
+                    "amount_yen": f.amount_yen,
+                    "due_at": f.due_at.isoformat(),
+                    "collected_at": f.collected_at.isoformat() if f.collected_at else None,
+                    "status": fees.status(f.collected_at is not None, app_status),
+                }
                 for f, app_status in s.execute(q)
-            ]  # fmt: skip
+            ]
 
     def check_collectable(self, fee_id: int, municipality_code: str | None = None) -> None:
         """Refuses (409) a waived fee: its application was cancelled, nothing is to be
@@ -263,7 +348,11 @@ class CardManagement:
             f = s.get(CardFee, fee_id)
             if f is None or (municipality_code is not None and f.municipality_code != municipality_code):
                 raise NotFound(f"no fee {fee_id}")
-            app_status = s.scalar(select(CardApplication.status).where(CardApplication.application_id == f.application_id)) if f.application_id else None
+            app_status = (
+                s.scalar(select(CardApplication.status).where(CardApplication.application_id == f.application_id))
+                if f.application_id
+                else None
+            )
             if fees.status(f.collected_at is not None, app_status) == "waived":
                 raise Conflict(f"fee {fee_id} was waived: its application was cancelled")
 
@@ -288,7 +377,14 @@ class CardManagement:
         with self.platform.db.session() as s:
             managed = s.get(ManagedCard, cid)
             history = [
-                {"from": c.from_status, "to": c.to_status, "at": c.at.isoformat(), "actor": c.actor, "note": c.note, "revoked": json.loads(c.revoked)}
+                {
+                    "from": c.from_status,
+                    "to": c.to_status,
+                    "at": c.at.isoformat(),
+                    "actor": c.actor,
+                    "note": c.note,
+                    "revoked": json.loads(c.revoked),
+                }
                 for c in s.scalars(select(CardStatusChange).where(CardStatusChange.card_id == cid).order_by(CardStatusChange.id))
             ]
         out = info.to_json()
@@ -297,4 +393,3 @@ class CardManagement:
         out["application_id"] = managed.application_id if managed else None
         out["history"] = history
         return out
-

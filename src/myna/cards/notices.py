@@ -26,8 +26,16 @@ from myna.errors import InvalidInput, NotInitialised
 QR_PREFIX = "MYNA-APPLY/1/"
 _QR = re.compile(r"^MYNA-APPLY/1/([NR][0-9A-F]{16})/([0-9a-f]{32})$")  # N: number notice's form, R: renewal form
 _FONT_GLOBS = {
-    "IPAexGothic": ["/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf", "/usr/share/fonts/*/ipaexfont*/ipaexg.ttf", "/usr/share/fonts/**/ipaexg.ttf"],
-    "IPAexMincho": ["/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf", "/usr/share/fonts/*/ipaexfont*/ipaexm.ttf", "/usr/share/fonts/**/ipaexm.ttf"],
+    "IPAexGothic": [
+        "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+        "/usr/share/fonts/*/ipaexfont*/ipaexg.ttf",
+        "/usr/share/fonts/**/ipaexg.ttf",
+    ],
+    "IPAexMincho": [
+        "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf",
+        "/usr/share/fonts/*/ipaexfont*/ipaexm.ttf",
+        "/usr/share/fonts/**/ipaexm.ttf",
+    ],
 }
 _registered: set[str] = set()
 
@@ -61,7 +69,13 @@ def _font(name: str) -> str:
 
 def _wareki(day: dt.date) -> str:
     """A date as printed on Japanese forms: the era year (令和, 平成, 昭和...) and the Gregorian one."""
-    for start, era in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和"), (dt.date(1912, 7, 30), "大正"), (dt.date(1868, 1, 25), "明治")):
+    for start, era in (
+        (dt.date(2019, 5, 1), "令和"),
+        (dt.date(1989, 1, 8), "平成"),
+        (dt.date(1926, 12, 25), "昭和"),
+        (dt.date(1912, 7, 30), "大正"),
+        (dt.date(1868, 1, 25), "明治"),
+    ):
         if day >= start:
             y = day.year - start.year + 1
             return f"{era}{'元' if y == 1 else y}年{day.month}月{day.day}日 ({day.isoformat()})"
@@ -189,13 +203,17 @@ def number_notices_pdf(letters: list[NumberLetter]) -> bytes:
         p.line("住所", n.address)
         p.line("通知日", _wareki(n.issued_on))
         p.line("住所地市町村", n.municipality)
-        p.text("この通知書は個人番号を証明する書類としては使えません。マイナンバーカードの交付を希望される方は、下の交付申請書で申請してください。")
+        p.text(
+            "この通知書は個人番号を証明する書類としては使えません。マイナンバーカードの交付を希望される方は、下の交付申請書で申請してください。"
+        )
         _application_form(p, "個人番号カード交付申請書", n.notice_id, n.token, n.name, n.date_of_birth, n.address)
         p.end_page()
     return p.pdf()
 
 
-def _application_form(p: _Pages, heading: str, form_id: str, token: str, name: str, date_of_birth: dt.date, address: str, note: str | None = None) -> None:
+def _application_form(
+    p: _Pages, heading: str, form_id: str, token: str, name: str, date_of_birth: dt.date, address: str, note: str | None = None
+) -> None:
     """Below the tear line: the application form with its id, what it is filled in
     with, and the QR code (form id and token only) that opens it pre-filled."""
     p.rule("きりとり線")
@@ -212,7 +230,9 @@ def _application_form(p: _Pages, heading: str, form_id: str, token: str, name: s
     p.y = top
     p.qr(qr_payload(form_id, token))
     p.y -= 110
-    p.text("スマートフォンでQRコードを読み取ると、氏名・住所等が入力済みの申請画面が開きます。顔写真(縦45mm×横35mm)を添えて申請してください。")
+    p.text(
+        "スマートフォンでQRコードを読み取ると、氏名・住所等が入力済みの申請画面が開きます。顔写真(縦45mm×横35mm)を添えて申請してください。"
+    )
 
 
 def pickup_notice_pdf(letter: PickupLetter) -> bytes:
@@ -223,7 +243,9 @@ def pickup_notice_pdf(letter: PickupLetter) -> bytes:
     p.line("カード番号", letter.card_id)
     p.line("交付場所", letter.municipality)
     p.line("交付期限", _wareki(letter.pickup_by))
-    p.text("本人確認書類と、この通知書をお持ちのうえ、ご本人が窓口にお越しください。窓口で顔写真と券面・ICチップの記載事項を確認し、暗証番号をご本人に設定していただきます。")
+    p.text(
+        "本人確認書類と、この通知書をお持ちのうえ、ご本人が窓口にお越しください。窓口で顔写真と券面・ICチップの記載事項を確認し、暗証番号をご本人に設定していただきます。"
+    )
     pins = "利用者証明用電子証明書(数字4桁)、券面事項入力補助用(数字4桁)"
     if letter.sign_certificate:
         pins += "、署名用電子証明書(英数字6~16文字)"
@@ -254,7 +276,16 @@ def _expiry_page(p: _Pages, letter: ExpiryLetter) -> None:
         p.text("電子証明書の更新は、住所地の市町村窓口で手続きができます(手数料無料)。カードをお持ちください。")
     elif letter.form_id and letter.token and letter.date_of_birth:
         p.text("カードの更新には新しいカードの交付申請が必要です(手数料無料)。下の交付申請書(更新)で申請してください。")
-        _application_form(p, "個人番号カード交付申請書(更新)", letter.form_id, letter.token, letter.name, letter.date_of_birth, letter.address, "有効期限による更新(新しいカードの交付)")
+        _application_form(
+            p,
+            "個人番号カード交付申請書(更新)",
+            letter.form_id,
+            letter.token,
+            letter.name,
+            letter.date_of_birth,
+            letter.address,
+            "有効期限による更新(新しいカードの交付)",
+        )
     else:
         p.text("カードの更新には新しいカードの交付申請が必要です(手数料無料)。住所地の市町村窓口またはオンラインで申請してください。")
     p.end_page()

@@ -15,7 +15,21 @@ from myna.cards.receiving import JLIS, submit
 from myna.errors import InvalidInput, NotFound
 
 PAPER_MAX_LINES = 200_000
-_KNOWN = frozenset({"form_id", "resident_code", "name", "date_of_birth", "sex", "address", "photo_base64", "photo_file", "reason", "express", "replaces_card_id"})
+_KNOWN = frozenset(
+    {
+        "form_id",
+        "resident_code",
+        "name",
+        "date_of_birth",
+        "sex",
+        "address",
+        "photo_base64",
+        "photo_file",
+        "reason",
+        "express",
+        "replaces_card_id",
+    }
+)
 
 
 def import_paper(platform: Platform, path: Path, actor: str) -> dict:
@@ -83,10 +97,17 @@ def parse_paper(path: Path) -> tuple[list[ApplicationIn], list[dict]]:
             if obj["form_id"] in seen:
                 raise InvalidInput(f"form_id repeats line {seen[obj['form_id']]}")
             app = ApplicationIn(
-                resident_code=obj["resident_code"], name=obj["name"], date_of_birth=dob, sex=obj["sex"], address=obj["address"],
-                photo=photo, reason=obj.get("reason") or "new", express=obj.get("express"), replaces_card_id=obj.get("replaces_card_id"),
+                resident_code=obj["resident_code"],
+                name=obj["name"],
+                date_of_birth=dob,
+                sex=obj["sex"],
+                address=obj["address"],
+                photo=photo,
+                reason=obj.get("reason") or "new",
+                express=obj.get("express"),
+                replaces_card_id=obj.get("replaces_card_id"),
                 source_ref=f"paper:{obj['form_id']}",
-            )  # fmt: skip
+            )
             app.check()
             seen[obj["form_id"]] = no
             apps.append(app)

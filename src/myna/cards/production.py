@@ -86,14 +86,29 @@ class Production:
             s.flush()
             s.execute(
                 update(CardApplication),
-                [{"application_id": a, "batch_id": batch_id, "card_id": new_card_id(), "status": ApplicationStatus.IN_PRODUCTION.value, "updated_at": now} for a in ids],
+                [
+                    {
+                        "application_id": a,
+                        "batch_id": batch_id,
+                        "card_id": new_card_id(),
+                        "status": ApplicationStatus.IN_PRODUCTION.value,
+                        "updated_at": now,
+                    }
+                    for a in ids
+                ],
             )
             audit(s, now, actor, "batch.formed", batch_id, size=len(ids))
         return batch_id
 
     def open_batches(self) -> list[str]:
         with self.platform.db.session() as s:
-            return list(s.scalars(select(ProductionBatch.batch_id).where(ProductionBatch.status == BatchStatus.OPEN.value).order_by(ProductionBatch.created_at, ProductionBatch.batch_id)))
+            return list(
+                s.scalars(
+                    select(ProductionBatch.batch_id)
+                    .where(ProductionBatch.status == BatchStatus.OPEN.value)
+                    .order_by(ProductionBatch.created_at, ProductionBatch.batch_id)
+                )
+            )
 
     def _one(self, r, actor: str) -> str:
         record, recorded = self._recorder(r.application_id, r.photo, actor), []
@@ -104,9 +119,14 @@ class Production:
 
         try:
             self.cards.create_card(
-                r.resident_code, None, actor, card_id=r.card_id, request_prefix=f"application:{r.application_id}:",
-                final_status=CardStatus.PRODUCED.value, on_issued=on_issued,
-            )  # fmt: skip
+                r.resident_code,
+                None,
+                actor,
+                card_id=r.card_id,
+                request_prefix=f"application:{r.application_id}:",
+                final_status=CardStatus.PRODUCED.value,
+                on_issued=on_issued,
+            )
             # Produced by this run only if its transaction recorded it (not a concurrent run's card).
             return "created" if recorded else "existing"
         except NotEligible:
@@ -133,9 +153,11 @@ class Production:
             recorders = {r.card_id: self._recorder(r.application_id, r.photo, actor) for r in part}
             try:
                 outcome = self.cards.create_cards(
-                    [(r.resident_code, r.card_id, f"application:{r.application_id}:") for r in part], actor,
-                    final_status=CardStatus.PRODUCED.value, on_issued=lambda s, card: recorders[card.card_id](s, card),
-                )  # fmt: skip
+                    [(r.resident_code, r.card_id, f"application:{r.application_id}:") for r in part],
+                    actor,
+                    final_status=CardStatus.PRODUCED.value,
+                    on_issued=lambda s, card: recorders[card.card_id](s, card),
+                )
             except MynaError:
                 outcome = {r.card_id: self._one(r, actor) for r in part}  # find the one that fails, produce the others
             for r in part:
@@ -149,7 +171,11 @@ class Production:
                 progress(len(part))
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            left = s.scalar(select(CardApplication.application_id).where(CardApplication.batch_id == batch_id, CardApplication.status == ApplicationStatus.IN_PRODUCTION.value).limit(1))
+            left = s.scalar(
+                select(CardApplication.application_id)
+                .where(CardApplication.batch_id == batch_id, CardApplication.status == ApplicationStatus.IN_PRODUCTION.value)
+                .limit(1)
+            )
             batch = s.get(ProductionBatch, batch_id)
             if left is None and batch.status == BatchStatus.OPEN.value:
                 batch.status, batch.completed_at = BatchStatus.COMPLETE.value, now
@@ -165,15 +191,36 @@ class Production:
             resident = s.get(m.ResidentRecord, card.resident_code)
             app = s.get(CardApplication, application_id)
             app.status, app.produced_at, app.updated_at = ApplicationStatus.PRODUCED.value, now, now
-            face = {"name": resident.name, "address": resident.address, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "number": resident.number}
+            face = {
+                "name": resident.name,
+                "address": resident.address,
+                "date_of_birth": resident.date_of_birth.isoformat(),
+                "sex": resident.sex,
+                "number": resident.number,
+            }
             s.add(
                 ManagedCard(
-                    card_id=card.card_id, application_id=application_id, resident_code=card.resident_code, municipality_code=card.municipality_code,
-                    card_expires_at=validity.card_not_after(resident.date_of_birth, now), printed_face=json.dumps(face, ensure_ascii=False),
-                    photo_sha256=hashlib.sha256(photo).hexdigest() if photo else None, produced_at=now,
+                    card_id=card.card_id,
+                    application_id=application_id,
+                    resident_code=card.resident_code,
+                    municipality_code=card.municipality_code,
+                    card_expires_at=validity.card_not_after(resident.date_of_birth, now),
+                    printed_face=json.dumps(face, ensure_ascii=False),
+                    photo_sha256=hashlib.sha256(photo).hexdigest() if photo else None,
+                    produced_at=now,
                 )
-            )  # fmt: skip
-            s.add(CardStatusChange(card_id=card.card_id, from_status=CardStatus.MANUFACTURING.value, to_status=CardStatus.PRODUCED.value, at=now, actor=actor, note=application_id, revoked="[]"))
+            )
+            s.add(
+                CardStatusChange(
+                    card_id=card.card_id,
+                    from_status=CardStatus.MANUFACTURING.value,
+                    to_status=CardStatus.PRODUCED.value,
+                    at=now,
+                    actor=actor,
+                    note=application_id,
+                    revoked="[]",
+                )
+            )
 
         return record
 
@@ -186,10 +233,24 @@ class Production:
             app = s.get(CardApplication, application_id)
             app.status, app.updated_at = ApplicationStatus.CANCELLED.value, now
             app.defects = json.dumps([{"code": "not-resident", "message": why}], ensure_ascii=False)
-            waived = list(s.scalars(select(CardFee).where(CardFee.application_id == application_id, CardFee.collected_at.is_(None)).order_by(CardFee.id)))
+            waived = list(
+                s.scalars(
+                    select(CardFee).where(CardFee.application_id == application_id, CardFee.collected_at.is_(None)).order_by(CardFee.id)
+                )
+            )
             audit(s, now, actor, "application.cancelled", application_id, reason=why, fees_waived=[f.id for f in waived])
             for f in waived:
-                audit(s, now, actor, "fee.waived", str(f.id), application_id=application_id, item=f.item, amount_yen=f.amount_yen, reason=f"application cancelled: {why}")
+                audit(
+                    s,
+                    now,
+                    actor,
+                    "fee.waived",
+                    str(f.id),
+                    application_id=application_id,
+                    item=f.item,
+                    amount_yen=f.amount_yen,
+                    reason=f"application cancelled: {why}",
+                )
 
     def produce(
         self, actor: str, size: int = 1000, max_batches: int = 1, progress: Callable[[int], None] | None = None, chunk: int = CHUNK
@@ -215,7 +276,13 @@ class Production:
         out = []
         with self.platform.db.session() as s:
             q = (
-                select(CardApplication.application_id, CardApplication.card_id, CardApplication.received_on, CardApplication.municipality_code, CardApplication.express)
+                select(
+                    CardApplication.application_id,
+                    CardApplication.card_id,
+                    CardApplication.received_on,
+                    CardApplication.municipality_code,
+                    CardApplication.express,
+                )
                 .join(ChipRecord, ChipRecord.card_id == CardApplication.card_id)
                 .where(CardApplication.status == ApplicationStatus.PRODUCED.value, ChipRecord.status == CardStatus.PRODUCED.value)
                 .order_by(CardApplication.municipality_code, CardApplication.application_id)
@@ -232,27 +299,67 @@ class Production:
                 if not rows:  # a concurrent shipping run took them all
                     continue
                 manifest = {
-                    "shipment_id": shipment_id, "municipality_code": code, "shipped_at": now.isoformat(), "cards": len(rows),
+                    "shipment_id": shipment_id,
+                    "municipality_code": code,
+                    "shipped_at": now.isoformat(),
+                    "cards": len(rows),
                     "items": [{"card_id": r.card_id, "application_id": r.application_id} for r in rows],
-                }  # fmt: skip
+                }
                 text = json.dumps(manifest, ensure_ascii=False, sort_keys=True)
                 digest = hashlib.sha256(text.encode()).hexdigest()
-                s.add(CardShipment(shipment_id=shipment_id, municipality_code=code, shipped_at=now, cards=len(rows), manifest=text, manifest_sha256=digest))
+                s.add(
+                    CardShipment(
+                        shipment_id=shipment_id,
+                        municipality_code=code,
+                        shipped_at=now,
+                        cards=len(rows),
+                        manifest=text,
+                        manifest_sha256=digest,
+                    )
+                )
                 s.flush()
                 s.execute(
                     update(CardApplication),
                     [
-                        {"application_id": r.application_id, "status": ApplicationStatus.SHIPPED.value, "shipment_id": shipment_id, "shipped_at": now,
-                         "lead_days": lead_time.days_between(r.received_on, today), "updated_at": now}
+                        {
+                            "application_id": r.application_id,
+                            "status": ApplicationStatus.SHIPPED.value,
+                            "shipment_id": shipment_id,
+                            "shipped_at": now,
+                            "lead_days": lead_time.days_between(r.received_on, today),
+                            "updated_at": now,
+                        }
                         for r in rows
                     ],
-                )  # fmt: skip
+                )
                 s.execute(update(ChipRecord), [{"card_id": r.card_id, "status": CardStatus.SHIPPED.value, "updated_at": now} for r in rows])
                 s.execute(
                     CardStatusChange.__table__.insert(),
-                    [{"card_id": r.card_id, "from_status": CardStatus.PRODUCED.value, "to_status": CardStatus.SHIPPED.value, "at": now, "actor": actor, "note": shipment_id, "revoked": "[]"} for r in rows],
+                    [
+                        {
+                            "card_id": r.card_id,
+                            "from_status": CardStatus.PRODUCED.value,
+                            "to_status": CardStatus.SHIPPED.value,
+                            "at": now,
+                            "actor": actor,
+                            "note": shipment_id,
+                            "revoked": "[]",
+                        }
+                        for r in rows
+                    ],
                 )
-                audit_many(s, [(now, actor, "shipment.sent", shipment_id, {"municipality_code": code, "cards": len(rows), "manifest_sha256": digest})])
+                audit_many(
+                    s,
+                    [
+                        (
+                            now,
+                            actor,
+                            "shipment.sent",
+                            shipment_id,
+                            {"municipality_code": code, "cards": len(rows), "manifest_sha256": digest},
+                        )
+                    ],
+                )
             out.append({"shipment_id": shipment_id, "municipality_code": code, "cards": len(rows), "manifest_sha256": digest})
         return out
 

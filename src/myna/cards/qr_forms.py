@@ -45,11 +45,18 @@ def renewal_prefill(platform: Platform, form_id: str, token: str) -> tuple[Expir
         resident = s.get(m.ResidentRecord, row.resident_code)
         if resident is None:
             raise NotFound("no application form with this QR code")
-        prefill = {"name": resident.name, "date_of_birth": resident.date_of_birth.isoformat(), "sex": resident.sex, "address": resident.address}
+        prefill = {
+            "name": resident.name,
+            "date_of_birth": resident.date_of_birth.isoformat(),
+            "sex": resident.sex,
+            "address": resident.address,
+        }
         return row, prefill
 
 
-def submit_qr(platform: Platform, qr_text: str, photo: bytes | None, actor: str, express: str | None = None, source_ref: str | None = None) -> Receipt:
+def submit_qr(
+    platform: Platform, qr_text: str, photo: bytes | None, actor: str, express: str | None = None, source_ref: str | None = None
+) -> Receipt:
     """The QR path: the form's printed data fills the application in. A number
     notice's form applies for a first card; an expiry notice's renewal form (``R…``)
     for a renewal (the card replaced is the holder's active one)."""
@@ -57,14 +64,27 @@ def submit_qr(platform: Platform, qr_text: str, photo: bytes | None, actor: str,
     if form_id.startswith("R"):
         renewal, prefill = renewal_prefill(platform, form_id, token)
         app = ApplicationIn(
-            resident_code=renewal.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
-            sex=prefill["sex"], address=prefill["address"], photo=photo, reason="renewal", express=express, source_ref=source_ref,
-        )  # fmt: skip
+            resident_code=renewal.resident_code,
+            name=prefill["name"],
+            date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
+            sex=prefill["sex"],
+            address=prefill["address"],
+            photo=photo,
+            reason="renewal",
+            express=express,
+            source_ref=source_ref,
+        )
         return submit(platform, app, "qr", actor, notice_id=form_id, requester=f"form:{form_id}")
     notice, prefill = notice_prefill(platform, qr_text)
     app = ApplicationIn(
-        resident_code=notice.resident_code, name=prefill["name"], date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
-        sex=prefill["sex"], address=prefill["address"], photo=photo, express=express, source_ref=source_ref,
-    )  # fmt: skip
+        resident_code=notice.resident_code,
+        name=prefill["name"],
+        date_of_birth=dt.date.fromisoformat(prefill["date_of_birth"]),
+        sex=prefill["sex"],
+        address=prefill["address"],
+        photo=photo,
+        express=express,
+        source_ref=source_ref,
+    )
     # The public's keys are scoped to the form: whoever holds it is the requester.
     return submit(platform, app, "qr", actor, notice_id=notice.notice_id, requester=f"form:{notice.notice_id}")

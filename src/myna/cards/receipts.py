@@ -29,10 +29,15 @@ class Receipt:
 
     def to_json(self) -> dict:
         return {
-            "application_id": self.application_id, "status": self.status, "channel": self.channel,
-            "received_on": self.received_on.isoformat(), "due_on": self.due_on.isoformat(), "express": self.express,
-            "defects": self.defects, "created": self.created,
-        }  # fmt: skip
+            "application_id": self.application_id,
+            "status": self.status,
+            "channel": self.channel,
+            "received_on": self.received_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "express": self.express,
+            "defects": self.defects,
+            "created": self.created,
+        }
 
 
 def receipt_of(row: CardApplication, created: bool = True) -> Receipt:

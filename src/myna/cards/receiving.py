@@ -37,7 +37,9 @@ def requester_for(municipality_code: str | None) -> str:
     return f"municipality:{municipality_code}" if municipality_code else JLIS
 
 
-def submit(platform: Platform, app: ApplicationIn, channel: str, actor: str, notice_id: str | None = None, requester: str = JLIS) -> Receipt:
+def submit(
+    platform: Platform, app: ApplicationIn, channel: str, actor: str, notice_id: str | None = None, requester: str = JLIS
+) -> Receipt:
     """Receive one application, check it for defects, give it a receipt number.
 
     ``requester`` scopes ``app.source_ref`` (see :func:`requester_for`): a retry from the
@@ -74,7 +76,9 @@ def _duplicate(dup: CardApplication, digest: str) -> Receipt:
     return receipt_of(dup, created=False)
 
 
-def _receive(s, app: ApplicationIn, channel: str, digest: str, now: dt.datetime, actor: str, notice_id: str | None, requester: str) -> Receipt:
+def _receive(
+    s, app: ApplicationIn, channel: str, digest: str, now: dt.datetime, actor: str, notice_id: str | None, requester: str
+) -> Receipt:
     if app.source_ref is not None:
         dup = _by_ref(s, requester, app.source_ref)
         if dup is not None:
@@ -90,27 +94,52 @@ def _receive(s, app: ApplicationIn, channel: str, digest: str, now: dt.datetime,
         )
         app = dataclasses.replace(app, replaces_card_id=current)
     record, ctx = facts(s, app, now)
-    found = d.check(d.Applied(app.name, app.date_of_birth, app.sex, app.address, app.photo, app.reason, app.express, app.replaces_card_id), record, ctx, today)
+    found = d.check(
+        d.Applied(app.name, app.date_of_birth, app.sex, app.address, app.photo, app.reason, app.express, app.replaces_card_id),
+        record,
+        ctx,
+        today,
+    )
     express = app.express if not any(x.code == "express-not-eligible" for x in found) else None
     resident = s.get(m.ResidentRecord, app.resident_code)
     status = ApplicationStatus.DEFECTIVE if found else ApplicationStatus.ACCEPTED
     row = CardApplication(
-        application_id=new_id("A"), channel=channel, requester=requester, source_ref=app.source_ref, digest=digest,
-        resident_code=app.resident_code, municipality_code=resident.municipality_code if resident else None,
-        reason=app.reason, express=express, replaces_card_id=app.replaces_card_id, notice_id=notice_id,
-        name=app.name, date_of_birth=app.date_of_birth, sex=app.sex, address=app.address, photo=app.photo,
-        status=status.value, defects=json.dumps([x.to_json() for x in found], ensure_ascii=False),
-        received_at=now, received_on=today, due_on=lead_time.due_on(today, express is not None), updated_at=now,
-    )  # fmt: skip
+        application_id=new_id("A"),
+        channel=channel,
+        requester=requester,
+        source_ref=app.source_ref,
+        digest=digest,
+        resident_code=app.resident_code,
+        municipality_code=resident.municipality_code if resident else None,
+        reason=app.reason,
+        express=express,
+        replaces_card_id=app.replaces_card_id,
+        notice_id=notice_id,
+        name=app.name,
+        date_of_birth=app.date_of_birth,
+        sex=app.sex,
+        address=app.address,
+        photo=app.photo,
+        status=status.value,
+        defects=json.dumps([x.to_json() for x in found], ensure_ascii=False),
+        received_at=now,
+        received_on=today,
+        due_on=lead_time.due_on(today, express is not None),
+        updated_at=now,
+    )
     s.add(row)
     s.flush()
     if not found:
         for fee in fees.for_application(app.reason):
             s.add(
                 CardFee(
-                    application_id=row.application_id, resident_code=app.resident_code, municipality_code=row.municipality_code,
-                    item=fee.item, amount_yen=fee.amount_yen, due_at=now,
+                    application_id=row.application_id,
+                    resident_code=app.resident_code,
+                    municipality_code=row.municipality_code,
+                    item=fee.item,
+                    amount_yen=fee.amount_yen,
+                    due_at=now,
                 )
-            )  # fmt: skip
+            )
     audit(s, now, actor, "application.received", row.application_id, channel=channel, status=row.status, defects=[x.code for x in found])
     return receipt_of(row)

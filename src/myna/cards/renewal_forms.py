@@ -22,5 +22,7 @@ def renewal_form_token(platform: Platform, form_id: str, card_id: str, resident_
 
     from myna.chip.image import ImageKey
 
-    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"myna renewal application form token").derive(ImageKey.load_or_create(platform.settings.home).pepper)
+    key = HKDF(hashes.SHA256(), 32, salt=None, info=b"myna renewal application form token").derive(
+        ImageKey.load_or_create(platform.settings.home).pepper
+    )
     return hmac.new(key, f"{form_id}|{card_id}|{resident_code}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -311,9 +311,15 @@ class CardService:
                     )
                 )
             audit(
-                s, now, actor, "card.issued", card_id,
-                auth_serial=row.auth_serial, sign_serial=row.sign_serial, pins=sorted(r.value for r in checked_pins),
-            )  # fmt: skip
+                s,
+                now,
+                actor,
+                "card.issued",
+                card_id,
+                auth_serial=row.auth_serial,
+                sign_serial=row.sign_serial,
+                pins=sorted(r.value for r in checked_pins),
+            )
             s.flush()
             if on_issued is not None:
                 on_issued(s, row)
@@ -341,7 +347,10 @@ class CardService:
             check_resident_code(code)
         outcome: dict[str, str] = {}
         with self.platform.db.session() as s:
-            residents = {r.resident_code: r for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({o[0] for o in orders})))}
+            residents = {
+                r.resident_code: r
+                for r in s.scalars(select(m.ResidentRecord).where(m.ResidentRecord.resident_code.in_({o[0] for o in orders})))
+            }
             rows = {r.card_id: r for r in s.scalars(select(ChipRecord).where(ChipRecord.card_id.in_(ids)))}
             photos = dict(s.execute(select(CardApplication.card_id, CardApplication.photo).where(CardApplication.card_id.in_(ids))).all())
         now = self.platform.clock.now()
@@ -357,7 +366,9 @@ class CardService:
             if resident is None or resident.status not in _ON_REGISTER:
                 outcome[card_id] = "not-eligible"
                 continue
-            basic4 = Basic4(resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt)
+            basic4 = Basic4(
+                resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt
+            )
             if row is None:
                 face = _face(resident, photos.get(card_id), now)
                 image, new = CardImage.manufacture(card_id, face, self.keygen), True
@@ -372,11 +383,19 @@ class CardService:
                 if new:
                     s.add(
                         ChipRecord(
-                            card_id=card_id, resident_code=code, municipality_code=municipality, status=MANUFACTURING, demo=False,
-                            demo_pins=None, image=image.seal(self.image_key), image_key_id=self.image_key.key_id,
-                            created_at=now, created_by=actor, updated_at=now,
+                            card_id=card_id,
+                            resident_code=code,
+                            municipality_code=municipality,
+                            status=MANUFACTURING,
+                            demo=False,
+                            demo_pins=None,
+                            image=image.seal(self.image_key),
+                            image_key_id=self.image_key.key_id,
+                            created_at=now,
+                            created_by=actor,
+                            updated_at=now,
                         )
-                    )  # fmt: skip
+                    )
                     audit(s, now, actor, "card.manufactured", card_id, resident_code=code)
             try:
                 s.flush()
@@ -388,10 +407,15 @@ class CardService:
             for kind, key in [(CertKind.CARD_AUTH, KeyRef.AUTH)] + ([(CertKind.CARD_SIGN, KeyRef.SIGN)] if wants_sign else []):
                 requests.append(
                     IssuanceRequest(
-                        request_id=f"{prefix}{kind.value}", kind=kind, public_key=image.public_key_pem(key), resident_code=code,
-                        date_of_birth=basic4.date_of_birth, basic4=basic4 if kind.is_signature else None, municipality_code=municipality,
+                        request_id=f"{prefix}{kind.value}",
+                        kind=kind,
+                        public_key=image.public_key_pem(key),
+                        resident_code=code,
+                        date_of_birth=basic4.date_of_birth,
+                        basic4=basic4 if kind.is_signature else None,
+                        municipality_code=municipality,
                     )
-                )  # fmt: skip
+                )
         results = _checked(requests, self.issuance.issue_many(requests, actor))
         issued = dict(zip((r.request_id for r in requests), results, strict=True))
         now = self.platform.clock.now()
@@ -433,7 +457,9 @@ class CardService:
             resident = s.get(m.ResidentRecord, row.resident_code)
             if resident is None or resident.status not in _ON_REGISTER:
                 raise NotEligible(f"resident {row.resident_code} is not on the resident register: no certificates (R-CERT-4)")
-            basic4 = Basic4(resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt)
+            basic4 = Basic4(
+                resident.name, resident.date_of_birth, Sex(resident.sex), resident.address, resident.name_alt, resident.address_alt
+            )
             old = CardImage.unseal(self.image_key, cid, row.image)
             old_serials = {CertKind.CARD_AUTH: row.auth_serial, CertKind.CARD_SIGN: row.sign_serial}
             municipality = resident.municipality_code
@@ -677,8 +703,6 @@ def _face(resident: m.ResidentRecord, photo: bytes | None, now: dt.datetime) -> 
         security_code=f"{secrets.randbelow(10000):04d}",
         municipality_code=resident.municipality_code,
     )
-
-
 
 
 class _BeingMade(Conflict):

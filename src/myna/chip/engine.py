@@ -161,7 +161,9 @@ def face_pins(image: CardImage) -> CardFacePins:
     if image.face is None:
         return CardFacePins({})
     f = image.face
-    return CardFacePins({PinRef.COLLATION_A: layout.collation_a(f), PinRef.COLLATION_B: layout.collation_b(f), PinRef.BIRTH: layout.birth_pin(f)})
+    return CardFacePins(
+        {PinRef.COLLATION_A: layout.collation_a(f), PinRef.COLLATION_B: layout.collation_b(f), PinRef.BIRTH: layout.birth_pin(f)}
+    )
 
 
 def _sw(sw: int, data: bytes = b"") -> Response:

@@ -64,9 +64,12 @@ class PinRef(str, enum.Enum):
 
     @property
     def rule(self) -> str:
-        return {PinRef.SIGN: "6-16 characters of A-Z and 0-9", PinRef.COLLATION_A: "12 digits", PinRef.COLLATION_B: "14 digits", PinRef.BIRTH: "6 digits"}.get(
-            self, "4 digits"
-        )
+        return {
+            PinRef.SIGN: "6-16 characters of A-Z and 0-9",
+            PinRef.COLLATION_A: "12 digits",
+            PinRef.COLLATION_B: "14 digits",
+            PinRef.BIRTH: "6 digits",
+        }.get(self, "4 digits")
 
     def check(self, pin: str | bytes) -> bytes:
         """The PIN as the card stores it (ASCII), or InvalidInput if it breaks the format."""
@@ -75,7 +78,9 @@ class PinRef(str, enum.Enum):
                 pin = pin.decode("ascii")
             except UnicodeDecodeError:
                 raise InvalidInput(f"the {self.title} must be {self.rule}") from None
-        pattern = {PinRef.SIGN: _SIGN_PIN, PinRef.COLLATION_A: _DIGITS12, PinRef.COLLATION_B: _DIGITS14, PinRef.BIRTH: _DIGITS6}.get(self, _DIGITS4)
+        pattern = {PinRef.SIGN: _SIGN_PIN, PinRef.COLLATION_A: _DIGITS12, PinRef.COLLATION_B: _DIGITS14, PinRef.BIRTH: _DIGITS6}.get(
+            self, _DIGITS4
+        )
         if not isinstance(pin, str) or not pattern.fullmatch(pin):
             raise InvalidInput(f"the {self.title} must be {self.rule}")
         return pin.encode("ascii")

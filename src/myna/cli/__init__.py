@@ -23,7 +23,9 @@ from myna.cli.tokens import token_app
 from myna.cli.validity import validity_app
 from myna.cli.verifiers import verifier_app
 
-app = typer.Typer(help="myna: the Individual Number Card platform (JPKI CAs, revocation, CRLs).", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="myna: the Individual Number Card platform (JPKI CAs, revocation, CRLs).", no_args_is_help=True, pretty_exceptions_enable=False
+)
 
 # The order here is the order `myna --help` lists them in (commands first, then groups).
 app.command()(authorities.init)

@@ -63,7 +63,9 @@ def ca_list(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table = Table("CA", "subject", "state", "key", "not after")
     for r in rows:
-        table.add_row(r.slug, r.subject, "active" if r.active else ("compromised" if r.compromised_at else "retired"), r.key_backend, r.not_after[:10])
+        table.add_row(
+            r.slug, r.subject, "active" if r.active else ("compromised" if r.compromised_at else "retired"), r.key_backend, r.not_after[:10]
+        )
     out.print(table)
 
 
@@ -103,4 +105,6 @@ def ca_compromise(
 
 def compromised(done) -> str:
     """The line that reports a CA retired after a key compromise (``ca compromise``, ``revoke``)."""
-    return f"{done.authority} CA retired; {done.revoked} certificates revoked; public notice written. Run `myna init` for the next generation."
+    return (
+        f"{done.authority} CA retired; {done.revoked} certificates revoked; public notice written. Run `myna init` for the next generation."
+    )

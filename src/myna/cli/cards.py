@@ -13,7 +13,9 @@ import typer
 
 from myna.cli.common import actor, out, print_json, run, services
 
-cards_app = typer.Typer(help="Card management: notices, applications, production, shipping, lead times, expiry (SPEC §6).", no_args_is_help=True)
+cards_app = typer.Typer(
+    help="Card management: notices, applications, production, shipping, lead times, expiry (SPEC §6).", no_args_is_help=True
+)
 
 
 class By(str, Enum):
@@ -88,7 +90,9 @@ def ship() -> None:
     def go():
         shipped = services().production.ship(actor())
         for x in shipped:
-            out.print(f"shipment {x['shipment_id']} to {x['municipality_code']}: {x['cards']} cards, manifest sha256 {x['manifest_sha256']}")
+            out.print(
+                f"shipment {x['shipment_id']} to {x['municipality_code']}: {x['cards']} cards, manifest sha256 {x['manifest_sha256']}"
+            )
         if not shipped:
             out.print("nothing to ship")
 

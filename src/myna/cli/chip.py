@@ -113,7 +113,10 @@ def chip_create(
         return info
 
     info = run(go)
-    err.print(f"card {info.card_id}: made by hand for a demo or test (no application, no handover; audit event card.created-by-hand)", highlight=False)
+    err.print(
+        f"card {info.card_id}: made by hand for a demo or test (no application, no handover; audit event card.created-by-hand)",
+        highlight=False,
+    )
     sys.stdout.write(json.dumps(info.to_json(), ensure_ascii=False, indent=1) + "\n")
 
 
@@ -124,11 +127,17 @@ def chip_reset_pin(
     new_pin: Optional[str] = typer.Option(None, "--new-pin", help="The PIN the holder chose (omit with --unblock-only)."),
     unblock_only: bool = typer.Option(False, "--unblock-only", help="Restore the counter and keep the PIN."),
     municipality: Optional[str] = typer.Option(None, help="Act as this municipality (6-digit code): only its own cards."),
-    holder_present: bool = typer.Option(False, "--holder-present", help="The holder is at the counter in person (required for a card handed over by card management)."),
-    identity_document: Optional[str] = typer.Option(
-        None, "--identity-document", help="The identity document seen: driving-licence, passport, residence-card, disability-certificate or two-documents."
+    holder_present: bool = typer.Option(
+        False, "--holder-present", help="The holder is at the counter in person (required for a card handed over by card management)."
     ),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why the PIN is reset, e.g. 'forgotten', 'blocked after 3 tries' (recorded)."),
+    identity_document: Optional[str] = typer.Option(
+        None,
+        "--identity-document",
+        help="The identity document seen: driving-licence, passport, residence-card, disability-certificate or two-documents.",
+    ),
+    reason: Optional[str] = typer.Option(
+        None, "--reason", help="Why the PIN is reset, e.g. 'forgotten', 'blocked after 3 tries' (recorded)."
+    ),
 ) -> None:
     """Counter flow, after the holder's identity was confirmed: unblock a PIN and set a
     new one. For a card handed over by card management, --holder-present,
@@ -189,7 +198,9 @@ def chip_insert(
     def ready(cid: str, slot: int, used_port: int) -> None:
         err.print(f"card {cid} inserted in reader {slot} (vpcd {host}:{used_port}); serving until `myna chip remove --reader {slot}`")
 
-    n = run(lambda: readers.serve_inserted(services(p).chips, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready))
+    n = run(
+        lambda: readers.serve_inserted(services(p).chips, card_id, reader, host, port, wait, trace=show if trace else None, on_ready=ready)
+    )
     err.print(f"card removed from reader {reader} after {n} commands")
 
 

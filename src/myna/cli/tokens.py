@@ -15,7 +15,9 @@ token_app = typer.Typer(help="API credentials.", no_args_is_help=True)
 
 @token_app.command("create")
 def token_create(
-    role: str = typer.Option(..., help="operator, municipality, auditor, call-centre or centre (verifier tokens: `myna verifier token CODE`)."),
+    role: str = typer.Option(
+        ..., help="operator, municipality, auditor, call-centre or centre (verifier tokens: `myna verifier token CODE`)."
+    ),
     label: str = typer.Option(..., help="Whose token this is."),
     municipality: Optional[str] = typer.Option(None, help="For role municipality: its 6-digit code."),
 ) -> None:

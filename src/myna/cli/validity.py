@@ -59,7 +59,9 @@ def validity_serve(
             raise typer.BadParameter("--source needs --token (or MYNA_CENTRE_TOKEN): create one with `myna token create --role centre`")
         directory = conf.home / "centres" / centre
         if not (directory / "bundle.json").exists():
-            err.print(f"error: no bundle in {directory}: run `myna validity provision --centre {centre} --dir {directory}` where the CAs are")
+            err.print(
+                f"error: no bundle in {directory}: run `myna validity provision --centre {centre} --dir {directory}` where the CAs are"
+            )
             raise typer.Exit(1)
         feed = HttpFeed(source, token)
     else:

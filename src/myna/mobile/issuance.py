@@ -137,10 +137,17 @@ class MobileService:
             if kind is CertKind.MOBILE_AUTH:
                 card_serial = self._card_auth(s, doc.signer_serial, doc.resident_code, now)
             app = mm.MobileApplication(
-                id=secrets.token_hex(16), kind=kind.value, resident_code=doc.resident_code, card_serial=card_serial,
-                signer_serial=doc.signer_serial, document_sha256=doc.digest, challenge=secrets.token_hex(32),
-                status=MobileApplicationStatus.ACCEPTED.value, created_at=now, expires_at=now + APPLICATION_TTL,
-            )  # fmt: skip
+                id=secrets.token_hex(16),
+                kind=kind.value,
+                resident_code=doc.resident_code,
+                card_serial=card_serial,
+                signer_serial=doc.signer_serial,
+                document_sha256=doc.digest,
+                challenge=secrets.token_hex(32),
+                status=MobileApplicationStatus.ACCEPTED.value,
+                created_at=now,
+                expires_at=now + APPLICATION_TTL,
+            )
             s.add(app)
             try:
                 s.flush()
@@ -213,9 +220,14 @@ class MobileService:
             kind, cap = CertKind(app.kind), card.not_after
             b4 = Basic4.from_certificate(x509.load_der_x509_certificate(signer.der))
             request = IssuanceRequest(
-                request_id=f"mobile:{app.id}", kind=kind, public_key=public_key, resident_code=app.resident_code,
-                date_of_birth=b4.date_of_birth, basic4=b4 if kind.is_signature else None, municipality_code=None,
-            )  # fmt: skip
+                request_id=f"mobile:{app.id}",
+                kind=kind,
+                public_key=public_key,
+                resident_code=app.resident_code,
+                date_of_birth=b4.date_of_birth,
+                basic4=b4 if kind.is_signature else None,
+                municipality_code=None,
+            )
         who = actor or f"resident:{app.resident_code}"
         issued = self.capped_issuance(cap).issue(request, who)
         # R-RA-3: two keys sent for one application at once share its issuance request id;

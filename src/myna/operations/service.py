@@ -148,7 +148,9 @@ class Operations:
     def availability(self, start: dt.datetime, end: dt.datetime) -> dict[str, Availability]:
         with self.platform.db.session() as s:
             rows = s.scalars(
-                select(OutageRecord).where(OutageRecord.started_at < end, (OutageRecord.ended_at.is_(None)) | (OutageRecord.ended_at > start))
+                select(OutageRecord).where(
+                    OutageRecord.started_at < end, (OutageRecord.ended_at.is_(None)) | (OutageRecord.ended_at > start)
+                )
             ).all()
         return {
             svc: availability((Outage(r.started_at, r.ended_at, r.planned) for r in rows if r.service == svc), start, end)
@@ -220,7 +222,9 @@ class Operations:
     def revocations_by_reason(self, since: dt.datetime | None = None) -> dict[str, dict[str, int]]:
         """{reason: {kind: count}}."""
         with self.platform.db.session() as s:
-            q = select(m.Revocation.reason, m.Certificate.kind, func.count()).join(m.Certificate, m.Certificate.serial == m.Revocation.serial)
+            q = select(m.Revocation.reason, m.Certificate.kind, func.count()).join(
+                m.Certificate, m.Certificate.serial == m.Revocation.serial
+            )
             if since is not None:
                 q = q.where(m.Revocation.revoked_at >= since)
             out: dict[str, dict[str, int]] = {}
@@ -277,7 +281,9 @@ def provision_counts(platform: Platform, since: dt.datetime) -> dict[str, dict[s
     out: dict[str, dict[str, int]] = {}
     with platform.db.session() as s:
         for category, outcome, n in s.execute(
-            select(Provision.category, Provision.outcome, func.count()).where(Provision.at >= since).group_by(Provision.category, Provision.outcome)
+            select(Provision.category, Provision.outcome, func.count())
+            .where(Provision.at >= since)
+            .group_by(Provision.category, Provision.outcome)
         ):
             out.setdefault(category, {"provided": 0, "refused": 0})[outcome] = n
     return out

@@ -107,9 +107,7 @@ class Basic4:
             (OID_ADDRESS, self.address),
             (OID_ADDRESS_ALT, self.address_alt or self.address),
         ]
-        return x509.SubjectAlternativeName(
-            [x509.OtherName(oid, core.UTF8String(text).dump()) for oid, text in fields]
-        )
+        return x509.SubjectAlternativeName([x509.OtherName(oid, core.UTF8String(text).dump()) for oid, text in fields])
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> "Basic4":
@@ -118,10 +116,7 @@ class Basic4:
             san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except x509.ExtensionNotFound:
             raise InvalidInput("certificate has no subjectAltName: not a signature certificate") from None
-        values = {
-            other.type_id: core.UTF8String.load(other.value).native
-            for other in san.get_values_for_type(x509.OtherName)
-        }
+        values = {other.type_id: core.UTF8String.load(other.value).native for other in san.get_values_for_type(x509.OtherName)}
         try:
             return cls(
                 name=values[OID_NAME],

@@ -122,9 +122,7 @@ def encode_entry(serial: int, revoked_at: datetime, reason: x509.ReasonFlags | N
     # Contents length is at most 2+20 + 17 + 14 = 53 < 128, so both the outer
     # SEQUENCE length and the INTEGER length fit the one-octet short form.
     n = len(serial_bytes)
-    return b"".join(
-        (bytes((SEQUENCE, 2 + n + len(time_der) + len(ext), INTEGER, n)), serial_bytes, time_der, ext)
-    )
+    return b"".join((bytes((SEQUENCE, 2 + n + len(time_der) + len(ext), INTEGER, n)), serial_bytes, time_der, ext))
 
 
 # --------------------------------------------------------------------------- #
@@ -224,9 +222,7 @@ def _crl_extensions(p: CrlParams) -> bytes:
     return tlv(_CONTEXT_0_CONSTRUCTED, tlv(SEQUENCE, b"".join(exts)))
 
 
-def build_tbs(
-    params: CrlParams, signature_algorithm: SignatureAlgorithm, entries: Iterable[bytes]
-) -> bytes:
+def build_tbs(params: CrlParams, signature_algorithm: SignatureAlgorithm, entries: Iterable[bytes]) -> bytes:
     """DER of TBSCertList (RFC 5280 5.1.2)::
 
         TBSCertList ::= SEQUENCE {

@@ -87,13 +87,9 @@ class FileKeyBackend:
         else:
             key = ec.generate_private_key(ec.SECP256R1())
         encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(self._passphrase)
-            if self._passphrase is not None
-            else serialization.NoEncryption()
+            serialization.BestAvailableEncryption(self._passphrase) if self._passphrase is not None else serialization.NoEncryption()
         )
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        )
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Labels may be Japanese or contain '/': keep only ASCII-safe characters and
         # never a leading dot (no hidden files). The random suffix keeps two

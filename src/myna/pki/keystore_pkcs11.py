@@ -106,10 +106,7 @@ def init_softhsm_token(directory: Path, label: str, so_pin: str, user_pin: str) 
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(
-            f"softhsm2-util --init-token failed ({proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()}"
-        )
+        raise RuntimeError(f"softhsm2-util --init-token failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()}")
     return env
 
 
@@ -205,9 +202,7 @@ class Pkcs11SigningKey:
 
     __slots__ = ("_backend", "_id", "_algorithm", "_public")
 
-    def __init__(
-        self, backend: Pkcs11KeyBackend, key_id: bytes, algorithm: KeyAlgorithm, public: PublicKey
-    ) -> None:
+    def __init__(self, backend: Pkcs11KeyBackend, key_id: bytes, algorithm: KeyAlgorithm, public: PublicKey) -> None:
         self._backend = backend
         self._id = key_id
         self._algorithm = algorithm
@@ -358,9 +353,7 @@ class Pkcs11KeyBackend:
                 kwargs["public_template"][Attribute.PUBLIC_EXPONENT] = (65537).to_bytes(3, "big")
                 session.generate_keypair(KeyType.RSA, algorithm.rsa_bits, **kwargs)
             else:
-                params = session.create_domain_parameters(
-                    KeyType.EC, {Attribute.EC_PARAMS: _P256_PARAMS}, local=True
-                )
+                params = session.create_domain_parameters(KeyType.EC, {Attribute.EC_PARAMS: _P256_PARAMS}, local=True)
                 params.generate_keypair(mechanism=Mechanism.EC_KEY_PAIR_GEN, **kwargs)
 
         self._run(op)
@@ -421,9 +414,7 @@ class Pkcs11KeyBackend:
             return signature
         # PKCS#11 returns ECDSA as raw r||s (each half the order's size); X.509 wants DER.
         half = len(signature) // 2
-        return encode_dss_signature(
-            int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
-        )
+        return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
 
     def _find_private(self, session: Any, key_id: bytes, last: bool) -> Any:
         key = self._private.get(key_id)
@@ -435,15 +426,9 @@ class Pkcs11KeyBackend:
             # Private objects are invisible to a session that is not logged in (for
             # instance after someone else's C_Logout). If the public half is there,
             # assume that once and retry with a fresh login before saying "not found".
-            if not last and any(
-                True
-                for _ in session.get_objects(
-                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id}
-                )
-            ):
+            if not last and any(True for _ in session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id})):
                 raise _LoginLost() from None
-            raise KeyNotFound(f"no private key with CKA_ID {key_id.hex()} on token "
-                              f"{self.token_label!r}") from None
+            raise KeyNotFound(f"no private key with CKA_ID {key_id.hex()} on token {self.token_label!r}") from None
         self._private[key_id] = key
         return key
 
@@ -523,7 +508,5 @@ def _public_key_of(private: Any, public: Any) -> tuple[KeyAlgorithm, PublicKey]:
         # P-256 point is exactly 65 bytes starting 0x04; the DER form is 67 bytes.
         if not (len(point) == 65 and point[0] == 4):
             point = OctetString.load(point).native
-        return KeyAlgorithm.EC_P256, ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), point
-        )
+        return KeyAlgorithm.EC_P256, ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     raise ValueError(f"unsupported PKCS#11 key type {key_type!r}")

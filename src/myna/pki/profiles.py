@@ -67,9 +67,7 @@ def _ski(public_key: PublicKey) -> x509.SubjectKeyIdentifier:
     return x509.SubjectKeyIdentifier.from_public_key(public_key)
 
 
-def root_builder(
-    name: x509.Name, public_key: PublicKey, now: dt.datetime, serial: int
-) -> x509.CertificateBuilder:
+def root_builder(name: x509.Name, public_key: PublicKey, now: dt.datetime, serial: int) -> x509.CertificateBuilder:
     ski = _ski(public_key)
     return (
         x509.CertificateBuilder()
@@ -187,7 +185,9 @@ def issuer_extensions(kind: CertKind, issuer: x509.Certificate, base_url: str, i
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp(issuer_slug))),
-                    x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.ca_cert(issuer_slug))),
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.ca_cert(issuer_slug))
+                    ),
                 ]
             ),
             False,
@@ -215,9 +215,7 @@ def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
 
 
 def _crl_dp(url: str) -> x509.CRLDistributionPoints:
-    return x509.CRLDistributionPoints(
-        [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
-    )
+    return x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)])
 
 
 def _freshest(url: str) -> x509.FreshestCRL:

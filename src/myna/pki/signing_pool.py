@@ -419,4 +419,3 @@ def worker_key(key: SigningKey) -> tuple[bytes, bytes] | None:
     if where is not None:
         return b"P", json.dumps(where(), sort_keys=True).encode()
     return None
-

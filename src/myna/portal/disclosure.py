@@ -84,4 +84,3 @@ def disclosures(platform: Platform, resident_code: str, limit: int = DISCLOSURE_
                 title = p.category
             out.append(Disclosure(p.at, code, name, behalf, p.category, title, p.outcome, p.serial))
         return out
-

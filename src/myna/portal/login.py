@@ -109,7 +109,11 @@ class PortalLogin:
             if not verify_signature(x509.load_der_x509_certificate(row.der), signature, bytes.fromhex(nonce)):
                 raise Unauthorised("the signature does not match the challenge and the certificate")
             token = secrets.token_urlsafe(32)
-            s.add(PortalSession(token_sha256=_sha(token), resident_code=row.resident_code, serial=wanted, created_at=now, expires_at=now + SESSION_TTL))
+            s.add(
+                PortalSession(
+                    token_sha256=_sha(token), resident_code=row.resident_code, serial=wanted, created_at=now, expires_at=now + SESSION_TTL
+                )
+            )
             audit(s, now, f"resident:{row.resident_code}", "portal.signed-in", wanted)
             s.commit()
             return token, Resident(row.resident_code, wanted)

@@ -78,7 +78,11 @@ def holder_by_number(platform: Platform, number: str, date_of_birth: dt.date, na
 
 
 def _failures(s, subject: str, since: dt.datetime) -> int:
-    return s.scalar(select(func.count()).select_from(m.AuditEvent).where(m.AuditEvent.action == FAILED, m.AuditEvent.subject == subject, m.AuditEvent.at > since))
+    return s.scalar(
+        select(func.count())
+        .select_from(m.AuditEvent)
+        .where(m.AuditEvent.action == FAILED, m.AuditEvent.subject == subject, m.AuditEvent.at > since)
+    )
 
 
 def suspend_cards(management: CardManagement, resident_code: str, actor: str, card_id: str | None = None) -> list[Suspended]:
@@ -97,7 +101,9 @@ def suspend_cards(management: CardManagement, resident_code: str, actor: str, ca
     return out
 
 
-def suspend_lost(management: CardManagement, number: str, date_of_birth: str, actor: str, name: str = "", address: str = "", source: str = "unknown") -> list[Suspended]:
+def suspend_lost(
+    management: CardManagement, number: str, date_of_birth: str, actor: str, name: str = "", address: str = "", source: str = "unknown"
+) -> list[Suspended]:
     """The public form: confirm the holder against the record, within the attempt limits,
     then suspend their cards in use and tell them (R-CARD-7)."""
     for field, value in (("name", name), ("address", address)):
@@ -114,8 +120,13 @@ def suspend_lost(management: CardManagement, number: str, date_of_birth: str, ac
     by_number, by_source = _key("number", number), _key("source", source)
     now = platform.clock.now()
     with platform.db.session() as s:
-        if _failures(s, by_number, now - WINDOW) >= MAX_FAILURES_PER_NUMBER or _failures(s, by_source, now - WINDOW) >= MAX_FAILURES_PER_SOURCE:
-            raise TooManyAttempts(f"too many attempts: try again after {int(WINDOW.total_seconds() // 3600)} hours, or phone the call centre (24/7)")
+        if (
+            _failures(s, by_number, now - WINDOW) >= MAX_FAILURES_PER_NUMBER
+            or _failures(s, by_source, now - WINDOW) >= MAX_FAILURES_PER_SOURCE
+        ):
+            raise TooManyAttempts(
+                f"too many attempts: try again after {int(WINDOW.total_seconds() // 3600)} hours, or phone the call centre (24/7)"
+            )
     try:
         resident_code = holder_by_number(platform, number, dob, name, address)
     except NotFound:
@@ -127,5 +138,17 @@ def suspend_lost(management: CardManagement, number: str, date_of_birth: str, ac
     with platform.db.session() as s:
         for card in done:
             # The holder is told: if it was not them, they go to the counter at once.
-            enqueue(s, now, "holder-notice", {"type": "card-suspended", "channel": "portal-lost-card-form", "card_id": card.card_id, "resident_code": resident_code, "revoked": card.revoked, "at": now.isoformat()})
+            enqueue(
+                s,
+                now,
+                "holder-notice",
+                {
+                    "type": "card-suspended",
+                    "channel": "portal-lost-card-form",
+                    "card_id": card.card_id,
+                    "resident_code": resident_code,
+                    "revoked": card.revoked,
+                    "at": now.isoformat(),
+                },
+            )
     return done

@@ -129,7 +129,9 @@ def one_year_after(day: dt.date) -> dt.date:
 
 def _check_dates(event: ChangeEvent) -> None:
     if event.effective_date < EARLIEST_EVENT_DATE:
-        raise InvalidInput(f"effective_date {event.effective_date.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}: no register event is that old")
+        raise InvalidInput(
+            f"effective_date {event.effective_date.isoformat()} is before {EARLIEST_EVENT_DATE.isoformat()}: no register event is that old"
+        )
     if event.planned_date is not None:
         if event.planned_date < event.effective_date:
             raise InvalidInput("planned_date is before the notice's effective date")
@@ -172,13 +174,17 @@ def apply(state: Resident | None, event: ChangeEvent) -> Outcome:
         b4 = _need(event.basic4, "basic4", event)
         if b4.date_of_birth != event.effective_date:
             raise InvalidInput("a birth event's effective date is the date of birth")
-        return Outcome(Resident(event.resident_code, event.municipality_code, b4, Status.ACTIVE, last_effective=event.effective_date), (), True)
+        return Outcome(
+            Resident(event.resident_code, event.municipality_code, b4, Status.ACTIVE, last_effective=event.effective_date), (), True
+        )
 
     if t is EventType.MOVE_IN:
         address = _need(event.address or (event.basic4.address if event.basic4 else None), "address", event)
         if state is None:  # from abroad, or first registration
             b4 = _need(event.basic4, "basic4 (a move-in of someone not on the register)", event)
-            return Outcome(Resident(event.resident_code, event.municipality_code, b4, Status.ACTIVE, last_effective=event.effective_date), (), True)
+            return Outcome(
+                Resident(event.resident_code, event.municipality_code, b4, Status.ACTIVE, last_effective=event.effective_date), (), True
+            )
         prev = _require(state, {Status.MOVING_OUT, Status.MOVED_OUT}, event)
         if prev.municipality_code == event.municipality_code and prev.status is Status.MOVING_OUT:
             raise InvalidTransition("a move inside the municipality is an address change")
@@ -186,7 +192,13 @@ def apply(state: Resident | None, event: ChangeEvent) -> Outcome:
         late = not prev.ua_lapsed and move_in_deadline_passed(prev, event.effective_date)
         # A new episode: a user-auth certificate issued after this move is watched afresh.
         nxt = dataclasses.replace(
-            prev, municipality_code=event.municipality_code, basic4=b4, status=Status.ACTIVE, planned_move_out=None, ua_lapsed=False, last_effective=event.effective_date
+            prev,
+            municipality_code=event.municipality_code,
+            basic4=b4,
+            status=Status.ACTIVE,
+            planned_move_out=None,
+            ua_lapsed=False,
+            last_effective=event.effective_date,
         )
         # The address changed (R-REV-2). A move completed in time does not touch the user-auth
         # certificate; one completed after the 30 days does, if the schedule has not yet (R-REV-3).
@@ -195,7 +207,9 @@ def apply(state: Resident | None, event: ChangeEvent) -> Outcome:
     if t is EventType.PLANNED_MOVE_OUT:
         prev = _require(state, {Status.ACTIVE}, event)
         planned = _need(event.planned_date, "planned_date", event)  # bounded by _check_dates
-        return Outcome(dataclasses.replace(prev, status=Status.MOVING_OUT, planned_move_out=planned, last_effective=event.effective_date), ())
+        return Outcome(
+            dataclasses.replace(prev, status=Status.MOVING_OUT, planned_move_out=planned, last_effective=event.effective_date), ()
+        )
 
     if t is EventType.PLANNED_MOVE_OUT_WITHDRAWN:
         # R-REV-3a: the person stays; the 30-day clock of R-REV-3 stops with the move-out.

@@ -81,7 +81,10 @@ def _event_json(event: ChangeEvent) -> dict:
     for f in dataclasses.fields(event):
         v = getattr(event, f.name)
         if isinstance(v, Basic4):
-            v = {k: (x.value if isinstance(x, Sex) else x.isoformat() if isinstance(x, dt.date) else x) for k, x in dataclasses.asdict(v).items()}
+            v = {
+                k: (x.value if isinstance(x, Sex) else x.isoformat() if isinstance(x, dt.date) else x)
+                for k, x in dataclasses.asdict(v).items()
+            }
         elif isinstance(v, (EventType, Sex)):
             v = v.value
         elif isinstance(v, dt.date):
@@ -178,7 +181,9 @@ class Registry:
                 row = s.get(m.ResidentRecord, event.resident_code, with_for_update=True)
                 # After the lock: a retry that waited for its first copy finds it here.
                 dup = s.scalar(
-                    select(m.ResidentEvent).where(m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id)
+                    select(m.ResidentEvent).where(
+                        m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id
+                    )
                 )
                 if dup is not None:
                     return self._duplicate(dup, digest)
@@ -209,7 +214,15 @@ class Registry:
                         recorded_by=actor,
                     )
                 )
-                audit(s, now, actor, f"resident.{event.type.value}", event.resident_code, event_id=event.event_id, revoked=[r["serial"] for r in revoked])
+                audit(
+                    s,
+                    now,
+                    actor,
+                    f"resident.{event.type.value}",
+                    event.resident_code,
+                    event_id=event.event_id,
+                    revoked=[r["serial"] for r in revoked],
+                )
                 return result
         except StaleDataError:
             # The version check behind the lock: the record changed after it was read (a
@@ -220,7 +233,9 @@ class Registry:
             # the register, where there is no row to lock): the one that committed is the answer.
             with self.platform.db.session() as s:
                 dup = s.scalar(
-                    select(m.ResidentEvent).where(m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id)
+                    select(m.ResidentEvent).where(
+                        m.ResidentEvent.municipality_code == event.municipality_code, m.ResidentEvent.event_id == event.event_id
+                    )
                 )
                 if dup is None:
                     raise Conflict("a concurrent change to this resident won; retry") from None
@@ -255,8 +270,16 @@ class Registry:
     def _revoke(self, s, resident_code: str, revoke: tuple[Revoke, ...], now: dt.datetime, actor: str, note: str) -> list[dict]:
         done = []
         for r in revoke:
-            for row in self.revocation.revoke_for_resident(s, resident_code, {_KINDS[r]}, RevocationReason.RESIDENT_CHANGE, now, actor, f"{r.value}: {note}"):
-                done.append({"serial": serials.to_display(int(row.serial, 16)), "kind": row.kind, "rule": r.value if row.kind.startswith("card") else "R-REV-6"})
+            for row in self.revocation.revoke_for_resident(
+                s, resident_code, {_KINDS[r]}, RevocationReason.RESIDENT_CHANGE, now, actor, f"{r.value}: {note}"
+            ):
+                done.append(
+                    {
+                        "serial": serials.to_display(int(row.serial, 16)),
+                        "kind": row.kind,
+                        "rule": r.value if row.kind.startswith("card") else "R-REV-6",
+                    }
+                )
         return done
 
     def _issue_number(self, s, resident_code: str, municipality_code: str, now: dt.datetime, reason: str, start_generation: int = 0) -> str:
@@ -264,7 +287,11 @@ class Registry:
             number = self._numbers.number_for(resident_code, generation)
             if s.get(m.IssuedNumber, number) is None:  # never collide with any number ever issued
                 s.add(m.IssuedNumber(number=number, resident_code=resident_code, generation=generation, issued_at=now))
-                s.add(m.NumberNotice(municipality_code=municipality_code, resident_code=resident_code, number=number, reason=reason, created_at=now))
+                s.add(
+                    m.NumberNotice(
+                        municipality_code=municipality_code, resident_code=resident_code, number=number, reason=reason, created_at=now
+                    )
+                )
                 return number
         raise Conflict(f"no free number for resident {resident_code} within {MAX_GENERATIONS} generations")
 
@@ -360,8 +387,17 @@ class Registry:
             if row is None or (municipality_code is not None and row.municipality_code != municipality_code):
                 raise NotFound(f"no resident {resident_code}" + (f" in municipality {municipality_code}" if municipality_code else ""))
             history = [
-                {"event_id": e.event_id, "type": e.type, "effective_date": e.effective_date.isoformat(), "municipality_code": e.municipality_code, "recorded_at": e.recorded_at.isoformat(), "outcome": json.loads(e.outcome)}
-                for e in s.scalars(select(m.ResidentEvent).where(m.ResidentEvent.resident_code == resident_code).order_by(m.ResidentEvent.id))
+                {
+                    "event_id": e.event_id,
+                    "type": e.type,
+                    "effective_date": e.effective_date.isoformat(),
+                    "municipality_code": e.municipality_code,
+                    "recorded_at": e.recorded_at.isoformat(),
+                    "outcome": json.loads(e.outcome),
+                }
+                for e in s.scalars(
+                    select(m.ResidentEvent).where(m.ResidentEvent.resident_code == resident_code).order_by(m.ResidentEvent.id)
+                )
             ]
             return {
                 "resident_code": row.resident_code,
@@ -387,14 +423,26 @@ class Registry:
             q = q.where(m.ResidentRecord.resident_code > after)
         with self.platform.db.session() as s:
             rows = list(s.scalars(q))
-        items = [{"resident_code": r.resident_code, "name": r.name, "status": r.status, "municipality_code": r.municipality_code} for r in rows[:limit]]
+        items = [
+            {"resident_code": r.resident_code, "name": r.name, "status": r.status, "municipality_code": r.municipality_code}
+            for r in rows[:limit]
+        ]
         return items, (items[-1]["resident_code"] if len(rows) > limit else None)
 
     def fetch_notices(self, municipality_code: str) -> list[dict]:
         """The number notices not yet fetched by this municipality; marks them fetched."""
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
-            rows = list(s.scalars(select(m.NumberNotice).where(m.NumberNotice.municipality_code == municipality_code, m.NumberNotice.fetched_at.is_(None)).order_by(m.NumberNotice.id)))
+            rows = list(
+                s.scalars(
+                    select(m.NumberNotice)
+                    .where(m.NumberNotice.municipality_code == municipality_code, m.NumberNotice.fetched_at.is_(None))
+                    .order_by(m.NumberNotice.id)
+                )
+            )
             for r in rows:
                 r.fetched_at = now
-            return [{"resident_code": r.resident_code, "number": r.number, "reason": r.reason, "created_at": r.created_at.isoformat()} for r in rows]
+            return [
+                {"resident_code": r.resident_code, "number": r.number, "reason": r.reason, "created_at": r.created_at.isoformat()}
+                for r in rows
+            ]

@@ -48,7 +48,10 @@ def status_event(
 def audit_many(s: Session, events: list[tuple[dt.datetime, str, str, str, dict]]) -> None:
     """Many audit events in one executemany: (at, actor, action, subject, detail)."""
     if events:
-        s.execute(insert(m.AuditEvent.__table__), [{"at": at, "actor": a, "action": act, "subject": sub, "detail": _json(d)} for at, a, act, sub, d in events])
+        s.execute(
+            insert(m.AuditEvent.__table__),
+            [{"at": at, "actor": a, "action": act, "subject": sub, "detail": _json(d)} for at, a, act, sub, d in events],
+        )
 
 
 def status_events(s: Session, events: list[tuple[str, int, str, dt.datetime, dt.datetime, str | None]]) -> None:

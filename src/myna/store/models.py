@@ -345,6 +345,7 @@ class NumberNotice(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     fetched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
+
 from myna.store import (
     models_card_management,  # noqa: E402,F401
     models_cards,  # noqa: E402,F401

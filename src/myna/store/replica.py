@@ -77,9 +77,11 @@ class Replica:
         return conn
 
     def lookup(self, serial: str) -> StatusRow | None:
-        row = self._conn().execute(
-            "SELECT serial, authority, not_after, revoked_at, reason FROM status WHERE serial = ?", (serial,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT serial, authority, not_after, revoked_at, reason FROM status WHERE serial = ?", (serial,))
+            .fetchone()
+        )
         if row is None:
             return None
         return StatusRow(row[0], row[1], _dt(row[2]), _dt(row[3]), row[4])

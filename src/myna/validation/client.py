@@ -90,7 +90,9 @@ class FailoverClient:
         _verify(resp, request, issuer, now)
         status = resp.certificate_status
         return Answer(
-            status={ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked", ocsp.OCSPCertStatus.UNKNOWN: "unknown"}[status],
+            status={ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked", ocsp.OCSPCertStatus.UNKNOWN: "unknown"}[
+                status
+            ],
             centre=url,
             this_update=resp.this_update_utc,
             next_update=resp.next_update_utc,
@@ -107,7 +109,11 @@ class _Failed(Exception):
 
 
 def _verify(resp: ocsp.OCSPResponse, request: ocsp.OCSPRequest, issuer: x509.Certificate, now: dt.datetime) -> None:
-    if (resp.serial_number, resp.issuer_key_hash, resp.issuer_name_hash) != (request.serial_number, request.issuer_key_hash, request.issuer_name_hash):
+    if (resp.serial_number, resp.issuer_key_hash, resp.issuer_name_hash) != (
+        request.serial_number,
+        request.issuer_key_hash,
+        request.issuer_name_hash,
+    ):
         raise _Failed("response is for another certificate")
     signer = issuer
     for cert in resp.certificates:

@@ -59,7 +59,13 @@ class HttpFeed:
         body = r.json()
         events = [
             FeedEvent(
-                e["seq"], e["serial"], e["authority"], e["event"], dt.datetime.fromisoformat(e["at"]), dt.datetime.fromisoformat(e["not_after"]), e["reason"]
+                e["seq"],
+                e["serial"],
+                e["authority"],
+                e["event"],
+                dt.datetime.fromisoformat(e["at"]),
+                dt.datetime.fromisoformat(e["not_after"]),
+                e["reason"],
             )
             for e in body["events"]
         ]

@@ -267,7 +267,9 @@ class SyncLoop:
     """Keeps a centre's replica current: pulls the feed every ``interval`` seconds and the
     CRLs every ``crl_interval`` seconds, in a background thread."""
 
-    def __init__(self, centre: Centre, source: FeedSource, interval: float = 0.2, crl_interval: float = 30.0, traffic_interval: float = 20.0):
+    def __init__(
+        self, centre: Centre, source: FeedSource, interval: float = 0.2, crl_interval: float = 30.0, traffic_interval: float = 20.0
+    ):
         self.centre = centre
         self.source = source
         self.interval = interval

@@ -50,7 +50,9 @@ def bundle_dir(platform: Platform, centre: str) -> Path:
 
 def load_bundle(directory: Path) -> tuple[str, list[ResponderFiles]]:
     data = json.loads((directory / "bundle.json").read_text())
-    return data["centre"], [ResponderFiles(r["slug"], directory / r["issuer"], directory / r["cert"], directory / r["key"]) for r in data["responders"]]
+    return data["centre"], [
+        ResponderFiles(r["slug"], directory / r["issuer"], directory / r["cert"], directory / r["key"]) for r in data["responders"]
+    ]
 
 
 def provision(platform: Platform, centre: str, directory: Path | None = None, actor: str = "system") -> Path:

@@ -90,9 +90,19 @@ class _Connection(asyncio.Protocol):
     runs, so every request is answered synchronously, in arrival order."""
 
     __slots__ = (
-        "server", "centre", "parser", "transport", "url", "body", "size", "auth", "header_bytes",
-        "expect_continue", "last_active", "closed",
-    )  # fmt: skip
+        "server",
+        "centre",
+        "parser",
+        "transport",
+        "url",
+        "body",
+        "size",
+        "auth",
+        "header_bytes",
+        "expect_continue",
+        "last_active",
+        "closed",
+    )
 
     def __init__(self, server: "ValidityServer"):
         self.server = server

@@ -80,10 +80,15 @@ class Consents:
                 raise Conflict(f"verifier {code} is {verifier.status}: consent cannot be granted to it")
             s.add(
                 mv.ConsentDocument(
-                    digest=doc.digest, resident_code=doc.resident_code, verifier_id=verifier.id, action=action,
-                    signer_serial=doc.signer_serial, signed_at=doc.signed_at, recorded_at=now,
+                    digest=doc.digest,
+                    resident_code=doc.resident_code,
+                    verifier_id=verifier.id,
+                    action=action,
+                    signer_serial=doc.signer_serial,
+                    signed_at=doc.signed_at,
+                    recorded_at=now,
                 )
-            )  # fmt: skip
+            )
             try:
                 s.flush()
             except IntegrityError:

@@ -154,10 +154,14 @@ class VerifierCa:
         with self.platform.db.session() as s:
             s.add(
                 mv.VerifierCredential(
-                    serial=serials.to_store(cert.serial_number), verifier_id=verifier.id, fingerprint=fingerprint(der),
-                    issued_at=now, not_after=cert.not_valid_after_utc, der=der,
+                    serial=serials.to_store(cert.serial_number),
+                    verifier_id=verifier.id,
+                    fingerprint=fingerprint(der),
+                    issued_at=now,
+                    not_after=cert.not_valid_after_utc,
+                    der=der,
                 )
-            )  # fmt: skip
+            )
             audit(s, now, actor, "verifier.credential-issued", verifier.code, serial=serials.to_display(cert.serial_number))
         return IssuedCredential(serials.to_display(cert.serial_number), cert)
 
@@ -258,7 +262,9 @@ def verifier_credentials(platform: Platform) -> dict[str, str]:
                 m.ApiToken.role.like("verifier-%"), m.ApiToken.disabled.is_(False)
             )
         ).all()
-        registered = {code: (vtype, status) for code, vtype, status in s.execute(select(mv.Verifier.code, mv.Verifier.type, mv.Verifier.status))}
+        registered = {
+            code: (vtype, status) for code, vtype, status in s.execute(select(mv.Verifier.code, mv.Verifier.type, mv.Verifier.status))
+        }
     out: dict[str, str] = {}
     for digest, role, label in rows:
         if not label.startswith(TOKEN_LABEL_PREFIX):

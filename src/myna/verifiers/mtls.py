@@ -54,9 +54,16 @@ def server_config(app, host: str, port: int, certfile: Path, keyfile: Path, ca_c
     import uvicorn
 
     return uvicorn.Config(
-        app, host=host, port=port, http=PeerCertificateH11Protocol, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile),
-        ssl_ca_certs=str(ca_certs), ssl_cert_reqs=ssl.CERT_OPTIONAL, **kw,
-    )  # fmt: skip
+        app,
+        host=host,
+        port=port,
+        http=PeerCertificateH11Protocol,
+        ssl_certfile=str(certfile),
+        ssl_keyfile=str(keyfile),
+        ssl_ca_certs=str(ca_certs),
+        ssl_cert_reqs=ssl.CERT_OPTIONAL,
+        **kw,
+    )
 
 
 def write_server_files(ca: VerifierCa, host: str) -> tuple[Path, Path, Path]:

@@ -103,19 +103,29 @@ class ProvisionService:
                 answer = fn(s, now, recipient, store_serial)
                 s.add(
                     mv.Provision(
-                        at=now, verifier_id=verifier.id, on_behalf_of_id=recipient_id, category=op.value, outcome="provided",
-                        serial=store_serial, detail=json.dumps({"via": caller.via, "credential": caller.credential, **answer.log}, sort_keys=True),
+                        at=now,
+                        verifier_id=verifier.id,
+                        on_behalf_of_id=recipient_id,
+                        category=op.value,
+                        outcome="provided",
+                        serial=store_serial,
+                        detail=json.dumps({"via": caller.via, "credential": caller.credential, **answer.log}, sort_keys=True),
                     )
-                )  # fmt: skip
+                )
                 return answer.body
         except MynaError as exc:
             with self.platform.db.session() as s:
                 s.add(
                     mv.Provision(
-                        at=now, verifier_id=caller.verifier.id, on_behalf_of_id=recipient_id, category=op.value, outcome="refused",
-                        serial=store_serial, detail=json.dumps({"via": caller.via, "credential": caller.credential, "error": exc.code}, sort_keys=True),
+                        at=now,
+                        verifier_id=caller.verifier.id,
+                        on_behalf_of_id=recipient_id,
+                        category=op.value,
+                        outcome="refused",
+                        serial=store_serial,
+                        detail=json.dumps({"via": caller.via, "credential": caller.credential, "error": exc.code}, sort_keys=True),
                     )
-                )  # fmt: skip
+                )
             raise
 
     def _refuse_unrecognised(self, caller: Caller, request: str, asked: str, serial: int | None, exc: MynaError) -> NoReturn:
@@ -126,11 +136,18 @@ class ProvisionService:
         with self.platform.db.session() as s:
             s.add(
                 mv.Provision(
-                    at=now, verifier_id=caller.verifier.id, on_behalf_of_id=None, category=UNRECOGNISED, outcome="refused",
+                    at=now,
+                    verifier_id=caller.verifier.id,
+                    on_behalf_of_id=None,
+                    category=UNRECOGNISED,
+                    outcome="refused",
                     serial=serials.to_store(serial) if serial is not None else None,
-                    detail=json.dumps({"via": caller.via, "credential": caller.credential, "error": exc.code, "request": request, "asked": asked[:64]}, sort_keys=True),
+                    detail=json.dumps(
+                        {"via": caller.via, "credential": caller.credential, "error": exc.code, "request": request, "asked": asked[:64]},
+                        sort_keys=True,
+                    ),
                 )
-            )  # fmt: skip
+            )
         raise exc
 
     def _kinds(self, caller: Caller, request: str, purpose: str, serial: int) -> tuple[CertKind, ...]:
@@ -183,9 +200,14 @@ class ProvisionService:
             rev = self._revocation(s, row.serial)
             status = "revoked" if rev else ("expired" if now > row.not_after else "good")
             body = {
-                "serial": _display(row.serial), "kind": row.kind, "status": status, "not_after": row.not_after.isoformat(),
-                "revoked_at": rev.revoked_at.isoformat() if rev else None, "reason": rev.reason if rev else None, "at": now.isoformat(),
-            }  # fmt: skip
+                "serial": _display(row.serial),
+                "kind": row.kind,
+                "status": status,
+                "not_after": row.not_after.isoformat(),
+                "revoked_at": rev.revoked_at.isoformat() if rev else None,
+                "reason": rev.reason if rev else None,
+                "at": now.isoformat(),
+            }
             return Answer(body, {"status": status})
 
         return self._provide(caller, op, on_behalf_of, serial, fn)
@@ -226,13 +248,20 @@ class ProvisionService:
                 )
             b4 = Basic4.from_certificate(x509.load_der_x509_certificate(latest.der))
             body = {
-                "asked_serial": _display(asked.serial), "serial": _display(latest.serial), "kind": latest.kind, "renewed": bool(chain),
+                "asked_serial": _display(asked.serial),
+                "serial": _display(latest.serial),
+                "kind": latest.kind,
+                "renewed": bool(chain),
                 "not_after": latest.not_after.isoformat(),
                 "basic4": {
-                    "name": b4.name, "name_alt": b4.name_alt, "date_of_birth": b4.date_of_birth.isoformat(), "sex": b4.sex.value,
-                    "address": b4.address, "address_alt": b4.address_alt,
+                    "name": b4.name,
+                    "name_alt": b4.name_alt,
+                    "date_of_birth": b4.date_of_birth.isoformat(),
+                    "sex": b4.sex.value,
+                    "address": b4.address,
+                    "address_alt": b4.address_alt,
                 },
-            }  # fmt: skip
+            }
             return Answer(body, {"answered_serial": latest.serial, "consent_id": consent.id})
 
         return self._provide(caller, Operation.BASIC4, on_behalf_of, serial, fn)
@@ -301,11 +330,14 @@ class ProvisionService:
             chain = renewals.successors(s, asked.serial)
             latest = s.get(m.Certificate, chain[-1]) if chain else None
             body = {
-                "old_serial": _display(asked.serial), "renewed": bool(chain),
+                "old_serial": _display(asked.serial),
+                "renewed": bool(chain),
                 "new_serial": _display(latest.serial) if latest else None,
                 "chain": [_display(x) for x in chain],
-                "new_status": None if latest is None else ("revoked" if self._revocation(s, latest.serial) else ("expired" if now > latest.not_after else "good")),
-            }  # fmt: skip
+                "new_status": None
+                if latest is None
+                else ("revoked" if self._revocation(s, latest.serial) else ("expired" if now > latest.not_after else "good")),
+            }
             return Answer(body, {"answered_serial": latest.serial if latest else None})
 
         return self._provide(caller, op, on_behalf_of, serial, fn)

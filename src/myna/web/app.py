@@ -34,7 +34,9 @@ async def schedule_loop(sv: wiring.Services, tick: float = SCHEDULE_TICK_S) -> N
                 done = await asyncio.to_thread(service.publish_for, ca, delta, "schedule")
                 log.info("crl published", authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries)
             for lapsed in await asyncio.to_thread(registry.run_due):
-                log.info("move-in deadline passed", resident_ref=lapsed["resident_ref"], revoked=len(lapsed["revoked"]))  # no resident code in logs
+                log.info(
+                    "move-in deadline passed", resident_ref=lapsed["resident_ref"], revoked=len(lapsed["revoked"])
+                )  # no resident code in logs
         except Exception:  # keep the schedule alive; the error is logged for operators
             log.exception("scheduled job failed")
         await asyncio.sleep(tick)
@@ -116,5 +118,5 @@ td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style></head
 JPKI certification authorities of this platform. API: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).
 Public notices: <a href="/notices">/notices</a>.</p>
 <table><thead><tr><th>CA</th><th>subject</th><th>state</th><th>issued</th><th>revoked</th><th>distribution</th></tr></thead>
-<tbody>{rows or '<tr><td colspan=6>No CA yet: run <code>myna init</code>.</td></tr>'}</tbody></table>
+<tbody>{rows or "<tr><td colspan=6>No CA yet: run <code>myna init</code>.</td></tr>"}</tbody></table>
 </body></html>"""

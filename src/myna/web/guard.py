@@ -86,5 +86,11 @@ def _header(scope: Scope, name: bytes) -> str:
 
 async def _refuse(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": "invalid-input", "message": message}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -80,7 +80,13 @@ class BodyLimit:
     """ASGI middleware: ``413 body-too-large`` past the route's body limit, ``408
     body-timeout`` when the body stops arriving. See the module's docstring."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, routes: dict[tuple[str, str], int] | None = None, body_timeout: float = BODY_TIMEOUT_S):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        routes: dict[tuple[str, str], int] | None = None,
+        body_timeout: float = BODY_TIMEOUT_S,
+    ):
         self.app = app
         self.default = max_body_bytes
         self.routes = route_limits(max_body_bytes) if routes is None else routes

@@ -83,13 +83,24 @@ def list_authorities(p: Platform = Depends(platform)) -> list[AuthorityOut]:
 
 
 @api.post("/authorities/{kind}/crl", response_model=CrlOut, status_code=201, summary="Publish a CRL now")
-def publish_crl(kind: AuthorityKind, delta: bool = False, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> CrlOut:
+def publish_crl(
+    kind: AuthorityKind, delta: bool = False, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))
+) -> CrlOut:
     done = sv.crls.publish(kind, delta=delta, actor=who.actor)
-    return CrlOut(authority=done.authority, number=done.number, delta=done.is_delta, entries=done.entries, this_update=done.this_update.isoformat(), next_update=done.next_update.isoformat())
+    return CrlOut(
+        authority=done.authority,
+        number=done.number,
+        delta=done.is_delta,
+        entries=done.entries,
+        this_update=done.this_update.isoformat(),
+        next_update=done.next_update.isoformat(),
+    )
 
 
 @api.post("/authorities/{kind}/compromise", response_model=CompromiseOut, status_code=201, summary="R-REV-5: the CA key leaked")
-def compromise(kind: AuthorityKind, body: CompromiseIn, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> CompromiseOut:
+def compromise(
+    kind: AuthorityKind, body: CompromiseIn, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))
+) -> CompromiseOut:
     slug = sv.platform.authority(kind).slug
     if body.confirm != slug:
         raise InvalidInput(f"confirm must be {slug!r}")
@@ -97,16 +108,27 @@ def compromise(kind: AuthorityKind, body: CompromiseIn, sv: Services = Depends(s
     return CompromiseOut(authority=done.authority, revoked=done.revoked, revoked_at=done.revoked_at.isoformat())
 
 
-@public.get("/ca/{name}", summary="A CA certificate (DER), as named by caIssuers", response_class=Response, responses=binary("application/pkix-cert", "The certificate (DER)"))
+@public.get(
+    "/ca/{name}",
+    summary="A CA certificate (DER), as named by caIssuers",
+    response_class=Response,
+    responses=binary("application/pkix-cert", "The certificate (DER)"),
+)
 def ca_certificate(name: str, p: Platform = Depends(platform)) -> Response:
     slug = _strip(name, ".crt")
     return Response(p.authority_by_slug(slug).cert.public_bytes(Encoding.DER), media_type="application/pkix-cert")
 
 
 @public.get(
-    "/crl/{name}", summary="The latest CRL or delta CRL (DER), as named by the certificates", response_class=Response,
-    responses=binary("application/pkix-crl", "The CRL (DER)", {"Cache-Control": "public, max-age=60", "Last-Modified": "the CRL's thisUpdate", "Expires": "the CRL's nextUpdate"}),
-)  # fmt: skip
+    "/crl/{name}",
+    summary="The latest CRL or delta CRL (DER), as named by the certificates",
+    response_class=Response,
+    responses=binary(
+        "application/pkix-crl",
+        "The CRL (DER)",
+        {"Cache-Control": "public, max-age=60", "Last-Modified": "the CRL's thisUpdate", "Expires": "the CRL's nextUpdate"},
+    ),
+)
 def crl(name: str, sv: Services = Depends(services)) -> Response:
     slug = _strip(name, ".crl")
     delta = slug.endswith("-delta")
@@ -130,4 +152,3 @@ def _strip(name: str, suffix: str) -> str:
     if not name.endswith(suffix):
         raise NotFound(f"{name!r} is not a {suffix} resource")
     return name.removesuffix(suffix)
-

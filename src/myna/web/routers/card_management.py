@@ -45,21 +45,40 @@ class ApplicationBody(BaseModel):
     date_of_birth: IsoDate
     sex: Literal["1", "2", "3"]
     address: str = Field(min_length=1, max_length=256, pattern=r"\S")
-    photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX, pattern=BASE64_PATTERN, description="JPEG or PNG, portrait 35x45 mm, at least 300x400 pixels")
+    photo_base64: str | None = Field(
+        default=None,
+        max_length=PHOTO_B64_MAX,
+        pattern=BASE64_PATTERN,
+        description="JPEG or PNG, portrait 35x45 mm, at least 300x400 pixels",
+    )
     reason: Literal["new", "reissue", "renewal"] = "new"
     express: Literal["newborn", "loss", "abroad"] | None = None
     replaces_card_id: CardId | None = None
-    source_ref: str | None = Field(default=None, min_length=1, max_length=200, description="Your id for this application: a retry with it is not a new application")
+    source_ref: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Your id for this application: a retry with it is not a new application"
+    )
 
     def domain(self) -> ApplicationIn:
         return ApplicationIn(
-            self.resident_code, self.name, self.date_of_birth, self.sex, self.address, decode_photo(self.photo_base64),
-            self.reason, self.express, self.replaces_card_id, self.source_ref,
-        )  # fmt: skip
+            self.resident_code,
+            self.name,
+            self.date_of_birth,
+            self.sex,
+            self.address,
+            decode_photo(self.photo_base64),
+            self.reason,
+            self.express,
+            self.replaces_card_id,
+            self.source_ref,
+        )
 
 
 class QrBody(BaseModel):
-    qr: str = Field(max_length=200, pattern=r"^MYNA-APPLY/1/[NR][0-9A-F]{16}/[0-9a-f]{32}$", description="The text of the QR code on the application form")
+    qr: str = Field(
+        max_length=200,
+        pattern=r"^MYNA-APPLY/1/[NR][0-9A-F]{16}/[0-9a-f]{32}$",
+        description="The text of the QR code on the application form",
+    )
     photo_base64: str | None = Field(default=None, max_length=PHOTO_B64_MAX, pattern=BASE64_PATTERN)
     express: Literal["newborn", "loss", "abroad"] | None = None
     source_ref: str | None = Field(default=None, min_length=1, max_length=200)
@@ -75,7 +94,9 @@ class ReturnedBody(BaseModel):
 
 class PinsBody(BaseModel):
     auth: str = Field(pattern=r"^[0-9]{4}$", description="user-auth PIN, 4 digits")
-    sign: str | None = Field(default=None, pattern=r"^[A-Z0-9]{6,16}$", description="signature PIN, 6-16 of A-Z 0-9 (cards with a signature certificate)")
+    sign: str | None = Field(
+        default=None, pattern=r"^[A-Z0-9]{6,16}$", description="signature PIN, 6-16 of A-Z 0-9 (cards with a signature certificate)"
+    )
     face: str | None = Field(default=None, pattern=r"^[0-9]{4}$", description="card-face PIN, 4 digits (default: the auth PIN)")
 
 
@@ -100,9 +121,16 @@ def application_status(application_id: str, sv: Services = Depends(services)) ->
     return sv.applications.status(application_id)
 
 
-@router.post("/card-applications/qr", status_code=201, summary="Apply with the QR code of the mailed form (public: the form's token is the credential)", responses={**retried(), **raises(Conflict, NotFound)})
+@router.post(
+    "/card-applications/qr",
+    status_code=201,
+    summary="Apply with the QR code of the mailed form (public: the form's token is the credential)",
+    responses={**retried(), **raises(Conflict, NotFound)},
+)
 def apply_qr(body: QrBody, response: Response, sv: Services = Depends(services)) -> dict:
-    receipt = sv.applications.submit_qr(body.qr, decode_photo(body.photo_base64), "online:qr", express=body.express, source_ref=body.source_ref)
+    receipt = sv.applications.submit_qr(
+        body.qr, decode_photo(body.photo_base64), "online:qr", express=body.express, source_ref=body.source_ref
+    )
     if not receipt.created:
         response.status_code = 200
     return receipt.to_json()
@@ -119,26 +147,49 @@ def fee_schedule() -> list[dict]:
 
 
 @router.post(
-    "/number-notices/mail", summary="Print the number notices not yet mailed, with application forms (PDF, R-CARD-1)", response_class=Response,
-    responses={**binary("application/pdf", "The notices, one letter each", {"X-Myna-Notices": "the notice ids in the document, comma-separated"}), 204: {"description": "Nothing to mail"}},
-)  # fmt: skip
+    "/number-notices/mail",
+    summary="Print the number notices not yet mailed, with application forms (PDF, R-CARD-1)",
+    response_class=Response,
+    responses={
+        **binary("application/pdf", "The notices, one letter each", {"X-Myna-Notices": "the notice ids in the document, comma-separated"}),
+        204: {"description": "Nothing to mail"},
+    },
+)
 def mail_notices(
-    municipality_code: MunicipalityCode | None = None, limit: int = Query(default=1000, ge=1, le=10_000),
-    sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR)),
-) -> Response:  # fmt: skip
+    municipality_code: MunicipalityCode | None = None,
+    limit: int = Query(default=1000, ge=1, le=10_000),
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.OPERATOR)),
+) -> Response:
     mailed, pdf = sv.applications.mail_notices(who.actor, municipality_code, limit)
     if pdf is None:
         return Response(status_code=204)
     return _pdf(pdf, "number-notices.pdf", **{"X-Myna-Notices": ",".join(x["notice_id"] for x in mailed)})
 
 
-@router.post("/mailed-notices/{notice_id}/returned", summary="Record a notice returned by the post office (never re-sent)", responses=raises(Conflict))
-def notice_returned(notice_id: str, body: ReturnedBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+@router.post(
+    "/mailed-notices/{notice_id}/returned",
+    summary="Record a notice returned by the post office (never re-sent)",
+    responses=raises(Conflict),
+)
+def notice_returned(
+    notice_id: str, body: ReturnedBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))
+) -> dict:
     return sv.applications.mark_returned(notice_id, body.reason, who.actor)
 
 
-@router.post("/card-applications", status_code=201, summary="An online application (R-CARD-2); the answer is the receipt", responses={**retried(), **raises(Conflict, NotFound)})
-def apply_online(body: ApplicationBody, response: Response, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+@router.post(
+    "/card-applications",
+    status_code=201,
+    summary="An online application (R-CARD-2); the answer is the receipt",
+    responses={**retried(), **raises(Conflict, NotFound)},
+)
+def apply_online(
+    body: ApplicationBody,
+    response: Response,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR)),
+) -> dict:
     app = body.domain()
     scope = scope_of(who)
     if scope is not None:
@@ -165,7 +216,9 @@ def import_paper(file: UploadFile = File(...), sv: Services = Depends(services),
 
 
 @router.get("/card-applications/{application_id}", summary="One application (municipality: its own residents')")
-def get_application(application_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+def get_application(
+    application_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))
+) -> dict:
     return sv.applications.get(application_id, scope_of(who))
 
 
@@ -174,9 +227,11 @@ def get_application(application_id: str, sv: Services = Depends(services), who: 
 
 @router.post("/production/batches", summary="Finish open batches, then produce up to max_batches new ones (R-CARD-3)")
 def produce(
-    size: int = Query(default=1000, ge=1, le=10_000), max_batches: int = Query(default=1, ge=0, le=100),
-    sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR)),
-) -> list[dict]:  # fmt: skip
+    size: int = Query(default=1000, ge=1, le=10_000),
+    max_batches: int = Query(default=1, ge=0, le=100),
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.OPERATOR)),
+) -> list[dict]:
     return [r.to_json() for r in sv.production.produce(who.actor, size, max_batches)]
 
 
@@ -186,7 +241,9 @@ def ship(sv: Services = Depends(services), who: Principal = Depends(require(Role
 
 
 @router.get("/shipments/{shipment_id}/manifest", summary="The manifest of a shipment")
-def manifest(shipment_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+def manifest(
+    shipment_id: str, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))
+) -> dict:
     return sv.production.manifest(shipment_id, scope_of(who))
 
 
@@ -194,56 +251,98 @@ def manifest(shipment_id: str, sv: Services = Depends(services), who: Principal 
 
 
 @router.get(
-    "/cards/{card_id}/pickup-notice", summary="交付通知書 for a shipped card (PDF, R-CARD-6)", response_class=Response,
+    "/cards/{card_id}/pickup-notice",
+    summary="交付通知書 for a shipped card (PDF, R-CARD-6)",
+    response_class=Response,
     responses={**binary("application/pdf", "The pickup notice"), **raises(Conflict)},
 )
 def pickup_notice(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> Response:
     return _pdf(sv.counter.pickup_notice(card_id, who.municipality_code), f"pickup-{card_id}.pdf")
 
 
-@router.post("/cards/{card_id}/handover", summary="Hand the card over: identity, face, chip data, PINs by the holder; then active", responses=raises(Conflict))
-def hand_over(card_id: CardId, body: HandoverBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
-    h = Handover(body.identity_document, body.face_matches_photo, CardPins(body.pins.auth, body.pins.sign, body.pins.face), body.pins_entered_by)
+@router.post(
+    "/cards/{card_id}/handover",
+    summary="Hand the card over: identity, face, chip data, PINs by the holder; then active",
+    responses=raises(Conflict),
+)
+def hand_over(
+    card_id: CardId, body: HandoverBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))
+) -> dict:
+    h = Handover(
+        body.identity_document, body.face_matches_photo, CardPins(body.pins.auth, body.pins.sign, body.pins.face), body.pins_entered_by
+    )
     return sv.counter.hand_over(card_id, h, who.actor, who.municipality_code)
 
 
 @router.get("/cards/{card_id}/management", summary="A card's status, expiry and history")
-def card(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE))) -> dict:
+def card(
+    card_id: CardId,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR, Role.CALL_CENTRE)),
+) -> dict:
     return sv.card_management.card(card_id, scope_of(who))
 
 
-@router.post("/cards/{card_id}/suspend", summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates", responses=raises(Conflict))
-def suspend(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+@router.post(
+    "/cards/{card_id}/suspend",
+    summary="一時利用停止: the call centre, 24/7 (R-CARD-7); revokes the card's certificates",
+    responses=raises(Conflict),
+)
+def suspend(
+    card_id: CardId,
+    body: NoteBody,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.CALL_CENTRE, Role.MUNICIPALITY, Role.OPERATOR)),
+) -> dict:
     return sv.card_management.suspend(card_id, who.actor, body.note, scope_of(who))
 
 
-@router.post("/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)", responses=raises(Conflict))
+@router.post(
+    "/cards/{card_id}/lift", summary="Lift a suspension at the counter (certificates stay revoked: renew them)", responses=raises(Conflict)
+)
 def lift(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return sv.card_management.lift(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/loss", summary="Record the loss of a card (紛失届)", responses=raises(Conflict))
-def lose(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE))) -> dict:
+def lose(
+    card_id: CardId,
+    body: NoteBody,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.CALL_CENTRE)),
+) -> dict:
     return sv.card_management.lose(card_id, who.actor, body.note, scope_of(who))
 
 
-@router.post("/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application", responses=raises(Conflict))
-def reissue(card_id: CardId, body: ReissueBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+@router.post(
+    "/cards/{card_id}/reissue", status_code=201, summary="Reissue (再交付): only with a new application", responses=raises(Conflict)
+)
+def reissue(
+    card_id: CardId, body: ReissueBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))
+) -> dict:
     app = body.application.domain() if body.application else None
     return sv.card_management.reissue(card_id, app, who.actor, municipality_code=who.municipality_code).to_json()
 
 
 @router.post("/cards/{card_id}/return", summary="The card is returned (返納)", responses=raises(Conflict))
-def return_card(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def return_card(
+    card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))
+) -> dict:
     return sv.card_management.return_card(card_id, who.actor, body.note, who.municipality_code)
 
 
 @router.post("/cards/{card_id}/abolish", summary="Abolish the card (廃止)", responses=raises(Conflict))
-def abolish(card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> dict:
+def abolish(
+    card_id: CardId, body: NoteBody, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))
+) -> dict:
     return sv.card_management.abolish(card_id, who.actor, body.note, scope_of(who))
 
 
-@router.post("/cards/{card_id}/renew-certificates", summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked", responses=raises(Conflict))
+@router.post(
+    "/cards/{card_id}/renew-certificates",
+    summary="Certificate renewal at the counter: new keys on the card, old certificates revoked and linked",
+    responses=raises(Conflict),
+)
 def renew(card_id: CardId, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
     return sv.card_management.renew_certificates(card_id, who.actor, who.municipality_code)
 
@@ -252,13 +351,22 @@ def renew(card_id: CardId, sv: Services = Depends(services), who: Principal = De
 
 
 @router.post(
-    "/expiry-notices", summary="Expiry notices due (about three months ahead, R-CARD-8); format=pdf for the letters",
+    "/expiry-notices",
+    summary="Expiry notices due (about three months ahead, R-CARD-8); format=pdf for the letters",
     responses={
-        200: {"description": "format=json: the notices; format=pdf: the letters", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}, "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        200: {
+            "description": "format=json: the notices; format=pdf: the letters",
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
         204: {"description": "format=pdf and no notice due"},
     },
-)  # fmt: skip
-def expiry_notices(format: Literal["json", "pdf"] = "json", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))):
+)
+def expiry_notices(
+    format: Literal["json", "pdf"] = "json", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR))
+):
     notices, pdf = sv.card_management.expiry_notices(who.actor, pdf=format == "pdf")
     if format == "pdf":
         return _pdf(pdf, "expiry-notices.pdf") if pdf else Response(status_code=204)
@@ -266,7 +374,11 @@ def expiry_notices(format: Literal["json", "pdf"] = "json", sv: Services = Depen
 
 
 @router.get("/card-fees", summary="Fees due and collected (R-CARD-9)")
-def card_fees(outstanding: bool = False, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+def card_fees(
+    outstanding: bool = False,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR)),
+) -> list[dict]:
     return sv.card_management.fees(scope_of(who), outstanding)
 
 
@@ -276,10 +388,16 @@ def collect_fee(fee_id: RowId, sv: Services = Depends(services), who: Principal 
 
 
 @router.get("/lead-time/report", summary="Lead time from receipt to shipment: max and mean per day or month (R-CARD-4)")
-def lead_time_report(by: Literal["day", "month"] = "day", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+def lead_time_report(
+    by: Literal["day", "month"] = "day", sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))
+) -> list[dict]:
     return sv.applications.lead_time_report(by)
 
 
 @router.get("/lead-time/alerts", summary="Applications about to miss (or past) their deadline")
-def lead_time_alerts(within: int = Query(default=2, ge=0, le=30), sv: Services = Depends(services), who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR))) -> list[dict]:
+def lead_time_alerts(
+    within: int = Query(default=2, ge=0, le=30),
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.OPERATOR, Role.AUDITOR)),
+) -> list[dict]:
     return sv.applications.alerts(within)

@@ -95,7 +95,13 @@ def _issued_out(sv: Services, issued: Issued) -> CertificateOut:
     return CertificateOut(**rec.to_json(), pem=issued.pem, created=issued.created)
 
 
-@router.post("/certificates", response_model=CertificateOut, status_code=201, summary="Issue a holder certificate", responses={**retried(CertificateOut), **raises(Conflict, NotFound)})
+@router.post(
+    "/certificates",
+    response_model=CertificateOut,
+    status_code=201,
+    summary="Issue a holder certificate",
+    responses={**retried(CertificateOut), **raises(Conflict, NotFound)},
+)
 def issue(
     body: IssueIn,
     response: Response,
@@ -128,7 +134,9 @@ def list_certificates(
     sv: Services = Depends(services),
     who: Principal = Depends(require(*ANY_ROLE)),
 ) -> CertificatePage:
-    page, cursor = sv.records.list(kind=kind.value if kind else None, status=status, municipality_code=scope_of(who), after=after, limit=limit)
+    page, cursor = sv.records.list(
+        kind=kind.value if kind else None, status=status, municipality_code=scope_of(who), after=after, limit=limit
+    )
     return CertificatePage(items=[CertificateOut(**r.to_json()) for r in page], next=cursor)
 
 
@@ -138,7 +146,13 @@ def get_certificate(serial: Serial, sv: Services = Depends(services), who: Princ
     return CertificateOut(**rec.to_json(), pem=rec.certificate.public_bytes(Encoding.PEM).decode())
 
 
-@router.post("/certificates/{serial}/revocation", response_model=RevokedOut, status_code=201, summary="Revoke a certificate", responses=raises(Conflict))
+@router.post(
+    "/certificates/{serial}/revocation",
+    response_model=RevokedOut,
+    status_code=201,
+    summary="Revoke a certificate",
+    responses=raises(Conflict),
+)
 def revoke(
     serial: Serial,
     body: RevokeIn,
@@ -146,4 +160,6 @@ def revoke(
     who: Principal = Depends(require(Role.OPERATOR, Role.MUNICIPALITY)),
 ) -> RevokedOut:
     done = sv.revocation.revoke(serials.parse(serial), RevocationReason(body.reason), who.actor, body.note, municipality_code=scope_of(who))
-    return RevokedOut(serial=serials.to_display(done.serial), reason=done.reason.value, rule=done.reason.rule, revoked_at=done.revoked_at.isoformat())
+    return RevokedOut(
+        serial=serials.to_display(done.serial), reason=done.reason.value, rule=done.reason.rule, revoked_at=done.revoked_at.isoformat()
+    )

@@ -38,7 +38,10 @@ def status_feed(
     # Each seq at most 18 digits, so every schema-valid value is below BIGINT_MAX (and below
     # Python's limit on digits converted to an int).
     also: str | None = Query(
-        default=None, max_length=20_000, pattern=r"^,*([0-9]{1,18},+)*([0-9]{1,18})?$", description="Comma-separated seqs still awaited (gaps)"
+        default=None,
+        max_length=20_000,
+        pattern=r"^,*([0-9]{1,18},+)*([0-9]{1,18})?$",
+        description="Comma-separated seqs still awaited (gaps)",
     ),
     sv: Services = Depends(services),
     _who: Principal = Depends(require(Role.CENTRE, Role.OPERATOR)),
@@ -53,7 +56,18 @@ def status_feed(
             raise InvalidInput(f"also's seqs are between 0 and {BIGINT_MAX}")
     events, head = read_feed(sv.platform, after, limit, wanted)
     return FeedPage(
-        events=[EventOut(seq=e.seq, serial=e.serial, authority=e.authority, event=e.event, at=e.at.isoformat(), not_after=e.not_after.isoformat(), reason=e.reason) for e in events],
+        events=[
+            EventOut(
+                seq=e.seq,
+                serial=e.serial,
+                authority=e.authority,
+                event=e.event,
+                at=e.at.isoformat(),
+                not_after=e.not_after.isoformat(),
+                reason=e.reason,
+            )
+            for e in events
+        ],
         head=head,
     )
 

@@ -30,7 +30,10 @@ def _b64(field: str, text: str) -> bytes:
 
 class ApplicationIn(BaseModel):
     document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the application document, base64")
-    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData over it, made with the card's signature key, base64")
+    signature: Base64 = Field(
+        max_length=base64_length(card_signed.MAX_SIGNATURE),
+        description="detached CMS SignedData over it, made with the card's signature key, base64",
+    )
 
 
 class KeyIn(BaseModel):

@@ -72,7 +72,9 @@ def record_outage(body: OutageIn, sv: Services = Depends(deps.services), who: Pr
 
 
 @router.post("/outages/{outage_id}/end", summary="Close an ongoing outage", responses=raises(Conflict))
-def end_outage(outage_id: RowId, body: OutageEnd, sv: Services = Depends(deps.services), who: Principal = Depends(require(Role.OPERATOR))) -> dict:
+def end_outage(
+    outage_id: RowId, body: OutageEnd, sv: Services = Depends(deps.services), who: Principal = Depends(require(Role.OPERATOR))
+) -> dict:
     return sv.operations.end_outage(outage_id, body.ended_at, who.actor).to_json()
 
 

@@ -36,7 +36,9 @@ class EventIn(BaseModel):
     date_of_birth: IsoDate | None = None
     sex: Literal["1", "2", "3"] | None = None
     minor: bool = Field(default=False, description="correction of name or address only: a minor correction (軽微な修正) revokes nothing")
-    planned_date: IsoDate | None = Field(default=None, description="planned-move-out: 転出の予定年月日, at most one year after effective_date (R-RA-5)")
+    planned_date: IsoDate | None = Field(
+        default=None, description="planned-move-out: 転出の予定年月日, at most one year after effective_date (R-RA-5)"
+    )
     reason: str | None = Field(default=None, max_length=200, description="deletion: why")
 
 
@@ -54,8 +56,16 @@ class MunicipalityIn(BaseModel):
     name: str = Field(max_length=100)
 
 
-@router.post("/residents/events", response_model=EventOut, status_code=201, summary="Report a change event (異動等情報)", responses={**retried(EventOut), **raises(Conflict, NotFound)})
-def submit_event(body: EventIn, response: Response, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))) -> EventOut:
+@router.post(
+    "/residents/events",
+    response_model=EventOut,
+    status_code=201,
+    summary="Report a change event (異動等情報)",
+    responses={**retried(EventOut), **raises(Conflict, NotFound)},
+)
+def submit_event(
+    body: EventIn, response: Response, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR))
+) -> EventOut:
     event = ChangeEvent(
         event_id=body.event_id,
         type=body.type,
@@ -91,12 +101,21 @@ def list_residents(
 
 
 @router.get("/residents/{resident_code}", summary="One identity record with its full history (R-RES-1)")
-def get_resident(resident_code: ResidentCode, sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR))) -> dict:
+def get_resident(
+    resident_code: ResidentCode,
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR, Role.AUDITOR)),
+) -> dict:
     return sv.registry.get(resident_code, scope_of(who))
 
 
 @router.post("/residents/{resident_code}/number", summary="Issue a new number after a leak (R-NUM-1)")
-def reissue(resident_code: ResidentCode, reason: str = Query(min_length=1, max_length=200), sv: Services = Depends(services), who: Principal = Depends(require(Role.MUNICIPALITY))) -> dict:
+def reissue(
+    resident_code: ResidentCode,
+    reason: str = Query(min_length=1, max_length=200),
+    sv: Services = Depends(services),
+    who: Principal = Depends(require(Role.MUNICIPALITY)),
+) -> dict:
     return {"resident_code": resident_code, "number": sv.registry.reissue_number(resident_code, who.municipality_code, reason, who.actor)}
 
 

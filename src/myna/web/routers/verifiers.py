@@ -33,7 +33,12 @@ from myna.wiring import Services
 
 router = APIRouter(tags=["verifiers"])
 _bearer = HTTPBearer(auto_error=False)
-OnBehalf = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$", description="platform operators: the entrusting business asked for")
+OnBehalf = Query(
+    default=None,
+    max_length=32,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$",
+    description="platform operators: the entrusting business asked for",
+)
 
 
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
@@ -77,7 +82,9 @@ def status(
     return sv.provision.status(c, purpose, _serial(serial), on_behalf_of)
 
 
-@router.get("/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response, responses=binary("application/pkix-crl", "The CRL (DER)"))
+@router.get(
+    "/api/v1/verifier/revocation-files/{slug}.crl", response_class=Response, responses=binary("application/pkix-crl", "The CRL (DER)")
+)
 def revocation_file(slug: str, delta: bool = False, c: Caller = Depends(caller), sv: Services = Depends(services)) -> Response:
     """Revocation files (失効情報ファイル) of a holder CA, to verifiers of its purpose."""
     return Response(sv.provision.revocation_file(c, slug, delta), media_type="application/pkix-crl")
@@ -116,7 +123,10 @@ def certification_code(c: Caller = Depends(caller), sv: Services = Depends(servi
 
 class SignedDocumentIn(BaseModel):
     document: Base64 = Field(max_length=base64_length(card_signed.MAX_DOCUMENT), description="the signed document, base64")
-    signature: Base64 = Field(max_length=base64_length(card_signed.MAX_SIGNATURE), description="detached CMS SignedData (DER), base64, made with the card's signature key")
+    signature: Base64 = Field(
+        max_length=base64_length(card_signed.MAX_SIGNATURE),
+        description="detached CMS SignedData (DER), base64, made with the card's signature key",
+    )
 
 
 @router.post("/api/v1/consents", responses=raises(Conflict, NotFound))
@@ -132,7 +142,9 @@ READ = (Role.OPERATOR, Role.AUDITOR)
 
 class VerifierIn(BaseModel):
     code: VerifierCode
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$", description="1-200 printable characters")
+    name: str = Field(
+        min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$", description="1-200 printable characters"
+    )
     type: VerifierType
     operator: VerifierCode | None = Field(default=None, description="for an entrusting business: its platform operator")
 
@@ -166,7 +178,9 @@ def list_verifiers(_who: Principal = Depends(require(*READ)), sv: Services = Dep
 
 
 @router.get("/api/v1/verifiers/report/{year}.csv", response_class=Response, responses=binary("text/csv", "The report (UTF-8 CSV)"))
-def report_csv(year: Annotated[int, Path(ge=2000, le=2200)], _who: Principal = Depends(require(*READ)), sv: Services = Depends(services)) -> Response:
+def report_csv(
+    year: Annotated[int, Path(ge=2000, le=2200)], _who: Principal = Depends(require(*READ)), sv: Services = Depends(services)
+) -> Response:
     """The provision report (R-VER-6) of a year, as CSV."""
     return Response(provision_report(sv.platform, year).csv(), media_type="text/csv; charset=utf-8")
 
@@ -177,12 +191,16 @@ def get_verifier(code: VerifierCode, _who: Principal = Depends(require(*READ)), 
 
 
 @router.post("/api/v1/verifiers/{code}/status", responses=raises(Conflict))
-def set_status(code: VerifierCode, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
+def set_status(
+    code: VerifierCode, body: StatusIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)
+) -> dict:
     return sv.verifiers.set_status(code, body.status, who.actor, body.note).to_json()
 
 
 @router.post("/api/v1/verifiers/{code}/agreement", responses=raises(Conflict))
-def agreement(code: VerifierCode, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)) -> dict:
+def agreement(
+    code: VerifierCode, body: AgreementIn, who: Principal = Depends(require(Role.OPERATOR)), sv: Services = Depends(services)
+) -> dict:
     return sv.verifiers.record_agreement(code, body.reference, who.actor).to_json()
 
 
@@ -202,7 +220,12 @@ def renewal_link(body: RenewalIn, who: Principal = Depends(require(Role.OPERATOR
     return {"old_serial": serials.to_display(old), "new_serial": serials.to_display(new)}
 
 
-@router.get("/verifier-ca.crt", response_class=Response, tags=["distribution"], responses=binary("application/x-pem-file", "The CA certificate (PEM)"))
+@router.get(
+    "/verifier-ca.crt",
+    response_class=Response,
+    tags=["distribution"],
+    responses=binary("application/x-pem-file", "The CA certificate (PEM)"),
+)
 def verifier_ca(sv: Services = Depends(services)) -> Response:
     """The CA of verifiers' TLS client certificates (and of the verifier endpoint's server certificate)."""
     return Response(sv.verifier_ca.certificate_pem(), media_type="application/x-pem-file")

@@ -48,7 +48,10 @@ def _figures(request: Request) -> dict:
     issued = ops.issued_per_day(since)
     issued_kinds = [k for k in KINDS if any(k in issued.get(d, {}) for d in days)]
     issued_chart = charts.stacked_bars(
-        "chart-issued", t("console.issued"), [d[5:] for d in days], {t(f"kind.{k}"): [issued.get(d, {}).get(k, 0) for d in days] for k in issued_kinds}
+        "chart-issued",
+        t("console.issued"),
+        [d[5:] for d in days],
+        {t(f"kind.{k}"): [issued.get(d, {}).get(k, 0) for d in days] for k in issued_kinds},
     )
 
     by_reason = ops.revocations_by_reason()
@@ -92,7 +95,10 @@ def _figures(request: Request) -> dict:
         "chart-provisions",
         t("console.provisions"),
         [_category_label(c, lang) for c in categories],
-        {t("portal.outcome.provided"): [provisions[c]["provided"] for c in categories], t("portal.outcome.refused"): [provisions[c]["refused"] for c in categories]},
+        {
+            t("portal.outcome.provided"): [provisions[c]["provided"] for c in categories],
+            t("portal.outcome.refused"): [provisions[c]["refused"] for c in categories],
+        },
         x_label_rotation=30,
     )
     return {
@@ -131,7 +137,10 @@ def _card_figures(sv, t, today: dt.date, days: list[str], now: dt.datetime) -> d
         "chart-volumes",
         t("console.volumes"),
         [d[5:] for d in days],
-        {t("console.received"): [per_day.get(d, {}).get("received", 0) for d in days], t("console.shipped"): [per_day.get(d, {}).get("shipped", 0) for d in days]},
+        {
+            t("console.received"): [per_day.get(d, {}).get("received", 0) for d in days],
+            t("console.shipped"): [per_day.get(d, {}).get("shipped", 0) for d in days],
+        },
         x_label_rotation=45,
     )
     capacity_chart = charts.gauges(
@@ -146,7 +155,10 @@ def _card_figures(sv, t, today: dt.date, days: list[str], now: dt.datetime) -> d
         "chart-lead-time",
         t("console.lead_time"),
         [str(d) for d in lead_days],
-        {t("console.standard"): [histogram.get((d, False), 0) for d in lead_days], t("counter.express"): [histogram.get((d, True), 0) for d in lead_days]},
+        {
+            t("console.standard"): [histogram.get((d, False), 0) for d in lead_days],
+            t("counter.express"): [histogram.get((d, True), 0) for d in lead_days],
+        },
     )
     monthly = sv.applications.lead_time_report("month")
     return {

@@ -85,15 +85,25 @@ def _date(value: str) -> dt.date:
 
 def _overview(request: Request, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
     listings = services(request).card_listings
-    arrived = [{"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at} for c in listings.arrived(who.municipality_code, ARRIVED_MAX)]
+    arrived = [
+        {"card_id": c.card_id, "resident_code": c.resident_code, "updated_at": c.updated_at}
+        for c in listings.arrived(who.municipality_code, ARRIVED_MAX)
+    ]
     recent = [
         {"id": a.application_id, "resident_code": a.resident_code, "status": a.status, "due_on": a.due_on, "reason": a.reason}
         for a in listings.recent_applications(who.municipality_code)
     ]
     return render(
-        request, "counter.html", status_code=status_code, arrived=arrived, recent=recent, form=form or {}, errors=errors or {},
-        done=request.query_params.get("done"), error=request.query_params.get("error"),
-    )  # fmt: skip
+        request,
+        "counter.html",
+        status_code=status_code,
+        arrived=arrived,
+        recent=recent,
+        form=form or {},
+        errors=errors or {},
+        done=request.query_params.get("done"),
+        error=request.query_params.get("error"),
+    )
 
 
 @router.get("")
@@ -144,13 +154,23 @@ def _joined(pdfs: list[bytes]) -> bytes:
 
 
 def _event_form(request: Request, form: dict, errors: dict, status_code: int = 200):
-    return render(request, "counter_event.html", status_code=status_code, form=form, errors=errors, event_types=EVENT_TYPES, event_fields=EVENT_FIELDS)
+    return render(
+        request, "counter_event.html", status_code=status_code, form=form, errors=errors, event_types=EVENT_TYPES, event_fields=EVENT_FIELDS
+    )
 
 
 @router.get("/events/new")
 def new_event(request: Request, resident_code: str = "", who: Principal = Depends(CLERK)):
     # The event id is fixed when the form is shown: submitting twice records the event once.
-    return _event_form(request, {"event_id": f"counter-{uuid.uuid4().hex}", "resident_code": resident_code, "effective_date": services(request).platform.clock.now().date().isoformat()}, {})
+    return _event_form(
+        request,
+        {
+            "event_id": f"counter-{uuid.uuid4().hex}",
+            "resident_code": resident_code,
+            "effective_date": services(request).platform.clock.now().date().isoformat(),
+        },
+        {},
+    )
 
 
 @router.post("/events")
@@ -168,7 +188,18 @@ def submit_event(
     planned_date: str = Form(""),
     reason: str = Form(""),
 ):
-    form = dict(event_id=event_id, type=type, resident_code=resident_code, effective_date=effective_date, name=name, date_of_birth=date_of_birth, sex=sex, address=address, planned_date=planned_date, reason=reason)
+    form = dict(
+        event_id=event_id,
+        type=type,
+        resident_code=resident_code,
+        effective_date=effective_date,
+        name=name,
+        date_of_birth=date_of_birth,
+        sex=sex,
+        address=address,
+        planned_date=planned_date,
+        reason=reason,
+    )
     errors: dict[str, str] = {}
     if type not in EVENT_FIELDS:
         errors["type"] = "form.error.required"
@@ -192,13 +223,23 @@ def submit_event(
     if not errors:
         basic4 = None
         if type == "birth" or (type == "move-in" and name.strip()):
-            basic4 = Basic4(name.strip(), dates.get("date_of_birth"), Sex(sex), address.strip()) if sex in ("1", "2", "3") and "date_of_birth" in dates else None
+            basic4 = (
+                Basic4(name.strip(), dates.get("date_of_birth"), Sex(sex), address.strip())
+                if sex in ("1", "2", "3") and "date_of_birth" in dates
+                else None
+            )
         event = ChangeEvent(
-            event_id, EventType(type), resident_code, who.municipality_code, dates["effective_date"], basic4=basic4,
+            event_id,
+            EventType(type),
+            resident_code,
+            who.municipality_code,
+            dates["effective_date"],
+            basic4=basic4,
             name=(name.strip() or None) if type in ("name-change", "correction") else None,
             address=(address.strip() or None) if type in ("address-change", "move-in", "correction") else None,
-            planned_date=dates.get("planned_date"), reason=reason.strip() or None,
-        )  # fmt: skip
+            planned_date=dates.get("planned_date"),
+            reason=reason.strip() or None,
+        )
         try:
             services(request).registry.submit_as(who, event)
         except MynaError as e:
@@ -218,7 +259,15 @@ def resident(request: Request, resident_code: str, who: Principal = Depends(CLER
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_resident", lang_of(request)))
     cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in sv.card_listings.cards_of(resident_code)]
     apps = [
-        {"id": a.application_id, "status": a.status, "received_on": a.received_on, "due_on": a.due_on, "reason": a.reason, "express": a.express, "card_id": a.card_id}
+        {
+            "id": a.application_id,
+            "status": a.status,
+            "received_on": a.received_on,
+            "due_on": a.due_on,
+            "reason": a.reason,
+            "express": a.express,
+            "card_id": a.card_id,
+        }
         for a in sv.card_listings.applications_of(resident_code)
     ]
     return render(request, "counter_resident.html", info=info, cards=cards, applications=apps, done=request.query_params.get("done"))
@@ -233,7 +282,12 @@ def _application_form(request: Request, form: dict, errors: dict, status_code: i
 
 @router.get("/applications/new")
 def new_application(request: Request, resident_code: str = "", replaces: str = "", who: Principal = Depends(CLERK)):
-    form: dict = {"resident_code": resident_code, "source_ref": f"counter-{uuid.uuid4().hex}", "replaces": replaces, "reason": "reissue" if replaces else "new"}
+    form: dict = {
+        "resident_code": resident_code,
+        "source_ref": f"counter-{uuid.uuid4().hex}",
+        "replaces": replaces,
+        "reason": "reissue" if replaces else "new",
+    }
     if resident_code:
         try:
             info = services(request).registry.get(resident_code, who.municipality_code)
@@ -258,7 +312,17 @@ async def submit_application(
     source_ref: str = Form(""),
     photo: UploadFile | None = File(None),
 ):
-    form = dict(resident_code=resident_code, name=name, date_of_birth=date_of_birth, sex=sex, address=address, express=express, reason=reason, replaces=replaces, source_ref=source_ref)
+    form = dict(
+        resident_code=resident_code,
+        name=name,
+        date_of_birth=date_of_birth,
+        sex=sex,
+        address=address,
+        express=express,
+        reason=reason,
+        replaces=replaces,
+        source_ref=source_ref,
+    )
     errors: dict[str, str] = {}
     if not (resident_code.isascii() and resident_code.isdigit() and len(resident_code) == 11):
         errors["resident_code"] = "counter.error.resident_code"
@@ -277,12 +341,22 @@ async def submit_application(
     if not errors:
         sv = services(request)
         app = ApplicationIn(
-            resident_code, name.strip(), dob, sex, address.strip(), data or None, reason if reason in ("new", "reissue", "renewal") else "new",
-            express or None, replaces or None, source_ref or None,
-        )  # fmt: skip
+            resident_code,
+            name.strip(),
+            dob,
+            sex,
+            address.strip(),
+            data or None,
+            reason if reason in ("new", "reissue", "renewal") else "new",
+            express or None,
+            replaces or None,
+            source_ref or None,
+        )
         try:
             if replaces:
-                receipt = sv.card_management.reissue(replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code)
+                receipt = sv.card_management.reissue(
+                    replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code
+                )
             else:
                 # A counter application is for the municipality's own residents.
                 sv.registry.get(resident_code, who.municipality_code)
@@ -316,10 +390,18 @@ def _card_error(request: Request, e: MynaError):
     lang = lang_of(request)
     if isinstance(e, NotFound):
         return render(request, "error.html", status_code=404, message=i18n.text("counter.error.no_card", lang))
-    return render(request, "error.html", status_code=status if 400 <= (status := http_status(e)) < 500 else 400, message=i18n.text("counter.error.card_id", lang), detail=str(e))
+    return render(
+        request,
+        "error.html",
+        status_code=status if 400 <= (status := http_status(e)) < 500 else 400,
+        message=i18n.text("counter.error.card_id", lang),
+        detail=str(e),
+    )
 
 
-def _card_page(request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200):
+def _card_page(
+    request: Request, card_id: str, who: Principal, form: dict | None = None, errors: dict | None = None, status_code: int = 200
+):
     try:
         card = services(request).card_management.card(card_id, who.municipality_code)
     except MynaError as e:
@@ -331,10 +413,17 @@ def _card_page(request: Request, card_id: str, who: Principal, form: dict | None
         if h["note"] and (h["from"], h["to"]) in PRODUCTION_NOTES:  # production notes the application, shipping the shipment
             h["note_text"] = f"{i18n.text(PRODUCTION_NOTES[h['from'], h['to']], lang)} {h['note']}"
     return render(
-        request, "counter_card.html", status_code=status_code, card=card, form=form or {}, errors=errors or {}, documents=IDENTITY_DOCUMENTS,
+        request,
+        "counter_card.html",
+        status_code=status_code,
+        card=card,
+        form=form or {},
+        errors=errors or {},
+        documents=IDENTITY_DOCUMENTS,
         actions=legal_actions(card["status"]),
-        done=request.query_params.get("done"), error=request.query_params.get("error"),
-    )  # fmt: skip
+        done=request.query_params.get("done"),
+        error=request.query_params.get("error"),
+    )
 
 
 @router.get("/cards/{card_id}")
@@ -350,7 +439,9 @@ def pickup_notice(request: Request, card_id: str, who: Principal = Depends(CLERK
         return _card_error(request, e)
     except MynaError as e:
         return _go(f"/ui/counter/cards/{quote(card_id)}", error=str(e))
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="pickup-{quote(card_id.upper())}.pdf"'})
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="pickup-{quote(card_id.upper())}.pdf"'}
+    )
 
 
 def _pin_ok(ref: PinRef, pin: str) -> bool:
@@ -422,7 +513,13 @@ def card_action(request: Request, card_id: str, action: str = Form(""), note: st
         if action == "renew":
             service.renew_certificates(card_id, who.actor, who.municipality_code)
         else:
-            method = {"suspend": service.suspend, "lift": service.lift, "loss": service.lose, "return": service.return_card, "abolish": service.abolish}[action]
+            method = {
+                "suspend": service.suspend,
+                "lift": service.lift,
+                "loss": service.lose,
+                "return": service.return_card,
+                "abolish": service.abolish,
+            }[action]
             method(card_id, who.actor, note.strip() or None, who.municipality_code)
     except NotFound as e:
         return _card_error(request, e)  # unknown, or another municipality's: the same 404

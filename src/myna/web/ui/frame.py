@@ -72,7 +72,16 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
     response = templates.TemplateResponse(
         request,
         template,
-        {"lang": lang, "t": lambda key: i18n.text(key, lang), "tv": lambda prefix, value: i18n.text_or(f"{prefix}.{value}", lang, value), "known": lambda key: isinstance(key, str) and key in i18n.TEXT, "me": signed_in(request), "path": request.url.path, "jst": JST, **context},
+        {
+            "lang": lang,
+            "t": lambda key: i18n.text(key, lang),
+            "tv": lambda prefix, value: i18n.text_or(f"{prefix}.{value}", lang, value),
+            "known": lambda key: isinstance(key, str) and key in i18n.TEXT,
+            "me": signed_in(request),
+            "path": request.url.path,
+            "jst": JST,
+            **context,
+        },
         status_code=status_code,
     )
     if request.query_params.get("lang") in i18n.LANGS:

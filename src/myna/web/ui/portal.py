@@ -65,7 +65,9 @@ def login(request: Request, nonce: str = Form(""), serial: str = Form(""), signa
             errors["_form"] = str(e)
     if errors:
         # A fresh challenge with every failed attempt: the old one is spent.
-        return _login_page(request, status_code=401 if "_form" in errors and not errors.keys() - {"_form"} else 422, form=form, errors=errors)
+        return _login_page(
+            request, status_code=401 if "_form" in errors and not errors.keys() - {"_form"} else 422, form=form, errors=errors
+        )
     response = RedirectResponse("/ui/portal/me", status_code=303)
     response.set_cookie(PORTAL_COOKIE, token, httponly=True, samesite="strict", path="/ui/portal", max_age=30 * 60)
     return response
@@ -104,7 +106,10 @@ def me(request: Request):
         }
         for c in sv.records.of_resident(who.resident_code)
     ]
-    cards = [{"card_id": c.card_id, "status": c.status, "created_at": c.created_at} for c in sv.card_listings.cards_of(who.resident_code, newest_first=False)]
+    cards = [
+        {"card_id": c.card_id, "status": c.status, "created_at": c.created_at}
+        for c in sv.card_listings.cards_of(who.resident_code, newest_first=False)
+    ]
     return render(
         request,
         "portal_me.html",
@@ -150,7 +155,14 @@ def application_status(request: Request, receipt: str = ""):
             result = services(request).applications.status(receipt.strip())
         except MynaError as e:
             error = str(e)
-    return render(request, "portal_status.html", status_code=404 if error and "no application" in error else 200, receipt=receipt, result=result, error=error)
+    return render(
+        request,
+        "portal_status.html",
+        status_code=404 if error and "no application" in error else 200,
+        receipt=receipt,
+        result=result,
+        error=error,
+    )
 
 
 @router.get("/lost")
@@ -170,7 +182,9 @@ def report_lost(request: Request, number: str = Form(""), date_of_birth: str = F
         try:
             # The source the attempt limit counts: the client's address as the server sees it.
             source = request.client.host if request.client else "unknown"
-            suspended = suspend_lost(services(request).card_management, number, date_of_birth, "resident@portal", name=name, address=address, source=source)
+            suspended = suspend_lost(
+                services(request).card_management, number, date_of_birth, "resident@portal", name=name, address=address, source=source
+            )
         except MynaError as e:
             errors["_form"] = str(e)
             status = 429 if http_status(e) == 429 else 422

@@ -7,11 +7,12 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-02 05:00:00
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
@@ -25,12 +26,12 @@ def _old_unique() -> str:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('certificates', schema=None, naming_convention=_NAMING) as batch_op:
-        batch_op.add_column(sa.Column('requester', sa.String(length=16), nullable=False, server_default='jlis'))
-        batch_op.drop_constraint(_old_unique(), type_='unique')
-        batch_op.create_unique_constraint('uq_certificates_requester_request_id', ['requester', 'request_id'])
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.alter_column('requester', server_default=None)
+    with op.batch_alter_table("certificates", schema=None, naming_convention=_NAMING) as batch_op:
+        batch_op.add_column(sa.Column("requester", sa.String(length=16), nullable=False, server_default="jlis"))
+        batch_op.drop_constraint(_old_unique(), type_="unique")
+        batch_op.create_unique_constraint("uq_certificates_requester_request_id", ["requester", "request_id"])
+    with op.batch_alter_table("certificates", schema=None) as batch_op:
+        batch_op.alter_column("requester", server_default=None)
     # Certificates a municipality's token asked for belong to that municipality's ids (a
     # retry after the upgrade still finds them); the rest were J-LIS's own. A municipality
     # token always issued under its own code, and the audit event names the token.
@@ -42,7 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Refused if two requesters used the same id since the upgrade (the old schema cannot hold that).
-    with op.batch_alter_table('certificates', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_certificates_requester_request_id', type_='unique')
-        batch_op.create_unique_constraint('uq_certificates_request_id', ['request_id'])
-        batch_op.drop_column('requester')
+    with op.batch_alter_table("certificates", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_certificates_requester_request_id", type_="unique")
+        batch_op.create_unique_constraint("uq_certificates_request_id", ["request_id"])
+        batch_op.drop_column("requester")
