@@ -20,7 +20,7 @@ Method (the report repeats it with the numbers):
      against the identity record incl. decoding and measuring the photo with Pillow, the
      receipt, the fee record, the audit event; one transaction each);
    - produce: ``Production.produce`` in batches of ``--batch`` (earliest deadline first),
-     personalised ``--chunk`` cards at a time (``CardService.create_cards``: the chips'
+     personalised ``--chunk`` cards at a time (``ChipService.create_cards``: the chips'
      sealed images stored in one transaction, both certificates of every card issued by
      one ``IssuanceService.issue_many``, written and the cards marked produced with their
      managed records in one more; a crash loses at most the chunk in flight, which the

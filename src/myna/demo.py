@@ -60,7 +60,7 @@ def residents(n: int, seed: int = 20261121) -> list[DemoResident]:
 def run(platform: Platform, n: int, progress=None, services: Services | None = None) -> dict:
     """Issue the demo residents' cards and certificates; returns counts. Each resident
     holds a virtual card (myna.chip) whose private keys never leave it: sign with
-    `myna chip insert` and PC/SC tools, or in Python with ``CardService.open_card``."""
+    `myna chip insert` and PC/SC tools, or in Python with ``ChipService.open_card``."""
     services = services or build(platform)
     cards, registry = services.chips, services.registry
     for (_, _, name), full in zip(MUNICIPALITIES, municipality_codes()):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.cards.listings import CardListings
     from myna.cards.management import CardManagement
     from myna.cards.production import Production
-    from myna.chip.cards import CardService
+    from myna.chip.chips import ChipService
     from myna.chip.image import KeyGen
     from myna.mobile.issuance import MobileService
     from myna.operations.service import CardFigures, Operations
@@ -97,10 +97,10 @@ class Services:
     # -- the chip (virtual card) and card management -----------------------------
 
     @cached_property
-    def chips(self) -> CardService:
-        from myna.chip.cards import CardService
+    def chips(self) -> ChipService:
+        from myna.chip.chips import ChipService
 
-        return CardService(self.platform, issuance=self.issuance, keygen=self.keygen)
+        return ChipService(self.platform, issuance=self.issuance, keygen=self.keygen)
 
     @cached_property
     def card_management(self) -> CardManagement:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from myna.cards.applications import ApplicationIn, Applications
 from myna.cards.handover import Handover
-from myna.chip.cards import CardPins
+from myna.chip.chips import CardPins
 from myna.cli import app
 from myna.store import models as m
 from myna.store.models_cards import CardPin

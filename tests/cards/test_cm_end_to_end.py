@@ -18,7 +18,7 @@ from myna.cards import lead_time
 from myna.cards.applications import ApplicationIn, Applications
 from myna.cards.handover import Handover
 from myna.cards.notices import parse_qr
-from myna.chip.cards import CardPins, CardService
+from myna.chip.chips import CardPins, ChipService
 from myna.chip.image import KeyRef
 from myna.clock import JST, UTC
 from myna.errors import Conflict, Forbidden
@@ -41,7 +41,7 @@ def revocation_reason(platform, serial: int) -> str | None:
         return s.scalar(select(m.Revocation.reason).where(m.Revocation.serial == serials.to_store(serial)))
 
 
-def chip_matches_certificate(cards: CardService, card_id: str, serial: int) -> bool:
+def chip_matches_certificate(cards: ChipService, card_id: str, serial: int) -> bool:
     image = cards.load_image(card_id)
     pem = (
         cert(cards.platform, serial)

@@ -19,7 +19,7 @@ from myna.authority.records import Records
 from myna.cards.applications import ApplicationIn, Applications
 from myna.cards.handover import Handover
 from myna.cards.notices import parse_qr, qr_payload
-from myna.chip.cards import CardPins
+from myna.chip.chips import CardPins
 from myna.chip.image import KeyRef
 from myna.clock import UTC
 from myna.errors import Conflict, NotFound

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from chip_support import KeyPool, register_resident
 
-from myna.chip.cards import CardPins, CardService
+from myna.chip.chips import CardPins, ChipService
 from myna.wiring import build
 
 VPCD_DRIVER_GLOBS = [
@@ -50,7 +50,7 @@ def keygen() -> KeyPool:
 
 
 @pytest.fixture
-def cards(platform, keygen) -> CardService:
+def cards(platform, keygen) -> ChipService:
     return build(platform, keygen=keygen).chips
 
 

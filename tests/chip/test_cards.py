@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from myna.authority.issuance import IssuanceService
 from myna.chip import apdu
-from myna.chip.cards import CardPins, CardService, StorePins
+from myna.chip.chips import CardPins, ChipService, StorePins
 from myna.chip.client import JpkiClient, PinBlocked, WrongPin
 from myna.chip.demo import ensure_demo_card
 from myna.chip.image import KeyRef
@@ -248,7 +248,7 @@ def test_the_stored_image_holds_no_plain_key_and_needs_the_image_key(platform, c
     from myna.errors import NotInitialised
 
     with pytest.raises(NotInitialised):
-        CardService(platform, issuance=build(platform).issuance, image_key=ImageKey(bytes(32))).load_image(info.card_id)
+        ChipService(platform, issuance=build(platform).issuance, image_key=ImageKey(bytes(32))).load_image(info.card_id)
 
 
 def test_card_ids_resolve_by_unique_prefix(platform, cards, person, demo_pins):

@@ -58,7 +58,7 @@ def resident_with_card(platform, code: str = "31000000007", pins: tuple[str, str
     """A resident on the register (moved in from abroad) holding an active virtual card."""
     import datetime as dt
 
-    from myna.chip.cards import CardPins
+    from myna.chip.chips import CardPins
     from myna.numbering.codes import municipality_check_digit
     from myna.pki.basic4 import Basic4, Sex
     from myna.residents.events import ChangeEvent, EventType

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "chip"))
 
 from chip_support import SIGN_PIN, KeyPool, register_resident  # noqa: E402
 
-from myna.chip.cards import CardPins, CardService  # noqa: E402
+from myna.chip.chips import CardPins, ChipService  # noqa: E402
 from myna.chip.client import JpkiClient  # noqa: E402
 from myna.chip.cms import detached_signature  # noqa: E402
 from myna.chip.image import KeyRef  # noqa: E402
@@ -33,7 +33,7 @@ _card_ids = itertools.count(1)
 @dataclass
 class Holder:
     platform: object
-    cards: CardService
+    cards: ChipService
     resident_code: str
     basic4: object
     card_id: str
@@ -60,17 +60,17 @@ class Holder:
         return serials.to_display(self.auth_serial)
 
 
-def card_service(platform) -> CardService:
+def card_service(platform) -> ChipService:
     return build(platform, keygen=KeyPool()).chips
 
 
-def new_card(platform, cards: CardService, resident_code: str, basic4) -> Holder:
+def new_card(platform, cards: ChipService, resident_code: str, basic4) -> Holder:
     card_id = f"{0xA7000000 + next(_card_ids) * 7:016X}"
     info = cards.create_card(resident_code, PINS, actor="test", card_id=card_id)
     return Holder(platform, cards, resident_code, basic4, info.card_id, info.sign_serial, info.auth_serial)
 
 
-def make_holder(platform, cards: CardService, name: str = "山田 花子") -> Holder:
+def make_holder(platform, cards: ChipService, name: str = "山田 花子") -> Holder:
     person = register_resident(platform, name=name)
     return new_card(platform, cards, person.resident_code, person.basic4)
 

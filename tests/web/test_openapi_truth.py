@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from myna.access.roles import Role
 from myna.access.tokens import Tokens
 from myna.authority import issuance
-from myna.chip import cards
+from myna.chip import chips as cards
 from myna.pki import serials
 from myna.residents import registry
 from myna.verifiers import registry as verifier_registry

@@ -105,7 +105,7 @@ def server(tmp_path_factory):
 
 
 def _fixture_ids(p: Platform, resident) -> dict[str, str]:
-    from myna.chip.cards import demo_card_id
+    from myna.chip.chips import demo_card_id
     from myna.store import models as m
 
     with p.db.session() as s:

@@ -25,7 +25,7 @@ from myna.authority.platform import Platform
 from myna.cards.application_status import OPEN
 from myna.cards.card_status import CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS
-from myna.chip.cards import CardService
+from myna.chip.chips import ChipService
 from myna.chip.pins import PinRef
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.numbering.codes import check_resident_code
@@ -89,7 +89,7 @@ class CounterCheck:
 
 
 def authorise_reset(
-    chips: CardService, card_id: str, which: str, new_pin: str | None, check: CounterCheck, actor: str, municipality_code: str | None = None
+    chips: ChipService, card_id: str, which: str, new_pin: str | None, check: CounterCheck, actor: str, municipality_code: str | None = None
 ) -> tuple[str, bool]:
     """Before a PIN reset: ``(card id, managed)``. A managed card needs the holder
     present, an identity document and a reason, is refused before handover, and the

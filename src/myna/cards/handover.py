@@ -22,7 +22,7 @@ from myna.cards import lead_time
 from myna.cards.application_status import ApplicationStatus
 from myna.cards.card_status import Action, CardStatus, next_status
 from myna.cards.notices import PickupLetter, pickup_notice_pdf
-from myna.chip.cards import CardPins, CardService
+from myna.chip.chips import CardPins, ChipService
 from myna.chip.pins import PinRef
 from myna.clock import JST
 from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -54,7 +54,7 @@ class Handover:
 
 
 class Counter:
-    def __init__(self, platform: Platform, *, chips: CardService, revocation: RevocationService):
+    def __init__(self, platform: Platform, *, chips: ChipService, revocation: RevocationService):
         self.platform = platform
         self.cards = chips
         self.revocation = revocation  # a reissue's old card is abolished at handover

@@ -25,7 +25,7 @@ from myna.cards.notices import ExpiryLetter, expiry_notices_pdf
 from myna.cards.receipts import Receipt
 from myna.cards.receiving import requester_for
 from myna.cards.renewal_forms import renewal_form_id, renewal_form_token
-from myna.chip.cards import CardService
+from myna.chip.chips import ChipService
 from myna.clock import JST
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.pki import serials
@@ -57,7 +57,7 @@ def revoke_card_certificates(s, revocation: RevocationService, card: ChipRecord,
 
 
 class CardManagement:
-    def __init__(self, platform: Platform, *, chips: CardService, applications: Applications, revocation: RevocationService):
+    def __init__(self, platform: Platform, *, chips: ChipService, applications: Applications, revocation: RevocationService):
         self.platform = platform
         self.cards = chips
         self.applications = applications  # a reissue is a new application (R-CARD-7)

@@ -1,7 +1,7 @@
 """Production and shipping (R-CARD-3, R-CARD-5).
 
 Accepted applications are grouped into production batches, earliest deadline first.
-Each card is personalised through :meth:`myna.chip.cards.CardService.create_card`: the
+Each card is personalised through :meth:`myna.chip.chips.ChipService.create_card`: the
 chip makes its two key pairs, the CA certifies them, the certificates are written in,
 and the card-face data and photo are recorded. The card's id is fixed in the
 application when the batch is formed, and its certificate requests are named after
@@ -30,7 +30,7 @@ from myna.cards import lead_time
 from myna.cards.application_status import ApplicationStatus, BatchStatus
 from myna.cards.card_status import CardStatus
 from myna.cards.receipts import new_id
-from myna.chip.cards import CardService, new_card_id
+from myna.chip.chips import ChipService, new_card_id
 from myna.clock import JST
 from myna.errors import InvalidInput, MynaError, NotEligible, NotFound
 from myna.pki import validity
@@ -57,7 +57,7 @@ class BatchResult:
 
 
 class Production:
-    def __init__(self, platform: Platform, *, chips: CardService):
+    def __init__(self, platform: Platform, *, chips: ChipService):
         self.platform = platform
         self.cards = chips
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from myna.chip.cards import ACTIVE, DEMO_PINS, CardService, demo_card_id
+from myna.chip.chips import ACTIVE, DEMO_PINS, ChipService, demo_card_id
 from myna.store import models as m
 from myna.store.models_cards import ChipRecord
 
@@ -21,7 +21,7 @@ class DemoCard:
     existing: int  # certificates already there
 
 
-def ensure_demo_card(service: CardService, resident_code: str) -> DemoCard:
+def ensure_demo_card(service: ChipService, resident_code: str) -> DemoCard:
     """The resident's demo card, made if missing (idempotent). Its certificates are the
     requests ``demo:{resident_code}:card-auth`` and ``…:card-sign``."""
     platform = service.platform

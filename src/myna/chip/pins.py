@@ -15,7 +15,7 @@ back. :class:`MemoryPins` decrements first; ``StorePins`` counts in a transactio
 commits before the engine answers.
 
 :class:`PinStore` is what the command engine needs; :class:`MemoryPins` keeps counters
-in memory (tests, fuzzing), ``myna.chip.cards.StorePins`` keeps them in the store.
+in memory (tests, fuzzing), ``myna.chip.chips.StorePins`` keeps them in the store.
 """
 
 from __future__ import annotations

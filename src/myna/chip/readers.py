@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from myna.chip.cards import CardService
+from myna.chip.chips import ChipService
 from myna.chip.vpcd import VpcdBridge, reader_port
 from myna.errors import Conflict, MynaError, NotFound
 
@@ -119,7 +119,7 @@ def _update(path: Path, **changes) -> None:
 
 
 def serve_inserted(
-    service: CardService,
+    service: ChipService,
     card_id: str,
     reader: int = 0,
     host: str = "127.0.0.1",

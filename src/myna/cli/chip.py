@@ -101,7 +101,7 @@ def chip_create(
     Refused for a resident in card management; real cards go through `myna cards`.
     Without PINs, the card's PINs stay unset until `myna chip reset-pin`."""
     from myna.cards import by_hand
-    from myna.chip.cards import CardPins
+    from myna.chip.chips import CardPins
 
     pins = CardPins(auth_pin, sign_pin, face_pin) if auth_pin else None
 

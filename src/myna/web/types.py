@@ -3,7 +3,7 @@ OpenAPI schema too, so that a client (or a fuzzer) reading the schema knows what
 accepted and a value the schema allows is not refused for its format.
 
 The patterns are the domain's own, taken from it where it has one
-(``myna.authority.issuance._REQUEST_ID``, ``myna.chip.cards.CARD_ID``, …): the schema
+(``myna.authority.issuance._REQUEST_ID``, ``myna.chip.chips.CARD_ID``, …): the schema
 states them, the domain still checks, and ``tests/web/test_openapi_truth.py`` holds the
 two together. What a pattern cannot say (a
 municipality code's check digit, a key's validity, a signature) stays a 422 from the
@@ -24,7 +24,7 @@ from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
 from myna.authority import issuance
-from myna.chip import cards as chip_cards
+from myna.chip import chips as chip_cards
 from myna.errors import InvalidInput
 from myna.numbering.codes import check_resident_code
 from myna.pki.serials import STORE_WIDTH
@@ -49,7 +49,7 @@ def _domain(check: Callable[[str], object]) -> Callable[[str], str]:
 REQUEST_ID_PATTERN = issuance._REQUEST_ID.pattern  # registry._EVENT_ID is the same
 RESIDENT_CODE_PATTERN = r"^[0-9]{11}$"
 MUNICIPALITY_CODE_PATTERN = r"^[0-9]{6}$"
-CARD_ID_PATTERN = r"^[0-9A-Fa-f]{4,16}$"  # a card id, or a unique prefix of it (CardService.resolve)
+CARD_ID_PATTERN = r"^[0-9A-Fa-f]{4,16}$"  # a card id, or a unique prefix of it (ChipService.resolve)
 CARD_ID_FULL_PATTERN = chip_cards.CARD_ID.pattern
 # serials.parse takes more (0x, colons, spaces); the schema names the plain form: 1-40 hex
 # digits, not all zero (a serial is positive)

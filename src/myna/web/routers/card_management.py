@@ -23,7 +23,7 @@ from myna.access.roles import Principal, Role
 from myna.authority.records import scope_of
 from myna.cards.applications import ApplicationIn, decode_photo, requester_for
 from myna.cards.handover import Handover
-from myna.chip.cards import CardPins
+from myna.chip.chips import CardPins
 from myna.errors import Conflict, InvalidInput, NotFound
 from myna.web.deps import require, services
 from myna.web.openapi import binary, raises, retried

@@ -22,7 +22,7 @@ from myna.cards.applications import ApplicationIn, requester_for
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Handover
 from myna.cards.listings import ARRIVED_MAX
-from myna.chip.cards import CardPins
+from myna.chip.chips import CardPins
 from myna.chip.pins import PinRef
 from myna.clock import JST
 from myna.errors import InvalidInput, MynaError, NotFound

@@ -3,14 +3,14 @@ the counter flow that unblocks or resets a PIN.
 
 The Python API the card-management side builds on:
 
-* :meth:`CardService.create_card`: a card for a resident on the
+* :meth:`ChipService.create_card`: a card for a resident on the
   register. The chip makes its key pairs (JPKI auth and sign, the card-face key); the certificates are issued through
   :class:`~myna.authority.issuance.IssuanceService` with the chip's public keys and
   written into the card. Idempotent per ``card_id``; a run killed half-way is finished
   by running it again with the same ``card_id`` (R-CARD-3).
-* :meth:`CardService.open_card`: the :class:`~myna.chip.engine.Card` for a stored
+* :meth:`ChipService.open_card`: the :class:`~myna.chip.engine.Card` for a stored
   card, its PIN counters in the store (:class:`StorePins`).
-* :meth:`CardService.reset_pin` / :meth:`CardService.set_pins`: the counter flow
+* :meth:`ChipService.reset_pin` / :meth:`ChipService.set_pins`: the counter flow
   (PIN unblock and re-setting, and the PINs chosen at handover), each an audit event.
 """
 
@@ -187,7 +187,7 @@ class StorePins:
             audit(s, now, f"card:{self.card_id}", "card.pin.changed", self.card_id, pin=ref.value, by="holder")
 
 
-class CardService:
+class ChipService:
     def __init__(self, platform: Platform, *, issuance: IssuanceService, image_key: ImageKey | None = None, keygen: KeyGen | None = None):
         self.platform = platform
         self.issuance = issuance  # J-LIS certifies the keys the chip made
