@@ -415,7 +415,8 @@ def main() -> int:
     lines = [
         f"Command: `{cmd}`",
         "",
-        "| machine | nproc | date | N | openssl ca -gencrl time | openssl peak RSS | myna build_crl time | myna peak RSS | myna encode_entry x N | myna / openssl (build) |",
+        "| machine | nproc | date | N | openssl ca -gencrl time | openssl peak RSS | myna build_crl time | myna peak RSS "
+        "| myna encode_entry x N | myna / openssl (build) |",
         "|---|---|---|---|---|---|---|---|---|---|",
         f"| {machine} | {ncpu} | {now} | {n:,} | {o_cell} | {_fmt_mb(o_rss)} | {_fmt_s(m_time)} | {_fmt_mb(m_rss)} "
         f"| {_fmt_s(enc_time)} ({enc_time / n * 1e6:.2f} µs/entry) | {ratio} |",
@@ -425,7 +426,8 @@ def main() -> int:
         f"- myna peak RSS before build_crl (interpreter + cryptography + the N cached entries as `bytes`): {_fmt_mb(child['baseline_kb'])}",
         f"- myna writing the DER file after build_crl: {_fmt_s(w_time)}; (build_crl + write) / openssl: {ratio_write}; "
         f"(encode_entry x N + build_crl + write) / openssl: {ratio_all}",
-        f"- `openssl crl -noout -CAfile ca.pem` (parse + signature): openssl {'OK' if o_ok else 'FAILED'}, myna {'OK' if m_ok else 'FAILED'}",
+        f"- `openssl crl -noout -CAfile ca.pem` (parse + signature): openssl {'OK' if o_ok else 'FAILED'}, "
+        f"myna {'OK' if m_ok else 'FAILED'}",
         f"- entries counted by `openssl crl -text`: openssl {o_count:,}, myna {m_count:,} (DER walk: {m_walk:,}); expected {n:,}",
         f"- revokedCertificates byte-identical between the two CRLs: {'yes' if identical else 'NO'}",
         "",

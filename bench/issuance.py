@@ -1120,14 +1120,16 @@ def pct(x: float) -> str:
 def result_table(rows: list[Result]) -> list[str]:
     out = [
         "| backend | store | chunk | N | signing processes | pipeline certs/s | raw signs/s, 1 thread, same backend | ratio vs 1 thread | "
-        "raw signs/s, as many processes as the pipeline | ratio vs as many processes | raw signs/s, file (cryptography) | ratio vs file raw | "
+        "raw signs/s, as many processes as the pipeline | ratio vs as many processes | "
+        "raw signs/s, file (cryptography) | ratio vs file raw | "
         "pipeline wall s | parent CPU s | load avg before / after | variant |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         mark = "" if r.ratio >= TARGET else " ✗"
         out.append(
-            f"| {r.backend} | {r.store} | {r.chunk} | {r.n:,} | {r.signers or 'none (in-process)'} | {r.rate:,.0f} | {r.raw:,.0f} | {pct(r.ratio)}{mark} | "
+            f"| {r.backend} | {r.store} | {r.chunk} | {r.n:,} | {r.signers or 'none (in-process)'} | "
+            f"{r.rate:,.0f} | {r.raw:,.0f} | {pct(r.ratio)}{mark} | "
             f"{'' if r.raw_all is None else f'{r.raw_all:,.0f}'} | {'' if r.ratio_all is None else pct(r.ratio_all)} | "
             f"{r.raw_file:,.0f} | {pct(r.ratio_file)} | "
             f"{r.seconds:.2f} | {r.cpu_seconds:.2f} | {r.load[0]:.2f} / {r.load[1]:.2f} | {r.note} |"
@@ -1176,7 +1178,8 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
         "",
         "| machine | nproc | CPU | date | Python | cryptography | SQLAlchemy | SoftHSM2 |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {info['arch']} | {info['nproc']} | {info['cpu']} | {info['date']} | {info['python']} | {info['cryptography']} | {info['sqlalchemy']} | {info['softhsm'] or 'not installed'} |",
+        f"| {info['arch']} | {info['nproc']} | {info['cpu']} | {info['date']} | {info['python']} | {info['cryptography']} "
+        f"| {info['sqlalchemy']} | {info['softhsm'] or 'not installed'} |",
         "",
         f"Stores: {info['stores']}.",
         "",
@@ -1229,7 +1232,8 @@ def report(info, args, results, batch, stage_rows, hsm_stage_rows, prof_text, pr
         out += [f"| {name} | {us:,.1f} | {where} |" for name, us, where in hsm_stage_rows if name.startswith(("sign_certificate", "  raw"))]
     out += [
         "",
-        f"## Profile (file, SQLite, chunk {args.chunks[0]}, {args.profile_requests:,} requests; {prof_rate:,.0f} certs/s under the profiler)",
+        f"## Profile (file, SQLite, chunk {args.chunks[0]}, {args.profile_requests:,} requests; "
+        f"{prof_rate:,.0f} certs/s under the profiler)",
         "",
         "Top 15 by cumulative time."
         + (
@@ -1266,18 +1270,21 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     met = main.ratio >= TARGET
     if main.ratio_all is None:
         lines.append(
-            f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run): {main.rate:,.0f} certs/s = "
+            f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run): "
+            f"{main.rate:,.0f} certs/s = "
             f"{pct(main.ratio)} of raw ({main.raw:,.0f} signs/s). In units of the raw signature, a certificate costs "
             f"{1 / main.ratio:.2f} signatures; {pct(TARGET)} allows {1 / TARGET:.2f}."
         )
     else:
         lines.append(
-            f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run), signing in {main.signers} worker processes: "
+            f"1. **{'Target met' if met else 'Below target'}.** File backend, SQLite, chunk {main.chunk} (median run), "
+            f"signing in {main.signers} worker processes: "
             f"{main.rate:,.0f} certs/s = {pct(main.ratio)} of raw RSA-2048 signing speed ({main.raw:,.0f} signs/s, one signer). "
             f"Against {main.signers} signers doing nothing else ({main.raw_all:,.0f} signs/s) it is {pct(main.ratio_all)}: the share of "
             "the machine's CPU that goes into signatures. That figure is reported, not judged: on a machine whose cores the parent "
             "shares with the signers, it is bounded by the parent's own CPU per certificate whatever the overlap (finding 5), and "
-            f"{pct(TARGET)} of it would need the checks, the TBS and the store together below {raw_us * (1 / TARGET - 1):,.0f} µs (finding 4)."
+            f"{pct(TARGET)} of it would need the checks, the TBS and the store together below "
+            f"{raw_us * (1 / TARGET - 1):,.0f} µs (finding 4)."
         )
     if facts.n_plus_one:
         lines.append(
@@ -1290,13 +1297,16 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         )
     else:
         lines.append(
-            f"2. **CA lookup: fine.** One `issue_many` of {facts.chunk} requests ({facts.kinds} kinds) called `Platform.authority()` {facts.authority_calls} times."
+            f"2. **CA lookup: fine.** One `issue_many` of {facts.chunk} requests ({facts.kinds} kinds) "
+            f"called `Platform.authority()` {facts.authority_calls} times."
         )
     if facts.uses_orm:
         lines.append(
-            f"3. **ORM unit of work for three rows per certificate.** One `issue_many` of {facts.chunk} flushed {facts.orm_objects} ORM objects "
+            f"3. **ORM unit of work for three rows per certificate.** One `issue_many` of {facts.chunk} "
+            f"flushed {facts.orm_objects} ORM objects "
             f"(reservations, certificates, audit events): {orm:,.0f} µs per certificate for the writes, plus building the `m.Certificate` "
-            f"objects ({st.get('m.Certificate(...) ORM object', 0):,.0f} µs); Core `insert(Model)` executemany of the same rows costs {core:,.0f} µs. "
+            f"objects ({st.get('m.Certificate(...) ORM object', 0):,.0f} µs); "
+            f"Core `insert(Model)` executemany of the same rows costs {core:,.0f} µs. "
             f"Change `issue_many` to `s.execute(insert(m.SerialReservation), [dict(...)])` for the reservations and "
             f"`s.execute(insert(m.Certificate), rows)` + `s.execute(insert(m.AuditEvent), rows)` for the record (a `journal.audit_many()` "
             f"building the dicts with the same JSON as `audit()`), keeping the two transactions as they are; `_sign` can return a dict."
@@ -1304,14 +1314,17 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
         )
     else:
         lines.append(
-            f"3. **Store writes: fine.** One `issue_many` of {facts.chunk} flushed {facts.orm_objects} ORM objects: the rows go through Core "
-            f"executemany ({core:,.0f} µs per certificate for reservation, certificate and audit event, against {orm:,.0f} µs as ORM objects)."
+            f"3. **Store writes: fine.** One `issue_many` of {facts.chunk} flushed {facts.orm_objects} ORM objects: "
+            "the rows go through Core "
+            f"executemany ({core:,.0f} µs per certificate for reservation, certificate and audit event, "
+            f"against {orm:,.0f} µs as ORM objects)."
         )
     lines.append(
         f"4. **What is left is spread thin.** Per certificate besides the signature: check_request "
         f"{st.get('check_request: parse + check key, digest, fingerprint', 0):,.0f} µs, the TBS from the CA's template "
         f"{st.get('holder_tbs template: TBS bytes (what the pipeline builds)', 0):,.0f} µs (the reference builder, no longer on the path, "
-        f"{st.get('profiles.holder_builder (the reference profile; not on the pipeline' + chr(39) + 's path)', 0):,.0f} µs plus a draft signature), "
+        f"{st.get('profiles.holder_builder (the reference profile; not on the pipeline' + chr(39) + 's path)', 0):,.0f} µs "
+        "plus a draft signature), "
         f"the store writes and the per-chunk queries. {pct(TARGET)} needs all of it below {raw_us * (1 / TARGET - 1):,.0f} µs "
         f"(raw signature {raw_us:,.0f} µs on this CPU). "
         + (
@@ -1337,7 +1350,8 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             f"`issue_chunks` records chunk k-1 and prepares chunk k+1 while chunk k is signed; the workers run at nice "
             f"+{signing_pool.WORKER_NICE}, so the parent, the serial part, gets a core whenever it has work. The parent's own work "
             f"(checks, building, store) is then the limit: it used {main.cpu_seconds:.2f} s of CPU for {main.n:,} certificates "
-            f"({main.cpu_seconds / main.n * 1e6:,.0f} µs each; a raw signature costs {RAW_CPU_US[0]:,.0f} µs of CPU) in {main.seconds:.2f} s of wall time. "
+            f"({main.cpu_seconds / main.n * 1e6:,.0f} µs each; a raw signature costs {RAW_CPU_US[0]:,.0f} µs of CPU) "
+            f"in {main.seconds:.2f} s of wall time. "
             f"On {os.cpu_count()} cores the parent and the workers share the CPUs, so against raw signing on all cores the "
             f"pipeline cannot pass (signature) / (signature + parent's work per certificate) = "
             f"{pct(RAW_CPU_US[0] / (RAW_CPU_US[0] + main.cpu_seconds / main.n * 1e6))} (CPU times, which load does not inflate) "
@@ -1359,9 +1373,11 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
     if hsm_stage_rows and hsm:
         hs = {name: us for name, us, _ in hsm_stage_rows}
         lines.append(
-            f"6. **PKCS#11 (SoftHSM2).** Through one session the token signs at {hsm.raw:,.0f}/s against {hsm.raw_file:,.0f}/s for cryptography. "
+            f"6. **PKCS#11 (SoftHSM2).** Through one session the token signs at {hsm.raw:,.0f}/s "
+            f"against {hsm.raw_file:,.0f}/s for cryptography. "
             + (
-                f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) and sign in parallel: "
+                f"The pipeline's {hsm.signers} workers each open their own session on the token (the key stays in it) "
+                "and sign in parallel: "
                 if hsm.signers
                 else "The pipeline signs in this process, one operation at a time: "
             )
@@ -1370,7 +1386,8 @@ def findings(results, stage_rows, hsm_stage_rows, whatif, gil, facts: Facts, hsm
             "`signer.sign_certificate` (single certificates from a builder: CA, responder and verifier certificates) has "
             "cryptography's builder sign with the token key object, "
             f"{hs.get('sign_certificate: TBS encoding + signature', 0):,.0f} µs against "
-            f"{hs.get('  raw token signature (C_Sign) alone', 0):,.0f} µs for the token's own signature (bench/token_signing.py compares it with the hand-written path)."
+            f"{hs.get('  raw token signature (C_Sign) alone', 0):,.0f} µs for the token's own signature "
+            "(bench/token_signing.py compares it with the hand-written path)."
         )
     if hsm_threads:
         if hsm_threads == "ok":

@@ -50,7 +50,8 @@ Method (the report repeats it with the numbers):
    tokyo's bundle and replica, not product commands: bench/ocsp_app.py under uvicorn
    (the same Centre and SyncLoop behind uvicorn's ASGI server and ValidityApp, as
    ``myna validity serve`` ran before) and bench/ocsp_workers.py (two processes of the
-   product server on one port with SO_REUSEPORT); the centre inside ``myna serve``; then ``openssl ocsp -index`` (EC and RSA responder; one process and
+   product server on one port with SO_REUSEPORT); the centre inside ``myna serve``; then \
+``openssl ocsp -index`` (EC and RSA responder; one process and
    ``-multi 2``), restarted before every wrk run (it hangs for good once a client closes
    a connection without sending a request, as wrk does at the end of a run: OpenSSL issues
    #23934 and #31129); and ``cfssl ocspserve`` (once it has loaded the N responses).
@@ -696,7 +697,8 @@ def load_server(
         res.runs["cold"] = wrk(url, cold, "seq", plan.cold_s, plan, server=fresh())
         if res.runs["cold"]["requests"] > len(cold.ders):
             res.notes.append(
-                f"the cold run asked {res.runs['cold']['requests']:,} times for {len(cold.ders):,} serials: the part past the first pass was warm"
+                f"the cold run asked {res.runs['cold']['requests']:,} times for {len(cold.ders):,} serials: "
+                "the part past the first pass was warm"
             )
     log(f"{name}: warm-up {plan.warm_s} s")
     res.runs["warm-up"] = wrk(url, work, "random", plan.warm_s, plan, server=fresh())
@@ -705,7 +707,8 @@ def load_server(
     res.runs["peak"] = dict(peaks[(len(peaks) - 1) // 2], all_rps=[r["rps"] for r in peaks], all_other_cpu=[r["other_cpu"] for r in peaks])
     half = res.runs["peak"]["rps"] / 2
     log(
-        f"{name}: peak {res.runs['peak']['rps']:,.0f} req/s, p50 {fmt_ms(res.runs['peak']['p50_us'])}, p99 {fmt_ms(res.runs['peak']['p99_us'])}; "
+        f"{name}: peak {res.runs['peak']['rps']:,.0f} req/s, p50 {fmt_ms(res.runs['peak']['p50_us'])}, "
+        f"p99 {fmt_ms(res.runs['peak']['p99_us'])}; "
         f"half rate {half:,.0f} req/s for {plan.half_s} s"
     )
     res.runs["half"] = wrk(url, work, "random", plan.half_s, plan, rate=half, server=fresh())
@@ -961,7 +964,10 @@ def run(plan: Plan, workdir: Path) -> dict:
         # 6. load: tokyo alone (osaka stopped; the platform stays up: tokyo pulls its feed)
         centre_procs["osaka"].stop()
         tokyo = centre_procs["tokyo"]
-        cmd_tokyo = f"myna validity serve --centre tokyo --port PORT --source {platform_url.replace(str(platform_port), 'PLATFORM_PORT')} --token TOKEN --interval 0.2"
+        cmd_tokyo = (
+            f"myna validity serve --centre tokyo --port PORT --source {platform_url.replace(str(platform_port), 'PLATFORM_PORT')} "
+            "--token TOKEN --interval 0.2"
+        )
         if "tokyo" not in plan.skip:
             report["servers"].append(
                 load_server(
@@ -1178,8 +1184,10 @@ def markdown(report: dict, command: str) -> str:
         f"working set {plan.work:,} serials ({plan.work // plan.revoked_every:,} revoked), cold set {plan.cold:,} other serials"
     )
     L.append(
-        f"- load: wrk `-t{plan.threads} -c{plan.conns}`, POST of a DER OCSPRequest (one SHA-1 CertID, no nonce) picked at random from the working set; "
-        f"peak = closed loop, the median of {plan.peak_runs} runs of {plan.peak_s} s (all {plan.peak_runs} in brackets) after a {plan.warm_s} s warm-up; "
+        f"- load: wrk `-t{plan.threads} -c{plan.conns}`, POST of a DER OCSPRequest (one SHA-1 CertID, no nonce) "
+        "picked at random from the working set; "
+        f"peak = closed loop, the median of {plan.peak_runs} runs of {plan.peak_s} s (all {plan.peak_runs} in brackets) "
+        f"after a {plan.warm_s} s warm-up; "
         f"half = a fixed rate of half that server's own peak for {plan.half_s} s"
     )
     L.append(
@@ -1188,7 +1196,8 @@ def markdown(report: dict, command: str) -> str:
     )
     L.append("## Throughput and latency\n")
     L.append(
-        "| server | req/s at peak | p50 / p99 at peak | fixed rate (half peak) | p50 / p99 / p99.9 at that rate | late sends | errors | CPU at peak: server / wrk / others | requests per server CPU-second (peak) | response bytes | answers checked |"
+        "| server | req/s at peak | p50 / p99 at peak | fixed rate (half peak) | p50 / p99 / p99.9 at that rate | late sends | errors "
+        "| CPU at peak: server / wrk / others | requests per server CPU-second (peak) | response bytes | answers checked |"
     )
     L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in servers:
@@ -1197,8 +1206,10 @@ def markdown(report: dict, command: str) -> str:
         star = " ¹" if s.name.startswith("openssl") else ""
         L.append(
             f"| {s.name} | **{pk['rps']:,.0f}** ({runs}) | {fmt_ms(pk['p50_us'])} / {fmt_ms(pk['p99_us'])} | {hf['rps']:,.0f} req/s "
-            f"| {fmt_ms(hf['p50_us'])} / **{fmt_ms(hf['p99_us'])}** / {fmt_ms(hf['p999_us'])}{star} | {hf['late']:,} (worst {hf['late_max_ms']:.0f} ms) "
-            f"| {pk['errors'] + hf['errors']:,} | {pk['server_cpu']:.2f} / {pk['wrk_cpu']:.2f} / {pk['other_cpu']:.2f} | {pk['per_cpu_s']:,.0f} | {pk['mean_bytes']:.0f} | {s.check['ok']}/{s.check['checked']} |"
+            f"| {fmt_ms(hf['p50_us'])} / **{fmt_ms(hf['p99_us'])}** / {fmt_ms(hf['p999_us'])}{star} "
+            f"| {hf['late']:,} (worst {hf['late_max_ms']:.0f} ms) "
+            f"| {pk['errors'] + hf['errors']:,} | {pk['server_cpu']:.2f} / {pk['wrk_cpu']:.2f} / {pk['other_cpu']:.2f} "
+            f"| {pk['per_cpu_s']:,.0f} | {pk['mean_bytes']:.0f} | {s.check['ok']}/{s.check['checked']} |"
         )
     L.append("")
     L.append(
@@ -1210,7 +1221,8 @@ def markdown(report: dict, command: str) -> str:
     if any(s.name.startswith("openssl") for s in servers):
         L.append(
             "¹ `openssl ocsp` answers HTTP/1.0 and closes each connection; wrk reconnects at once and, at a fixed rate, holds the new "
-            "connection idle until the request's slot. One `openssl ocsp` process serves one connection at a time, in accept order, and waits "
+            "connection idle until the request's slot. One `openssl ocsp` process serves one connection at a time, "
+            "in accept order, and waits "
             "on such an idle connection: its fixed-rate latencies are inflated by the load generator (a real client connects when it has a "
             "request). Its peak figures are not affected (every connection sends at once).\n"
         )
@@ -1222,7 +1234,8 @@ def markdown(report: dict, command: str) -> str:
         for s in colds:
             c = s.runs["cold"]
             L.append(
-                f"| {s.name} | {c['rps']:,.0f} | {fmt_ms(c['p50_us'])} / {fmt_ms(c['p99_us'])} | {c['server_cpu']:.2f} / {c['wrk_cpu']:.2f} / {c['other_cpu']:.2f} | {c['per_cpu_s']:,.0f} |"
+                f"| {s.name} | {c['rps']:,.0f} | {fmt_ms(c['p50_us'])} / {fmt_ms(c['p99_us'])} "
+                f"| {c['server_cpu']:.2f} / {c['wrk_cpu']:.2f} / {c['other_cpu']:.2f} | {c['per_cpu_s']:,.0f} |"
             )
         L.append("")
     # targets
@@ -1280,7 +1293,8 @@ def markdown(report: dict, command: str) -> str:
     L.append("")
     if report.get("sync_cpu"):
         L.append(
-            f"CPU used by the platform process until both centres had synced (its own in-process centre's sync included): {fmt_s(report['platform_sync_cpu'])}. "
+            "CPU used by the platform process until both centres had synced (its own in-process centre's sync included): "
+            f"{fmt_s(report['platform_sync_cpu'])}. "
             "CPU used by each centre process for its initial sync: "
             + ", ".join(f"{c} {fmt_s(v)}" for c, v in report["sync_cpu"].items())
             + "; replica size: "
@@ -1290,15 +1304,18 @@ def markdown(report: dict, command: str) -> str:
     if vis:
         L.append("## Revocation-to-visible\n")
         L.append(
-            f"{plan.revocations} real card-auth certificates, revoked through the API one at a time at random moments (gaps uniform 0–{2 * plan.revocation_gap_s:g} s); "
-            f'both centres polled every {plan.poll_s * 1000:.0f} ms per revoked serial. Time from sending the revocation request to the first "revoked" answer '
+            f"{plan.revocations} real card-auth certificates, revoked through the API one at a time at random moments "
+            f"(gaps uniform 0–{2 * plan.revocation_gap_s:g} s); "
+            f"both centres polled every {plan.poll_s * 1000:.0f} ms per revoked serial. "
+            'Time from sending the revocation request to the first "revoked" answer '
             f"(the API call itself: p50 {fmt_s(statistics.median(vis['api_s']))}, max {fmt_s(max(vis['api_s']))}).\n"
         )
         L.append("| centre | p50 | p99 | max | answers seen |")
         L.append("|---|---|---|---|---|")
         for c, lat in vis["latencies"].items():
             L.append(
-                f"| {c} | {fmt_s(pct(lat, 50))} | {fmt_s(pct(lat, 99))} | {fmt_s(max(lat))} | {sum(1 for x in lat if x != float('inf'))}/{len(lat)} |"
+                f"| {c} | {fmt_s(pct(lat, 50))} | {fmt_s(pct(lat, 99))} | {fmt_s(max(lat))} "
+                f"| {sum(1 for x in lat if x != float('inf'))}/{len(lat)} |"
             )
         L.append("")
     # commands and details
@@ -1325,7 +1342,8 @@ def markdown(report: dict, command: str) -> str:
         if not k.startswith("sync"):
             L.append(f"- {k}: {fmt_s(v)}")
     L.append(
-        f"- files: index.txt {report['sizes']['index.txt'] / 2**20:.0f} MiB, responses.txt {report['sizes']['responses.txt'] / 2**20:.0f} MiB"
+        f"- files: index.txt {report['sizes']['index.txt'] / 2**20:.0f} MiB, "
+        f"responses.txt {report['sizes']['responses.txt'] / 2**20:.0f} MiB"
     )
     for n in report["notes"]:
         L.append(f"- {n}")

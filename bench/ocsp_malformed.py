@@ -353,7 +353,8 @@ def main() -> int:
         "",
         f"- machine: {pyplatform.machine()}, nproc {os.cpu_count()}, {cpu}; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; "
         f"load average at the end {load} (a shared machine: ratios within one run hold better than absolute figures)",
-        f"- Python {pyplatform.python_version()}, cryptography {cryptography.__version__}, httptools {httptools.__version__}, uvloop {uvloop.__version__}",
+        f"- Python {pyplatform.python_version()}, cryptography {cryptography.__version__}, "
+        f"httptools {httptools.__version__}, uvloop {uvloop.__version__}",
         f"- {len(corpus_rows)} corpus cases, {rounds} rounds; each figure the median over the rounds of the CPU time per request "
         f"(`time.process_time` over about {SLICE_S * 1000:.0f} ms of back-to-back calls)",
         "",
@@ -362,7 +363,8 @@ def main() -> int:
         "| target | front, requests | worst case | its CPU time / the good request's | met |",
         "|---|---|---|---|---|",
         *[
-            f"| no case above {TARGET:g}x a good request | {label} | {w[0]} | {w[4][col]:.2f}x ({w[3][col]:.1f} µs vs {base[col]:.1f} µs) | {'yes' if ok else '**no**'} |"
+            f"| no case above {TARGET:g}x a good request | {label} | {w[0]} "
+            f"| {w[4][col]:.2f}x ({w[3][col]:.1f} µs vs {base[col]:.1f} µs) | {'yes' if ok else '**no**'} |"
             for label, w, col, ok in judged
         ],
         "",
@@ -385,7 +387,8 @@ def main() -> int:
         '"again" / "unseen": the same bytes sent again / not seen before (see above). "decision": `ocsp_answer` alone '
         "(Centre.answer, no HTTP; blank for a GET refused while its URL is decoded).",
         "",
-        "| case | answer | bytes | server again µs | ratio | server unseen µs | ratio | ASGI again ratio | ASGI unseen ratio | decision unseen µs |",
+        "| case | answer | bytes | server again µs | ratio | server unseen µs | ratio "
+        "| ASGI again ratio | ASGI unseen ratio | decision unseen µs |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     good_rows = [r for r in results if r[0].startswith("GOOD")]

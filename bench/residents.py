@@ -460,7 +460,8 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
         "",
         "| machine | nproc | CPU | date | Python | cryptography | SQLAlchemy | NumPy |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {info['arch']} | {info['nproc']} | {info['cpu']} | {info['date']} | {info['python']} | {info['cryptography']} | {info['sqlalchemy']} | {info['numpy']} |",
+        f"| {info['arch']} | {info['nproc']} | {info['cpu']} | {info['date']} | {info['python']} | {info['cryptography']} "
+        f"| {info['sqlalchemy']} | {info['numpy']} |",
         "",
         "Store: SQLite in a fresh data home (WAL, synchronous=NORMAL, as myna.store.db sets it). "
         "The machine is shared: the 1-minute load average before / after each part is shown; on 2 cores, "
@@ -503,17 +504,20 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
     ]
     n, s, cpu = events["registration"]
     lines.append(
-        f"| registration: move-in from abroad (record + number + notice) | {n:,} | {s:.2f} | {fmt_rate(n / s)} | 0 | – | {cpu:.2f} | – | – | – |"
+        f"| registration: move-in from abroad (record + number + notice) | {n:,} | {s:.2f} | {fmt_rate(n / s)} "
+        f"| 0 | – | {cpu:.2f} | – | – | – |"
     )
     for r in events["runs"]:
         rev_rate = fmt_rate(r["revoked"] / r["secs"]) if r["revoked"] else "–"
         lines.append(
-            f"| {r['label']} | {r['events']:,} | {r['secs']:.2f} | {fmt_rate(r['events'] / r['secs'])} | {r['revoked']:,} | {rev_rate} | {r['cpu']:.2f} "
+            f"| {r['label']} | {r['events']:,} | {r['secs']:.2f} | {fmt_rate(r['events'] / r['secs'])} "
+            f"| {r['revoked']:,} | {rev_rate} | {r['cpu']:.2f} "
             f"| {fmt_ms(r['p50'])} | {fmt_ms(r['p99'])} | {fmt_ms(r['max'])} |"
         )
     d = events["run_due"]
     lines += [
-        f"| `run_due` (30-day rule, one transaction), clock moved past planned + 30 days | {d['residents']:,} residents | {d['secs']:.2f} | – | {d['revoked']:,} | {fmt_rate(d['revoked'] / d['secs'])} | – | – | – | – |",
+        f"| `run_due` (30-day rule, one transaction), clock moved past planned + 30 days | {d['residents']:,} residents "
+        f"| {d['secs']:.2f} | – | {d['revoked']:,} | {fmt_rate(d['revoked'] / d['secs'])} | – | – | – | – |",
         "",
         f"Issuing the {events['issue'][0]:,} certificates beforehand (not events; `issue_many` in chunks of 500): "
         f"{events['issue'][1]:.1f} s ({fmt_rate(events['issue'][0] / events['issue'][1])}/s). "
@@ -535,7 +539,8 @@ def report(args, info: dict, nums: dict, events: dict, death: dict) -> str:
         ("the API call alone (201 with the revocations)", death["api"]),
     ):
         lines.append(
-            f"| {label} | {len(values)} | {fmt_ms(pct(values, 50))} | {fmt_ms(pct(values, 90))} | {fmt_ms(pct(values, 99))} | {fmt_ms(max(values))} | {fmt_ms(statistics.mean(values))} |"
+            f"| {label} | {len(values)} | {fmt_ms(pct(values, 50))} | {fmt_ms(pct(values, 90))} | {fmt_ms(pct(values, 99))} "
+            f"| {fmt_ms(max(values))} | {fmt_ms(statistics.mean(values))} |"
         )
     lines += [
         "",

@@ -210,7 +210,8 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f})\n"
         )
         print(
-            "| CA key | builder | hand-written, as it was | hand-written, TBS caught | C_Sign alone | builder / as it was | builder / caught |"
+            "| CA key | builder | hand-written, as it was | hand-written, TBS caught | C_Sign alone "
+            "| builder / as it was | builder / caught |"
         )
         print("|---|---|---|---|---|---|---|")
         with Pkcs11KeyBackend(module, label, "1234") as backend:

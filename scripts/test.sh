@@ -8,7 +8,7 @@
 #
 # Steps, each bounded by `timeout`, all run even when one fails:
 #   0. lint: the layering contracts (`lint-imports`, pyproject.toml's [tool.importlinter],
-#      docs/architecture.md) and `ruff check src tests bench`
+#      docs/architecture.md), `ruff check src tests bench` and `ruff format --check src tests bench`
 #   1. fast suite (-m "not slow", 2 xdist workers) on SQLite
 #   2. fast suite on a real PostgreSQL server started here (scripts/start-postgres.sh)
 #   3. slow tests (-m slow) on SQLite
@@ -179,19 +179,19 @@ SLOW=(-m "slow and not schema" -q)
 # Schemathesis against a live server, one role after another (bounded, fixed seed).
 SCHEMA=(-m schema -q tests/web/test_schemathesis.py)
 
-# lint_step: the import-linter contracts and ruff, both run (each one's findings shown)
-# even when the other fails; either failing fails the step, hence the run.
+# lint_step: the import-linter contracts, ruff check and ruff format --check, all three run (each
+# one's findings shown) even when another fails; any failing fails the step, hence the run.
 lint_step() {
     local log="$LOGDIR/lint.log" start=$SECONDS note
     echo
-    myna_log "step: lint: lint-imports; ruff check src tests bench (timeout ${TIMEOUT_LINT}s)"
+    myna_log "step: lint: lint-imports; ruff check src tests bench; ruff format --check src tests bench (timeout ${TIMEOUT_LINT}s)"
     # shellcheck disable=SC2016  # expanded by the inner shell
-    run_logged "$log" "$TIMEOUT_LINT" bash -c 'rc=0; lint-imports || rc=1; ruff check src tests bench || rc=1; exit $rc'
+    run_logged "$log" "$TIMEOUT_LINT" bash -c 'rc=0; lint-imports || rc=1; ruff check src tests bench || rc=1; ruff format --check src tests bench || rc=1; exit $rc'
     note="$(strip_ansi <"$log" | grep -E '^Contracts: ' | tail -n 1)"
     case "$RUN_RC" in
-        0) record "lint" PASS $((SECONDS - start)) "${note:-contracts kept, ruff clean}" ;;
+        0) record "lint" PASS $((SECONDS - start)) "${note:-contracts kept, ruff clean, ruff format clean}" ;;
         124|137) record "lint" FAIL $((SECONDS - start)) "timed out after ${TIMEOUT_LINT}s" ;;
-        *) record "lint" FAIL $((SECONDS - start)) "${note:+$note; }see the lint output above (lint-imports, ruff)" ;;
+        *) record "lint" FAIL $((SECONDS - start)) "${note:+$note; }see the lint output above (lint-imports, ruff check, ruff format --check)" ;;
     esac
     [ -z "$INTERRUPTED" ] || exit 130
 }

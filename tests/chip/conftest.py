@@ -178,7 +178,8 @@ def _ensure_pcscd() -> int:
         # e.g. started when its package was installed, before vsmartcard-vpcd was: pcscd
         # reads its reader configuration only at start, and it is not ours to restart.
         _missing(
-            "pcscd is running but offers no vpcd reader: install vsmartcard-vpcd, then restart pcscd (or stop it: the tests start their own)"
+            "pcscd is running but offers no vpcd reader: install vsmartcard-vpcd, "
+            "then restart pcscd (or stop it: the tests start their own)"
         )
     if ours:
         _stop_our_pcscd()  # running but without readers: start afresh

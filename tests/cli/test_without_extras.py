@@ -72,7 +72,11 @@ def test_card_tools_without_pyscard_say_how_to_install_it(tmp_path):
         """
         from typer.testing import CliRunner
         from myna.cli import app
-        for args in (["chip", "read-certs"], ["chip", "login-challenge", "--pin", "1234"], ["chip", "sign", "/etc/hostname", "--out", "/dev/null", "--pin", "123456"]):
+        for args in (
+            ["chip", "read-certs"],
+            ["chip", "login-challenge", "--pin", "1234"],
+            ["chip", "sign", "/etc/hostname", "--out", "/dev/null", "--pin", "123456"],
+        ):
             result = CliRunner().invoke(app, args)
             print(repr(args), result.exit_code, repr(result.output))
         """,

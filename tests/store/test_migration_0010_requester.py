@@ -20,8 +20,10 @@ def _app(
     extra, value = (", requester", ", :r") if requester else ("", "")
     conn.execute(
         text(
-            f"INSERT INTO card_applications (application_id, channel, source_ref, digest, resident_code, reason, notice_id, name, date_of_birth, sex,"
-            f" address, status, defects, received_at, received_on, due_on, updated_at{extra}) VALUES (:a, :c, :s, :d, '31000000001', 'new', :n, 'x', :dob, '1',"
+            f"INSERT INTO card_applications (application_id, channel, source_ref, digest, resident_code, reason, notice_id,"
+            f" name, date_of_birth, sex,"
+            f" address, status, defects, received_at, received_on, due_on, updated_at{extra})"
+            f" VALUES (:a, :c, :s, :d, '31000000001', 'new', :n, 'x', :dob, '1',"
             f" 'y', 'accepted', '[]', :now, :day, :day, :now{value})"
         ),
         {

@@ -134,7 +134,10 @@ class Reader:
 
 
 def post(path: str, der: bytes, extra: str = "", version: str = "1.1") -> bytes:
-    head = f"POST {path} HTTP/{version}\r\nHost: centre.test\r\nContent-Type: application/ocsp-request\r\nContent-Length: {len(der)}\r\n{extra}\r\n"
+    head = (
+        f"POST {path} HTTP/{version}\r\nHost: centre.test\r\nContent-Type: application/ocsp-request\r\n"
+        f"Content-Length: {len(der)}\r\n{extra}\r\n"
+    )
     return head.encode() + der
 
 

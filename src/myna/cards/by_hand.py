@@ -118,7 +118,8 @@ def authorise_reset(
                 )
             if not check.holder_present:
                 raise Forbidden(
-                    f"card {cid} was handed over through card management: its PINs are reset only with the holder present (--holder-present)"
+                    f"card {cid} was handed over through card management: "
+                    "its PINs are reset only with the holder present (--holder-present)"
                 )
             missing = [n for n, v in (("--identity-document", check.identity_document), ("--reason", check.reason)) if not v]
             if missing:

@@ -106,7 +106,8 @@ class Counter:
         mismatched = sorted(k for k in ("number", "name", "address", "date_of_birth", "sex") if chip.get(k) != printed.get(k))
         if mismatched:
             raise Conflict(
-                f"the chip's card-face data differs from the printed card ({', '.join(mismatched)}): do not hand it over; return it for abolition"
+                f"the chip's card-face data differs from the printed card ({', '.join(mismatched)}): "
+                "do not hand it over; return it for abolition"
             )
         now = self.platform.clock.now()
         hasher = self.cards.hasher

@@ -159,7 +159,10 @@ def revoke(
     serial: str = typer.Argument(..., help="Serial number in hex."),
     reason: ReasonChoice = typer.Option(
         ...,
-        help="request (R-REV-1), resident-change (R-REV-2/3), record-error (R-REV-4), key-compromise (R-REV-5: revokes the whole issuing CA), linked-card-revoked (R-REV-6).",
+        help=(
+            "request (R-REV-1), resident-change (R-REV-2/3), record-error (R-REV-4), "
+            "key-compromise (R-REV-5: revokes the whole issuing CA), linked-card-revoked (R-REV-6)."
+        ),
     ),
     note: Optional[str] = typer.Option(None, help="Free text kept with the record."),
     yes: bool = typer.Option(False, "--yes", help="With key-compromise: confirm revoking every certificate of the CA."),

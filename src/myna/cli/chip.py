@@ -186,7 +186,8 @@ def chip_insert(
         extra = ["--host", host, "--wait", str(wait)] + (["--port", str(port)] if port else []) + (["--trace"] if trace else [])
         rec = run(lambda: readers.insert_detached(settings.home, card_id, reader, extra, timeout=wait + 20))
         out.print(
-            f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); `myna chip remove --reader {rec.reader}` takes it out"
+            f"card {rec.card_id} is in reader {rec.reader} (port {rec.port}, pid {rec.pid}); "
+            f"`myna chip remove --reader {rec.reader}` takes it out"
         )
         return
     p = open_platform()

@@ -60,8 +60,14 @@ class CentreCount:
 
 
 UNRECOGNISED_TITLE = "不明な区分への要求 / requests for an unknown purpose, pair or CA (refused)"
-CENTRE_OCSP_TITLE = "失効情報 (検証センター経由・センター別集計、検証者別ではない) / revocation status through the validity centres (OCSP), counted per centre, not per verifier"
-CENTRE_CRL_TITLE = "失効情報ファイル (検証センター経由・センター別集計、検証者別ではない) / revocation files served by the validity centres, counted per centre, not per verifier"
+CENTRE_OCSP_TITLE = (
+    "失効情報 (検証センター経由・センター別集計、検証者別ではない) / "
+    "revocation status through the validity centres (OCSP), counted per centre, not per verifier"
+)
+CENTRE_CRL_TITLE = (
+    "失効情報ファイル (検証センター経由・センター別集計、検証者別ではない) / "
+    "revocation files served by the validity centres, counted per centre, not per verifier"
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ class ProvisionReport:
         c.drawString(
             50,
             y,
-            f"Provision to verifiers, {self.start:%Y-%m-%d} to {(self.end - dt.timedelta(days=1)):%Y-%m-%d} (JST). R-VER-6 / 公的個人認証法第41条",
+            f"Provision to verifiers, {self.start:%Y-%m-%d} to {(self.end - dt.timedelta(days=1)):%Y-%m-%d} (JST). "
+            "R-VER-6 / 公的個人認証法第41条",
         )
         y -= 28
         c.setFont(FONT_NAME, 9)
