@@ -98,17 +98,22 @@ class Model:
         self.people: dict[str, Person] = {}
         self.accepted: dict[tuple[str, str], tuple[ChangeEvent, list[dict]]] = {}
 
-    def refusals(self, e: ChangeEvent, today: dt.date) -> set[str]:
-        """The error codes that may refuse ``e``; empty when it must be applied."""
+    def refusals(self, e: ChangeEvent, today: dt.date, p: Person | None = None) -> set[str]:
+        """The error codes that may refuse ``e``; empty when it must be applied. ``p``: the
+        person as the register holds them (default: the model's)."""
         if e.effective_date > today:
             return {"invalid-input"}  # a change is reported once it has happened (JST date)
         dup = self.accepted.get((e.municipality_code, e.event_id))
         if dup is not None:
             return set() if dup[0] == e else {"request-id-reused"}
-        p = self.people[e.resident_code]
+        p = p if p is not None else self.people[e.resident_code]
         t = e.type.value
         moving = p.status in ("moving-out", "moved-out")
         if p.exists and p.municipality != e.municipality_code and not (t == "move-in" and moving):
+            if t in ("birth", "move-in"):
+                # R-RA-2: a new record under a code in use elsewhere gets the checks an unused
+                # code gets, then one answer whoever's resident it is.
+                return self.refusals(e, today, Person(e.resident_code)) or {"resident-code-in-use"}
             return {"not-found"}  # another municipality's resident: nothing is learnt, before any other check
         why: set[str] = set()
         if p.exists and p.last is not None and e.effective_date < p.last:

@@ -144,7 +144,13 @@ def test_r_ver_6_centre_traffic_is_reported_per_centre_not_per_verifier(platform
     ops.report_traffic("tokyo", jst_new_year, 70, 2, 1)  # first minute of 2026 in JST
     ops.report_traffic("tokyo", clock.now(), 30, 1, 0)
     ops.report_traffic("osaka", clock.now(), 5, 0, 2)
-    ops.report_traffic("osaka", dt.datetime(2026, 12, 31, 15, tzinfo=dt.timezone.utc), 999, 999, 999)  # 2027 in JST
+    # A centre reports a minute once it has passed (the service refuses future minutes):
+    # the clock moves into 2027 for that report, then back.
+    today = clock.now()
+    first_minute_2027 = dt.datetime(2026, 12, 31, 15, tzinfo=dt.timezone.utc)  # 2027 in JST
+    clock.set(first_minute_2027 + dt.timedelta(minutes=1))
+    ops.report_traffic("osaka", first_minute_2027, 999, 999, 999)
+    clock.set(today)
     report = provision_report(platform, 2026)
     assert [(c.centre, c.ocsp, c.crl, c.errors) for c in report.centres] == [("osaka", 5, 0, 2), ("tokyo", 100, 3, 1)]
     assert (report.centre_ocsp, report.centre_crl, report.centre_errors) == (105, 3, 3)
