@@ -27,9 +27,6 @@ _ID = re.compile(r"^[a-z][a-z_]*(?:\.[a-z0-9_-]+(?: [a-z]+)*)+$")
 # Literals in the screens' modules that look like ids but name a template.
 _NOT_IDS = (".html",)
 
-# Application statuses have no enum in the domain yet (cards/applications.py writes the
-# literals); the order is the application's life.
-APPLICATION_STATUSES = ("cancelled", "defective", "accepted", "in-production", "produced", "shipped", "handed-over")
 # Defect codes (cards/defects.py ``Defect(code, …)``); tests/web/test_i18n.py checks this
 # list against every code the domain writes.
 DEFECT_CODES = (
@@ -52,6 +49,7 @@ PROVISION_OUTCOMES = ("provided", "refused")
 def families() -> dict[str, tuple[str, ...]]:
     """Each prefix a screen joins with a value, and every value it can be joined with."""
     from myna.authority.records import STATUSES
+    from myna.cards.application_status import ApplicationStatus
     from myna.cards.card_status import CardStatus
     from myna.cards.defects import EXPRESS_REASONS, REASONS
     from myna.cards.handover import IDENTITY_DOCUMENTS
@@ -73,7 +71,7 @@ def families() -> dict[str, tuple[str, ...]]:
         "status": STATUSES,
         "col": STATUSES,
         "card": values(CardStatus),
-        "application": APPLICATION_STATUSES,
+        "application": values(ApplicationStatus),
         "resident": values(ResidentStatus),
         "event": values(EventType),
         "document": IDENTITY_DOCUMENTS,
