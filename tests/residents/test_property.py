@@ -500,7 +500,10 @@ def test_reference_model_refuses_what_the_rules_forbid():
     assert m.refusals(e("death"), today) == {"request-id-reused"}
     m.accepted.clear()
     assert m.refusals(e("name-change", name="x", by=SHINJUKU), today) == {"not-found"}
-    assert m.refusals(e("move-in", address="a", by=SHINJUKU), today) == {"not-found"}  # an active resident of Chiyoda
+    # An active resident of Chiyoda: a move-in reported by Shinjuku would make a new record under
+    # a code in use (R-RA-2): first the checks an unused code gets, then one answer for all.
+    assert m.refusals(e("move-in", address="a", by=SHINJUKU), today) == {"invalid-input"}  # no basic 4
+    assert m.refusals(e("move-in", basic4=basic4(), address="a", by=SHINJUKU), today) == {"resident-code-in-use"}
     assert m.refusals(e("move-in", address="a"), today) == {"invalid-transition"}  # never moved out
     assert m.refusals(e("address-change", address="b", date=d - dt.timedelta(days=1)), today) == {"out-of-order"}
     m.apply(e("planned-move-out", planned_date=d), T0)
