@@ -132,3 +132,27 @@ def test_the_availability_window_defaults_to_the_fiscal_year_and_stops_at_now(pl
         ops.window(now, now - dt.timedelta(seconds=1))
     with pytest.raises(InvalidInput, match="start must be in the past"):
         ops.window(now + dt.timedelta(days=1), now + dt.timedelta(days=2))
+
+
+def _application(code: str, b4):
+    from myna.cards.applications import ApplicationIn
+
+    return ApplicationIn(code, b4.name, b4.date_of_birth, b4.sex.value, b4.address, None)
+
+
+def test_r_ra_2_a_municipality_applies_for_its_own_residents_only(services):
+    """A card application (online or at the counter) from a municipality for another
+    municipality's resident gets, word for word, the answer for a resident nobody has, and
+    nothing is recorded; J-LIS's staff apply for anyone."""
+    from myna.errors import NotFound
+
+    elsewhere = register_resident(services.platform, "50000000028", SHINJUKU)
+    before = table_counts(services.platform)
+    with pytest.raises(NotFound) as other:
+        services.applications.submit_as(CLERK, _application("50000000028", elsewhere), "online")
+    with pytest.raises(NotFound) as unknown:
+        services.applications.submit_as(CLERK, _application("50000000036", elsewhere), "online")
+    assert str(other.value) == str(unknown.value).replace("50000000036", "50000000028")
+    assert table_counts(services.platform) == before
+    receipt = services.applications.submit_as(OPERATOR, _application("50000000028", elsewhere), "online")
+    assert receipt.created

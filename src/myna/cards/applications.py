@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from myna.access.roles import Principal
 from myna.authority.platform import Platform
+from myna.authority.records import scope_of
 from myna.cards import application_lookup, lead_time, lead_time_alerts, mailing, paper_import, qr_forms, receiving
 from myna.cards.forms import ApplicationIn, decode_photo
 from myna.cards.receipts import Receipt
@@ -48,6 +50,14 @@ class Applications:
 
     def submit(self, app: ApplicationIn, channel: str, actor: str, notice_id: str | None = None, requester: str = JLIS) -> Receipt:
         return receiving.submit(self.platform, app, channel, actor, notice_id, requester)
+
+    def submit_as(self, who: Principal, app: ApplicationIn, channel: str) -> Receipt:
+        """An application sent by a caller of the platform: a municipality's for its own
+        residents only, its ``source_ref`` in its own scope; J-LIS's staff for anyone."""
+        scope = scope_of(who)
+        if scope is None:
+            return receiving.submit(self.platform, app, channel, who.actor, requester=JLIS)
+        return receiving.submit_for_municipality(self.platform, app, channel, who.actor, scope)
 
     def notice_prefill(self, qr_text: str) -> tuple[MailedNotice, dict]:
         return qr_forms.notice_prefill(self.platform, qr_text)

@@ -20,7 +20,7 @@ from myna.cards.defect_facts import facts
 from myna.cards.forms import ApplicationIn
 from myna.cards.receipts import Receipt, new_id, receipt_of
 from myna.clock import JST
-from myna.errors import Conflict, IdempotencyMismatch, InvalidInput
+from myna.errors import Conflict, IdempotencyMismatch, InvalidInput, NotFound
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee
@@ -35,6 +35,17 @@ def requester_for(municipality_code: str | None) -> str:
     so one municipality reusing another's key gets its own application and cannot learn
     that the other's exists; J-LIS's staff share one scope."""
     return f"municipality:{municipality_code}" if municipality_code else JLIS
+
+
+def submit_for_municipality(platform: Platform, app: ApplicationIn, channel: str, actor: str, municipality_code: str) -> Receipt:
+    """A municipality applies for its own residents only (R-RA-2): another municipality's
+    resident gets, word for word, the answer an unknown one gets, before anything else is
+    checked, so nothing is learnt about who lives elsewhere."""
+    with platform.db.session() as s:
+        row = s.get(m.ResidentRecord, app.resident_code)
+        if row is None or row.municipality_code != municipality_code:
+            raise NotFound(f"no resident {app.resident_code} in municipality {municipality_code}")
+    return submit(platform, app, channel, actor, requester=requester_for(municipality_code))
 
 
 def submit(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from myna.access.roles import Principal, Role
 from myna.authority.records import scope_of
-from myna.cards.applications import ApplicationIn, decode_photo, requester_for
+from myna.cards.applications import ApplicationIn, decode_photo
 from myna.cards.handover import Handover
 from myna.chip.chips import CardPins
 from myna.errors import Conflict, InvalidInput, NotFound
@@ -191,17 +191,10 @@ def apply_online(
     who: Principal = Depends(require(Role.MUNICIPALITY, Role.OPERATOR)),
 ) -> dict:
     app = body.domain()
-    scope = scope_of(who)
-    if scope is not None:
-        _own_resident(sv, app.resident_code, scope)
-    receipt = sv.applications.submit(app, "online", who.actor, requester=requester_for(scope))
+    receipt = sv.applications.submit_as(who, app, "online")  # a municipality's own residents only
     if not receipt.created:
         response.status_code = 200
     return receipt.to_json()
-
-
-def _own_resident(sv: Services, resident_code: str, municipality_code: str) -> None:
-    sv.registry.get(resident_code, municipality_code)  # NotFound unless the resident is theirs
 
 
 @router.post("/card-applications/paper", summary="Import scanned paper forms (JSON Lines); a file with a bad line is refused whole")

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from myna.access.roles import Principal, Role
-from myna.cards.applications import ApplicationIn, requester_for
+from myna.cards.applications import ApplicationIn
 from myna.cards.card_status import TRANSITIONS, Action, CardStatus
 from myna.cards.handover import IDENTITY_DOCUMENTS, Handover
 from myna.cards.listings import ARRIVED_MAX
@@ -358,9 +358,7 @@ async def submit_application(
                     replaces, app, who.actor, channel=COUNTER_CHANNEL, municipality_code=who.municipality_code
                 )
             else:
-                # A counter application is for the municipality's own residents.
-                sv.registry.get(resident_code, who.municipality_code)
-                receipt = sv.applications.submit(app, COUNTER_CHANNEL, who.actor, requester=requester_for(who.municipality_code))
+                receipt = sv.applications.submit_as(who, app, COUNTER_CHANNEL)  # the municipality's own residents only
         except MynaError as e:
             errors["_form"] = str(e)
     if errors:
