@@ -29,7 +29,7 @@ from myna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from myna.store import models as m
 from myna.store.journal import audit
 from myna.store.models_card_management import CardApplication, CardFee, CardHandover, CardStatusChange, CertificateRenewal, ManagedCard
-from myna.store.models_cards import CardPin, ChipRecord
+from myna.store.models_cards import ChipRecord
 from myna.verifiers.renewals import next_serial
 
 # Documents a counter accepts (choice, after the public lists): one with a photo, or two without.
@@ -110,26 +110,10 @@ class Counter:
                 "do not hand it over; return it for abolition"
             )
         now = self.platform.clock.now()
-        hasher = self.cards.hasher
         with self.platform.db.session() as s:
             row = s.get(ChipRecord, cid, with_for_update=True)
             rule = next_status(row.status, Action.HAND_OVER, cid)  # again, under the lock: a concurrent handover loses
-            set_pins = []
-            for ref, pin in pins.items():
-                if ref is PinRef.SIGN and row.sign_serial is None:
-                    continue  # no signature certificate (under 15): no signature PIN
-                s.merge(
-                    CardPin(
-                        card_id=cid,
-                        pin=ref.value,
-                        verifier=hasher.make(pin),
-                        tries_left=ref.max_tries,
-                        max_tries=ref.max_tries,
-                        changed_at=now,
-                        blocked_at=None,
-                    )
-                )
-                set_pins.append(ref.value)
+            set_pins = self.cards.store_pins(s, row, pins, now)
             if row.sign_serial is not None and PinRef.SIGN.value not in set_pins:
                 raise InvalidInput("this card has a signature certificate: the holder sets its PIN too (6-16 of A-Z, 0-9)")
             row.status, row.updated_at = rule.to.value, now

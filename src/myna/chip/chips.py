@@ -22,7 +22,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, select, update
@@ -297,19 +297,7 @@ class ChipService:
             if not _complete(s, card_id, issued, final_status, now):  # a concurrent run finished it
                 return self._info(s, s.get(ChipRecord, card_id))
             row = s.get(ChipRecord, card_id)
-            for ref, pin in checked_pins.items():
-                if ref is PinRef.SIGN and row.sign_serial is None:
-                    continue
-                s.merge(
-                    CardPin(
-                        card_id=card_id,
-                        pin=ref.value,
-                        verifier=self.hasher.make(pin),
-                        tries_left=ref.max_tries,
-                        max_tries=ref.max_tries,
-                        changed_at=now,
-                    )
-                )
+            self.store_pins(s, row, checked_pins, now)
             audit(
                 s,
                 now,
@@ -634,17 +622,7 @@ class ChipService:
                 pin.tries_left, pin.blocked_at = pin.max_tries, None
                 audit(s, now, actor, "card.pin.unblocked", cid, pin=ref.value, was_blocked=was_blocked)
             else:
-                s.merge(
-                    CardPin(
-                        card_id=cid,
-                        pin=ref.value,
-                        verifier=self.hasher.make(checked),
-                        tries_left=ref.max_tries,
-                        max_tries=ref.max_tries,
-                        changed_at=now,
-                        blocked_at=None,
-                    )
-                )
+                s.merge(_fresh_pin(cid, ref, self.hasher.make(checked), now))
                 audit(s, now, actor, "card.pin.reset", cid, pin=ref.value, was_blocked=was_blocked)
             if row.demo and checked is not None:
                 demo_pins = json.loads(row.demo_pins or "{}")
@@ -661,26 +639,36 @@ class ChipService:
         now = self.platform.clock.now()
         with self.platform.db.session() as s:
             row, _ = self._pin_row(s, cid, PinRef.AUTH, municipality_code)
-            done = []
-            for ref, pin in items.items():
-                if ref is PinRef.SIGN and row.sign_serial is None:
-                    continue  # no signature certificate (under 15): no signature PIN
-                s.merge(
-                    CardPin(
-                        card_id=cid,
-                        pin=ref.value,
-                        verifier=self.hasher.make(pin),
-                        tries_left=ref.max_tries,
-                        max_tries=ref.max_tries,
-                        changed_at=now,
-                        blocked_at=None,
-                    )
-                )
-                done.append(ref.value)
+            done = self.store_pins(s, row, items, now)
             row.updated_at = now
             audit(s, now, actor, "card.pins.set", cid, pins=sorted(done))
             s.flush()
             return self._info(s, row)
+
+    def store_pins(self, s: Session, row: ChipRecord, pins: Mapping[PinRef, bytes], now: dt.datetime) -> list[str]:
+        """Inside the caller's transaction: write each checked PIN afresh (full tries, not
+        blocked); a card without a signature certificate (under 15) gets no signature PIN.
+        Returns the PINs written. Creation, the holder's PINs at handover (R-CARD-6) and
+        ``set_pins`` all write them here."""
+        done = []
+        for ref, pin in pins.items():
+            if ref is PinRef.SIGN and row.sign_serial is None:
+                continue
+            s.merge(_fresh_pin(row.card_id, ref, self.hasher.make(pin), now))
+            done.append(ref.value)
+        return done
+
+
+def _fresh_pin(card_id: str, ref: PinRef, verifier: str, now: dt.datetime) -> CardPin:
+    return CardPin(
+        card_id=card_id,
+        pin=ref.value,
+        verifier=verifier,
+        tries_left=ref.max_tries,
+        max_tries=ref.max_tries,
+        changed_at=now,
+        blocked_at=None,
+    )
 
 
 def _application_photo(s: Session, card_id: str) -> bytes | None:
