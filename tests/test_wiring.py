@@ -143,3 +143,13 @@ def test_the_scan_finds_a_construction_inside_a_method(tmp_path):
         "        return mv.VerifierCa(cert_der=b'')\n"
     )
     assert _constructions(sample, _built_classes()) == [(5, "RevocationService"), (6, "RevocationService")]
+
+
+def test_myna_serve_has_one_root_for_the_app_and_its_centre(platform):
+    """``myna serve``'s web app and its in-process centre's feed come from the same
+    services, not one root each."""
+    from myna.web.server import platform_app
+
+    services = build(platform)
+    app = platform_app(platform, schedule=False, services=services)
+    assert app.fallback.state.services is services

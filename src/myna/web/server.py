@@ -19,7 +19,7 @@ def platform_app(platform: Platform, schedule: bool = True, centre_name: str = "
 
     services = services or build(platform)
     centre, loop = local_centre(platform, CentreConfig(name=centre_name), services.feed)
-    api = create_app(platform, schedule=schedule, background=[loop.hook])
+    api = create_app(platform, schedule=schedule, background=[loop.hook], services=services)  # one root for the app and its centre
     app = ValidityApp(centre, fallback=api)
     # What is built so far lives as long as the process: out of the cyclic GC's way, so
     # full collections while serving scan only what serving creates.
