@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from myna.errors import Forbidden
+
 
 class Role(str, enum.Enum):
     OPERATOR = "operator"
@@ -38,3 +40,11 @@ class Principal:
     def actor(self) -> str:
         where = f"@{self.municipality_code}" if self.municipality_code else ""
         return f"{self.role.value}{where}:{self.label}"
+
+
+def in_own_name(municipality_code: str, stated: str | None) -> str:
+    """The municipality a municipality's token acts for: its own. A request or event that
+    names no municipality is its own; one that names another is refused."""
+    if stated is not None and stated != municipality_code:
+        raise Forbidden(f"this token acts for municipality {municipality_code}, not {stated}")
+    return municipality_code

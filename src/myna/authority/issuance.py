@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from myna.access.roles import Principal, Role
+from myna.access.roles import Principal, Role, in_own_name
 from myna.authority.platform import LoadedAuthority, Platform
 from myna.errors import Conflict, Forbidden, IdempotencyMismatch, InvalidInput, NotEligible, NotFound
 from myna.numbering.codes import check_municipality_code, check_resident_code
@@ -207,15 +207,16 @@ def _differing(req: IssuanceRequest, b4: Basic4) -> list[str]:
 ISSUERS = (Role.OPERATOR, Role.MUNICIPALITY)  # who may ask for a holder certificate
 
 
+NOT_BY_A_MUNICIPALITY = "mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality"
+
+
 def for_municipality(req: IssuanceRequest, municipality_code: str) -> IssuanceRequest:
     """A municipality's request as it is issued: no smartphone certificate (R-CERT-5), and
     in the municipality's own name. Checked before the request itself, so a municipality
     asking for what it may never have is told so first."""
     if req.kind.is_mobile:
-        raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
-    if req.municipality_code is not None and req.municipality_code != municipality_code:
-        raise Forbidden(f"this token acts for municipality {municipality_code}, not {req.municipality_code}")
-    return dataclasses.replace(req, municipality_code=municipality_code)
+        raise Forbidden(NOT_BY_A_MUNICIPALITY)
+    return dataclasses.replace(req, municipality_code=in_own_name(municipality_code, req.municipality_code))
 
 
 def check_against_register(c: _Checked, rec: m.ResidentRecord | None, acting_for: str | None, now: dt.datetime) -> _Checked:
@@ -224,7 +225,7 @@ def check_against_register(c: _Checked, rec: m.ResidentRecord | None, acting_for
     information, date of birth and municipality from the record. Raises the error to answer."""
     req = c.request
     if acting_for is not None and req.kind.is_mobile:
-        raise Forbidden("mobile certificates are issued by J-LIS directly to the applicant (R-CERT-5), not by a municipality")
+        raise Forbidden(NOT_BY_A_MUNICIPALITY)
     if rec is None or (acting_for is not None and rec.municipality_code != acting_for):
         raise not_on_register(req.resident_code, acting_for)
     if req.municipality_code is not None and req.municipality_code != rec.municipality_code:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from myna import logs
-from myna.access.roles import Principal, Role
+from myna.access.roles import Principal, Role, in_own_name
 from myna.authority.platform import Platform
 from myna.authority.revoking import RevocationService
 from myna.clock import JST
@@ -121,9 +121,7 @@ def reporting_municipality(who: Principal, given: str | None) -> str:
     """The municipality an event is reported by: a municipality's token acts for its own
     (another one stated is refused); an operator must say which."""
     if who.role is Role.MUNICIPALITY:
-        if given is not None and given != who.municipality_code:
-            raise Forbidden(f"this token acts for municipality {who.municipality_code}, not {given}")
-        return who.municipality_code
+        return in_own_name(who.municipality_code, given)
     if given is None:
         raise InvalidInput("municipality_code is required for an operator")
     return given
