@@ -16,9 +16,11 @@ from myna.cli.cards import cards_app
 from myna.cli.certificates import cert_app
 from myna.cli.chip import card_alias, chip_app
 from myna.cli.crl import crl_app
+from myna.cli.drills import drill_app
 from myna.cli.numbers import number_app
 from myna.cli.reports import report_app
 from myna.cli.residents import residents_app
+from myna.cli.sites import sites_app
 from myna.cli.tokens import token_app
 from myna.cli.validity import validity_app
 from myna.cli.verifiers import verifier_app
@@ -47,6 +49,8 @@ app.add_typer(chip_app, name="card", hidden=True, callback=card_alias, help="The
 app.add_typer(cards_app, name="cards")
 app.add_typer(verifier_app, name="verifier")
 app.add_typer(report_app, name="report")
+app.add_typer(sites_app, name="sites")
+app.add_typer(drill_app, name="drill")
 
 
 def main() -> None:
