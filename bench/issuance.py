@@ -23,7 +23,7 @@ Method:
   ``--database-url``, also a new PostgreSQL database created through that URL and
   dropped afterwards, so the user needs CREATEDB) and a fresh key ceremony
   (RSA-2048 CA keys, file backend or SoftHSM2 token). The N residents are then put on the
-  register in bulk (bench/bulk_register.py: Core inserts, not timed); every request is
+  register in bulk (myna.residents.bulk: Core inserts, not timed); every request is
   for one of them, and states the basic 4 information and date of birth of its record.
 - Holder keys are EC P-256, generated before timing: holder key type barely matters,
   the cost being measured is the CA's RSA-2048 signature (plus the pipeline around
@@ -102,7 +102,7 @@ from myna.store import models as m
 from myna.store.journal import audit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bulk_register import register_bulk  # noqa: E402
+from myna.residents.bulk import register_bulk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks-issuance.md"

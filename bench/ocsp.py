@@ -741,7 +741,7 @@ def wait_good(url: str, der: bytes, proc: Proc, timeout: float) -> float:
 
 
 def issue_real(p, count: int) -> list[int]:
-    from bulk_register import register_bulk
+    from myna.residents.bulk import register_bulk
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 

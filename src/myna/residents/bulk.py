@@ -1,8 +1,10 @@
-"""Residents on J-LIS's register for the benchmarks, written in bulk.
+"""Residents on J-LIS's register for the benchmarks and the drills, written in bulk: a
+test population's set-up, not a procedure of the register (no event, notice or audit
+record is written, so never use it on a real register).
 
 Issuance certifies only residents on the register, from the register's record (R-CERT-4,
 R-RA-1), so a benchmark that issues must register its residents first. That set-up is
-not what the issuance or OCSP benchmarks measure, and registering one event at a time
+not what the issuance or OCSP benchmarks (or the batch failover drill) measure, and registering one event at a time
 through ``Registry.submit`` (what bench/residents.py measures) would cost minutes for a
 large population. There is no bulk registration API, so the rows are inserted here with
 SQLAlchemy Core ``insert()`` executemany, in one transaction: the municipality if it is
