@@ -19,6 +19,7 @@ from myna.cli.crl import crl_app
 from myna.cli.numbers import number_app
 from myna.cli.reports import report_app
 from myna.cli.residents import residents_app
+from myna.cli.store import store_app
 from myna.cli.tokens import token_app
 from myna.cli.validity import validity_app
 from myna.cli.verifiers import verifier_app
@@ -47,6 +48,7 @@ app.add_typer(chip_app, name="card", hidden=True, callback=card_alias, help="The
 app.add_typer(cards_app, name="cards")
 app.add_typer(verifier_app, name="verifier")
 app.add_typer(report_app, name="report")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:
