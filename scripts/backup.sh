@@ -447,6 +447,9 @@ archive_mode = off
 port = $PORT
 ${socket_dir:+unix_socket_directories = '$socket_dir'}
 EOF
+    # Archive recovery to the target, not a standby following a primary (a backup taken from
+    # a cluster's replica may carry its standby.signal).
+    as_pg rm -f "$into/standby.signal"
     as_pg touch "$into/recovery.signal"
 
     if ! timeout --kill-after=30 "$secs" "${PG_AS[@]}" "$BINDIR/pg_ctl" -D "$into" -l "$log_file" -w -t "$secs" start >/dev/null 2>&1; then

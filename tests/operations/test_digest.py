@@ -32,7 +32,9 @@ T_ODD = dt.datetime(2026, 4, 1, 3, 0, 0, 654321, tzinfo=dt.timezone.utc)
 @pytest.fixture
 def source(tmp_path):
     """A SQLite store with a CA, issued certificates, revocations of three reasons and a CRL."""
-    settings = Settings(home=tmp_path / "source-home", database_url=f"sqlite:///{tmp_path / 'source.db'}", public_url="http://127.0.0.1:8000")
+    settings = Settings(
+        home=tmp_path / "source-home", database_url=f"sqlite:///{tmp_path / 'source.db'}", public_url="http://127.0.0.1:8000"
+    )
     p = Platform.open(settings, FixedClock(T_ODD))
     p._backends["file"] = PooledFileBackend(settings.keys_dir)
     run_ceremony(p, "digest-test")

@@ -188,16 +188,13 @@ class Digests:
             # revisions would compare different things. Digesting never migrates.
             raise NotInitialised(f"the store is at schema revision {current}, this myna reads {head}: digest stores at the same revision")
         with db.snapshot() as s:
-            counts = {tbl.name: s.scalar(select(func.count()).select_from(tbl)) for tbl in sorted(m.Base.metadata.tables.values(), key=_name)}
+            tables = sorted(m.Base.metadata.tables.values(), key=lambda tbl: tbl.name)
+            counts = {tbl.name: s.scalar(select(func.count()).select_from(tbl)) for tbl in tables}
             if total:
                 total(sum(counts[name] for name in SECTIONS))
             slugs = {i: authority_slug(k, g) for i, k, g in s.execute(select(m.Authority.id, m.Authority.kind, m.Authority.generation))}
             sections = {name: _digest_section(s, stmt, fields, progress) for name, (stmt, fields) in _sections(slugs).items()}
         return StoreDigest(FORMAT, current, counts, sections, combine(counts, sections))
-
-
-def _name(table) -> str:
-    return table.name
 
 
 __all__ = ["FORMAT", "SECTIONS", "Digests", "SectionDigest", "StoreDigest", "bytes_digest", "combine", "line", "utc_text"]
