@@ -11,12 +11,16 @@ from myna.cli.common import err, open_platform, out, run, services, write_json
 store_app = typer.Typer(help="The store as a whole: its digest.", no_args_is_help=True)
 
 
-@store_app.command("digest")
+DIGEST_HELP = (
+    "Counts and SHA-256 digests of the records: equal on two stores exactly when they hold the same records.\n\n"
+    "Row counts of every table, and digests of the CAs, the issuance and revocation records, the status feed and the audit log, "
+    "read in one snapshot; the same on SQLite and PostgreSQL. Reads only: never migrates, and refuses a store at another "
+    "schema revision than this myna's (docs/operations.md)."
+)
+
+
+@store_app.command("digest", help=DIGEST_HELP)
 def digest(as_json: bool = typer.Option(False, "--json", help="Print the digest as JSON (for scripts and comparisons).")) -> None:
-    """Row counts of every table and SHA-256 digests of the issuance and revocation records, the
-    status feed and the audit log, read in one snapshot: equal on two stores, SQLite or
-    PostgreSQL, exactly when they hold the same records. Reads only: never migrates, and
-    refuses a store at another schema revision than this myna's."""
     p = run(lambda: open_platform(migrate=False))
     digests = services(p).digests
     if err.is_terminal:
