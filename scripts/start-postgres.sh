@@ -5,6 +5,11 @@
 #                                                      # MYNA_TEST_DATABASE_URL
 #   bash scripts/start-postgres.sh stop "$MYNA_PG_DIR" # stop it and delete its files
 #   bash scripts/start-postgres.sh start --owner PID   # also stop it once PID is gone
+#   bash scripts/start-postgres.sh start --archive REPO # also archive its WAL into the backup
+#                                                      # repository REPO (scripts/backup.sh)
+#
+# --archive is opt-in: the suite's servers do not archive (it would only slow them); the
+# backup and restore tests do.
 #
 # --owner is the safety net for the caller's exit trap: a trap cannot run when the
 # caller is SIGKILLed (a CI or tool timeout), and a leaked server would live on. A small
@@ -27,63 +32,20 @@ die() { printf '==> [postgres] error: %s\n' "$*" >&2; exit 1; }
 # Marker file so `stop` only ever deletes a directory this script created.
 MARKER=".myna-throwaway-postgres"
 
-find_bindir() {
-    local d
-    if [ -n "${MYNA_PG_BIN:-}" ]; then
-        printf '%s\n' "$MYNA_PG_BIN"; return 0
-    fi
-    # Newest installed major version (sort -V: 9.6 < 15 < 16).
-    # shellcheck disable=SC2012 # Debian version directories are plain numbers
-    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
-    if [ -n "$d" ] && [ -x "$d/initdb" ]; then
-        printf '%s\n' "$d"; return 0
-    fi
-    if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
-        pg_config --bindir; return 0
-    fi
-    if command -v initdb >/dev/null 2>&1; then
-        dirname "$(command -v initdb)"; return 0
-    fi
-    return 1
-}
-
-free_port() {
-    # Ask the kernel for a free port; if no Python is at hand, pick a random high port
-    # (start retries with another one if it is taken).
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
-        || echo $((20000 + RANDOM % 40000))
-}
-
-# PostgreSQL refuses to run as root. As root we run it as an unprivileged system user:
-# `postgres` (created by the Debian package), or our own if that does not exist.
-RUN_AS=""
-setup_user() {
-    [ "$(id -u)" -eq 0 ] || return 0
-    if id postgres >/dev/null 2>&1; then
-        RUN_AS=postgres
-    else
-        RUN_AS=myna-pg
-        id "$RUN_AS" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUN_AS" \
-            || die "cannot create system user $RUN_AS to run PostgreSQL as (it refuses to run as root)"
-    fi
-}
-
-as_pg() {
-    if [ -z "$RUN_AS" ]; then
-        "$@"
-    elif command -v runuser >/dev/null 2>&1; then
-        runuser -u "$RUN_AS" -- "$@"
-    else
-        su -s /bin/sh "$RUN_AS" -c "$(printf '%q ' "$@")"
-    fi
-}
+# find_bindir, free_port, setup_user, as_pg: shared with scripts/backup.sh.
+# shellcheck source=scripts/pg-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pg-lib.sh"
 
 start() {
-    local bindir dir port attempt owner=""
-    if [ "${1:-}" = --owner ]; then
-        owner="${2:-}"
-        [[ "$owner" =~ ^[0-9]+$ ]] || die "--owner needs a process id"
-    fi
+    local bindir dir port attempt owner="" archive=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --owner) owner="${2:-}"; [[ "$owner" =~ ^[0-9]+$ ]] || die "--owner needs a process id"; shift 2 ;;
+            --archive) [ -n "${2:-}" ] || die "--archive needs the backup repository's directory"
+                       archive="$(realpath -m -- "$2")"; shift 2 ;;
+            *) die "unknown option $1 (start takes --owner PID and --archive REPO)" ;;
+        esac
+    done
     bindir="$(find_bindir)" || die "PostgreSQL server binaries not found (Debian: apt-get install postgresql; or set MYNA_PG_BIN)"
     setup_user
 
@@ -121,6 +83,14 @@ full_page_writes = off
 log_statement = 'ddl'
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
+    if [ -n "$archive" ]; then
+        # The repository and the settings that archive into it come from backup.sh, their one home.
+        if ! bash "$(dirname "$SELF")/backup.sh" prepare --to "$archive" >>"$dir/data/postgresql.conf"; then
+            rm -rf "$dir"
+            die "could not prepare the WAL archive in $archive"
+        fi
+        log "archiving WAL into $archive/wal"
+    fi
 
     # A "free" port can be taken between asking and binding; retry with another.
     for attempt in 1 2 3 4 5; do
@@ -193,5 +163,5 @@ case "${1:-start}" in
     start) start "${@:2}" ;;
     stop) stop "${2:-}" ;;
     watch) watch "$2" "$3" ;;
-    *) die "usage: $0 [start [--owner PID] | stop DIR]" ;;
+    *) die "usage: $0 [start [--owner PID] [--archive REPO] | stop DIR]" ;;
 esac

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # for the annotations only; each property imports what it bui
     from myna.chip.chips import ChipService
     from myna.chip.image import KeyGen
     from myna.mobile.issuance import MobileService
+    from myna.operations.digest import Digests
     from myna.operations.service import CardFigures, Operations
     from myna.portal.login import PortalLogin
     from myna.residents.registry import Registry
@@ -197,6 +198,12 @@ class Services:
         from myna.operations.service import CardFigures
 
         return CardFigures(self.platform)
+
+    @cached_property
+    def digests(self) -> Digests:
+        from myna.operations.digest import Digests
+
+        return Digests(self.platform)
 
     # -- the validity centre inside this process ---------------------------------------
 

@@ -21,6 +21,7 @@ from myna.cli.numbers import number_app
 from myna.cli.reports import report_app
 from myna.cli.residents import residents_app
 from myna.cli.sites import sites_app
+from myna.cli.store import store_app
 from myna.cli.tokens import token_app
 from myna.cli.validity import validity_app
 from myna.cli.verifiers import verifier_app
@@ -51,6 +52,7 @@ app.add_typer(verifier_app, name="verifier")
 app.add_typer(report_app, name="report")
 app.add_typer(sites_app, name="sites")
 app.add_typer(drill_app, name="drill")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

@@ -45,11 +45,12 @@ def settings() -> Settings:
     return s
 
 
-def open_platform() -> Platform:
-    """The platform (store, keys, clock) of this command, migrated to the current schema."""
+def open_platform(migrate: bool = True) -> Platform:
+    """The platform (store, keys, clock) of this command, migrated to the current schema
+    (``migrate=False``: as it is, for the commands that only read and must change nothing)."""
     from myna.authority.platform import Platform
 
-    return Platform.open(settings())
+    return Platform.open(settings(), migrate=migrate)
 
 
 def services(p: Platform | None = None) -> Services:

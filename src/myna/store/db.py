@@ -30,6 +30,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 WRITE_LOCK = "myna_write_lock"
+SNAPSHOT = "myna_snapshot"
 
 
 def _sqlite_begin(conn) -> None:
@@ -38,8 +39,14 @@ def _sqlite_begin(conn) -> None:
     # that reads in order to write asks for the write lock first: BEGIN IMMEDIATE makes the
     # writers of the database take turns, and what they read stays true until they commit.
     # Others keep the driver's behaviour (readers never wait for a writer under WAL).
-    if conn.get_execution_options().get(WRITE_LOCK):
+    options = conn.get_execution_options()
+    if options.get(WRITE_LOCK):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif options.get(SNAPSHOT):
+        # A read that must see one moment of the database (Database.snapshot): an explicit
+        # BEGIN makes every SELECT of the unit of work read the snapshot WAL mode took at
+        # the first of them, instead of each its own.
+        conn.exec_driver_sql("BEGIN DEFERRED")
 
 
 def make_engine(url: str) -> Engine:
@@ -129,6 +136,31 @@ class Database:
         with self.session() as s:
             s.connection(execution_options={WRITE_LOCK: True})
             yield s
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only unit of work that sees the database as of one moment, however long it
+        reads (a digest of millions of rows while the platform keeps writing): REPEATABLE READ
+        on PostgreSQL (one snapshot for the whole transaction), an explicit read transaction
+        on SQLite (WAL keeps the snapshot of its first read). Nothing written through it
+        is kept: PostgreSQL refuses writes in a READ ONLY transaction."""
+        with self.session() as s:
+            if self.engine.dialect.name == "sqlite":
+                s.connection(execution_options={SNAPSHOT: True})
+            else:
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True})
+            yield s
+
+    def schema_revisions(self) -> tuple[str | None, str]:
+        """(the database's Alembic revision, or None when it has no myna schema; the newest
+        revision this code knows). Read without migrating."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current, head
 
     def ping(self) -> None:
         """One round trip to the database (the health check): raises if it cannot be reached."""
