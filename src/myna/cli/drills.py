@@ -21,6 +21,11 @@ def drill_list() -> None:
     table = Table("scenario", "failure type", "fault")
     for s in SCENARIOS.values():
         table.add_row(s.name, s.title, s.what)
+    table.add_row(
+        "batch-failover",
+        "Database failover during a big issuance batch",
+        "kill the primary half-way through a --batch-request batch, then run it again",
+    )
     out.print(table)
 
 
@@ -38,6 +43,7 @@ def drill_run(
     hold: float = typer.Option(30.0, min=1.0, max=3600.0, help="Seconds the fault lasts before the repair."),
     cooldown: float = typer.Option(15.0, min=1.0, max=3600.0, help="Seconds of load after the repair."),
     workers: int = typer.Option(3, min=1, max=64, help="Load threads (each plays residents at the counter)."),
+    batch: int = typer.Option(10_000, min=10, max=100_000, help="batch-failover: requests in the batch."),
 ) -> None:
     """Bring the lab up (or use it), run the load, inject the fault, repair it, and write
     report.json, report.md and timeline.svg. Exit status 0 if every promise held, 1 if not."""
@@ -47,18 +53,23 @@ def drill_run(
     from myna.sites.processes import StartFailed
     from myna.sites.topology import Topology
 
-    if scenario not in SCENARIOS:
+    if scenario not in SCENARIOS and scenario != "batch-failover":
         err.print(f"[bold red]error[/]: no scenario {scenario!r}; `myna drill list` shows them: {', '.join(SCENARIOS)}")
         raise typer.Exit(2)
     lab = Lab(Topology(directory or default_dir(), base_port), progress=lambda m: err.print(f"[dim]{m}[/]"))
     try:
-        body = run(
-            lab,
-            scenario,
-            report / scenario,
-            Timing(warmup_s=warmup, hold_s=hold, cooldown_s=cooldown, workers=workers),
-            progress=lambda m: err.print(m, highlight=False),
-        )
+        if scenario == "batch-failover":
+            from myna.drills import batch as batch_drill
+
+            body = batch_drill.run(lab, report / scenario, n=batch, progress=lambda m: err.print(m, highlight=False))
+        else:
+            body = run(
+                lab,
+                scenario,
+                report / scenario,
+                Timing(warmup_s=warmup, hold_s=hold, cooldown_s=cooldown, workers=workers),
+                progress=lambda m: err.print(m, highlight=False),
+            )
     except (LabError, StartFailed) as exc:
         err.print(f"[bold red]error[/]: {exc}", highlight=False)
         raise typer.Exit(1) from None

@@ -31,7 +31,7 @@ class LabError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Tokens:
+class LabCredentials:
     operator: str
     municipality: str
     municipality_code: str
@@ -59,9 +59,9 @@ class Lab:
         except (OSError, ValueError) as exc:
             raise LabError(f"no lab in {self.base}: run `myna sites up --dir {self.base}` first") from exc
 
-    def tokens(self) -> Tokens:
+    def tokens(self) -> LabCredentials:
         try:
-            return Tokens(**json.loads((self.base / "tokens.json").read_text()))
+            return LabCredentials(**json.loads((self.base / "tokens.json").read_text()))
         except (OSError, ValueError, TypeError) as exc:
             raise LabError(f"the lab in {self.base} has no tokens yet: run `myna sites up --dir {self.base}`") from exc
 
@@ -115,7 +115,11 @@ class Lab:
         os.chmod(self.base, 0o755)
         first = not self.t.secrets_file.exists()
         if first:
-            self.t.secrets_file.write_text(json.dumps({k: secrets.token_urlsafe(18) for k in ("postgres", "replicator", "myna")}))
+            made = {k: secrets.token_urlsafe(18) for k in ("postgres", "replicator", "myna")}
+            # One key for Individual Numbers at both sites (R-NUM-2): a number made at the
+            # backup centre must come from the same permutation as one made at the main one.
+            made["numbering"] = secrets.token_hex(32)
+            self.t.secrets_file.write_text(json.dumps(made))
             os.chmod(self.t.secrets_file, 0o600)
         # Every member first, then the wait: one alone has no quorum and reports unhealthy.
         for m in self.t.etcd:
@@ -278,6 +282,7 @@ class Lab:
             "MYNA_DATABASE_URL": self.database_url(),
             "MYNA_PUBLIC_URL": site.platform_url,
             "MYNA_LOG_FORMAT": "json",
+            "MYNA_NUMBERING_KEY": self.secrets()["numbering"],
         }
 
     def _myna(self, *args: str, env: dict[str, str]) -> str:
@@ -393,7 +398,7 @@ class Lab:
         def token(*args: str) -> str:
             return self._myna("token", "create", *args, env=self._env(a)).strip().splitlines()[-1].split()[-1]
 
-        tokens = Tokens(
+        tokens = LabCredentials(
             operator=token("--role", "operator", "--label", "drill operator"),
             municipality=token("--role", "municipality", "--municipality", code, "--label", "drill counter"),
             municipality_code=code,
@@ -410,4 +415,4 @@ def default_dir() -> Path:
     return Path(os.environ.get("MYNA_SITES_DIR") or "/tmp/myna-sites")
 
 
-__all__ = ["Lab", "LabError", "Tokens", "COMPONENTS", "SITES", "default_dir"]
+__all__ = ["Lab", "LabError", "LabCredentials", "COMPONENTS", "SITES", "default_dir"]
