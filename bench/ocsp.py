@@ -741,13 +741,13 @@ def wait_good(url: str, der: bytes, proc: Proc, timeout: float) -> float:
 
 
 def issue_real(p, count: int) -> list[int]:
-    from myna.residents.bulk import register_bulk
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from myna.authority.issuance import IssuanceRequest, IssuanceService
     from myna.pki.basic4 import Basic4, Sex
     from myna.pki.kinds import CertKind
+    from myna.residents.bulk import register_bulk
 
     # Issuance is for residents on the register only (R-CERT-4): these residents are put
     # there first, in bulk (Core inserts; not part of what is measured).
